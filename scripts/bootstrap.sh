@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Creates or refreshes .venv with everything the demo and the tests need, and installs the few
+# Debian packages Kivy needs under a virtual display. Sourced by scripts/demo and scripts/test.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+
+apt_install() {
+    # Only root can install system packages; everyone else gets a clear message instead.
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing system packages: $* (run as root, or: sudo apt-get install $*)" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+need_pkgs=()
+"$PY" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || {
+    echo "Python 3.11 or newer is needed (found: $("$PY" --version 2>&1))" >&2; exit 1; }
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
+command -v Xvfb >/dev/null || need_pkgs+=(xvfb xauth)
+[ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] \
+    || need_pkgs+=(libgl1 libgl1-mesa-dri libegl1)
+ldconfig -p 2>/dev/null | grep -q libmtdev || need_pkgs+=(libmtdev1)
+command -v gcc >/dev/null || need_pkgs+=(gcc python3-dev)
+[ -e /usr/include/linux/input.h ] || need_pkgs+=(linux-libc-dev)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    apt_install "${need_pkgs[@]}" || true
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+stamp="$VENV/.installed"
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    log="$VENV/pip-install.log"
+    echo "installing Python packages into .venv (log: $log)" >&2
+    if ! "$VENV/bin/python" -m pip install -e "$ROOT[kiosk,server,dev]" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "pip install failed; see $log" >&2
+        exit 1
+    fi
+    touch "$stamp"
+fi
