@@ -1,0 +1,125 @@
+"""HTTP routes of the device <-> server contract (docs/api.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
+
+from .. import cards, devices, operations, otp, shop
+from ..errors import DomainError
+from ..phones import InvalidPhone, normalise
+from ..sms.base import GatewayError
+from ..sms.outbound import send_logged
+
+router = APIRouter()
+
+
+def engine(request: Request):
+    return request.app.state.engine
+
+
+def device(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+    key = authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None
+    with request.app.state.engine.connect() as conn:
+        return devices.authenticate(conn, key)
+
+
+Device = Annotated[dict, Depends(device)]
+
+
+class EnrolBody(BaseModel):
+    enrolment_token: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["entrance", "cashier"]
+
+
+class OtpBody(BaseModel):
+    phone: str = Field(min_length=3, max_length=32)
+    purpose: Literal["register", "identify", "redeem", "discount", "return", "activate"]
+    card_number: str | None = Field(default=None, max_length=32)
+    amount: int | None = Field(default=None, ge=0)
+
+
+class CheckBody(BaseModel):
+    code: str = Field(min_length=1, max_length=12)
+
+
+class Operation(BaseModel):
+    id: str = Field(min_length=8, max_length=36)
+    type: str = Field(min_length=1, max_length=32)
+    at: datetime
+    device_id: str | None = None
+    cashier: str | None = Field(default=None, max_length=100)
+    payload: dict = Field(default_factory=dict)
+    verification_token: str | None = Field(default=None, max_length=200)
+
+
+class Batch(BaseModel):
+    operations: list[Operation] = Field(max_length=operations.MAX_BATCH)
+
+
+@router.post("/devices/enrol")
+def enrol(body: EnrolBody, request: Request) -> dict:
+    with engine(request).begin() as conn:
+        return devices.enrol(conn, token=body.enrolment_token, name=body.name, role=body.role)
+
+
+@router.get("/config")
+def config(request: Request, _device: Device) -> dict:
+    with engine(request).connect() as conn:
+        return shop.device_config(conn)
+
+
+@router.get("/cards/{number}")
+def get_card(number: str, request: Request, _device: Device) -> dict:
+    with engine(request).connect() as conn:
+        return cards.get_card(conn, number)
+
+
+@router.post("/otp")
+def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
+    eng = engine(request)
+    with eng.begin() as conn:
+        try:
+            phone = normalise(body.phone, shop.get(conn, "country"))
+        except InvalidPhone as e:
+            raise DomainError("invalid_phone", str(e)) from e
+        challenge, code = otp.create_challenge(
+            conn, secret_key=request.app.state.config.secret_key, phone=phone, purpose=body.purpose,
+            device_id=dev["id"], card_number=body.card_number, amount=body.amount)
+        name = shop.get(conn, "public_name")
+    text = f"{name}: {code} is your code. Tell it to nobody but the cashier."
+    try:
+        send_logged(eng, request.app.state.gateway, phone=phone, text=text, purpose=body.purpose)
+    except GatewayError as e:
+        raise DomainError("sms_failed", "the SMS could not be sent; try again later") from e
+    return challenge
+
+
+@router.post("/otp/{challenge_id}/check")
+def check_code(challenge_id: str, body: CheckBody, request: Request, _device: Device) -> dict:
+    eng = engine(request)
+    # A wrong code must still count as a try, so the attempt is committed before the error is raised.
+    error: DomainError | None = None
+    with eng.begin() as conn:
+        try:
+            result = otp.check(conn, secret_key=request.app.state.config.secret_key,
+                               challenge_id=challenge_id, code=body.code)
+        except DomainError as e:
+            error = e
+        else:
+            if result["purpose"] == "register" and not result["card_number"]:
+                result["card_number"] = shop.reserve_digital_card(conn, result["phone"])
+                otp.bind_card(conn, challenge_id, result["card_number"])
+    if error is not None:
+        raise error
+    return {"verification_token": result["verification_token"], "card_number": result["card_number"]}
+
+
+@router.post("/operations:batch")
+def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
+    ops = [op.model_dump() for op in body.operations]
+    return {"results": operations.apply_batch(engine(request), ops, dev)}

@@ -1,0 +1,101 @@
+"""`store-server`: set up, run and administer the store server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, ServerConfig
+from .security import new_secret
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from . import shop
+    from .db import create_schema, make_engine
+
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_path = Path(args.config) if args.config else data_dir / "server.toml"
+    if config_path.exists():
+        config = ServerConfig.load(config_path)
+    else:
+        config = ServerConfig(data_dir=data_dir, demo=args.demo, shop_name=args.shop_name,
+                              country=args.country, port=args.port, secret_key=new_secret(32))
+        config_path.write_text(config.to_toml(), encoding="utf-8")
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    if args.demo:
+        with engine.begin() as conn:
+            shop.seed_demo(conn, config.shop_name)
+    print(f"store server ready: config {config_path}, database {config.database_url}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+
+    config = ServerConfig.load(args.config)
+    app = create_app(config)
+    uvicorn.run(app, host=args.host or config.host, port=args.port or config.port,
+                log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    from urllib.parse import urlencode
+
+    from . import devices
+    from .db import make_engine
+
+    config = ServerConfig.load(args.config)
+    with make_engine(config.database_url).begin() as conn:
+        token = devices.create_enrolment_token(conn, role=args.role, ttl=timedelta(hours=args.hours))
+    url = args.server_url or f"http://{config.host}:{config.port}"
+    query = {"server": url, "token": token, **({"role": args.role} if args.role else {})}
+    print(f"enrolment token: {token}")
+    print(f"enrolment QR payload: lk://enrol?{urlencode(query)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="store-server", description=__doc__)
+    parser.add_argument("--config", help="server.toml (default: $STORE_SERVER_CONFIG or "
+                                         "/etc/store-server/server.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the database and config (with --demo: a demo shop)")
+    p.add_argument("--data-dir", required=True, help="where the database and logs live")
+    p.add_argument("--demo", action="store_true", help="demo shop: cards 10001-10100, 10%% rule, SMS on console")
+    p.add_argument("--shop-name", default="Demo Shop")
+    p.add_argument("--country", default="UA", help="default region for phone numbers (ISO 3166 code)")
+    p.add_argument("--port", type=int, default=8700)
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("enrolment-token", help="create a one-time device enrolment token and its QR payload")
+    p.add_argument("--role", choices=["entrance", "cashier"])
+    p.add_argument("--hours", type=float, default=24, help="how long the token stays valid")
+    p.add_argument("--server-url", help="the URL devices use to reach this server")
+    p.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"store-server: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The server's schema (SQLAlchemy Core) and engine set-up for SQLite and PostgreSQL.
+
+Money and bonuses are integers in minor units (kopecks, tiyn): no float ever touches the ledger.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=True, unique=True),
+    Column("name", String(200)),
+    Column("consent_at", DateTime(timezone=True)),
+    Column("marketing_opt_in", Boolean, nullable=False, default=False),
+    Column("marketing_opt_in_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cards = Table(
+    "cards", metadata,
+    Column("number", String(32), primary_key=True),
+    # issued (pre-printed, anonymous) -> active (bound to a customer) -> blocked
+    Column("state", String(16), nullable=False, default="issued"),
+    Column("kind", String(16), nullable=False, default="bonus"),  # bonus | discount
+    Column("discount_percent", Integer, nullable=False, default=0),
+    Column("digital", Boolean, nullable=False, default=False),
+    Column("customer_id", Integer, ForeignKey("customers.id")),
+    Column("reserved_phone", String(20)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("activated_at", DateTime(timezone=True)),
+)
+Index("ix_cards_customer", cards.c.customer_id)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),  # entrance | cashier
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+enrolment_tokens = Table(
+    "enrolment_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("role", String(16)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("device_id", String(36)),
+)
+
+operations = Table(
+    "operations", metadata,
+    Column("id", String(36), primary_key=True),  # the device's idempotency key, never reused
+    Column("device_id", String(36), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # when it happened on the device
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("cashier", String(100)),
+    Column("card_number", String(32)),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # applied | rejected
+    Column("error", String(64)),
+    Column("result", JSON),
+)
+Index("ix_operations_card", operations.c.card_number)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # accrual | redemption | reversal
+    Column("amount", BigInteger, nullable=False),  # signed, minor units of bonus
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_ledger_card", ledger.c.card_number)
+
+rules = Table(
+    "rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False, default="percent"),  # percent | fixed
+    Column("value", Integer, nullable=False),  # percent in basis points, or fixed minor units
+    Column("priority", Integer, nullable=False, default=10),
+    Column("combine", Boolean, nullable=False, default=True),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+otp_challenges = Table(
+    "otp_challenges", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("card_number", String(32)),
+    Column("amount", BigInteger),
+    Column("device_id", String(36), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+)
+Index("ix_otp_phone_created", otp_challenges.c.phone, otp_challenges.c.created_at)
+
+verification_tokens = Table(
+    "verification_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("challenge_id", String(36), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("card_number", String(32)),
+    Column("amount", BigInteger),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_by", String(36)),  # operation id that consumed it
+)
+
+sms_log = Table(
+    "sms_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("gateway", String(32)),
+    Column("gateway_message_id", String(100)),
+    Column("status", String(16), nullable=False),
+    Column("error", String(200)),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
+)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+            # pysqlite's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN itself.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            # WAL lets card look-ups read while a batch writes; FULL keeps acknowledged operations
+            # across a power cut, which is the whole promise of the ledger.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)

@@ -1,0 +1,61 @@
+"""Devices: one-time enrolment tokens, per-device keys (stored hashed), roles, revocation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from . import clock
+from .db import devices, enrolment_tokens
+from .errors import DomainError, Unauthorised
+from .security import hash_secret, new_secret
+
+ROLES = ("entrance", "cashier")
+
+
+def create_enrolment_token(conn: Connection, *, role: str | None = None,
+                           ttl: timedelta = timedelta(hours=24)) -> str:
+    if role is not None and role not in ROLES:
+        raise DomainError("bad_role", f"role must be one of {', '.join(ROLES)}")
+    token = new_secret(12)
+    conn.execute(insert(enrolment_tokens).values(
+        token_hash=hash_secret(token), role=role, expires_at=clock.now() + ttl))
+    return token
+
+
+def enrol(conn: Connection, *, token: str, name: str, role: str) -> dict:
+    if role not in ROLES:
+        raise DomainError("bad_role", f"role must be one of {', '.join(ROLES)}")
+    row = conn.execute(select(enrolment_tokens).where(enrolment_tokens.c.token_hash == hash_secret(token))
+                       ).mappings().first()
+    if row is None or row["used_at"] is not None:
+        raise Unauthorised("enrolment_token_invalid", "the enrolment token is unknown or already used")
+    if clock.now() > clock.aware(row["expires_at"]):
+        raise Unauthorised("enrolment_token_expired", "the enrolment token has expired; create a new one")
+    if row["role"] and row["role"] != role:
+        raise DomainError("role_not_allowed", f"this token enrols a {row['role']} device only")
+    device_id, key = str(uuid.uuid4()), new_secret(32)
+    now = clock.now()
+    conn.execute(insert(devices).values(id=device_id, name=name, role=role, key_hash=hash_secret(key),
+                                        created_at=now))
+    conn.execute(update(enrolment_tokens).where(enrolment_tokens.c.token_hash == row["token_hash"])
+                 .values(used_at=now, device_id=device_id))
+    return {"device_id": device_id, "device_key": key, "role": role}
+
+
+def authenticate(conn: Connection, key: str | None) -> dict:
+    if not key:
+        raise Unauthorised("no_device_key", "this device is not enrolled")
+    row = conn.execute(select(devices).where(devices.c.key_hash == hash_secret(key))).mappings().first()
+    if row is None:
+        raise Unauthorised("device_key_invalid", "unknown device key")
+    if row["revoked_at"] is not None:
+        raise Unauthorised("device_revoked", "this device was revoked; enrol it again")
+    return dict(row)
+
+
+def revoke(conn: Connection, device_id: str) -> None:
+    conn.execute(update(devices).where(devices.c.id == device_id).values(revoked_at=clock.now()))

@@ -1,0 +1,35 @@
+"""The ledger: every change of a card's bonus balance is one signed row; the balance is their sum."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+
+from .db import ledger
+
+
+def balance(conn: Connection, card_number: str) -> int:
+    total = conn.execute(
+        select(func.coalesce(func.sum(ledger.c.amount), 0)).where(ledger.c.card_number == card_number)
+    ).scalar_one()
+    return int(total)
+
+
+def post(conn: Connection, *, card_number: str, operation_id: str, kind: str, amount: int,
+         at: datetime) -> None:
+    if amount == 0:
+        return
+    conn.execute(insert(ledger).values(card_number=card_number, operation_id=operation_id, kind=kind,
+                                       amount=amount, at=at))
+
+
+def history(conn: Connection, card_number: str, limit: int = 10) -> list[dict]:
+    rows = conn.execute(
+        select(ledger.c.kind, ledger.c.amount, ledger.c.at, ledger.c.operation_id)
+        .where(ledger.c.card_number == card_number)
+        .order_by(ledger.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]

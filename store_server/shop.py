@@ -1,0 +1,68 @@
+"""Shop-wide settings kept in the database (so the admin CLI can change them while the server runs)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from . import clock
+from .db import cards, rules, settings
+
+DEFAULTS: dict = {
+    "public_name": "Demo Shop",
+    "country": "UA",
+    "languages": ["uk", "en", "ru", "kk"],
+    "questionnaire": [],
+    # Which operations need the customer's SMS code, and the write-off below which none is needed.
+    "code_required": {"redeem": True, "discount": False, "return": True},
+    "no_code_limit": 0,
+    "next_digital_card": 9_000_000_001,
+}
+
+
+def get(conn: Connection, key: str):
+    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    return DEFAULTS.get(key) if value is None else value
+
+
+def put(conn: Connection, key: str, value) -> None:
+    if conn.execute(select(settings.c.key).where(settings.c.key == key)).first():
+        conn.execute(update(settings).where(settings.c.key == key).values(value=value))
+    else:
+        conn.execute(insert(settings).values(key=key, value=value))
+
+
+def device_config(conn: Connection) -> dict:
+    return {key: get(conn, key) for key in
+            ("public_name", "country", "languages", "questionnaire", "code_required", "no_code_limit")}
+
+
+def issue_cards(conn: Connection, first: int, last: int, *, kind: str = "bonus", discount_percent: int = 0) -> int:
+    now = clock.now()
+    existing = set(conn.execute(select(cards.c.number).where(
+        func.length(cards.c.number) == len(str(first)))).scalars())
+    rows = [dict(number=str(n), state="issued", kind=kind, discount_percent=discount_percent, digital=False,
+                 created_at=now) for n in range(first, last + 1) if str(n) not in existing]
+    if rows:
+        conn.execute(insert(cards), rows)
+    return len(rows)
+
+
+def reserve_digital_card(conn: Connection, phone: str) -> str:
+    """A new customer without a plastic card gets the next number of the digital range, held for them."""
+    held = conn.execute(select(cards.c.number).where(cards.c.reserved_phone == phone,
+                                                     cards.c.state == "issued")).scalar()
+    if held:
+        return held
+    number = int(get(conn, "next_digital_card"))
+    put(conn, "next_digital_card", number + 1)
+    conn.execute(insert(cards).values(number=str(number), state="issued", kind="bonus", digital=True,
+                                      reserved_phone=phone, created_at=clock.now()))
+    return str(number)
+
+
+def seed_demo(conn: Connection, shop_name: str = "Demo Shop") -> None:
+    put(conn, "public_name", shop_name)
+    issue_cards(conn, 10001, 10100)
+    if not conn.execute(select(rules.c.id)).first():
+        conn.execute(insert(rules).values(name="10% back", kind="percent", value=1000, priority=10, combine=True))
