@@ -1,0 +1,55 @@
+"""What flows need from the world: the server when it answers, the local store when it does not.
+
+Flows call this; they never touch requests or SQLite themselves, so tests can hand them a backend over
+a real server and a real file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .client import ServerUnreachable, StoreClient
+from .store import LocalStore
+from .sync import SyncWorker
+
+
+@dataclass(frozen=True)
+class CardView:
+    card: dict
+    from_cache: bool
+    fetched_at: float
+
+
+class Backend:
+    def __init__(self, store: LocalStore, client: StoreClient, sync: SyncWorker | None = None, *,
+                 country: str = "UA") -> None:
+        self.store = store
+        self.client = client
+        self.sync = sync
+        self.country = country
+
+    def lookup_card(self, number: str) -> CardView:
+        """Server first (it has the balance); the cache when the server cannot be reached.
+        ServerRefused (e.g. card_not_found) propagates; ServerUnreachable only when the cache has nothing."""
+        try:
+            card = self.client.card(number)
+        except ServerUnreachable:
+            cached = self.store.cached_card(number)
+            if cached is None:
+                raise
+            return CardView(cached[0], True, cached[1])
+        self.store.cache_card(card)
+        return CardView(card, False, time.time())
+
+    def request_code(self, phone: str, purpose: str, **kw) -> dict:
+        return self.client.request_code(phone, purpose, **kw)
+
+    def check_code(self, challenge_id: str, code: str) -> dict:
+        return self.client.check_code(challenge_id, code)
+
+    def enqueue(self, type_: str, payload: dict, **kw) -> str:
+        op_id = self.store.enqueue(type_, payload, **kw)
+        if self.sync is not None:
+            self.sync.kick()
+        return op_id

@@ -1,0 +1,108 @@
+"""`kiosk`: run the kiosk, the demo store, provisioning and the outbox."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+from .config import ConfigError, KioskConfig
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .demo import run_app
+    from .runtime import build_runtime
+
+    config = KioskConfig.load(args.config)
+    runtime = build_runtime(config)
+    if not runtime.store.get_setting("device_key"):
+        print("this kiosk is not enrolled yet: run `kiosk provision --server URL --token T --role R`",
+              file=sys.stderr)
+        return 2
+    return run_app(runtime, scripted=False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    width, height = (int(v) for v in args.size.split("x"))
+    return run_demo(Path(args.out), scripted=args.scripted, role=args.role, lang=args.lang, size=(width, height))
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from .client import ServerError
+    from .runtime import provision
+
+    path = Path(args.config or "/etc/kiosk/kiosk.toml")
+    raw = {"server_url": args.server, "role": args.role}
+    if args.state_dir:
+        raw["state_dir"] = args.state_dir
+    config = KioskConfig.from_dict(raw)
+    try:
+        enrolled = provision(config, token=args.token, name=args.name)
+    except ServerError as e:
+        print(f"kiosk provision: enrolment failed: {e}", file=sys.stderr)
+        return 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f'server_url = "{config.server_url}"', f'role = "{config.role}"', f'state_dir = "{config.state_dir}"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"enrolled as {config.role} device {enrolled['device_id']}; config written to {path}")
+    return 0
+
+
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    from .store import LocalStore
+
+    config = KioskConfig.load(args.config)
+    store = LocalStore(config.database)
+    counts = store.counts()
+    print(f"pending: {counts['pending']}\ndone: {counts['done']}\nfailed: {counts['failed']}")
+    store.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser.add_argument("--config", help="kiosk.toml (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the kiosk (enrolled device)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="a demo store on this machine: store server + kiosk window")
+    p.add_argument("--scripted", action="store_true",
+                   help="play a customer journey by itself and save a screenshot of each step")
+    p.add_argument("--out", default="demo-output", help="folder for the demo's data and screenshots")
+    p.add_argument("--role", choices=["entrance", "cashier"], default="entrance")
+    p.add_argument("--lang", choices=["en", "uk", "ru", "kk"], default="en")
+    p.add_argument("--size", default="800x480", help="window size, e.g. 1280x800 or 480x800 (portrait)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("provision", help="enrol this device with the store server")
+    p.add_argument("--server", required=True, help="store server URL, e.g. https://shop.example:8700")
+    p.add_argument("--token", required=True, help="one-time enrolment token from `store-server enrolment-token`")
+    p.add_argument("--role", required=True, choices=["entrance", "cashier"])
+    p.add_argument("--name", default=socket.gethostname(), help="device name shown on the server")
+    p.add_argument("--state-dir", help="where the local database lives (default /var/lib/kiosk)")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("queue", help="the outbox of operations waiting for the server")
+    qsub = p.add_subparsers(dest="queue_command", required=True)
+    q = qsub.add_parser("status", help="pending / done / failed counts")
+    q.set_defaults(func=cmd_queue_status)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"kiosk: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Typed client of the store server API. Every call has a timeout; errors say whether a retry is safe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class ServerError(Exception):
+    """Base of everything the client raises."""
+
+
+class ServerUnreachable(ServerError):
+    """No answer (connection refused, timeout, DNS). The request may or may not have been applied,
+    which is why operations are retried with the same ids."""
+
+
+class ServerRefused(ServerError):
+    """The server answered with a stable error code (wrong_code, card_not_found, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class BadResponse(ServerError):
+    """The server answered something that is not our JSON (a proxy page, garbage, a 5xx)."""
+
+
+class StoreClient:
+    def __init__(self, base_url: str, *, device_key: str | None = None, timeout: float = 5.0,
+                 ca_bundle: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/") + "/api/v1"
+        self.timeout = timeout
+        self.session = requests.Session()
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        self.device_key = device_key
+
+    @property
+    def device_key(self) -> str | None:
+        return self._key
+
+    @device_key.setter
+    def device_key(self, key: str | None) -> None:
+        self._key = key
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+        else:
+            self.session.headers.pop("Authorization", None)
+
+    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Any:
+        try:
+            resp = self.session.request(method, self.base_url + path, json=json,
+                                        timeout=timeout or self.timeout)
+        except requests.RequestException as e:
+            raise ServerUnreachable(f"store server unreachable: {e.__class__.__name__}") from e
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise BadResponse(f"HTTP {resp.status_code} with a body that is not our JSON")
+        if resp.status_code >= 500:
+            raise BadResponse(f"server error HTTP {resp.status_code}")
+        if resp.status_code >= 400:
+            code = body.get("error") if isinstance(body.get("error"), str) else "http_" + str(resp.status_code)
+            details = {k: v for k, v in body.items() if k not in ("error", "message")}
+            raise ServerRefused(resp.status_code, code, str(body.get("message", "")), details)
+        return body
+
+    def enrol(self, token: str, name: str, role: str) -> dict:
+        return self._call("POST", "/devices/enrol", json={"enrolment_token": token, "name": name, "role": role})
+
+    def config(self) -> dict:
+        return self._call("GET", "/config")
+
+    def card(self, number: str) -> dict:
+        return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}")
+
+    def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
+                     amount: int | None = None) -> dict:
+        return self._call("POST", "/otp", json={"phone": phone, "purpose": purpose,
+                                                "card_number": card_number, "amount": amount})
+
+    def check_code(self, challenge_id: str, code: str) -> dict:
+        return self._call("POST", f"/otp/{challenge_id}/check", json={"code": code})
+
+    def send_batch(self, operations: list[dict], timeout: float | None = None) -> list[dict]:
+        body = self._call("POST", "/operations:batch", json={"operations": operations}, timeout=timeout)
+        results = body.get("results")
+        if not isinstance(results, list) or not all(isinstance(r, dict) and "id" in r for r in results):
+            raise BadResponse("batch answer without per-operation results")
+        return results
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,134 @@
+"""`kiosk demo`: a whole demo store on this machine: a store server with demo data, and the kiosk.
+
+SMS codes are printed to the terminal by the server's console gateway (and appended to a file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from .config import KioskConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DemoStore:
+    """The demo's store server process, with its data in `root/server`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "server"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def _cli(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "store_server.cli", *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self) -> None:
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self._cli("init", "--data-dir", str(self.data_dir), "--demo", "--port", str(self.port))
+        self.proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config",
+                                      str(self.data_dir / "server.toml"), "serve"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit("the demo store server did not start; see the messages above")
+            try:
+                requests.get(self.url + "/api/v1/openapi.json", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit("the demo store server did not answer within 30 s")
+
+    def enrolment_token(self, role: str) -> str:
+        out = self._cli("--config", str(self.data_dir / "server.toml"), "enrolment-token", "--role", role)
+        return out.split("enrolment token: ", 1)[1].split()[0]
+
+    def last_code(self, phone: str) -> str:
+        sms_file = self.data_dir / "sms-console.jsonl"
+        for line in reversed(sms_file.read_text(encoding="utf-8").splitlines()):
+            message = json.loads(line)
+            if message["to"].endswith(phone.lstrip("+0")[-9:]):
+                return next(w for w in message["text"].split() if w.isdigit() and len(w) == 6)
+        raise LookupError(f"no SMS to {phone}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str = "en",
+             size: tuple[int, int] = (800, 480)) -> int:
+    from .runtime import build_runtime, provision
+
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = DemoStore(out_dir)
+    store.start()
+    try:
+        kiosk_dir = out_dir / "kiosk"
+        if kiosk_dir.exists():
+            shutil.rmtree(kiosk_dir)
+        config = KioskConfig(server_url=store.url, role=role, language=lang, state_dir=kiosk_dir,
+                             fullscreen=False, width=size[0], height=size[1], idle_timeout=120)
+        os.environ.pop("KIOSK_STATE_DIR", None)
+        provision(config, token=store.enrolment_token(role), name="demo kiosk")
+        runtime = build_runtime(config)
+        print(f"demo store server on {store.url}; SMS codes appear in this terminal", flush=True)
+        return run_app(runtime, scripted=scripted, store=store, shots=out_dir / "screenshots")
+    finally:
+        store.stop()
+
+
+def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: Path | None = None) -> int:
+    from .launch import configure_window
+
+    configure_window(runtime.config)
+    from drivers.scanner.base import ScanQueue
+
+    from .app import KioskApp
+    from .journey import Journey, customer_steps
+
+    scans = ScanQueue()
+    app = KioskApp(runtime.config, runtime.backend, scans)
+    outcome: dict[str, str | None] = {"error": None}
+    if scripted:
+        def finish(error: str | None) -> None:
+            outcome["error"] = error
+            app.stop()
+
+        def begin(_app) -> None:
+            steps = customer_steps(app, card="10001", phone="+380501234567", read_code=store.last_code)
+            # Kivy's clock holds bound methods weakly: the app must own the journey or it is collected.
+            app.journey = Journey(app, steps, shots, finish)
+            app.journey.start()
+
+        app.bind(on_start=begin)
+    runtime.sync.start()
+    try:
+        app.run()
+    finally:
+        runtime.close()
+    if scripted:
+        if outcome["error"]:
+            print(f"demo journey failed: {outcome['error']}", file=sys.stderr)
+            return 1
+        print(f"demo journey passed; screenshots in {shots}")
+    return 0

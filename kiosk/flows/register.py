@@ -1,0 +1,125 @@
+"""Self-registration: phone on a numpad -> consent -> SMS code -> the card is active on that phone.
+
+Plain state machine: screens send events (digits, submit, cancel) and draw `state`; nothing here knows
+about Kivy. Network calls happen inside events, so the app runs events off the UI thread.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import phonenumbers
+
+from ..backend import Backend
+from ..client import BadResponse, ServerRefused, ServerUnreachable
+
+CODE_LENGTH = 6
+MAX_PHONE_DIGITS = 15  # E.164
+
+
+class RegisterState(Enum):
+    PHONE = "phone"
+    CODE = "code"
+    DONE = "done"
+
+
+class RegisterFlow:
+    def __init__(self, backend: Backend, *, card_number: str | None = None) -> None:
+        self.backend = backend
+        self.card_number = card_number
+        self.state = RegisterState.PHONE
+        self.digits = ""  # what the customer typed, national or international
+        self.code = ""
+        self.consent = False
+        self.marketing = False
+        self.phone: str | None = None  # E.164 once valid
+        self.challenge: dict | None = None
+        self.error: str | None = None
+        self.attempts_left: int | None = None
+        self.operation_id: str | None = None
+
+    # phone step ---------------------------------------------------------------------------------
+    def press(self, key: str) -> None:
+        """A numpad key: '0'-'9', '+', 'back' or 'clear'; goes to the phone or the code by state."""
+        self.error = None
+        field = "digits" if self.state is RegisterState.PHONE else "code"
+        value = getattr(self, field)
+        limit = MAX_PHONE_DIGITS + 1 if field == "digits" else CODE_LENGTH
+        if key == "back":
+            value = value[:-1]
+        elif key == "clear":
+            value = ""
+        elif key == "+" and field == "digits" and not value:
+            value = "+"
+        elif key.isdigit() and len(key) == 1 and len(value) < limit:
+            value += key
+        setattr(self, field, value)
+
+    def normalised_phone(self) -> str | None:
+        try:
+            parsed = phonenumbers.parse(self.digits, self.backend.country)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def toggle_consent(self) -> None:
+        self.consent = not self.consent
+        self.error = None
+
+    def toggle_marketing(self) -> None:
+        self.marketing = not self.marketing
+
+    def submit_phone(self) -> RegisterState:
+        phone = self.normalised_phone()
+        if phone is None:
+            self.error = "invalid_phone"
+            return self.state
+        if not self.consent:
+            self.error = "consent_required"
+            return self.state
+        self.phone = phone
+        if self._ask_for_code():
+            self.state = RegisterState.CODE
+        return self.state
+
+    def resend(self) -> None:
+        if self.state is RegisterState.CODE:
+            self._ask_for_code()
+
+    def _ask_for_code(self) -> bool:
+        try:
+            self.challenge = self.backend.request_code(self.phone, "register", card_number=self.card_number)
+        except ServerRefused as e:
+            self.error = e.code
+            return False
+        except (ServerUnreachable, BadResponse):
+            # Registration needs the SMS now; say so plainly rather than queue something half-done.
+            self.error = "server_unreachable"
+            return False
+        self.code, self.error, self.attempts_left = "", None, None
+        return True
+
+    # code step ----------------------------------------------------------------------------------
+    def submit_code(self) -> RegisterState:
+        if len(self.code) != CODE_LENGTH:
+            self.error = "code_incomplete"
+            return self.state
+        try:
+            verified = self.backend.check_code(self.challenge["challenge_id"], self.code)
+        except ServerRefused as e:
+            self.error, self.attempts_left, self.code = e.code, e.details.get("attempts_left"), ""
+            return self.state
+        except (ServerUnreachable, BadResponse):
+            self.error = "server_unreachable"
+            return self.state
+        self.card_number = verified.get("card_number") or self.card_number
+        self.operation_id = self.backend.enqueue(
+            "register",
+            {"phone": self.phone, "card_number": self.card_number, "consent": self.consent,
+             "marketing": self.marketing},
+            verification_token=verified["verification_token"],
+        )
+        self.state = RegisterState.DONE
+        return self.state

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from kivy.uix.screenmanager import Screen
+
+
+class KioskScreen(Screen):
+    """A screen draws the state of a flow; it never decides anything itself."""
+
+    def render(self, app) -> None:  # noqa: ARG002 - screens without state draw nothing
+        return None

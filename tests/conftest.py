@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+from tests.support.server import init_demo_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def store_server(tmp_path_factory):
+    """A real demo store server process on a loopback port, shared by a test module."""
+    server = init_demo_server(tmp_path_factory.mktemp("server")).start()
+    yield server
+    server.stop()

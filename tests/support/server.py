@@ -1,0 +1,97 @@
+"""A real store server process on a loopback port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "server.toml"
+
+    @property
+    def sms_file(self) -> Path:
+        return self.data_dir / "sms-console.jsonl"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), *args],
+                             check=True, capture_output=True, text=True)
+        return out.stdout
+
+    def enrolment_token(self, role: str = "entrance") -> str:
+        out = self.cli("enrolment-token", "--role", role)
+        return out.split("enrolment token: ", 1)[1].split()[0]
+
+    def enrol(self, role: str = "entrance", name: str = "test device") -> dict:
+        r = requests.post(f"{self.url}/api/v1/devices/enrol", timeout=5,
+                          json={"enrolment_token": self.enrolment_token(role), "name": name, "role": role})
+        r.raise_for_status()
+        return r.json()
+
+    def last_sms(self, phone: str | None = None) -> dict:
+        lines = [json.loads(line) for line in self.sms_file.read_text(encoding="utf-8").splitlines()]
+        if phone:
+            lines = [m for m in lines if m["to"] == phone]
+        return lines[-1]
+
+    def last_code(self, phone: str | None = None) -> str:
+        text = self.last_sms(phone)["text"]
+        return next(word for word in text.replace(":", " ").split() if word.isdigit() and len(word) == 6)
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), "serve",
+             "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"store server exited: {self.proc.stderr.read().decode()}")
+            try:
+                requests.get(f"{self.url}/api/v1/openapi.json", timeout=0.5)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("store server did not start within 20 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def init_demo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    subprocess.run([sys.executable, "-m", "store_server.cli", "init", "--data-dir", str(data_dir), "--demo",
+                    "--port", str(port)], check=True, capture_output=True)
+    return ServerProcess(data_dir, port)
