@@ -1,0 +1,155 @@
+"""The systemd units: accepted by `systemd-analyze verify` and holding the settings the appliance relies on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service")
+# Programs the units start, created as stand-ins in the verification root.
+EXECUTABLES = ("opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/store-server", "usr/bin/python3")
+
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze missing and could not be installed (Debian package: systemd)",
+)
+
+
+def read_unit(text: str) -> dict[str, dict[str, list[str]]]:
+    """Unit file as section -> key -> values (keys such as Environment= repeat)."""
+    sections: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            continue
+        key, _, value = line.partition("=")
+        sections[current][key].append(value)
+    return sections
+
+
+@pytest.fixture(scope="module")
+def verify_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root holding the host's stock units (targets, sockets) plus ours, as on the device."""
+    root = tmp_path_factory.mktemp("verify-root")
+    shutil.copytree(Path("/lib/systemd/system").resolve(), root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    for rel in EXECUTABLES:
+        program = root / rel
+        program.parent.mkdir(parents=True, exist_ok=True)
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+    return root
+
+
+def analyze(root: Path, units: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    for name, text in units.items():
+        (root / "etc/systemd/system" / name).write_text(text)
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}",
+         *(f"/etc/systemd/system/{name}" for name in units)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
+    # verify exits 0 on unknown keys and unparsable values (it only warns), so any output is a failure.
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and not output, output
+
+
+@needs_analyze
+def test_units_pass_systemd_analyze_verify(verify_root: Path) -> None:
+    units = {name: (REPO / "systemd" / name).read_text() for name in UNITS}
+    assert_clean(analyze(verify_root, units))
+
+
+@needs_analyze
+@pytest.mark.parametrize(
+    ("broken", "complaint"),
+    [
+        ("Restart=always", "Restart=sometimes"),
+        ("WatchdogSec=30s", "WatchdogSecs=30s"),
+        ("ExecStart=/opt/kiosk/venv/bin/kiosk run", "ExecStart=/opt/kiosk/venv/bin/kiosk-missing run"),
+    ],
+)
+def test_verification_catches_mistakes(verify_root: Path, broken: str, complaint: str) -> None:
+    text = (REPO / "systemd/kiosk.service").read_text()
+    assert broken in text
+    result = analyze(verify_root, {"kiosk-broken.service": text.replace(broken, complaint)})
+    with pytest.raises(AssertionError):
+        assert_clean(result)
+
+
+def test_kiosk_service_runs_unprivileged_with_watchdog() -> None:
+    unit = read_unit((REPO / "systemd/kiosk.service").read_text())
+    service = unit["Service"]
+    assert service["Type"] == ["notify"]
+    assert service["NotifyAccess"] == ["main"]
+    assert service["WatchdogSec"] and service["WatchdogSec"][0] not in ("0", "infinity")
+    assert service["Restart"] == ["always"]
+    assert service["ExecStart"] == ["/opt/kiosk/venv/bin/kiosk run"]
+    assert service["User"] == ["kiosk"]
+    assert set(service["SupplementaryGroups"][0].split()) == {"input", "dialout", "video", "render", "gpio"}
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    assert "getty@tty1.service" in unit["Unit"]["Conflicts"]
+
+
+def test_kiosk_service_environment_for_kms_and_sd_card() -> None:
+    env = read_unit((REPO / "systemd/kiosk.service").read_text())["Service"]["Environment"]
+    assert "SDL_VIDEODRIVER=kmsdrm" in env
+    assert "KIVY_WINDOW=sdl2" in env
+    assert "KIVY_NO_FILELOG=1" in env
+    assert "KIVY_HOME=/etc/kiosk/kivy" in env
+    assert "KIOSK_STATE_DIR=/var/lib/kiosk" in env
+    assert "KIOSK_CONFIG=/etc/kiosk/kiosk.toml" in env
+
+
+def test_kiosk_service_writes_only_its_state_dir() -> None:
+    service = read_unit((REPO / "systemd/kiosk.service").read_text())["Service"]
+    assert service["ProtectSystem"] == ["strict"]
+    assert service["ReadWritePaths"] == ["/var/lib/kiosk"]
+    assert service["StateDirectory"] == ["kiosk"]
+    assert service["PrivateTmp"] == ["yes"]
+
+
+def test_kiosk_hardening_still_allows_the_hardware() -> None:
+    service = read_unit((REPO / "systemd/kiosk.service").read_text())["Service"]
+    allowed = {value.split()[0] for value in service["DeviceAllow"]}
+    assert service["DevicePolicy"] == ["closed"]
+    assert {"char-input", "char-drm", "char-gpiochip", "char-ttyUSB", "char-ttyACM", "char-ttyAMA"} <= allowed
+    assert all(value.split()[1] == "rw" for value in service["DeviceAllow"])
+    # These would hide /dev/input, /dev/dri or the device groups from the app.
+    assert service.get("PrivateDevices", ["no"]) == ["no"]
+    assert "PrivateUsers" not in service
+    assert "ProcSubset" not in service  # SDL reads /proc/cpuinfo
+    assert "AF_NETLINK" in service["RestrictAddressFamilies"][0]  # udev hotplug of scanners
+    assert service["NoNewPrivileges"] == ["yes"]
+    assert service["CapabilityBoundingSet"] == [""]
+
+
+def test_store_server_listens_locally_and_writes_only_its_data() -> None:
+    service = read_unit((REPO / "systemd/store-server.service").read_text())["Service"]
+    assert service["ExecStart"] == ["/opt/kiosk/venv/bin/store-server serve --host 127.0.0.1 --port 8000"]
+    assert service["User"] == ["store-server"]
+    assert service["ReadWritePaths"] == ["/var/lib/store-server"]
+    assert service["StateDirectory"] == ["store-server"]
+    assert service["Restart"] == ["on-failure"]
+
+
+def test_firstboot_runs_before_the_kiosk_only_when_there_is_a_file() -> None:
+    unit = read_unit((REPO / "systemd/kiosk-firstboot.service").read_text())
+    assert unit["Unit"]["ConditionPathExists"] == ["/boot/firmware/kiosk-provision.toml"]
+    assert "kiosk.service" in unit["Unit"]["Before"][0].split()
+    assert unit["Service"]["Type"] == ["oneshot"]
+    assert unit["Service"]["ExecStart"] == ["/usr/bin/python3 /usr/local/lib/kiosk/kiosk-firstboot"]
+    kiosk_after = " ".join(read_unit((REPO / "systemd/kiosk.service").read_text())["Unit"]["After"])
+    assert "kiosk-firstboot.service" in kiosk_after.split()
