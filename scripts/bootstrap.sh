@@ -27,6 +27,8 @@ command -v Xvfb >/dev/null || need_pkgs+=(xvfb xauth)
 ldconfig -p 2>/dev/null | grep -q libmtdev || need_pkgs+=(libmtdev1)
 command -v gcc >/dev/null || need_pkgs+=(gcc python3-dev)
 [ -e /usr/include/linux/input.h ] || need_pkgs+=(linux-libc-dev)
+# systemd-analyze verify checks the units and systemd-sysusers builds the image users in the tests.
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt_install "${need_pkgs[@]}" || true
 fi

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -36,8 +35,7 @@ STOCK_CMDLINE = (
 )
 STOCK_GROUPS = "root:x:0:\ndialout:x:20:\nvideo:x:44:\ninput:x:101:\nrender:x:105:\ngpio:x:993:\n"
 
-pytestmark = pytest.mark.skipif(shutil.which("systemd-sysusers") is None,
-                                reason="systemd-sysusers missing (Debian package: systemd)")
+pytestmark = pytest.mark.requires_tool("systemd-sysusers", "systemd")
 
 
 def make_rootfs(root: Path) -> Path:

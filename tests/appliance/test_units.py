@@ -14,10 +14,7 @@ UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service")
 # Programs the units start, created as stand-ins in the verification root.
 EXECUTABLES = ("opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/store-server", "usr/bin/python3")
 
-needs_analyze = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="systemd-analyze missing and could not be installed (Debian package: systemd)",
-)
+needs_analyze = pytest.mark.requires_tool("systemd-analyze", "systemd")
 
 
 def read_unit(text: str) -> dict[str, dict[str, list[str]]]:

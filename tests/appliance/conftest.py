@@ -1,0 +1,28 @@
+"""`@pytest.mark.requires_tool("systemd-analyze", "systemd")`: skip on a developer's machine that lacks the
+program, but fail under CI (CI=true), where scripts/bootstrap.sh installs it and a skip would hide that the
+units or the image users were never checked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires_tool(program, package): needs a system program on PATH")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires_tool"):
+        program, package = mark.args
+        if shutil.which(program) is None:
+            message = f"{program} is missing (Debian package: {package}; scripts/bootstrap.sh installs it as root)"
+            if in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
