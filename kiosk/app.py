@@ -22,7 +22,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 from drivers.scanner.base import Scan, ScanQueue
 from store_server.phones import mask
 
-from . import i18n
+from . import fonts, i18n
 from .backend import Backend
 from .config import KioskConfig
 from .flows.identify import IdentifyFlow, IdentifyState
@@ -61,11 +61,13 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
         self._overlay = BusyOverlay()
-        self.title = "Loyalty kiosk"
+        self.languages = [lang for lang in config.languages if lang in i18n.LANGUAGES] or [config.language]
+        self.title = _("Loyalty kiosk")
 
     # set-up ---------------------------------------------------------------------------------------
     def build(self):
         Window.clearcolor = (0.06, 0.14, 0.24, 1)
+        fonts.register_default()
         for name in KV_FILES:
             Builder.load_file(str(KV_DIR / name))
         self.switch_language(self.kiosk_config.language)
@@ -74,6 +76,7 @@ class KioskApp(App):
         for screen in (AttractScreen(), CardScreen(), RegisterPhoneScreen(), RegisterCodeScreen(),
                        RegisterDoneScreen()):
             self.sm.add_widget(screen)
+        self.sm.get_screen("attract").render(self)
         Window.bind(on_touch_down=self._touched)
         Clock.schedule_interval(self._poll_scans, 1 / 30)
         Clock.schedule_interval(self._tick, 1)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 LOCALE_DIR = Path(__file__).parent
 DOMAIN = "kiosk"
-LANGUAGES = {"en": "English", "uk": "Українська", "ru": "Русский", "kk": "Қазақша"}
+LANGUAGES = {"en": "English", "uk": "Українська", "ru": "Русский", "kk": "Қазақша", "vi": "Tiếng Việt"}
+# On the attract screen's language buttons: each in its own language, never translated.
+BUTTON_LABELS = {"en": "EN", "uk": "УКР", "ru": "РУС", "kk": "ҚАЗ", "vi": "VIỆT"}
 
 _current: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"

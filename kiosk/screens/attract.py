@@ -1,9 +1,27 @@
 from __future__ import annotations
 
+from kivy.factory import Factory
+from kivy.metrics import dp
 from kivy.properties import StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
+from ..i18n import BUTTON_LABELS
 from .base import KioskScreen
+
+
+class LanguageBar(BoxLayout):
+    """One button per language the shop offers, each labelled in its own language."""
+
+    def show(self, app, languages: list[str]) -> None:
+        self.clear_widgets()
+        for lang in languages:
+            button = Factory.LangButton(text=BUTTON_LABELS[lang], width=dp(88))
+            button.bind(on_release=lambda _b, lang=lang: app.switch_language(lang))
+            self.add_widget(button)
 
 
 class AttractScreen(KioskScreen):
     notice = StringProperty("")
+
+    def render(self, app) -> None:
+        self.ids.languages.show(app, app.languages)
