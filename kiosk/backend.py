@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .client import ServerUnreachable, StoreClient
+from .client import BadResponse, ServerUnreachable, StoreClient
 from .store import LocalStore
 from .sync import SyncWorker
 
@@ -30,14 +30,16 @@ class Backend:
         self.country = country
 
     def lookup_card(self, number: str) -> CardView:
-        """Server first (it has the balance); the cache when the server cannot be reached.
-        ServerRefused (e.g. card_not_found) propagates; ServerUnreachable only when the cache has nothing."""
+        """Server first (it has the balance); the cache when the server cannot be reached or answers
+        garbage (a captive portal, a crashed proxy). ServerRefused (e.g. card_not_found) propagates; the
+        server's error only when the cache has nothing."""
         try:
             card = self.client.card(number)
-        except ServerUnreachable:
+        except (ServerUnreachable, BadResponse):
             cached = self.store.cached_card(number)
             if cached is None:
                 raise
+            self.store.touch_card(number)
             return CardView(cached[0], True, cached[1])
         self.store.cache_card(card)
         return CardView(card, False, time.time())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import requests
+
+from .config import ConfigError
 
 
 class ServerError(Exception):
@@ -14,6 +17,16 @@ class ServerError(Exception):
 class ServerUnreachable(ServerError):
     """No answer (connection refused, timeout, DNS). The request may or may not have been applied,
     which is why operations are retried with the same ids."""
+
+
+class ServerTimeout(ServerUnreachable):
+    """The request went out but no answer came in time: it may have been applied. Only ever retried with
+    the same operation ids."""
+
+
+class ServerUntrusted(ServerUnreachable):
+    """The TLS certificate did not verify. Treated like an outage (operations wait in the outbox), but the
+    message tells the technician to set `ca_bundle` for a shop's own certificate."""
 
 
 class ServerRefused(ServerError):
@@ -31,13 +44,24 @@ class BadResponse(ServerError):
     """The server answered something that is not our JSON (a proxy page, garbage, a 5xx)."""
 
 
+def _reason(e: Exception) -> str:
+    text = str(e)
+    marker = "certificate verify failed"
+    return text[text.index(marker):].split(")")[0] if marker in text else e.__class__.__name__
+
+
 class StoreClient:
     def __init__(self, base_url: str, *, device_key: str | None = None, timeout: float = 5.0,
-                 ca_bundle: str | None = None) -> None:
+                 ca_bundle: str | None = None, connect_timeout: float = 3.0) -> None:
         self.base_url = base_url.rstrip("/") + "/api/v1"
+        # requests has no default timeout: without one a half-open connection hangs the caller for good.
         self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
         self.session = requests.Session()
+        # Verification stays on; a shop with its own certificate names its CA file instead.
         if ca_bundle:
+            if not Path(ca_bundle).is_file():
+                raise ConfigError(f"ca_bundle {ca_bundle!r} is not a readable file (a PEM file with the shop's CA)")
             self.session.verify = ca_bundle
         self.device_key = device_key
 
@@ -56,7 +80,12 @@ class StoreClient:
     def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Any:
         try:
             resp = self.session.request(method, self.base_url + path, json=json,
-                                        timeout=timeout or self.timeout)
+                                        timeout=(self.connect_timeout, timeout or self.timeout))
+        except requests.exceptions.SSLError as e:
+            raise ServerUntrusted("store server certificate not trusted: set ca_bundle in kiosk.toml "
+                                  f"to the shop's CA file ({_reason(e)})") from e
+        except requests.exceptions.ReadTimeout as e:
+            raise ServerTimeout("store server did not answer in time (ReadTimeout)") from e
         except requests.RequestException as e:
             raise ServerUnreachable(f"store server unreachable: {e.__class__.__name__}") from e
         try:

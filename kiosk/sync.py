@@ -1,7 +1,8 @@
 """The sync worker: drains the outbox to the store server in batches, in the background.
 
 A timeout is ambiguous (the server may have applied the batch), so the same operations are sent again
-with the same ids; the server answers "duplicate" for the ones it already has.
+with the same ids; the server answers "duplicate" for the ones it already has. Nothing here deletes an
+operation the server has not settled: a row leaves `pending` only on the server's own per-id answer.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .client import ServerError, StoreClient
-from .store import LocalStore
+from .client import ServerError, ServerRefused, ServerTimeout, StoreClient
+from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT, SYNC_LAST_SUCCESS, LocalStore
 
 log = logging.getLogger(__name__)
+
+# Whole-batch refusals that are about the operations themselves (malformed, too large), as opposed to the
+# device (401/403), the rate (429) or a wrong URL (404): those are split until the culprit is alone.
+_PAYLOAD_REFUSALS = (400, 413, 422)
 
 
 @dataclass
@@ -24,72 +29,161 @@ class SyncState:
     failed: int = 0
     last_success: float | None = None
     last_error: str | None = None
+    last_error_at: float | None = None
     online: bool = False
 
 
 class SyncWorker:
     def __init__(self, store: LocalStore, client: StoreClient, *, batch_size: int = 500,
-                 idle_interval: float = 2.0, max_backoff: float = 60.0) -> None:
+                 idle_interval: float = 2.0, max_backoff: float = 60.0, batch_timeout: float = 30.0,
+                 refresh_touched_within: float = 24 * 3600, refresh_max_age: float = 15 * 60,
+                 heartbeat: float = 30.0, keep_done: float = 7 * 24 * 3600) -> None:
         self.store = store
         self.client = client
         self.batch_size = batch_size
         self.idle_interval = idle_interval
         self.max_backoff = max_backoff
-        self.state = SyncState()
+        # A batch of 500 takes the server far longer than a card lookup; a too short timeout would only
+        # make the same batch go again and again.
+        self.batch_timeout = max(batch_timeout, client.timeout)
+        self.refresh_touched_within = refresh_touched_within
+        self.refresh_max_age = refresh_max_age
+        self.heartbeat = heartbeat
+        self.keep_done = keep_done
+        self.state = SyncState(last_success=store.get_setting(SYNC_LAST_SUCCESS),
+                               last_error=store.get_setting(SYNC_LAST_ERROR),
+                               last_error_at=store.get_setting(SYNC_LAST_ERROR_AT))
+        self._limit = batch_size  # shrinks after timeouts, grows back on success
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._last_contact = 0.0
+        self._persisted_success = 0.0
+        self._last_prune = 0.0
+        self.refresh_state()
 
+    # one step at a time (used by the thread, tests and benchmarks) -------------------------------
     def sync_once(self) -> int:
         """Sends one batch; returns how many operations the server settled. Raises ServerError."""
-        batch = self.store.pending(self.batch_size)
+        batch = self.store.pending(self._limit)
         if not batch:
             return 0
         try:
-            results = self.client.send_batch(batch)
+            settled = self._deliver(batch)
+        except ServerTimeout:
+            self._limit = max(1, self._limit // 2)
+            raise
+        self._limit = min(self.batch_size, self._limit * 2)
+        self._last_contact = time.time()
+        return settled
+
+    def _deliver(self, batch: list[dict]) -> int:
+        try:
+            results = self.client.send_batch(batch, timeout=self.batch_timeout)
+        except ServerRefused as e:
+            if e.status not in _PAYLOAD_REFUSALS:
+                self.store.note_attempt([op["id"] for op in batch], str(e))
+                raise
+            if len(batch) == 1:
+                log.warning("operation %s refused by the server: %s", batch[0]["id"], e)
+                self.store.mark_failed(batch[0]["id"], str(e))
+                return 1
+            middle = len(batch) // 2
+            return self._deliver(batch[:middle]) + self._deliver(batch[middle:])
         except ServerError as e:
             self.store.note_attempt([op["id"] for op in batch], str(e))
             raise
         known = {op["id"] for op in batch}
-        self.store.mark_results([r for r in results if r["id"] in known])
-        return len(results)
+        marked = self.store.mark_results([r for r in results if r["id"] in known])
+        return marked["done"] + marked["failed"]
 
-    def drain(self) -> None:
-        """Sync until nothing is pending (or the server stops answering)."""
-        while self.sync_once():
-            pass
+    def drain(self) -> int:
+        """Sync until nothing is pending; raises ServerError if the server stops answering."""
+        total = 0
+        while not self._stop.is_set() and (n := self.sync_once()):
+            total += n
+        return total
+
+    def refresh_cards(self, limit: int = 50) -> int:
+        """Fetches fresh views of cards customers used here recently, so an outage shows recent balances."""
+        numbers = self.store.cards_to_refresh(touched_within=self.refresh_touched_within,
+                                              max_age=self.refresh_max_age, limit=limit)
+        for number in numbers:
+            try:
+                card = self.client.card(number)
+            except ServerRefused as e:
+                if e.code == "card_not_found":
+                    self.store.forget_card(number)
+                    continue
+                raise
+            self.store.cache_card(card, touch=False)
+            self._last_contact = time.time()
+        return len(numbers)
 
     def refresh_state(self) -> SyncState:
         counts = self.store.counts()
         self.state.pending, self.state.failed = counts["pending"], counts["failed"]
         return self.state
 
+    # the background thread ----------------------------------------------------------------------
     def kick(self) -> None:
-        """Something was queued: sync now instead of at the next tick."""
-        self._wake.set()
+        """Something was queued: sync now instead of at the next tick. During a backoff the wait is kept,
+        so a busy till does not hammer a server that is down."""
+        if self._failures == 0:
+            self._wake.set()
+
+    def step(self) -> float:
+        """One round of the worker's loop; returns how long to wait before the next one."""
+        try:
+            sent = self.drain()
+            refreshed = self.refresh_cards()
+            if not sent and not refreshed and time.time() - self._last_contact > self.heartbeat:
+                self.client.config()
+                self._last_contact = time.time()
+            self._succeeded(changed=bool(sent or refreshed))
+            delay = self.idle_interval
+        except ServerError as e:
+            self._failed(str(e))
+            # Full jitter: many kiosks coming back after an outage must not hit the server in step.
+            delay = random.uniform(0, min(self.max_backoff, self.idle_interval * 2 ** self._failures))
+            log.warning("sync failed (%s); next try in %.1fs", e, delay)
+        if time.time() - self._last_prune > 3600:
+            self._last_prune = time.time()
+            self.store.prune_done(self.keep_done)
+        self.refresh_state()
+        return delay
+
+    def _succeeded(self, *, changed: bool) -> None:
+        now = time.time()
+        was_failing = self._failures > 0 or not self.state.online
+        self._failures = 0
+        self.state.last_success, self.state.online = now, True
+        # Persisting is an fsync: do it when something happened, not on every idle tick.
+        if changed or was_failing or now - self._persisted_success > 60:
+            self.store.set_setting(SYNC_LAST_SUCCESS, now)
+            self._persisted_success = now
+
+    def _failed(self, message: str) -> None:
+        now = time.time()
+        self._failures += 1
+        self.state.online = False
+        if message != self.state.last_error or self._failures == 1:
+            self.store.set_settings({SYNC_LAST_ERROR: message, SYNC_LAST_ERROR_AT: now})
+        self.state.last_error, self.state.last_error_at = message, now
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            delay = self.idle_interval
             try:
-                while self.sync_once():
-                    pass
-                self.state.last_success, self.state.last_error, self.state.online = time.time(), None, True
-                self._failures = 0
-            except ServerError as e:
-                self.state.last_error, self.state.online = str(e), False
-                self._failures += 1
-                # Full jitter: many kiosks coming back after an outage must not hit the server in step.
-                delay = random.uniform(0, min(self.max_backoff, self.idle_interval * 2 ** self._failures))
-                log.warning("sync failed (%s); next try in %.1fs", e, delay)
+                delay = self.step()
             except Exception:  # never let the worker die: the outbox is still there
                 log.exception("sync crashed; retrying")
-            self.refresh_state()
+                delay = self.max_backoff
             self._wake.wait(delay)
             self._wake.clear()
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         self._thread.start()
 
@@ -97,4 +191,4 @@ class SyncWorker:
         self._stop.set()
         self._wake.set()
         if self._thread:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=self.batch_timeout + 5)
