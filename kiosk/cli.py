@@ -20,6 +20,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("this kiosk is not enrolled yet: run `kiosk provision --server URL --token T --role R`",
               file=sys.stderr)
         return 2
+    from .watchdog import KivyPinger
+
+    # READY=1 and watchdog pings for kiosk.service (Type=notify); the name keeps it alive, the clock holds it weakly.
+    _pinger = KivyPinger().start()
     return run_app(runtime, scripted=False)
 
 
@@ -31,24 +35,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from .client import ServerError
-    from .runtime import provision
+    from . import enrol
+    from .client import ServerError, ServerUnreachable
 
-    path = Path(args.config or "/etc/kiosk/kiosk.toml")
-    raw = {"server_url": args.server, "role": args.role}
-    if args.state_dir:
-        raw["state_dir"] = args.state_dir
-    config = KioskConfig.from_dict(raw)
     try:
-        enrolled = provision(config, token=args.token, name=args.name)
+        if args.qr or args.scan:
+            if args.server or args.token:
+                raise enrol.EnrolmentError("give either --server/--token or an enrolment QR, not both")
+            enrolment = enrol.from_qr(args.qr, args.role) if args.qr else _scan_enrolment(args)
+        else:
+            if not (args.server and args.token and args.role):
+                raise enrol.EnrolmentError("--server, --token and --role are needed (or --qr / --scan)")
+            enrolment = enrol.from_arguments(args.server, args.token, args.role)
+        enrolled = enrol.enrol(enrolment, config_path=args.config, name=args.name, state_dir=args.state_dir)
+    except enrol.EnrolmentError as e:
+        print(f"kiosk provision: {e}", file=sys.stderr)
+        return 2
+    except ServerUnreachable as e:
+        # kiosk-firstboot retries on this exit code until the network is up.
+        print(f"kiosk provision: {e}", file=sys.stderr)
+        return enrol.EX_TEMPFAIL
     except ServerError as e:
         print(f"kiosk provision: enrolment failed: {e}", file=sys.stderr)
         return 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f'server_url = "{config.server_url}"', f'role = "{config.role}"', f'state_dir = "{config.state_dir}"']
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"enrolled as {config.role} device {enrolled['device_id']}; config written to {path}")
+    print(f"enrolled as {enrolment.role} device {enrolled['device_id']} at {enrolment.server}")
     return 0
+
+
+def _scan_enrolment(args: argparse.Namespace):
+    from drivers.scanner.config import ScannerConfig
+    from drivers.scanner.manager import ScannerManager
+
+    from . import enrol
+
+    scanners = ScannerConfig.from_dict(KioskConfig.load(args.config).scanners)
+    if not scanners.evdev and not scanners.serial:
+        raise enrol.EnrolmentError("kiosk.toml has no [scanners] to read the enrolment QR with")
+    print(f"scan the enrolment QR code now (waiting {args.scan_timeout:.0f} s)", flush=True)
+    with ScannerManager(scanners) as manager:
+        return enrol.wait_for_qr(manager.queue, args.scan_timeout, args.role,
+                                 on_other=lambda why: print(f"ignored: {why}", flush=True))
 
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
@@ -80,9 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("provision", help="enrol this device with the store server")
-    p.add_argument("--server", required=True, help="store server URL, e.g. https://shop.example:8700")
-    p.add_argument("--token", required=True, help="one-time enrolment token from `store-server enrolment-token`")
-    p.add_argument("--role", required=True, choices=["entrance", "cashier"])
+    p.add_argument("--server", help="store server URL, e.g. https://shop.example:8700")
+    p.add_argument("--token", help="one-time enrolment token from `store-server enrolment-token`")
+    p.add_argument("--role", choices=["entrance", "cashier"], help="needed unless the enrolment QR names it")
+    p.add_argument("--qr", help="an enrolment QR payload instead: 'lk://enrol?server=..&token=..&role=..'")
+    p.add_argument("--scan", action="store_true",
+                   help="wait for the enrolment QR on the scanners configured in kiosk.toml")
+    p.add_argument("--scan-timeout", type=float, default=300.0, help="seconds to wait with --scan")
     p.add_argument("--name", default=socket.gethostname(), help="device name shown on the server")
     p.add_argument("--state-dir", help="where the local database lives (default /var/lib/kiosk)")
     p.set_defaults(func=cmd_provision)

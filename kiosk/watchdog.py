@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 
-__all__ = ["enabled", "interval", "notify", "ping", "ready", "status", "stopping"]
+__all__ = ["KivyPinger", "enabled", "interval", "notify", "ping", "ready", "status", "stopping"]
 
 
 def _address(raw: str) -> str | bytes:
@@ -97,3 +97,39 @@ def interval() -> float | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+class KivyPinger:
+    """Sends READY=1 once the first frame is drawn, then WATCHDOG=1 from the Kivy clock.
+
+    Pinging from the clock (not a thread) is the point: if the UI thread hangs, pings stop and systemd
+    restarts the kiosk. Kivy's clock holds callbacks weakly, so the caller keeps this object alive.
+    """
+
+    def __init__(self) -> None:
+        self.sent_ready = False
+
+    def start(self) -> KivyPinger:
+        from kivy.clock import Clock
+
+        # Two frames: the first callback runs before the first draw, the second after it.
+        Clock.schedule_once(lambda _dt: Clock.schedule_once(self._ready, 0), 0)
+        every = interval()
+        if every is not None:
+            Clock.schedule_interval(self._ping, min(every, 5.0))
+        return self
+
+    def _ready(self, _dt) -> None:
+        from kivy.app import App
+
+        app = App.get_running_app()
+        screen = None
+        if app is not None:
+            app.bind(on_stop=lambda *_a: stopping())
+            screen = getattr(getattr(app, "sm", None), "current", None)
+        self.sent_ready = True
+        # `systemctl status kiosk` shows this; the bundle test waits for it.
+        ready(f"kiosk up, screen {screen}" if screen else "kiosk up")
+
+    def _ping(self, _dt) -> None:
+        ping()
