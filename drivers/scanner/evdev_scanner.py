@@ -68,6 +68,16 @@ class _Node:
     path: str
     source: InputSource
     assembler: KeystrokeAssembler
+    # (event time, monotonic time) of the last event read. Scan deadlines are in the event clock
+    # (CLOCK_REALTIME), which jumps when a Pi without an RTC syncs its time; measuring the silence since
+    # the last event on the monotonic clock keeps a half scan from expiring early or never.
+    anchor: tuple[float, float] | None = None
+
+    def event_now(self, monotonic_now: float) -> float | None:
+        if self.anchor is None:
+            return None
+        event_at, seen_at = self.anchor
+        return event_at + (monotonic_now - seen_at)
 
 
 class EvdevScanner:
@@ -75,12 +85,12 @@ class EvdevScanner:
     MAX_BACKOFF = 5.0
 
     def __init__(self, config: EvdevScannerConfig, queue: ScanQueue, *, backend: DeviceBackend | None = None,
-                 on_reject: RejectHandler | None = None, clock: Callable[[], float] = time.time) -> None:
+                 on_reject: RejectHandler | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.queue = queue
         self.backend = backend or EvdevBackend()
         self.on_reject = on_reject or _log_reject
-        self._clock = clock  # the clock evdev timestamps events with (CLOCK_REALTIME by default)
+        self._clock = clock
         self._settings = KeystrokeSettings(
             terminators=frozenset(config.terminators), idle_end=config.idle_end,
             partial_timeout=config.partial_timeout, keymap=KEYMAPS[config.layout])
@@ -146,27 +156,35 @@ class EvdevScanner:
         next_discovery = 0.0
         try:
             while not self._stopping.is_set():
-                now = time.monotonic()
-                if now >= next_discovery:
-                    opened = self._discover()
-                    # Found something: settle into slow rescans for more scanners. Found nothing: back off.
-                    backoff = self.MAX_BACKOFF if opened else min(backoff * 2, self.MAX_BACKOFF)
-                    next_discovery = now + backoff
-                fds = [self._wake_r, *(node.source.fileno() for node in self._nodes.values())]
-                timeout = max(0.0, min(next_discovery - now, self._until_expiry()))
-                readable, _, _ = select.select(fds, [], [], timeout)
-                if self._wake_r in readable:
-                    break
-                dropped = False
-                for node in list(self._nodes.values()):
-                    if node.source.fileno() in readable and not self._read(node):
-                        dropped = True
-                self._expire()
-                if dropped:
-                    backoff = self.MIN_BACKOFF
-                    next_discovery = time.monotonic() + backoff
-        except Exception:
-            log.exception("evdev scanner %s crashed", self.config.describe())
+                try:
+                    now = self._clock()
+                    if now >= next_discovery:
+                        opened = self._discover()
+                        # Found something: slow rescans for more scanners. Found nothing: back off.
+                        backoff = self.MAX_BACKOFF if opened else min(backoff * 2, self.MAX_BACKOFF)
+                        next_discovery = now + backoff
+                    fds = [self._wake_r, *(node.source.fileno() for node in self._nodes.values())]
+                    timeout = max(0.0, min(next_discovery - now, self._until_expiry()))
+                    readable, _, _ = select.select(fds, [], [], timeout)
+                    if self._wake_r in readable:
+                        break
+                    dropped = False
+                    for node in list(self._nodes.values()):
+                        if node.source.fileno() in readable and not self._read(node):
+                            dropped = True
+                    self._expire()
+                    if dropped:
+                        backoff = self.MIN_BACKOFF
+                        next_discovery = self._clock() + backoff
+                except Exception:
+                    # A bug must not end scanning until the next restart: drop the nodes (ungrabbing
+                    # them), wait, and start over from discovery.
+                    log.exception("evdev scanner %s failed; starting over", self.config.describe())
+                    for node in list(self._nodes.values()):
+                        self._close(node)
+                    backoff = self.MAX_BACKOFF
+                    next_discovery = self._clock() + backoff
+                    self._stopping.wait(self.MIN_BACKOFF)
         finally:
             for node in list(self._nodes.values()):
                 self._close(node)
@@ -178,6 +196,10 @@ class EvdevScanner:
         except OSError as e:
             log.warning("cannot list input devices: %s", e)
             return 0
+        with self._lock:
+            present = {device.path for device in devices}
+            for path in [p for p in self._refused if p not in present]:
+                del self._refused[path]
         opened = 0
         for device in devices:
             if device.path in self._nodes or not match(self.config, device)[0]:
@@ -188,18 +210,24 @@ class EvdevScanner:
                 with self._lock:
                     self._refused[device.path] = f"cannot open: {e.strerror or e}"
                 continue
+            registered = False
             try:
                 source.grab()
+                with self._lock:
+                    self._refused.pop(device.path, None)
+                    self._nodes[device.path] = _Node(device.path, source, KeystrokeAssembler(self._settings))
+                registered = True
             except OSError as e:
                 # EBUSY: another program (or another scanner entry) holds the grab; reading without it
                 # would type the barcode into the UI as well.
                 with self._lock:
                     self._refused[device.path] = f"cannot grab: {e.strerror or e}"
-                source.close()
                 continue
-            with self._lock:
-                self._refused.pop(device.path, None)
-                self._nodes[device.path] = _Node(device.path, source, KeystrokeAssembler(self._settings))
+            finally:
+                if not registered:
+                    # Nothing may leave a node grabbed and unread: the scanner would go silent for
+                    # every program until this process exits.
+                    _release(source)
             log.info("scanner %s: reading %s (%s)", self.config.describe(), device.path, device.name)
             opened += 1
         return opened
@@ -214,7 +242,12 @@ class EvdevScanner:
             level = logging.INFO if e.errno == errno.ENODEV else logging.WARNING
             log.log(level, "scanner %s gone (%s); will look for it again", node.path, e.strerror or e)
             self._close(node)
+            if node.assembler.partial:
+                self._deliver(node, Rejected("unplugged", node.assembler.partial))
             return False
+        if events:
+            last = events[-1]
+            node.anchor = (last.sec + last.usec / 1_000_000, self._clock())
         for event in events:
             for result in node.assembler.feed(event):
                 self._deliver(node, result)
@@ -226,14 +259,19 @@ class EvdevScanner:
         return True
 
     def _until_expiry(self) -> float:
-        deadlines = [d for node in self._nodes.values() if (d := node.assembler.deadline()) is not None]
-        return min(deadlines) - self._clock() if deadlines else self.MAX_BACKOFF
+        now = self._clock()
+        waits = [deadline - event_now for node in self._nodes.values()
+                 if (deadline := node.assembler.deadline()) is not None
+                 and (event_now := node.event_now(now)) is not None]
+        return min(waits) if waits else self.MAX_BACKOFF
 
     def _expire(self) -> None:
         now = self._clock()
-        for node in self._nodes.values():
-            for result in node.assembler.expire(now):
-                self._deliver(node, result)
+        for node in list(self._nodes.values()):
+            event_now = node.event_now(now)
+            if event_now is not None:
+                for result in node.assembler.expire(event_now):
+                    self._deliver(node, result)
 
     def _deliver(self, node: _Node, result: Completed | Rejected) -> None:
         source = f"evdev:{node.path}"
@@ -246,15 +284,19 @@ class EvdevScanner:
     def _close(self, node: _Node) -> None:
         with self._lock:
             self._nodes.pop(node.path, None)
+        _release(node.source)
+
+
+def _release(source: InputSource) -> None:
+    try:
+        source.ungrab()
+    except OSError:
+        pass  # never grabbed, or unplugged: the kernel drops the grab with the device
+    finally:
         try:
-            node.source.ungrab()
+            source.close()
         except OSError:
-            pass  # an unplugged device is ungrabbed by the kernel
-        finally:
-            try:
-                node.source.close()
-            except OSError:
-                pass
+            pass
 
 
 def _log_reject(source: str, rejected: Rejected) -> None:

@@ -20,6 +20,8 @@ _US_SYMBOLS = {
     e.KEY_RIGHTBRACE: ("]", "}"), e.KEY_SEMICOLON: (";", ":"), e.KEY_APOSTROPHE: ("'", '"'),
     e.KEY_GRAVE: ("`", "~"), e.KEY_BACKSLASH: ("\\", "|"), e.KEY_COMMA: (",", "<"),
     e.KEY_DOT: (".", ">"), e.KEY_SLASH: ("/", "?"), e.KEY_SPACE: (" ", " "),
+    # Tab when it is not configured as a terminator: kept as data, so decode can say what it is.
+    e.KEY_TAB: ("\t", "\t"),
     # Keypad keys as sent with Num Lock on, which is how scanners use them.
     e.KEY_KP0: ("0", "0"), e.KEY_KP1: ("1", "1"), e.KEY_KP2: ("2", "2"), e.KEY_KP3: ("3", "3"),
     e.KEY_KP4: ("4", "4"), e.KEY_KP5: ("5", "5"), e.KEY_KP6: ("6", "6"), e.KEY_KP7: ("7", "7"),

@@ -102,7 +102,7 @@ class KeystrokeAssembler:
     def feed(self, event) -> list[Result]:
         """Take one `evdev.InputEvent` (or anything with sec, usec, type, code, value)."""
         if event.type == ecodes.EV_SYN:
-            return self._syn(event.code)
+            return self._syn(event)
         if self._dropping or event.type != ecodes.EV_KEY:
             return []
         at = event.sec + event.usec / 1_000_000
@@ -122,14 +122,16 @@ class KeystrokeAssembler:
         results.extend(self._press(code, at))
         return results
 
-    def _syn(self, code: int) -> list[Result]:
-        if code == ecodes.SYN_DROPPED:
+    def _syn(self, event) -> list[Result]:
+        if event.code == ecodes.SYN_DROPPED:
             # libevdev: discard everything up to and including the next SYN_REPORT, then resync state.
-            partial = self.partial
-            self._reset_scan()
+            # The keys the kernel dropped were part of the scan being typed, so what arrives after them
+            # up to the terminator is a fragment too: the whole scan is spoiled, not just the text so far.
             self._dropping = True
-            return [Rejected("syn_dropped", partial)]
-        if code == ecodes.SYN_REPORT and self._dropping:
+            self._spoil("syn_dropped")
+            self._last_key_at = event.sec + event.usec / 1_000_000
+            return []
+        if event.code == ecodes.SYN_REPORT and self._dropping:
             self._dropping = False
             self.wants_resync = True
         return []

@@ -86,6 +86,7 @@ def _text(raw: bytes) -> str:
 class SerialScanner:
     MIN_BACKOFF = 0.05
     MAX_BACKOFF = 5.0
+    STABLE_AFTER = 1.0
 
     def __init__(self, config: SerialScannerConfig, queue: ScanQueue, *, opener: Opener = open_port,
                  on_reject: RejectHandler | None = None) -> None:
@@ -144,7 +145,7 @@ class SerialScanner:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self.MAX_BACKOFF)
                 continue
-            backoff = self.MIN_BACKOFF
+            connected_at = time.monotonic()
             self.connections += 1
             with self._lock:
                 self._port = port
@@ -154,14 +155,18 @@ class SerialScanner:
             except (serial.SerialException, OSError) as e:
                 self._state = f"disconnected: {e}"
                 log.info("serial scanner %s disconnected (%s); reconnecting", self.config.port, e)
-            except Exception:
-                self._state = "crashed"
-                log.exception("serial scanner %s crashed", self.config.port)
-                return
+            except Exception as e:
+                # A bug must not end scanning until the next restart: reopen after a pause.
+                self._state = f"failed: {e!r}"
+                log.exception("serial scanner %s failed; reopening", self.config.port)
             finally:
                 with self._lock:
                     self._port = None
                 port.close()
+            # A port that opens and fails at once (a flapping cable, a half-gone USB device) must not
+            # make a reopen loop: only a connection that lasted a while starts the backoff over.
+            lasted = time.monotonic() - connected_at >= self.STABLE_AFTER
+            backoff = self.MIN_BACKOFF if lasted else min(backoff * 2, self.MAX_BACKOFF)
             self._stopping.wait(backoff)
         self._state = "stopped"
 
