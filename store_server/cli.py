@@ -61,6 +61,17 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fraud_report(args: argparse.Namespace) -> int:
+    from . import fraud
+    from .db import make_engine
+
+    config = ServerConfig.load(args.config)
+    with make_engine(config.database_url).connect() as conn:
+        rep = fraud.report(conn, days=args.days, min_devices=args.min_devices)
+    print(fraud.render(rep))
+    return 1 if (rep.many_devices or rep.staff_codes) and args.fail_on_signal else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="store-server", description=__doc__)
     parser.add_argument("--config", help="server.toml (default: $STORE_SERVER_CONFIG or "
@@ -85,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=24, help="how long the token stays valid")
     p.add_argument("--server-url", help="the URL devices use to reach this server")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("fraud-report", help="phones that got codes from many devices; codes for staff phones")
+    p.add_argument("--days", type=float, default=7, help="how far back to look")
+    p.add_argument("--min-devices", type=int, default=3, help="devices per phone that count as many")
+    p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
+    p.set_defaults(func=cmd_fraud_report)
     return parser
 
 

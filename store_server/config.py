@@ -26,6 +26,8 @@ class ServerConfig:
     languages: list[str] = field(default_factory=lambda: ["uk", "en", "ru", "kk"])
     secret_key: str = ""
     sms: dict = field(default_factory=dict)
+    # One-time code limits (store_server.otp.OtpPolicy keys); the shop setting "otp" overrides them.
+    otp: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

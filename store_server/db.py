@@ -129,6 +129,7 @@ otp_challenges = Table(
     Column("verified_at", DateTime(timezone=True)),
 )
 Index("ix_otp_phone_created", otp_challenges.c.phone, otp_challenges.c.created_at)
+Index("ix_otp_device_created", otp_challenges.c.device_id, otp_challenges.c.created_at)
 
 verification_tokens = Table(
     "verification_tokens", metadata,
@@ -152,7 +153,40 @@ sms_log = Table(
     Column("status", String(16), nullable=False),
     Column("error", String(200)),
     Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("challenge_id", String(36)),  # the code this SMS carried, if any
+    Column("status_at", DateTime(timezone=True)),  # last delivery report
     UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
+)
+
+# Delivery reports as they arrived (a provider may report queued -> sent -> delivered).
+sms_status_events = Table(
+    "sms_status_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gateway", String(32), nullable=False),
+    Column("gateway_message_id", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sms_status_msg", sms_status_events.c.gateway, sms_status_events.c.gateway_message_id)
+
+# Messages customers sent to the shop (activation by card number, STOP), with what the server did.
+inbound_sms = Table(
+    "inbound_sms", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("gateway", String(32)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("card_number", String(32)),
+)
+
+# Phones that asked for no more notices or marketing (reply STOP); codes are still sent.
+sms_opt_outs = Table(
+    "sms_opt_outs", metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -2,25 +2,31 @@
 
 A challenge sends a 6-digit code by SMS; the code is stored only as a keyed hash and compared in
 constant time. A correct code yields a short-lived verification token bound to phone, purpose, card and
-amount, which the operation that needs it must carry (and consumes).
+amount, which the operation that needs it must carry, and which it consumes: a token works once.
+
+The cashier is the adversary here (seed 000): for money purposes the code goes to the phone the card is
+bound to, never to a phone the device names, and the token fits only that card and that exact amount.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from . import clock
-from .db import otp_challenges, verification_tokens
+from .db import cards, customers, otp_challenges, verification_tokens
 from .errors import DomainError, TooMany
 from .security import hash_secret, keyed_hash, new_secret, same
 
 PURPOSES = ("register", "identify", "redeem", "discount", "return", "activate")
+# Purposes that move money: the code goes to the card's own phone, the token is bound to card and amount.
+MONEY_PURPOSES = ("redeem", "discount", "return")
 
 
 @dataclass(frozen=True)
@@ -29,27 +35,101 @@ class OtpPolicy:
     max_attempts: int = 5
     resend_after: timedelta = timedelta(seconds=30)
     token_ttl: timedelta = timedelta(minutes=10)
+    sends_per_phone_15min: int = 3
+    sends_per_phone_day: int = 10
+    sends_per_device_hour: int = 30
+
+    # server.toml [otp] / the shop setting "otp" use plain numbers; durations in seconds.
+    _SECONDS = {"code_ttl_seconds": "code_ttl", "resend_after_seconds": "resend_after",
+                "token_ttl_seconds": "token_ttl"}
+
+    @classmethod
+    def from_settings(cls, *layers: dict | None) -> OtpPolicy:
+        """Defaults, overridden by each layer in turn (server.toml [otp], then the shop's "otp" setting)."""
+        ints = {f.name for f in fields(cls) if f.type in ("int", int)}
+        values: dict = {}
+        for layer in layers:
+            for key, value in (layer or {}).items():
+                name = cls._SECONDS.get(key, key)
+                if name not in ints and key not in cls._SECONDS:
+                    known = sorted(ints | set(cls._SECONDS))
+                    raise DomainError("bad_otp_setting", f"otp setting {key!r} is unknown; use {', '.join(known)}")
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise DomainError("bad_otp_setting", f"otp setting {key} must be a whole number above 0")
+                values[name] = timedelta(seconds=value) if key in cls._SECONDS else value
+        return cls(**values)
+
+
+def policy_for(conn: Connection, server_otp: dict | None = None) -> OtpPolicy:
+    from . import shop  # shop imports nothing of ours; late import keeps otp importable on its own
+
+    return OtpPolicy.from_settings(server_otp, shop.get(conn, "otp"))
 
 
 def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def create_challenge(conn: Connection, *, secret_key: str, phone: str, purpose: str, device_id: str,
-                     card_number: str | None = None, amount: int | None = None,
-                     policy: OtpPolicy = OtpPolicy()) -> tuple[dict, str]:
-    """Returns the challenge (for the device) and the code (for the SMS, never for the device)."""
-    if purpose not in PURPOSES:
-        raise DomainError("bad_purpose", f"purpose must be one of {', '.join(PURPOSES)}")
-    now = clock.now()
-    last = conn.execute(
-        select(otp_challenges.c.created_at).where(otp_challenges.c.phone == phone)
-        .order_by(otp_challenges.c.created_at.desc()).limit(1)
+def card_phone(conn: Connection, card_number: str) -> str | None:
+    """The phone of the customer an active card is bound to, or None."""
+    return conn.execute(
+        select(customers.c.phone).select_from(cards.join(customers))
+        .where(cards.c.number == card_number, cards.c.state == "active")
     ).scalar()
+
+
+def _count_since(conn: Connection, column, value: str, since) -> int:
+    return conn.execute(select(func.count()).select_from(otp_challenges)
+                        .where(column == value, otp_challenges.c.created_at > since)).scalar()
+
+
+def _oldest_since(conn: Connection, column, value: str, since):
+    return clock.aware(conn.execute(select(func.min(otp_challenges.c.created_at))
+                                    .where(column == value, otp_challenges.c.created_at > since)).scalar())
+
+
+def _check_limits(conn: Connection, phone: str, device_id: str, policy: OtpPolicy, now) -> None:
+    ph, dev = otp_challenges.c.phone, otp_challenges.c.device_id
+    last = conn.execute(select(func.max(otp_challenges.c.created_at)).where(ph == phone)).scalar()
     if last is not None and now - clock.aware(last) < policy.resend_after:
         wait = policy.resend_after - (now - clock.aware(last))
         raise TooMany("resend_too_soon", "a code was sent moments ago; wait before asking again",
                       retry_after=int(wait.total_seconds()) + 1)
+    # Caps stop SMS pumping (a device draining the shop's SMS balance) and code-guessing by re-requesting.
+    for column, value, window, limit, code in (
+        (ph, phone, timedelta(minutes=15), policy.sends_per_phone_15min, "too_many_codes"),
+        (ph, phone, timedelta(days=1), policy.sends_per_phone_day, "too_many_codes_today"),
+        (dev, device_id, timedelta(hours=1), policy.sends_per_device_hour, "device_code_limit"),
+    ):
+        since = now - window
+        if _count_since(conn, column, value, since) >= limit:
+            retry = _oldest_since(conn, column, value, since) + window - now
+            raise TooMany(code, "too many codes were asked for; try again later",
+                          retry_after=max(1, int(retry.total_seconds()) + 1))
+
+
+def create_challenge(conn: Connection, *, secret_key: str, phone: str | None, purpose: str, device_id: str,
+                     card_number: str | None = None, amount: int | None = None,
+                     policy: OtpPolicy = OtpPolicy()) -> tuple[dict, str]:
+    """Returns the challenge (for the device) and the code and phone (for the SMS, never for the device)."""
+    if purpose not in PURPOSES:
+        raise DomainError("bad_purpose", f"purpose must be one of {', '.join(PURPOSES)}")
+    if purpose in MONEY_PURPOSES:
+        if not card_number:
+            raise DomainError("card_required", "a code for this operation needs the card number")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise DomainError("bad_amount", "a code for this operation needs the amount in minor units")
+        owner = card_phone(conn, card_number)
+        if owner is None:
+            raise DomainError("card_not_active", "this card is not bound to a phone; activate it first")
+        if phone is not None and phone != owner:
+            # The device named a phone that is not the card's: a cashier's own phone would pass otherwise.
+            raise DomainError("phone_mismatch", "this phone is not the one the card is bound to")
+        phone = owner
+    elif not phone:
+        raise DomainError("phone_required", "a phone number is needed")
+    now = clock.now()
+    _check_limits(conn, phone, device_id, policy, now)
     challenge_id = str(uuid.uuid4())
     code = new_code()
     conn.execute(insert(otp_challenges).values(
@@ -61,11 +141,13 @@ def create_challenge(conn: Connection, *, secret_key: str, phone: str, purpose: 
         "challenge_id": challenge_id,
         "expires_at": (now + policy.code_ttl).isoformat(),
         "resend_after": (now + policy.resend_after).isoformat(),
+        "phone": phone,
     }, code
 
 
 def check(conn: Connection, *, secret_key: str, challenge_id: str, code: str,
           policy: OtpPolicy = OtpPolicy()) -> dict:
+    """A right code gives a token. The caller must commit even when this raises: tries have to count."""
     ch = conn.execute(select(otp_challenges).where(otp_challenges.c.id == challenge_id)).mappings().first()
     if ch is None:
         raise DomainError("challenge_not_found", "no such code request")
@@ -79,6 +161,7 @@ def check(conn: Connection, *, secret_key: str, challenge_id: str, code: str,
     # Count the try before comparing, so a crash between the two never grants a free guess.
     conn.execute(update(otp_challenges).where(otp_challenges.c.id == challenge_id)
                  .values(attempts=otp_challenges.c.attempts + 1))
+    # Both sides are HMACs of the same length: the comparison time says nothing about the code.
     if not same(keyed_hash(secret_key, challenge_id, code.strip()), ch["code_hash"]):
         left = policy.max_attempts - ch["attempts"] - 1
         raise DomainError("wrong_code", "the code is not right", attempts_left=left)
@@ -92,10 +175,13 @@ def check(conn: Connection, *, secret_key: str, challenge_id: str, code: str,
             "card_number": ch["card_number"]}
 
 
-def consume_token(conn: Connection, *, token: str | None, purpose: str, operation_id: str,
-                  phone: str | None = None, card_number: str | None = None,
-                  amount: int | None = None) -> dict:
-    """Checks the token fits this operation and marks it used; raises DomainError otherwise."""
+def consume_verification(conn: Connection, token: str | None, phone: str | None, purpose: str,
+                         card: str | None, amount: int | None, *, operation_id: str) -> dict:
+    """Checks the token fits this operation exactly and marks it used; raises DomainError otherwise.
+
+    For money purposes the token must name this card and this amount, and the card must still be bound
+    to the phone the code went to. `phone=None` means "the card's phone" there.
+    """
     if not token:
         raise DomainError("verification_required", "this operation needs the customer's SMS code")
     row = conn.execute(
@@ -103,24 +189,86 @@ def consume_token(conn: Connection, *, token: str | None, purpose: str, operatio
     ).mappings().first()
     if row is None:
         raise DomainError("verification_invalid", "the verification is not valid")
+    # The same operation id may come again (a device retrying after a lost answer); anything else is a replay.
     if row["used_by"] is not None and row["used_by"] != operation_id:
         raise DomainError("verification_used", "this verification was already used")
     if clock.now() > clock.aware(row["expires_at"]):
         raise DomainError("verification_expired", "the verification has expired")
     if row["purpose"] != purpose:
         raise DomainError("verification_mismatch", "the verification was for another operation")
-    if phone is not None and row["phone"] != phone:
-        raise DomainError("verification_mismatch", "the verification was for another phone")
-    if card_number is not None and row["card_number"] not in (None, card_number):
-        raise DomainError("verification_mismatch", "the verification was for another card")
-    if amount is not None and row["amount"] is not None and row["amount"] != amount:
-        raise DomainError("verification_mismatch", "the verification was for another amount")
+    if purpose in MONEY_PURPOSES:
+        if row["card_number"] != card:
+            raise DomainError("verification_mismatch", "the verification was for another card")
+        if row["amount"] != amount:
+            raise DomainError("verification_mismatch", "the verification was for another amount")
+        if card_phone(conn, card) != row["phone"] or (phone is not None and phone != row["phone"]):
+            raise DomainError("verification_mismatch", "the verification was for another phone")
+    else:
+        if phone is not None and row["phone"] != phone:
+            raise DomainError("verification_mismatch", "the verification was for another phone")
+        if card is not None and row["card_number"] not in (None, card):
+            raise DomainError("verification_mismatch", "the verification was for another card")
+        if amount is not None and row["amount"] is not None and row["amount"] != amount:
+            raise DomainError("verification_mismatch", "the verification was for another amount")
     conn.execute(update(verification_tokens).where(verification_tokens.c.token_hash == row["token_hash"])
                  .values(used_by=operation_id))
     return dict(row)
+
+
+def consume_token(conn: Connection, *, token: str | None, purpose: str, operation_id: str,
+                  phone: str | None = None, card_number: str | None = None,
+                  amount: int | None = None) -> dict:
+    """Keyword form of `consume_verification` (registration uses it)."""
+    return consume_verification(conn, token, phone, purpose, card_number, amount, operation_id=operation_id)
+
+
+def code_required(settings: Callable[[str], object], purpose: str, amount: int | None) -> bool:
+    """Whether the shop wants the customer's code for this operation (`settings` reads a shop setting).
+
+    A write-off up to the shop's "no code" limit goes through without one (a small redemption at a busy
+    till); the limit is about spending bonuses, so it never waives the code for a discount or a return.
+    """
+    if not (settings("code_required") or {}).get(purpose, False):
+        return False
+    if purpose == "redeem":
+        limit = int(settings("no_code_limit") or 0)
+        if isinstance(amount, int) and 0 < amount <= limit:
+            return False
+    return True
 
 
 def bind_card(conn: Connection, challenge_id: str, card_number: str) -> None:
     """Ties the token of a verified registration to the card the server chose for it."""
     conn.execute(update(verification_tokens).where(verification_tokens.c.challenge_id == challenge_id)
                  .values(card_number=card_number))
+
+
+def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict | None, device_id: str,
+                 phone: str | None, purpose: str, card_number: str | None = None, amount: int | None = None,
+                 lang: str | None = None) -> dict:
+    """Creates a challenge and sends its code in the shop's language; the answer never holds the code."""
+    from . import shop
+    from .phones import InvalidPhone, mask, normalise
+    from .sms import templates
+    from .sms.base import GatewayError
+    from .sms.outbound import send_logged
+
+    with engine.begin() as conn:
+        if phone:
+            try:
+                phone = normalise(phone, shop.get(conn, "country"))
+            except InvalidPhone as e:
+                raise DomainError("invalid_phone", str(e)) from e
+        challenge, code = create_challenge(
+            conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
+            card_number=card_number, amount=amount, policy=policy_for(conn, server_otp))
+        name = shop.get(conn, "public_name")
+        languages = shop.get(conn, "languages") or ["en"]
+    text = templates.render("code", lang if lang in languages else languages[0], shop=name, code=code)
+    to = challenge.pop("phone")
+    challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
+    try:
+        send_logged(engine, gateway, phone=to, text=text, purpose=purpose, challenge_id=challenge["challenge_id"])
+    except GatewayError as e:
+        raise DomainError("sms_failed", "the SMS could not be sent; try again later") from e
+    return challenge

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 from .. import cards, devices, operations, otp, shop
 from ..errors import DomainError
-from ..phones import InvalidPhone, normalise
-from ..sms.base import GatewayError
-from ..sms.outbound import send_logged
+from ..sms import webhooks
+from ..sms.outbound import send_welcomes
 
 router = APIRouter()
+router.include_router(webhooks.router)
 
 
 def engine(request: Request):
@@ -37,10 +37,12 @@ class EnrolBody(BaseModel):
 
 
 class OtpBody(BaseModel):
-    phone: str = Field(min_length=3, max_length=32)
+    # For redeem / discount / return the server sends the code to the card's own phone; phone may be left out.
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
     purpose: Literal["register", "identify", "redeem", "discount", "return", "activate"]
     card_number: str | None = Field(default=None, max_length=32)
     amount: int | None = Field(default=None, ge=0)
+    lang: str | None = Field(default=None, max_length=8)
 
 
 class CheckBody(BaseModel):
@@ -81,22 +83,10 @@ def get_card(number: str, request: Request, _device: Device) -> dict:
 
 @router.post("/otp")
 def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
-    eng = engine(request)
-    with eng.begin() as conn:
-        try:
-            phone = normalise(body.phone, shop.get(conn, "country"))
-        except InvalidPhone as e:
-            raise DomainError("invalid_phone", str(e)) from e
-        challenge, code = otp.create_challenge(
-            conn, secret_key=request.app.state.config.secret_key, phone=phone, purpose=body.purpose,
-            device_id=dev["id"], card_number=body.card_number, amount=body.amount)
-        name = shop.get(conn, "public_name")
-    text = f"{name}: {code} is your code. Tell it to nobody but the cashier."
-    try:
-        send_logged(eng, request.app.state.gateway, phone=phone, text=text, purpose=body.purpose)
-    except GatewayError as e:
-        raise DomainError("sms_failed", "the SMS could not be sent; try again later") from e
-    return challenge
+    config = request.app.state.config
+    return otp.request_code(engine(request), request.app.state.gateway, secret_key=config.secret_key,
+                            server_otp=config.otp, device_id=dev["id"], phone=body.phone, purpose=body.purpose,
+                            card_number=body.card_number, amount=body.amount, lang=body.lang)
 
 
 @router.post("/otp/{challenge_id}/check")
@@ -107,7 +97,8 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
     with eng.begin() as conn:
         try:
             result = otp.check(conn, secret_key=request.app.state.config.secret_key,
-                               challenge_id=challenge_id, code=body.code)
+                               challenge_id=challenge_id, code=body.code,
+                               policy=otp.policy_for(conn, request.app.state.config.otp))
         except DomainError as e:
             error = e
         else:
@@ -122,4 +113,6 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
 @router.post("/operations:batch")
 def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
     ops = [op.model_dump() for op in body.operations]
-    return {"results": operations.apply_batch(engine(request), ops, dev)}
+    results = operations.apply_batch(engine(request), ops, dev)
+    send_welcomes(engine(request), request.app.state.gateway, ops, results)
+    return {"results": results}

@@ -7,19 +7,66 @@ from sqlalchemy.engine import Engine
 
 from .. import clock
 from ..db import sms_log
+from . import templates
 from .base import Gateway, GatewayError, SendResult
 
 
-def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purpose: str) -> SendResult:
+class NotAllowed(Exception):
+    """The customer is not confirmed or opted out: notices and marketing may not go to them."""
+
+
+def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purpose: str,
+                challenge_id: str | None = None) -> SendResult:
+    """Sends and logs (time, gateway, gateway message id, status); a refused send is logged as failed."""
     try:
         result = gateway.send(phone, text)
     except GatewayError as e:
         with engine.begin() as conn:
             conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=gateway.name,
-                                                status="failed", error=str(e)[:200], sent_at=clock.now()))
+                                                status="failed", error=str(e)[:200], sent_at=clock.now(),
+                                                challenge_id=challenge_id))
         raise
     with engine.begin() as conn:
         conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=result.gateway,
                                             gateway_message_id=result.message_id, status=result.status,
-                                            sent_at=clock.now()))
+                                            sent_at=clock.now(), challenge_id=challenge_id))
     return result
+
+
+def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str, lang: str | None,
+                  shop_name: str, **values: object) -> SendResult:
+    """Renders `purpose` and sends it, refusing restricted purposes to unconfirmed or opted-out phones."""
+    with engine.connect() as conn:
+        if not templates.may_send(conn, phone, purpose):
+            raise NotAllowed(f"{purpose} may not go to this phone (not confirmed or opted out)")
+    text = templates.render(purpose, lang, shop=shop_name, **values)
+    return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
+
+
+def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> int:
+    """The welcome SMS (with how to opt out) for each registration a batch just applied.
+
+    Sent after the batch committed and only for "applied", never for a duplicate, so a device
+    retrying a batch does not welcome the customer twice. A failed send never fails the batch.
+    """
+    from .. import shop
+
+    applied = {r["id"] for r in results if r.get("status") == "applied"}
+    sent = 0
+    for op in ops:
+        if op.get("type") != "register" or op["id"] not in applied:
+            continue
+        result = next(r for r in results if r["id"] == op["id"])
+        phone, card = (op.get("payload") or {}).get("phone"), (result.get("result") or {}).get("card_number")
+        if not phone or not card:
+            continue
+        with engine.connect() as conn:
+            name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+        lang = op["payload"].get("lang")
+        try:
+            send_template(engine, gateway, phone=phone, purpose="welcome",
+                          lang=lang if lang in languages else languages[0], shop_name=name, card=card)
+            sent += 1
+        except (GatewayError, NotAllowed):
+            continue
+    return sent

@@ -1,0 +1,137 @@
+"""SMS texts per purpose and language, with the shop's public name, and who may receive which.
+
+Codes go to anyone who asks for one (that is how a phone is confirmed). Welcome, activation replies and
+opt-out confirmations answer something the customer just did. Notices and marketing go only to confirmed
+customers (consent given, an active card) who did not reply STOP; marketing also needs the opt-in.
+
+The code stands alone between spaces in every language: people (and the demo) pick it out as a word.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ..db import cards, customers, sms_opt_outs
+
+LANGUAGES = ("en", "uk", "ru", "kk")
+STOP_WORDS = ("STOP", "СТОП", "STOPP", "ОТПИСКА", "ВІДПИСАТИСЯ", "ТОҚТАТУ")
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "code": {
+        "en": "{shop}: your code {code} - tell it only to the cashier, valid 5 min",
+        "uk": "{shop}: ваш код {code} - кажіть його лише касиру, дійсний 5 хв",
+        "ru": "{shop}: ваш код {code} - сообщите его только кассиру, действует 5 мин",
+        "kk": "{shop}: Сіздің кодыңыз: {code} - оны тек кассирге айтыңыз, 5 мин жарамды",
+    },
+    "welcome": {
+        "en": "Welcome to {shop}! Card {card} is active. Reply STOP to get no more messages from us",
+        "uk": "Вітаємо в {shop}! Картку {card} активовано. Щоб не отримувати повідомлень, надішліть STOP",
+        "ru": "Добро пожаловать в {shop}! Карта {card} активна. Чтобы не получать сообщения, отправьте STOP",
+        "kk": "{shop}: қош келдіңіз! {card} картасы белсенді. Хабарлама алмау үшін STOP деп жіберіңіз",
+    },
+    "activation_no_number": {
+        "en": "{shop}: send us just the number printed under the barcode of your card, e.g. 10001",
+        "uk": "{shop}: надішліть нам лише номер під штрихкодом вашої картки, напр. 10001",
+        "ru": "{shop}: отправьте нам только номер под штрихкодом вашей карты, напр. 10001",
+        "kk": "{shop}: картаңыздың штрихкоды астындағы нөмірді ғана жіберіңіз, мысалы 10001",
+    },
+    "activation_unknown_card": {
+        "en": "{shop}: we have no card {card}. Check the number under the barcode or ask at the till",
+        "uk": "{shop}: картки {card} немає. Перевірте номер під штрихкодом або зверніться до каси",
+        "ru": "{shop}: карты {card} нет. Проверьте номер под штрихкодом или обратитесь на кассу",
+        "kk": "{shop}: {card} картасы жоқ. Штрихкод астындағы нөмірді тексеріңіз немесе кассаға жүгініңіз",
+    },
+    "activation_phone_has_card": {
+        "en": "{shop}: this phone already has card {other}. To move to card {card}, ask at the till",
+        "uk": "{shop}: до цього телефону вже прив'язана картка {other}. Щоб перейти на {card}, зверніться до каси",
+        "ru": "{shop}: к этому телефону уже привязана карта {other}. Чтобы перейти на {card}, обратитесь на кассу",
+        "kk": "{shop}: бұл телефонда {other} картасы бар. {card} картасына ауысу үшін кассаға жүгініңіз",
+    },
+    "activation_card_other_phone": {
+        "en": "{shop}: card {card} is registered to another phone. If it is yours, ask at the till",
+        "uk": "{shop}: картка {card} зареєстрована на інший телефон. Якщо вона ваша, зверніться до каси",
+        "ru": "{shop}: карта {card} зарегистрирована на другой телефон. Если она ваша, обратитесь на кассу",
+        "kk": "{shop}: {card} картасы басқа телефонға тіркелген. Егер ол сіздікі болса, кассаға жүгініңіз",
+    },
+    "activation_already_active": {
+        "en": "{shop}: card {card} is already active on this phone",
+        "uk": "{shop}: картка {card} вже активна на цьому телефоні",
+        "ru": "{shop}: карта {card} уже активна на этом телефоне",
+        "kk": "{shop}: {card} картасы осы телефонда белсенді",
+    },
+    "activation_card_blocked": {
+        "en": "{shop}: card {card} is blocked. Please ask at the till",
+        "uk": "{shop}: картку {card} заблоковано. Зверніться до каси",
+        "ru": "{shop}: карта {card} заблокирована. Обратитесь на кассу",
+        "kk": "{shop}: {card} картасы бұғатталған. Кассаға жүгініңіз",
+    },
+    "opted_out": {
+        "en": "{shop}: you will get no more messages from us, only the codes you ask for",
+        "uk": "{shop}: ви більше не отримуватимете повідомлень, лише коди, які запитаєте",
+        "ru": "{shop}: вы больше не будете получать сообщения, только коды, которые запросите",
+        "kk": "{shop}: енді сізге хабарлама келмейді, тек өзіңіз сұраған кодтар",
+    },
+    "notice_accrual": {
+        "en": "{shop}: +{points} bonuses on card {card}, balance {balance}",
+        "uk": "{shop}: +{points} бонусів на картку {card}, баланс {balance}",
+        "ru": "{shop}: +{points} бонусов на карту {card}, баланс {balance}",
+        "kk": "{shop}: {card} картасына +{points} бонус, қалдық {balance}",
+    },
+    "notice_redeem": {
+        "en": "{shop}: {points} bonuses spent from card {card}, balance {balance}",
+        "uk": "{shop}: з картки {card} списано {points} бонусів, баланс {balance}",
+        "ru": "{shop}: с карты {card} списано {points} бонусов, баланс {balance}",
+        "kk": "{shop}: {card} картасынан {points} бонус жұмсалды, қалдық {balance}",
+    },
+}
+
+# Purposes that may go only to confirmed customers who did not opt out.
+RESTRICTED = ("notice_accrual", "notice_redeem", "marketing")
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def render(purpose: str, lang: str | None, *, shop: str, **values: object) -> str:
+    """The text for `purpose` in `lang` (falling back to English), with the shop's public name."""
+    if purpose not in TEMPLATES:
+        raise TemplateError(f"no SMS template for {purpose!r}")
+    texts = TEMPLATES[purpose]
+    template = texts.get(lang or "en") or texts["en"]
+    try:
+        return template.format(shop=shop, **values)
+    except KeyError as e:
+        raise TemplateError(f"template {purpose} needs {e.args[0]}") from e
+
+
+def format_points(minor_units: int) -> str:
+    """Bonuses are kept in minor units; customers read them as 12.50."""
+    sign = "-" if minor_units < 0 else ""
+    whole, cents = divmod(abs(minor_units), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def is_stop(text: str) -> bool:
+    return text.strip().strip(".!").upper() in STOP_WORDS
+
+
+def opted_out(conn: Connection, phone: str) -> bool:
+    return conn.execute(select(sms_opt_outs.c.phone).where(sms_opt_outs.c.phone == phone)).first() is not None
+
+
+def may_send(conn: Connection, phone: str, purpose: str) -> bool:
+    """Whether a message of `purpose` may go to `phone` (codes and replies always may)."""
+    if purpose not in RESTRICTED:
+        return True
+    if opted_out(conn, phone):
+        return False
+    customer = conn.execute(select(customers).where(customers.c.phone == phone)).mappings().first()
+    if customer is None or customer["consent_at"] is None:
+        return False
+    active = conn.execute(select(cards.c.number).where(cards.c.customer_id == customer["id"],
+                                                       cards.c.state == "active")).first()
+    if active is None:
+        return False
+    return purpose != "marketing" or bool(customer["marketing_opt_in"])

@@ -1,0 +1,83 @@
+"""Routes providers post to: delivery reports and inbound messages (activation by SMS).
+
+    POST /api/v1/sms/hooks/{secret}/status/{provider}    twilio | eskiz | smsc | generic
+    POST /api/v1/sms/hooks/{secret}/inbound/{provider}   twilio | generic
+
+Providers cannot hold a device key, so the URL carries a secret (`[sms] webhook_secret` in server.toml);
+without one the routes answer 404, as if they did not exist. Bodies may be JSON or form-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import DomainError, NotFound
+from ..security import same
+from . import delivery
+
+router = APIRouter(prefix="/sms/hooks/{secret}")
+
+STATUS_PROVIDERS = ("twilio", "eskiz", "smsc", "generic")
+INBOUND_PROVIDERS = ("twilio", "generic")
+
+
+def _authorise(request: Request, secret: str) -> None:
+    expected = str((request.app.state.config.sms or {}).get("webhook_secret") or "")
+    if not expected or not same(secret, expected):
+        raise NotFound("not_found", "no such route")
+
+
+async def _fields(request: Request) -> dict:
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError as e:
+            raise DomainError("bad_request", "the body is not JSON") from e
+        if not isinstance(body, dict):
+            raise DomainError("bad_request", "the body must be a JSON object")
+        return body
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+@router.post("/status/{provider}")
+async def delivery_report(secret: str, provider: str, request: Request) -> dict:
+    _authorise(request, secret)
+    if provider not in STATUS_PROVIDERS:
+        raise NotFound("unknown_provider", f"provider must be one of {', '.join(STATUS_PROVIDERS)}")
+    try:
+        gateway, message_id, status = delivery.parse_report(provider, await _fields(request))
+    except ValueError as e:
+        raise DomainError("bad_report", str(e)) from e
+    with request.app.state.engine.begin() as conn:
+        try:
+            now = delivery.record_status(conn, gateway=gateway, message_id=message_id, status=status)
+        except delivery.UnknownMessage as e:
+            raise NotFound("unknown_message", str(e)) from e
+    return {"status": now}
+
+
+@router.post("/inbound/{provider}")
+async def inbound_message(secret: str, provider: str, request: Request) -> Response:
+    from ..activation import receive  # activation imports this package; import late to avoid a cycle
+
+    _authorise(request, secret)
+    if provider not in INBOUND_PROVIDERS:
+        raise NotFound("unknown_provider", f"provider must be one of {', '.join(INBOUND_PROVIDERS)}")
+    fields = await _fields(request)
+    if provider == "twilio":
+        sender, text = fields.get("From"), fields.get("Body")
+    else:
+        sender, text = fields.get("from") or fields.get("phone"), fields.get("text") or fields.get("message")
+    if not sender or text is None:
+        raise DomainError("bad_request", "an inbound message needs the sender and the text")
+    outcome = await run_in_threadpool(receive, request.app.state.engine, request.app.state.gateway,
+                                      sender=str(sender), text=str(text), source=provider)
+    if provider == "twilio":  # Twilio wants TwiML; an empty answer means "no automatic reply from Twilio"
+        return Response('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', media_type="text/xml")
+    return Response(json.dumps({"outcome": outcome.outcome}), media_type="application/json")
