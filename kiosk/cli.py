@@ -88,6 +88,14 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from . import selftest
+
+    checks = selftest.run_all(KioskConfig.load(args.config))
+    print(selftest.report(checks))
+    return selftest.exit_code(checks)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
     parser.add_argument("--config", help="kiosk.toml (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
@@ -121,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     qsub = p.add_subparsers(dest="queue_command", required=True)
     q = qsub.add_parser("status", help="pending / done / failed counts")
     q.set_defaults(func=cmd_queue_status)
+
+    p = sub.add_parser("selftest", help="check display, scanners, indicators, modem and server; print a report")
+    p.set_defaults(func=cmd_selftest)
+    # Bare `kiosk selftest` runs every check; single checks (e.g. `selftest scanners`) are added here.
+    selftest_sub = p.add_subparsers(dest="selftest_command")
+    s = selftest_sub.add_parser("all", help="every check (the default)")
+    s.set_defaults(func=cmd_selftest)
 
     return parser
 
