@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -64,21 +65,53 @@ class ServerProcess:
         text = self.last_sms(phone)["text"]
         return next(word for word in text.replace(":", " ").split() if word.isdigit() and len(word) == 6)
 
-    def start(self) -> ServerProcess:
+    tls: tuple[Path, Path] | None = None  # (certificate, key): serve HTTPS with the same app
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "store.db"
+
+    def start(self, tls: tuple[Path, Path] | None = None) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), "serve",
-             "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.tls = tls or self.tls
+        if self.tls:
+            # `store-server serve` has no TLS options (a shop puts it behind its own proxy); the same app
+            # under uvicorn's TLS is what the kiosk would meet there.
+            code = ("import sys, uvicorn; from store_server.config import ServerConfig; "
+                    "from store_server.api.app import create_app; "
+                    "uvicorn.run(create_app(ServerConfig.load(sys.argv[1])), host='127.0.0.1', "
+                    "port=int(sys.argv[2]), ssl_certfile=sys.argv[3], ssl_keyfile=sys.argv[4], "
+                    "log_level='warning', access_log=False)")
+            cmd = [sys.executable, "-c", code, str(self.config_path), str(self.port), *map(str, self.tls)]
+        else:
+            cmd = [sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), "serve",
+                   "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        probe = f"{self.url.replace('http://', 'https://') if self.tls else self.url}/api/v1/openapi.json"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"store server exited: {self.proc.stderr.read().decode()}")
             try:
-                requests.get(f"{self.url}/api/v1/openapi.json", timeout=0.5)
+                requests.get(probe, timeout=0.5, verify=False)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.05)
         raise RuntimeError("store server did not start within 20 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, a batch in flight is cut off wherever it is."""
+        self.stop(signal.SIGKILL)
+
+    def operation_counts(self, device_id: str) -> dict[str, int]:
+        """Per operation id of a device: how many ledger movements it produced (exactly-once checks)."""
+        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+        try:
+            rows = db.execute("select o.id, count(l.id) from operations o left join ledger l "
+                              "on l.operation_id = o.id where o.device_id = ? group by o.id", [device_id])
+            return dict(rows.fetchall())
+        finally:
+            db.close()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
@@ -88,6 +121,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
 
 
 def init_demo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
