@@ -1,14 +1,25 @@
-"""Card look-ups as devices see them: state, balance, masked phone, recent activity."""
+"""Cards: look-ups as devices see them, card types, bulk ranges (optionally EAN-13), states, extra numbers."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import ledger
-from .db import cards, customers
-from .errors import NotFound
+from . import clock, ledger
+from .db import card_numbers, card_types, cards, customers
+from .errors import DomainError, NotFound
 from .phones import mask
+
+STATES = ("issued", "active", "blocked")
+KINDS = ("bonus", "discount")
+MAX_RANGE = 1_000_000
+
+
+def resolve(conn: Connection, number: str) -> str | None:
+    """The card a scanned number means: the card itself or the card an extra number belongs to."""
+    if conn.execute(select(cards.c.number).where(cards.c.number == number)).first():
+        return number
+    return conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
 
 
 def get_card(conn: Connection, number: str) -> dict:
@@ -17,6 +28,9 @@ def get_card(conn: Connection, number: str) -> dict:
         .where(cards.c.number == number)
     ).mappings().first()
     if row is None:
+        main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
+        if main is not None:
+            return get_card(conn, main)
         raise NotFound("card_not_found", "this card is not one of ours")
     return view(conn, row)
 
@@ -36,12 +50,102 @@ def view(conn: Connection, row) -> dict:
         "number": row["number"],
         "state": row["state"],
         "kind": row["kind"],
+        "card_type": row["card_type"],
         "discount_percent": row["discount_percent"],
         "digital": row["digital"],
         "phone_masked": mask(row["phone"]),
         "balance": ledger.balance(conn, row["number"]),
         "history": [
-            {"kind": h["kind"], "amount": h["amount"], "at": h["at"].isoformat()}
+            {"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
             for h in ledger.history(conn, row["number"], limit=5)
         ],
     }
+
+
+def ean13(body: str) -> str:
+    """Appends the EAN-13 check digit to 12 digits."""
+    if len(body) != 12 or not body.isdigit():
+        raise DomainError("bad_ean13", "an EAN-13 body is 12 digits")
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def is_ean13(number: str) -> bool:
+    return len(number) == 13 and number.isdigit() and ean13(number[:12]) == number
+
+
+def create_type(conn: Connection, name: str, kind: str, discount_percent: int = 0) -> None:
+    if kind not in KINDS:
+        raise DomainError("bad_card_type", f"kind must be one of {', '.join(KINDS)}")
+    if not 0 <= discount_percent <= 100 or (kind == "bonus" and discount_percent):
+        raise DomainError("bad_card_type", "a discount card takes 0..100 %, a bonus card no discount")
+    if conn.execute(select(card_types.c.name).where(card_types.c.name == name)).first():
+        raise DomainError("card_type_exists", f"card type {name!r} exists already")
+    conn.execute(insert(card_types).values(name=name, kind=kind, discount_percent=discount_percent))
+
+
+def get_type(conn: Connection, name: str) -> dict:
+    row = conn.execute(select(card_types).where(card_types.c.name == name)).mappings().first()
+    if row is None:
+        if name == "standard":  # every shop has it, so a fresh database needs no set-up to issue cards
+            return {"name": "standard", "kind": "bonus", "discount_percent": 0}
+        raise DomainError("card_type_not_found", f"no card type {name!r}; create it first")
+    return dict(row)
+
+
+def range_numbers(first: int, last: int, ean13_prefix: str | None = None) -> list[str]:
+    if first < 0 or last < first:
+        raise DomainError("bad_range", "the range must run from a smaller to a larger number")
+    if last - first + 1 > MAX_RANGE:
+        raise DomainError("bad_range", f"at most {MAX_RANGE} cards at once")
+    if ean13_prefix is None:
+        return [str(n) for n in range(first, last + 1)]
+    width = 12 - len(ean13_prefix)
+    if not ean13_prefix.isdigit() or width < len(str(last)):
+        raise DomainError("bad_range", "the EAN-13 prefix and the numbers must fit in 12 digits")
+    return [ean13(ean13_prefix + str(n).zfill(width)) for n in range(first, last + 1)]
+
+
+def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "standard",
+                ean13_prefix: str | None = None) -> int:
+    """Creates the cards of a range that do not exist yet (so re-running it is harmless); returns how many."""
+    ctype = get_type(conn, card_type)
+    numbers = range_numbers(first, last, ean13_prefix)
+    existing: set[str] = set()
+    for i in range(0, len(numbers), 500):
+        chunk = numbers[i:i + 500]
+        existing.update(conn.execute(select(cards.c.number).where(cards.c.number.in_(chunk))).scalars())
+    now = clock.now()
+    rows = [dict(number=n, state="issued", kind=ctype["kind"], discount_percent=ctype["discount_percent"],
+                 card_type=ctype["name"], digital=False, created_at=now) for n in numbers if n not in existing]
+    for i in range(0, len(rows), 5000):
+        conn.execute(insert(cards), rows[i:i + 5000])
+    return len(rows)
+
+
+def set_state(conn: Connection, number: str, state: str) -> None:
+    """Blocking and unblocking by the admin; activation happens only through a verified registration."""
+    if state not in ("blocked", "issued", "active"):
+        raise DomainError("bad_state", f"state must be one of {', '.join(STATES)}")
+    row = conn.execute(select(cards.c.state, cards.c.customer_id).where(cards.c.number == number)).first()
+    if row is None:
+        raise NotFound("card_not_found", "this card is not one of ours")
+    if state != "blocked":
+        # Unblocking returns the card to what its binding says it is.
+        state = "active" if row.customer_id is not None else "issued"
+        if state == "active":
+            other = conn.execute(select(cards.c.number).where(
+                cards.c.customer_id == row.customer_id, cards.c.state == "active", cards.c.number != number)).first()
+            if other:
+                raise DomainError("phone_has_card", f"the customer's card {other[0]} is active; block it first")
+    conn.execute(update(cards).where(cards.c.number == number).values(state=state))
+
+
+def add_number(conn: Connection, card_number: str, extra: str) -> None:
+    if not extra or len(extra) > 32:
+        raise DomainError("bad_number", "an extra number is 1..32 characters")
+    if conn.execute(select(cards.c.number).where(cards.c.number == card_number)).first() is None:
+        raise NotFound("card_not_found", "this card is not one of ours")
+    if resolve(conn, extra) is not None:
+        raise DomainError("number_taken", f"{extra} is already a card number")
+    conn.execute(insert(card_numbers).values(number=extra, card_number=card_number, added_at=clock.now()))

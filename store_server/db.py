@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -49,6 +50,8 @@ cards = Table(
     Column("state", String(16), nullable=False, default="issued"),
     Column("kind", String(16), nullable=False, default="bonus"),  # bonus | discount
     Column("discount_percent", Integer, nullable=False, default=0),
+    # kind and discount_percent are copied from the card type at issue, so a look-up needs no join.
+    Column("card_type", String(32), nullable=False, default="standard"),
     Column("digital", Boolean, nullable=False, default=False),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("reserved_phone", String(20)),
@@ -56,6 +59,29 @@ cards = Table(
     Column("activated_at", DateTime(timezone=True)),
 )
 Index("ix_cards_customer", cards.c.customer_id)
+
+card_types = Table(
+    "card_types", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # bonus | discount
+    Column("discount_percent", Integer, nullable=False, default=0),
+)
+
+# Extra numbers a customer's card is also known by (an old plastic card, a key fob): each resolves to one card.
+card_numbers = Table(
+    "card_numbers", metadata,
+    Column("number", String(32), primary_key=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+customer_answers = Table(
+    "customer_answers", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value", String(500), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)
 
 devices = Table(
     "devices", metadata,
@@ -91,6 +117,34 @@ operations = Table(
     Column("result", JSON),
 )
 Index("ix_operations_card", operations.c.card_number)
+Index("ix_operations_received", operations.c.received_at)
+
+# One row per applied sale: what a return or a cancel needs to know, kept up to date as they happen.
+sales = Table(
+    "sales", metadata,
+    Column("operation_id", String(36), ForeignKey("operations.id"), primary_key=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("customer_id", Integer),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # the purchase before discount and bonuses
+    Column("discount", BigInteger, nullable=False),
+    Column("redeemed", BigInteger, nullable=False),  # bonuses spent on this purchase
+    Column("paid", BigInteger, nullable=False),  # money: amount - discount - redeemed
+    Column("accrued", BigInteger, nullable=False),
+    Column("returned_amount", BigInteger, nullable=False, default=0),
+    Column("accrual_taken", BigInteger, nullable=False, default=0),
+    Column("redeem_refunded", BigInteger, nullable=False, default=0),
+    Column("money_refunded", BigInteger, nullable=False, default=0),
+    Column("cancelled_by", String(36)),
+)
+Index("ix_sales_customer_at", sales.c.customer_id, sales.c.at)
+
+# A unique key on the undone operation makes "cancelled at most once" hold even for two devices at once.
+cancellations = Table(
+    "cancellations", metadata,
+    Column("target_id", String(36), ForeignKey("operations.id"), primary_key=True),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False),
+)
 
 ledger = Table(
     "ledger", metadata,
@@ -112,6 +166,20 @@ rules = Table(
     Column("priority", Integer, nullable=False, default=10),
     Column("combine", Boolean, nullable=False, default=True),
     Column("active", Boolean, nullable=False, default=True),
+    Column("card_type", String(32)),  # None: every card type
+    Column("weekdays", String(7)),  # ISO weekday digits "12345" (Monday=1); None: every day
+    Column("time_from", Integer),  # minutes after local midnight, inclusive; None: all day
+    Column("time_to", Integer),  # exclusive; smaller than time_from means the window crosses midnight
+    Column("valid_from", Date),
+    Column("valid_to", Date),  # inclusive
+)
+
+tiers = Table(
+    "tiers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("min_turnover", BigInteger, nullable=False),  # money paid over the rolling period
+    Column("rate", Integer, nullable=False, default=0),  # extra accrual in basis points
 )
 
 otp_challenges = Table(

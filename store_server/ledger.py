@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, case, func, insert, select
 from sqlalchemy.engine import Connection
 
 from .db import ledger
@@ -33,3 +33,25 @@ def history(conn: Connection, card_number: str, limit: int = 10) -> list[dict]:
         .limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def expiring(conn: Connection, card_number: str, cutoff: datetime) -> int:
+    """Bonuses earned up to `cutoff` that are still unspent, spending the oldest first.
+
+    Every debit (redemption, take-back, earlier expiry) is counted against the oldest credits, so what
+    remains of the credits up to the cutoff is what has outlived its validity.
+    """
+    old_credits, debits = conn.execute(
+        select(
+            func.coalesce(func.sum(case((and_(ledger.c.amount > 0, ledger.c.at <= cutoff), ledger.c.amount),
+                                        else_=0)), 0),
+            func.coalesce(func.sum(case((ledger.c.amount < 0, -ledger.c.amount), else_=0)), 0),
+        ).where(ledger.c.card_number == card_number)
+    ).one()
+    return max(0, min(int(old_credits) - int(debits), balance(conn, card_number)))
+
+
+def cards_with_balance(conn: Connection) -> list[str]:
+    return list(conn.execute(
+        select(ledger.c.card_number).group_by(ledger.c.card_number).having(func.sum(ledger.c.amount) > 0)
+    ).scalars())

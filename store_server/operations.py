@@ -1,20 +1,26 @@
-"""Applying device operations: each id at most once, each in its own savepoint, results per id."""
+"""Applying device operations: each id at most once, each in its own savepoint, results per id.
+
+Operation types and their payloads (amounts in minor units) are listed in docs/server.md.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, ledger, otp, rules
-from .db import cards, customers, operations
+from . import clock, ledger, otp, rules, shop, tiers
+from . import customers as customer_data
+from .db import cancellations, card_numbers, cards, customers, operations, sales
+from .db import ledger as ledger_table
 from .errors import DomainError
 
 MAX_BATCH = 500
+MAX_AMOUNT = 10**12  # a trillion minor units: far beyond any till, well inside a 64-bit column
 
 # SQLite serialises writers anyway; taking the lock ourselves keeps read-check-write sequences (balance
 # checks) atomic without relying on SQLite's lock upgrade, which fails instead of waiting.
@@ -22,18 +28,52 @@ _write_lock = threading.Lock()
 
 
 class OperationContext:
-    def __init__(self, conn: Connection, op: dict, device: dict) -> None:
+    def __init__(self, conn: Connection, op: dict, device: dict, cache: dict) -> None:
         self.conn = conn
         self.op = op
         self.device = device
         self.payload = op.get("payload") or {}
         self.at: datetime = op["at"]
+        self._cache = cache  # settings, rules and tiers, read once per batch
+
+    def setting(self, key: str):
+        if key not in self._cache:
+            self._cache[key] = shop.get(self.conn, key)
+        return self._cache[key]
+
+    def cached(self, key: str, load: Callable[[Connection], object]):
+        if key not in self._cache:
+            self._cache[key] = load(self.conn)
+        return self._cache[key]
+
+
+def _text(payload: dict, key: str, *, required: bool = True, max_len: int = 64) -> str | None:
+    value = payload.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # card numbers typed as JSON numbers
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise DomainError(f"bad_{key}", f"{key} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def _amount(payload: dict, key: str = "amount", *, default: int | None = None) -> int:
+    value = payload.get(key, default)
+    if (not isinstance(value, int) or isinstance(value, bool) or value < (0 if default == 0 else 1)
+            or value > MAX_AMOUNT):
+        raise DomainError("bad_amount", f"{key} must be a positive whole number of minor units")
+    return value
 
 
 def _card(conn: Connection, number: str | None) -> dict:
     if not number:
         raise DomainError("card_required", "the operation names no card")
-    row = conn.execute(select(cards).where(cards.c.number == str(number))).mappings().first()
+    row = conn.execute(select(cards).where(cards.c.number == number)).mappings().first()
+    if row is None:
+        main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
+        if main is not None:
+            row = conn.execute(select(cards).where(cards.c.number == main)).mappings().first()
     if row is None:
         raise DomainError("card_not_found", "this card is not one of ours")
     if row["state"] == "blocked":
@@ -41,20 +81,42 @@ def _card(conn: Connection, number: str | None) -> dict:
     return dict(row)
 
 
-def _amount(payload: dict, key: str = "amount") -> int:
-    value = payload.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise DomainError("bad_amount", f"{key} must be a positive whole number of minor units")
-    return value
+def _require_role(ctx: OperationContext, role: str) -> None:
+    if ctx.device.get("role") != role:
+        raise DomainError("role_not_allowed", f"only a {role} device may do this")
+
+
+def require_verification(conn: Connection, op: dict, purpose: str, card: dict, amount: int,
+                         *, settings: Callable[[str], object] | None = None) -> None:
+    """The one place where an operation's SMS verification is checked (redeem, discount, return).
+
+    The shop decides which purposes need a code (`code_required`) and the amount up to which none is
+    needed (`no_code_limit`); a needed token must have been issued for this card's phone, this purpose and
+    this amount, and is consumed by this operation.
+    """
+    get = settings or (lambda key: shop.get(conn, key))
+    if not otp.code_required(get, purpose, amount):
+        return
+    phone = None
+    if card.get("customer_id") is not None:
+        phone = conn.execute(select(customers.c.phone).where(customers.c.id == card["customer_id"])).scalar()
+    if phone is None:
+        raise DomainError("verification_impossible", "the card has no phone to send a code to")
+    otp.consume_token(conn, token=op.get("verification_token"), purpose=purpose, operation_id=op["id"],
+                      phone=phone, card_number=card["number"], amount=amount)
+
+
+def _verify(ctx: OperationContext, purpose: str, card: dict, amount: int) -> None:
+    require_verification(ctx.conn, ctx.op, purpose, card, amount, settings=ctx.setting)
 
 
 def apply_register(ctx: OperationContext) -> dict:
     conn, p = ctx.conn, ctx.payload
-    phone = p.get("phone")
+    phone = _text(p, "phone", max_len=20)
+    requested = _text(p, "card_number", required=False)
     token = otp.consume_token(conn, token=ctx.op.get("verification_token"), purpose="register",
-                              operation_id=ctx.op["id"], phone=phone, card_number=p.get("card_number"))
-    number = p.get("card_number") or token["card_number"]
-    card = _card(conn, number)
+                              operation_id=ctx.op["id"], phone=phone, card_number=requested)
+    card = _card(conn, requested or token["card_number"])
     customer = conn.execute(select(customers).where(customers.c.phone == phone)).mappings().first()
     if customer is not None:
         other = conn.execute(select(cards.c.number).where(
@@ -73,33 +135,178 @@ def apply_register(ctx: OperationContext) -> dict:
         customer_id = customer["id"]
     conn.execute(update(cards).where(cards.c.number == card["number"]).values(
         state="active", customer_id=customer_id, activated_at=ctx.at, reserved_phone=None))
+    if p.get("answers") is not None:
+        customer_data.save_answers(conn, customer_id, p["answers"], ctx.setting("questionnaire"), at=ctx.at)
     return {"card_number": card["number"]}
 
 
+def apply_update_customer(ctx: OperationContext) -> dict:
+    """Questionnaire answers, consent and marketing choice given at the kiosk after registration."""
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    if card["customer_id"] is None:
+        raise DomainError("card_not_active", "this card has no customer yet")
+    p = ctx.payload
+    if p.get("answers") is not None:
+        customer_data.save_answers(ctx.conn, card["customer_id"], p["answers"], ctx.setting("questionnaire"),
+                                   at=ctx.at)
+    if "marketing" in p or "consent" in p:
+        customer_data.set_choices(ctx.conn, card["customer_id"], consent=p.get("consent"),
+                                  marketing=p.get("marketing"), at=ctx.at)
+    return {"card_number": card["number"]}
+
+
+def _accrual(ctx: OperationContext, card: dict, paid: int) -> tuple[int, str | None]:
+    if card["kind"] != "bonus" or paid == 0:
+        return 0, None
+    bonus = rules.accrual(ctx.cached("rules", rules.load), paid, at=ctx.at, timezone=ctx.setting("timezone"),
+                          card_type=card["card_type"])
+    loaded = ctx.cached("tiers", tiers.load)
+    tier = None
+    if loaded:
+        turnover = tiers.turnover(ctx.conn, customer_id=card["customer_id"], card_number=card["number"],
+                                  at=ctx.at, days=int(ctx.setting("tier_period_days")))
+        tier = tiers.tier_for(loaded, turnover)
+        if tier is not None:
+            bonus += paid * tier.rate // 10_000
+    return bonus, tier.name if tier else None
+
+
 def apply_sale(ctx: OperationContext) -> dict:
-    card = _card(ctx.conn, ctx.payload.get("card_number"))
+    """A purchase: discount for discount cards, optional bonuses spent on it, accrual on the money paid."""
+    _require_role(ctx, "cashier")
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
     amount = _amount(ctx.payload)
     discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
-    accrued = rules.accrual_for(ctx.conn, amount - discount) if card["kind"] == "bonus" else 0
+    if discount:
+        _verify(ctx, "discount", card, discount)
+    wanted = min(_amount(ctx.payload, "redeem", default=0), amount - discount)
+    redeemed = 0
+    if wanted:
+        redeemed = _spendable(ctx, card, wanted)
+        _verify(ctx, "redeem", card, redeemed)
+        ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
+                    amount=-redeemed, at=ctx.at)
+    paid = amount - discount - redeemed
+    accrued, tier = _accrual(ctx, card, paid)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="accrual",
                 amount=accrued, at=ctx.at)
-    return {"accrued": accrued, "discount": discount, "balance": ledger.balance(ctx.conn, card["number"])}
+    ctx.conn.execute(insert(sales).values(
+        operation_id=ctx.op["id"], card_number=card["number"], customer_id=card["customer_id"], at=ctx.at,
+        amount=amount, discount=discount, redeemed=redeemed, paid=paid, accrued=accrued, returned_amount=0,
+        accrual_taken=0, redeem_refunded=0, money_refunded=0))
+    return {"accrued": accrued, "discount": discount, "redeemed": redeemed, "paid": paid, "tier": tier,
+            "balance": ledger.balance(ctx.conn, card["number"])}
+
+
+def _spendable(ctx: OperationContext, card: dict, wanted: int) -> int:
+    """Bonuses that may be spent: all that were asked for, or with `allow_partial` what the card holds."""
+    have = ledger.balance(ctx.conn, card["number"])
+    if have >= wanted:
+        return wanted
+    if ctx.payload.get("allow_partial") is True and have > 0:
+        return have
+    raise DomainError("insufficient_balance", "not enough bonuses on the card", balance=have)
 
 
 def apply_redeem(ctx: OperationContext) -> dict:
-    card = _card(ctx.conn, ctx.payload.get("card_number"))
-    amount = _amount(ctx.payload)
-    if ledger.balance(ctx.conn, card["number"]) < amount:
-        raise DomainError("insufficient_balance", "not enough bonuses on the card")
+    _require_role(ctx, "cashier")
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    amount = _spendable(ctx, card, _amount(ctx.payload))
+    _verify(ctx, "redeem", card, amount)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
                 amount=-amount, at=ctx.at)
     return {"redeemed": amount, "balance": ledger.balance(ctx.conn, card["number"])}
 
 
+def _sale(ctx: OperationContext, sale_id: str) -> dict:
+    row = ctx.conn.execute(select(sales).where(sales.c.operation_id == sale_id)).mappings().first()
+    if row is None:
+        raise DomainError("sale_not_found", "no applied sale has this id")
+    if row["cancelled_by"] is not None:
+        raise DomainError("already_cancelled", "this sale was cancelled")
+    return dict(row)
+
+
+def apply_return(ctx: OperationContext) -> dict:
+    """Goods of a sale come back: its accrual is taken back and its spent bonuses refunded, pro rata.
+
+    When the accrual to take back was already spent, the card cannot give it: the shop either refuses
+    the return (`return_shortfall = "refuse"`) or pays the shortfall out of the money refund
+    ("reduce_refund"), so buying, spending the bonus and returning never leaves the customer ahead.
+    """
+    _require_role(ctx, "cashier")
+    sale = _sale(ctx, _text(ctx.payload, "sale_id", max_len=36))
+    amount = _amount(ctx.payload)
+    if amount > sale["amount"] - sale["returned_amount"]:
+        raise DomainError("return_too_large", "more is returned than is left of the sale",
+                          returnable=sale["amount"] - sale["returned_amount"])
+    card = _card(ctx.conn, sale["card_number"])
+    before, after = sale["returned_amount"], sale["returned_amount"] + amount
+
+    def share(total: int) -> int:
+        # Cumulative targets make the last return settle exactly what the earlier ones left.
+        return total * after // sale["amount"] - total * before // sale["amount"]
+
+    take, refund, money = share(sale["accrued"]), share(sale["redeemed"]), share(sale["paid"])
+    have = ledger.balance(ctx.conn, card["number"])
+    shortfall = max(0, take - refund - have)
+    if shortfall and (ctx.setting("return_shortfall") == "refuse" or shortfall > money):
+        raise DomainError("bonuses_already_spent", "the bonuses this sale earned were already spent",
+                          shortfall=shortfall)
+    if refund:
+        _verify(ctx, "return", card, refund)
+    ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="return_refund",
+                amount=refund, at=ctx.at)
+    ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="return_take",
+                amount=-(take - shortfall), at=ctx.at)
+    ctx.conn.execute(update(sales).where(sales.c.operation_id == sale["operation_id"]).values(
+        returned_amount=after, accrual_taken=sales.c.accrual_taken + take,
+        redeem_refunded=sales.c.redeem_refunded + refund, money_refunded=sales.c.money_refunded + money - shortfall))
+    return {"sale_id": sale["operation_id"], "returned": amount, "money_refund": money - shortfall,
+            "bonuses_taken": take - shortfall, "bonuses_refunded": refund, "shortfall": shortfall,
+            "balance": ledger.balance(ctx.conn, card["number"])}
+
+
+def apply_cancel(ctx: OperationContext) -> dict:
+    """Undoes a whole sale or redemption; refused when the card no longer holds what it earned."""
+    _require_role(ctx, "cashier")
+    target_id = _text(ctx.payload, "operation_id", max_len=36)
+    target = ctx.conn.execute(select(operations.c.type, operations.c.status, operations.c.card_number)
+                              .where(operations.c.id == target_id)).mappings().first()
+    if target is None or target["status"] != "applied" or target["type"] not in ("sale", "redeem"):
+        raise DomainError("not_cancellable", "only an applied sale or redemption can be cancelled")
+    sale = _sale(ctx, target_id) if target["type"] == "sale" else None
+    if sale is not None and sale["returned_amount"]:
+        raise DomainError("already_returned", "goods of this sale were returned; return the rest instead")
+    rows = ctx.conn.execute(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
+                            .where(ledger_table.c.operation_id == target_id)
+                            .group_by(ledger_table.c.card_number)).all()
+    for number, net in rows:
+        if ledger.balance(ctx.conn, number) - int(net) < 0:
+            raise DomainError("bonuses_already_spent", "the bonuses this operation gave were already spent")
+    try:
+        with ctx.conn.begin_nested():
+            ctx.conn.execute(insert(cancellations).values(target_id=target_id, operation_id=ctx.op["id"]))
+    except IntegrityError:
+        raise DomainError("already_cancelled", "this operation was cancelled already") from None
+    for number, net in rows:
+        ledger.post(ctx.conn, card_number=number, operation_id=ctx.op["id"], kind="reversal", amount=-int(net),
+                    at=ctx.at)
+    if sale is not None:
+        ctx.conn.execute(update(sales).where(sales.c.operation_id == target_id).values(
+            cancelled_by=ctx.op["id"], money_refunded=sale["paid"]))
+    number = sale["card_number"] if sale else target["card_number"]
+    return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0,
+            "balance": ledger.balance(ctx.conn, number) if number else 0}
+
+
 APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
     "register": apply_register,
+    "update_customer": apply_update_customer,
     "sale": apply_sale,
     "redeem": apply_redeem,
+    "return": apply_return,
+    "cancel": apply_cancel,
 }
 
 
@@ -110,11 +317,19 @@ def _replay(conn: Connection, op_id: str) -> dict:
     return {"id": op_id, "status": "duplicate", "result": row["result"]}
 
 
-def apply_one(conn: Connection, op: dict, device: dict) -> dict:
+def _utc(at: datetime) -> datetime:
+    # SQLite keeps datetimes as zone-less text, so everything stored must be in one zone to compare.
+    return clock.aware(at).astimezone(UTC)
+
+
+def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = None) -> dict:
     op_id = op["id"]
+    op = {**op, "at": _utc(op["at"])}
+    payload = op.get("payload") or {}
+    number = payload.get("card_number")
     base = dict(id=op_id, device_id=device["id"], type=op["type"], at=op["at"], received_at=clock.now(),
-                cashier=op.get("cashier"), card_number=(op.get("payload") or {}).get("card_number"),
-                payload=op.get("payload") or {})
+                cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
+                payload=payload)
     try:
         with conn.begin_nested():
             conn.execute(insert(operations).values(**base, status="applied"))
@@ -127,7 +342,7 @@ def apply_one(conn: Connection, op: dict, device: dict) -> dict:
             applier = APPLIERS.get(op["type"])
             if applier is None:
                 raise DomainError("unknown_type", f"unknown operation type {op['type']!r}")
-            result = applier(OperationContext(conn, op, device))
+            result = applier(OperationContext(conn, op, device, {} if cache is None else cache))
             conn.execute(update(operations).where(operations.c.id == op_id).values(result=result))
         return {"id": op_id, "status": "applied", "result": result}
     except DomainError as e:
@@ -139,5 +354,30 @@ def apply_one(conn: Connection, op: dict, device: dict) -> dict:
 def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
+    cache: dict = {}
     with _write_lock, engine.begin() as conn:
-        return [apply_one(conn, op, device) for op in ops]
+        return [apply_one(conn, op, device, cache) for op in ops]
+
+
+def expire_bonuses(engine: Engine, *, now: datetime | None = None) -> int:
+    """Writes off bonuses older than the shop's `bonus_expiry_days`; one audited operation per card."""
+    import uuid
+    from datetime import timedelta
+
+    now = now or clock.now()
+    with _write_lock, engine.begin() as conn:
+        days = shop.get(conn, "bonus_expiry_days")
+        if not days:
+            return 0
+        cutoff, total = now - timedelta(days=int(days)), 0
+        for number in ledger.cards_with_balance(conn):
+            amount = ledger.expiring(conn, number, cutoff)
+            if amount <= 0:
+                continue
+            op_id = str(uuid.uuid4())
+            conn.execute(insert(operations).values(
+                id=op_id, device_id="server", type="expire", at=now, received_at=now, card_number=number,
+                payload={"cutoff": cutoff.isoformat()}, status="applied", result={"expired": amount}))
+            ledger.post(conn, card_number=number, operation_id=op_id, kind="expiry", amount=-amount, at=now)
+            total += amount
+        return total

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
+from .cards import issue_range
 from .db import cards, rules, settings
 
 DEFAULTS: dict = {
@@ -17,6 +18,13 @@ DEFAULTS: dict = {
     "code_required": {"redeem": True, "discount": False, "return": True},
     "no_code_limit": 0,
     "next_digital_card": 9_000_000_001,
+    # Rule windows (time of day, weekday, validity dates) are read in the shop's own time.
+    "timezone": "Europe/Kyiv",
+    # A return whose accrual was already spent: "reduce_refund" pays the shortfall out of the money
+    # refund, "refuse" rejects the return with bonuses_already_spent.
+    "return_shortfall": "reduce_refund",
+    "tier_period_days": 365,
+    "bonus_expiry_days": None,  # None: bonuses never expire
 }
 
 
@@ -37,17 +45,6 @@ def device_config(conn: Connection) -> dict:
             ("public_name", "country", "languages", "questionnaire", "code_required", "no_code_limit")}
 
 
-def issue_cards(conn: Connection, first: int, last: int, *, kind: str = "bonus", discount_percent: int = 0) -> int:
-    now = clock.now()
-    existing = set(conn.execute(select(cards.c.number).where(
-        func.length(cards.c.number) == len(str(first)))).scalars())
-    rows = [dict(number=str(n), state="issued", kind=kind, discount_percent=discount_percent, digital=False,
-                 created_at=now) for n in range(first, last + 1) if str(n) not in existing]
-    if rows:
-        conn.execute(insert(cards), rows)
-    return len(rows)
-
-
 def reserve_digital_card(conn: Connection, phone: str) -> str:
     """A new customer without a plastic card gets the next number of the digital range, held for them."""
     held = conn.execute(select(cards.c.number).where(cards.c.reserved_phone == phone,
@@ -63,6 +60,6 @@ def reserve_digital_card(conn: Connection, phone: str) -> str:
 
 def seed_demo(conn: Connection, shop_name: str = "Demo Shop") -> None:
     put(conn, "public_name", shop_name)
-    issue_cards(conn, 10001, 10100)
+    issue_range(conn, 10001, 10100)
     if not conn.execute(select(rules.c.id)).first():
         conn.execute(insert(rules).values(name="10% back", kind="percent", value=1000, priority=10, combine=True))

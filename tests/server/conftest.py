@@ -1,0 +1,53 @@
+"""Server tests work on a real SQLite file through the same functions the API calls."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from store_server import cards, operations, shop
+from store_server.db import create_schema, make_engine
+
+CASHIER = {"id": "till-1", "role": "cashier"}
+ENTRANCE = {"id": "kiosk-1", "role": "entrance"}
+
+
+class Shop:
+    """A shop database with a clock the tests set per operation."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def put(self, key, value) -> None:
+        with self.engine.begin() as conn:
+            shop.put(conn, key, value)
+
+    def op(self, type_: str, device: dict = CASHIER, token: str | None = None, at: datetime | None = None,
+           op_id: str | None = None, **payload) -> dict:
+        op = {"id": op_id or str(uuid.uuid4()), "type": type_, "at": at or self.at, "payload": payload,
+              "verification_token": token}
+        return operations.apply_batch(self.engine, [op], device)[0]
+
+    def ok(self, type_: str, **kw) -> dict:
+        res = self.op(type_, **kw)
+        assert res["status"] == "applied", res
+        return res
+
+    def balance(self, number: str) -> int:
+        with self.engine.connect() as conn:
+            return cards.get_card(conn, number)["balance"]
+
+
+@pytest.fixture
+def shop_db(tmp_path) -> Shop:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        shop.seed_demo(conn)
+        # SMS verification is its own subject (tests/server/test_api.py); the ledger tests go without.
+        shop.put(conn, "code_required", {"redeem": False, "discount": False, "return": False})
+    yield Shop(engine)
+    engine.dispose()
