@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 from pathlib import Path
@@ -96,6 +97,26 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return selftest.exit_code(checks)
 
 
+def cmd_selftest_scanners(args: argparse.Namespace) -> int:
+    from drivers.scanner import selftest as scanner_selftest
+    from drivers.scanner.config import ScannerConfig, ScannerConfigError
+
+    try:
+        raw = KioskConfig.load(args.config).scanners
+    except ConfigError as e:
+        if args.config or os.environ.get("KIOSK_CONFIG"):
+            raise
+        # Before the kiosk is configured is exactly when a technician wants to see the scanners.
+        print(f"({e}: listing devices with no scanners configured)")
+        raw = {}
+    try:
+        config = ScannerConfig.from_dict(raw)
+    except ScannerConfigError as e:
+        print(f"kiosk selftest scanners: {e}", file=sys.stderr)
+        return 2
+    return scanner_selftest.run(config, input_root=args.input_root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
     parser.add_argument("--config", help="kiosk.toml (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
@@ -136,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     selftest_sub = p.add_subparsers(dest="selftest_command")
     s = selftest_sub.add_parser("all", help="every check (the default)")
     s.set_defaults(func=cmd_selftest)
+    s = selftest_sub.add_parser("scanners", help="input devices and serial ports: which the configured scanners "
+                                "would use, and why the others are skipped")
+    s.add_argument("--input-root", default="/dev/input", help="where the event nodes are (default /dev/input)")
+    s.set_defaults(func=cmd_selftest_scanners)
 
     return parser
 
