@@ -15,7 +15,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
@@ -49,6 +49,9 @@ class KioskApp(App):
     sync_status = StringProperty("")
     symbol_font = StringProperty("data/fonts/DejaVuSans.ttf")  # Roboto has no ⌫
     busy = BooleanProperty(False)
+    # Sizes in the .kv files are for a 7" 800x480 panel; bigger panels scale them up, so a 1920x1080 screen
+    # is not a small island of buttons.
+    scale = NumericProperty(1.0)
 
     def __init__(self, config: KioskConfig, backend: Backend, scans: ScanQueue, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -61,6 +64,7 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
         self._overlay = BusyOverlay()
+        self.role = config.role
         self.languages = [lang for lang in config.languages if lang in i18n.LANGUAGES] or [config.language]
         self.title = _("Loyalty kiosk")
 
@@ -77,10 +81,15 @@ class KioskApp(App):
                        RegisterDoneScreen()):
             self.sm.add_widget(screen)
         self.sm.get_screen("attract").render(self)
-        Window.bind(on_touch_down=self._touched)
+        Window.bind(on_touch_down=self._touched, size=self._resized)
+        self._resized(Window, Window.size)
         Clock.schedule_interval(self._poll_scans, 1 / 30)
         Clock.schedule_interval(self._tick, 1)
         return self.sm
+
+    def _resized(self, _window, size) -> None:
+        width, height = size
+        self.scale = max(1.0, min(width / 800, height / 480) if width >= height else min(width / 480, height / 800))
 
     def mask(self, phone: str | None) -> str:
         return mask(phone)

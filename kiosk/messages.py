@@ -23,6 +23,9 @@ MESSAGES = {
     "card_blocked": N_("This card is blocked. Please ask at the till."),
     "phone_has_card": N_("This phone already has another card."),
     "card_bound_to_other": N_("This card belongs to another phone."),
+    "not_activated": N_("This card is not activated yet. Activate it to keep your bonuses safe."),
+    "not_activated_cashier": N_("Card not activated. Tell the customer to tap \"Activate\" at the entrance "
+                                "kiosk, or activate it here with their phone number."),
 }
 
 

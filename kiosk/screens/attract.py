@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from kivy.factory import Factory
-from kivy.metrics import dp
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -15,7 +14,7 @@ class LanguageBar(BoxLayout):
     def show(self, app, languages: list[str]) -> None:
         self.clear_widgets()
         for lang in languages:
-            button = Factory.LangButton(text=BUTTON_LABELS[lang], width=dp(88))
+            button = Factory.LangButton(text=BUTTON_LABELS[lang])
             button.bind(on_release=lambda _b, lang=lang: app.switch_language(lang))
             self.add_widget(button)
 

@@ -1,15 +1,35 @@
 from __future__ import annotations
 
-from datetime import datetime
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
-from kivy.properties import BooleanProperty, StringProperty
-
+from ..flows.balance import Balance
 from ..i18n import _
+from ..messages import message
 from .base import KioskScreen
+from .format import money
 
 
-def money(minor: int) -> str:
-    return f"{minor / 100:,.2f}".replace(",", " ")
+class HistoryList(BoxLayout):
+    """As many recent operations as the panel has room for, newest first."""
+
+    rows = ListProperty()
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("orientation", "vertical")
+        super().__init__(**kwargs)
+        self.bind(rows=self._fill, size=self._fill)
+
+    def _fill(self, *_args) -> None:
+        self.clear_widgets()
+        if not self.rows:
+            return
+        probe = Factory.HistoryRow()
+        room = max(0, int((self.height + self.spacing) // (probe.height + self.spacing)))
+        for day, what, amount in self.rows[:room]:
+            self.add_widget(Factory.HistoryRow(day=day, what=what, amount=amount))
+        self.add_widget(Factory.Widget())
 
 
 class CardScreen(KioskScreen):
@@ -17,29 +37,23 @@ class CardScreen(KioskScreen):
     balance = StringProperty("")
     details = StringProperty("")
     warning = StringProperty("")
-    history = StringProperty("")
+    history = BooleanProperty(False)
     can_activate = BooleanProperty(False)
 
     def render(self, app) -> None:
-        view = app.identify.view
-        card = view.card
-        self.number = card["number"]
-        self.balance = money(card["balance"])
-        parts = [card["phone_masked"]] if card.get("phone_masked") else []
-        if card.get("kind") == "discount":
-            parts.append(_("Discount {percent}%").format(percent=card["discount_percent"]))
+        summary = Balance.of(app.identify.view, role=app.role)
+        self.number = summary.number
+        self.balance = money(summary.balance)
+        parts = [summary.phone_masked] if summary.phone_masked else []
+        if summary.discount_percent:
+            parts.append(_("Discount {percent}%").format(percent=summary.discount_percent))
         self.details = "   ".join(parts)
-        self.can_activate = card["state"] == "issued"
-        if view.from_cache:
-            when = datetime.fromtimestamp(view.fetched_at).strftime("%d.%m %H:%M")
-            self.warning = _("Offline: balance as of {when}").format(when=when)
-        elif card["state"] == "issued":
-            self.warning = _("This card is not activated yet. Activate it to keep your bonuses safe.")
-        elif card["state"] == "blocked":
-            self.warning = _("This card is blocked. Please ask at the till.")
+        self.can_activate = summary.can_activate
+        if summary.notice == "offline_as_of":
+            self.warning = _("Offline: balance as of {when}").format(when=summary.as_of.strftime("%d.%m %H:%M"))
         else:
-            self.warning = ""
+            self.warning = message(summary.notice)
         kinds = {"accrual": _("earned"), "redemption": _("spent"), "reversal": _("returned")}
-        self.history = "\n".join(
-            f"{h['at'][:10]}   {kinds.get(h['kind'], h['kind'])}   {money(h['amount'])}"
-            for h in card.get("history", [])[:5])
+        self.ids.history.rows = [(f"{h.at:%d.%m.%y}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))
+                                 for h in summary.history]
+        self.history = bool(summary.history)

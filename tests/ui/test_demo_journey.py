@@ -1,6 +1,6 @@
 """The real kiosk window under Xvfb, driven through a customer journey against a real store server.
 
-Screenshots are kept in test-output/screens/ so a person can look at them after the run.
+Screenshots are kept in test-output/journey/ so a person can look at them after the run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PIL import Image
 pytestmark = pytest.mark.ui
 
 ROOT = Path(__file__).resolve().parents[2]
-KEEP = ROOT / "test-output" / "screens"
+KEEP = ROOT / "test-output" / "journey"
 JOIN_BUTTON = (0xF5, 0xA6, 0x23)  # the accent colour of the big "join" button
 
 

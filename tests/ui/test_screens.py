@@ -1,0 +1,93 @@
+"""Every screen in every language, drawn by the real app under Xvfb and kept as PNG in test-output/screens/.
+
+A label whose text does not fit its box, or that lies outside the window, fails the test (the gallery
+measures it); the pictures are for a person to look at. The full matrix (all languages at all four sizes)
+runs with KIOSK_GALLERY=full; by default 800x480 and portrait in every language, and the large panels in
+the languages with the longest words.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kiosk.gallery_scenes import scenes
+from kiosk.i18n import LANGUAGES
+
+pytestmark = pytest.mark.ui
+
+ROOT = Path(__file__).resolve().parents[2]
+KEEP = ROOT / "test-output" / "screens"
+ALL = ",".join(LANGUAGES)
+if os.environ.get("KIOSK_GALLERY") == "full":
+    RUNS = [(ALL, "800x480"), (ALL, "480x800"), (ALL, "1280x800"), (ALL, "1920x1080")]
+else:
+    RUNS = [(ALL, "800x480"), (ALL, "480x800"), ("kk,vi", "1280x800,1920x1080")]
+
+
+def _render(out: Path, langs: str, sizes: str) -> tuple[Path, subprocess.CompletedProcess]:
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
+    proc = subprocess.run([sys.executable, "-m", "kiosk.gallery", "--out", str(out), "--langs", langs,
+                           "--sizes", sizes], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory) -> Path:
+    if not os.environ.get("DISPLAY"):
+        pytest.fail("the UI tests need a display: run them through ./scripts/test, which starts Xvfb")
+    base = tmp_path_factory.mktemp("gallery")
+    # one Kivy app per process; two processes keep both cores busy
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda run: _render(base / f"run{run[0]}", *run[1]), enumerate(RUNS)))
+    if KEEP.exists():
+        shutil.rmtree(KEEP)
+    KEEP.mkdir(parents=True)
+    overflow = {}
+    for out, proc in done:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        overflow.update(json.loads((out / "overflow.json").read_text(encoding="utf-8")))
+        for folder in out.iterdir():
+            if folder.is_dir():
+                shutil.copytree(folder, KEEP / folder.name)
+    (KEEP / "overflow.json").write_text(json.dumps(overflow, ensure_ascii=False, indent=1), encoding="utf-8")
+    return KEEP
+
+
+def test_every_screen_is_drawn_in_every_language_and_size(gallery):
+    names = {name for name, _setup in scenes()}
+    for langs, sizes in RUNS:
+        for lang in langs.split(","):
+            for size in sizes.split(","):
+                folder = gallery / f"{lang}-{size}"
+                assert {p.stem for p in folder.glob("*.png")} == names, folder
+                width, height = (int(v) for v in size.split("x"))
+                assert Image.open(folder / "attract.png").size == (width, height)
+
+
+def test_no_text_overflows_its_box(gallery):
+    overflow = json.loads((gallery / "overflow.json").read_text(encoding="utf-8"))
+    assert overflow == {}, json.dumps(overflow, ensure_ascii=False, indent=1)[:3000]
+
+
+def test_languages_really_differ_on_screen(gallery):
+    # a catalogue that silently falls back to English would draw the same pixels
+    pictures = {lang: Image.open(gallery / f"{lang}-800x480" / "attract.png").convert("L").crop((0, 100, 800, 330))
+                for lang in LANGUAGES}
+    for lang in LANGUAGES:
+        if lang != "en":
+            assert pictures[lang].tobytes() != pictures["en"].tobytes(), lang
+
+
+def test_screens_are_not_blank(gallery):
+    for png in (gallery / "kk-800x480").glob("*.png"):
+        colours = Image.open(png).convert("RGB").getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 20, png.name
