@@ -58,11 +58,13 @@ class StoreClient:
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
         self.session = requests.Session()
-        # Verification stays on; a shop with its own certificate names its CA file instead.
+        # Verification stays on; a shop with its own certificate names its CA file instead. It goes with
+        # every request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a Session's `verify`.
+        self.verify: str | bool = True
         if ca_bundle:
             if not Path(ca_bundle).is_file():
                 raise ConfigError(f"ca_bundle {ca_bundle!r} is not a readable file (a PEM file with the shop's CA)")
-            self.session.verify = ca_bundle
+            self.verify = ca_bundle
         self.device_key = device_key
 
     @property
@@ -79,7 +81,7 @@ class StoreClient:
 
     def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Any:
         try:
-            resp = self.session.request(method, self.base_url + path, json=json,
+            resp = self.session.request(method, self.base_url + path, json=json, verify=self.verify,
                                         timeout=(self.connect_timeout, timeout or self.timeout))
         except requests.exceptions.SSLError as e:
             raise ServerUntrusted("store server certificate not trusted: set ca_bundle in kiosk.toml "

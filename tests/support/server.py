@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"store server exited: {self.proc.stderr.read().decode()}")
             try:
-                requests.get(probe, timeout=0.5, verify=False)
+                with warnings.catch_warnings():  # the probe only asks "is it up?", not "is it genuine?"
+                    warnings.simplefilter("ignore")
+                    requests.get(probe, timeout=0.5, verify=False)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.05)
@@ -102,6 +105,14 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, a batch in flight is cut off wherever it is."""
         self.stop(signal.SIGKILL)
+
+    def operation_status(self, op_id: str) -> str | None:
+        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+        try:
+            row = db.execute("select status from operations where id = ?", [op_id]).fetchone()
+            return row[0] if row else None
+        finally:
+            db.close()
 
     def operation_counts(self, device_id: str) -> dict[str, int]:
         """Per operation id of a device: how many ledger movements it produced (exactly-once checks)."""
