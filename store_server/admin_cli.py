@@ -1,0 +1,280 @@
+"""Admin commands of `store-server`: cards, rules, tiers, devices, settings, import, reports, expiry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from .config import ServerConfig
+from .errors import DomainError
+
+
+def _engine(args: argparse.Namespace):
+    from .db import create_schema, make_engine
+
+    engine = make_engine(ServerConfig.load(args.config).database_url)
+    create_schema(engine)
+    return engine
+
+
+def _run(args: argparse.Namespace, action) -> int:
+    try:
+        with _engine(args).begin() as conn:
+            action(conn)
+    except DomainError as e:
+        print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
+        return 1
+    return 0
+
+
+class ProgressBar:
+    """A one-line bar on stderr, redrawn at most every percent so it costs nothing on big files."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 30) -> None:
+        self.label, self.stream, self.width, self.shown = label, stream, width, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if pct == self.shown and done != total:
+            return
+        self.shown = pct
+        filled = self.width * done // max(total, 1)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {done}/{total}")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_cards_issue(args):
+    from . import cards
+
+    def act(conn):
+        n = cards.issue_range(conn, args.first, args.last, card_type=args.type, ean13_prefix=args.ean13_prefix)
+        print(f"{n} cards issued ({args.first}-{args.last}, type {args.type})")
+    return _run(args, act)
+
+
+def cmd_cards_type(args):
+    from . import cards
+    return _run(args, lambda conn: (cards.create_type(conn, args.name, args.kind, args.discount),
+                                    print(f"card type {args.name} created")))
+
+
+def cmd_cards_state(args):
+    from . import cards
+    return _run(args, lambda conn: (cards.set_state(conn, args.number, args.state),
+                                    print(f"card {args.number}: {args.state}")))
+
+
+def cmd_cards_number(args):
+    from . import cards
+    return _run(args, lambda conn: (cards.add_number(conn, args.card, args.extra),
+                                    print(f"{args.extra} now also means card {args.card}")))
+
+
+def cmd_rules_add(args):
+    from . import rules
+
+    def act(conn):
+        kind, value = ("percent", round(args.percent * 100)) if args.percent is not None else ("fixed", args.fixed)
+        window = (rules.parse_time(args.time_from), rules.parse_time(args.time_to)) if args.time_from else (None, None)
+        rid = rules.create(conn, name=args.name, kind=kind, value=value, priority=args.priority,
+                           combine=not args.no_combine, card_type=args.card_type, weekdays=args.weekdays,
+                           time_from=window[0], time_to=window[1], valid_from=args.valid_from,
+                           valid_to=args.valid_to)
+        print(f"rule {rid} created")
+    if bool(args.time_from) != bool(args.time_to):
+        print("store-server: --from and --to go together", file=sys.stderr)
+        return 2
+    return _run(args, act)
+
+
+def cmd_rules_list(args):
+    from . import rules
+
+    def act(conn):
+        for r in rules.load(conn):
+            value = f"{r.value / 100:g}%" if r.kind == "percent" else f"{r.value} fixed"
+            window = (f" {r.time_from // 60:02d}:{r.time_from % 60:02d}-{r.time_to // 60:02d}:{r.time_to % 60:02d}"
+                      if r.time_from is not None else "")
+            print(f"{r.id}\tp{r.priority}\t{value}\t{'combine' if r.combine else 'alone'}{window}"
+                  f"{' days ' + r.weekdays if r.weekdays else ''}{' type ' + r.card_type if r.card_type else ''}"
+                  f"\t{r.name}")
+    return _run(args, act)
+
+
+def cmd_tiers_add(args):
+    from . import tiers
+    return _run(args, lambda conn: (tiers.create(conn, name=args.name, min_turnover=args.min_turnover,
+                                                 rate=round(args.percent * 100)),
+                                    print(f"tier {args.name} created")))
+
+
+def cmd_tiers_list(args):
+    from . import tiers
+    return _run(args, lambda conn: [print(f"{t.name}\tfrom {t.min_turnover}\t+{t.rate / 100:g}%")
+                                    for t in reversed(tiers.load(conn))])
+
+
+def cmd_devices_list(args):
+    from sqlalchemy import select
+
+    from .db import devices
+
+    def act(conn):
+        for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings():
+            state = f"revoked {d['revoked_at']:%Y-%m-%d %H:%M}" if d["revoked_at"] else "active"
+            print(f"{d['id']}\t{d['role']}\t{state}\t{d['name']}")
+    return _run(args, act)
+
+
+def cmd_devices_revoke(args):
+    from . import devices
+    return _run(args, lambda conn: (devices.revoke(conn, args.device_id), print(f"device {args.device_id} revoked")))
+
+
+def cmd_settings_set(args):
+    from . import customers, shop
+
+    def act(conn):
+        try:
+            value = json.loads(args.value)
+        except json.JSONDecodeError:
+            value = args.value  # a bare word such as a shop name
+        if args.key == "questionnaire":
+            customers.check_questionnaire(value)
+        if args.key not in shop.DEFAULTS:
+            raise DomainError("unknown_setting", f"no setting {args.key}; known: {', '.join(shop.DEFAULTS)}")
+        shop.put(conn, args.key, value)
+        print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
+    return _run(args, act)
+
+
+def cmd_settings_show(args):
+    from . import shop
+    return _run(args, lambda conn: [print(f"{k} = {json.dumps(shop.get(conn, k), ensure_ascii=False)}")
+                                    for k in shop.DEFAULTS])
+
+
+def cmd_import(args):
+    from .importer import import_customers
+
+    text = Path(args.csv).read_text(encoding="utf-8-sig")
+    engine = _engine(args)
+    with engine.connect() as conn:
+        tx = conn.begin()
+        report = import_customers(conn, text, progress=None if args.quiet else ProgressBar("importing"))
+        if report.errors:
+            tx.rollback()
+            for line, problem in report.errors:
+                print(f"{args.csv}:{line}: {problem}", file=sys.stderr)
+            print(f"nothing imported: {len(report.errors)} error(s) in {report.rows} row(s)", file=sys.stderr)
+            return 1
+        tx.commit()
+    print(f"{report.imported} customers imported")
+    return 0
+
+
+def cmd_report(args):
+    from .reports import operations_report, to_csv
+
+    with _engine(args).connect() as conn:
+        rows = operations_report(conn, args.by, since=args.since, until=args.until)
+    text = to_csv(rows, [args.by, "type", "status", "count"])
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} rows written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_expire(args):
+    from .operations import expire_bonuses
+    print(f"{expire_bonuses(_engine(args))} bonus units expired")
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("cards", help="card types, ranges, states, extra numbers")
+    cs = p.add_subparsers(dest="cards_command", required=True)
+    q = cs.add_parser("issue", help="create a range of pre-printed cards, e.g. 10001 20000")
+    q.add_argument("first", type=int)
+    q.add_argument("last", type=int)
+    q.add_argument("--type", default="standard", help="card type (default: standard, a bonus card)")
+    q.add_argument("--ean13-prefix", help="make EAN-13 numbers: this prefix, the number zero-padded, a check digit")
+    q.set_defaults(func=cmd_cards_issue)
+    q = cs.add_parser("type", help="create a card type")
+    q.add_argument("name")
+    q.add_argument("--kind", choices=["bonus", "discount"], required=True)
+    q.add_argument("--discount", type=int, default=0, help="percent, for discount cards")
+    q.set_defaults(func=cmd_cards_type)
+    for name, state in (("block", "blocked"), ("unblock", "active")):
+        q = cs.add_parser(name, help=f"{name} a card")
+        q.add_argument("number")
+        q.set_defaults(func=cmd_cards_state, state=state)
+    q = cs.add_parser("add-number", help="let another number (old card, key fob) mean this card")
+    q.add_argument("card")
+    q.add_argument("extra")
+    q.set_defaults(func=cmd_cards_number)
+
+    p = sub.add_parser("rules", help="accrual rules")
+    rs = p.add_subparsers(dest="rules_command", required=True)
+    q = rs.add_parser("add", help="add a rule, e.g. --name morning --percent 20 --priority 0 --no-combine "
+                                  "--from 9:00 --to 11:00")
+    q.add_argument("--name", required=True)
+    amount = q.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--percent", type=float, help="percent of the money paid, e.g. 10 or 2.5")
+    amount.add_argument("--fixed", type=int, help="a fixed bonus in minor units per purchase")
+    q.add_argument("--priority", type=int, default=10, help="0 is tried first")
+    q.add_argument("--no-combine", action="store_true", help="apply alone: stop at this rule")
+    q.add_argument("--card-type")
+    q.add_argument("--weekdays", help="ISO weekday digits, 1 = Monday: 12345 for working days")
+    q.add_argument("--from", dest="time_from", help="local time HH:MM the window opens")
+    q.add_argument("--to", dest="time_to", help="local time HH:MM the window closes")
+    q.add_argument("--valid-from", type=date.fromisoformat)
+    q.add_argument("--valid-to", type=date.fromisoformat)
+    q.set_defaults(func=cmd_rules_add)
+    rs.add_parser("list").set_defaults(func=cmd_rules_list)
+
+    p = sub.add_parser("tiers", help="customer tiers by turnover")
+    ts = p.add_subparsers(dest="tiers_command", required=True)
+    q = ts.add_parser("add")
+    q.add_argument("--name", required=True)
+    q.add_argument("--min-turnover", type=int, required=True, help="money paid over the period, minor units")
+    q.add_argument("--percent", type=float, required=True, help="extra accrual of this tier, percent")
+    q.set_defaults(func=cmd_tiers_add)
+    ts.add_parser("list").set_defaults(func=cmd_tiers_list)
+
+    p = sub.add_parser("devices", help="enrolled devices")
+    ds = p.add_subparsers(dest="devices_command", required=True)
+    ds.add_parser("list").set_defaults(func=cmd_devices_list)
+    q = ds.add_parser("revoke", help="the device's key stops working at once")
+    q.add_argument("device_id")
+    q.set_defaults(func=cmd_devices_revoke)
+
+    p = sub.add_parser("settings", help="shop settings devices see (docs/server.md lists them)")
+    ss = p.add_subparsers(dest="settings_command", required=True)
+    q = ss.add_parser("set", help="set KEY to a JSON value, e.g. return_shortfall '\"refuse\"'")
+    q.add_argument("key")
+    q.add_argument("value")
+    q.set_defaults(func=cmd_settings_set)
+    ss.add_parser("show").set_defaults(func=cmd_settings_show)
+
+    p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)")
+    p.add_argument("csv")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("report", help="operations per day, device or cashier as CSV")
+    p.add_argument("--by", choices=["day", "device", "cashier"], default="day")
+    p.add_argument("--since", type=datetime.fromisoformat)
+    p.add_argument("--until", type=datetime.fromisoformat)
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("expire", help="write off bonuses older than the shop's bonus_expiry_days")
+    p.set_defaults(func=cmd_expire)

@@ -1,0 +1,131 @@
+"""Customer import from CSV: every row checked first, errors reported by line, then all rows or none.
+
+Columns: phone (required), card_number (required), name, extra_numbers (separated by spaces or ";"),
+consent, marketing (1/0, yes/no, true/false), and one column per questionnaire field key.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from . import clock, customers, shop
+from .db import card_numbers, cards
+from .db import customers as customers_table
+from .errors import DomainError
+from .phones import InvalidPhone, normalise
+
+BOOLS = {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": False, "false": False, "n": False,
+         "": False}
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _parse(conn: Connection, text: str, report: ImportReport) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not {"phone", "card_number"} <= set(reader.fieldnames):
+        report.errors.append((1, "the header must name at least the columns phone and card_number"))
+        return []
+    country = shop.get(conn, "country")
+    questions = {f["key"]: f for f in shop.get(conn, "questionnaire") or []}
+    known = {"phone", "card_number", "name", "extra_numbers", "consent", "marketing", *questions}
+    unknown = [c for c in reader.fieldnames if c not in known]
+    if unknown:
+        report.errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
+        return []
+    seen_phones: dict[str, int] = {}
+    seen_numbers: dict[str, int] = {}
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        report.rows += 1
+        problems = []
+        try:
+            phone = normalise((row["phone"] or "").strip(), country)
+        except InvalidPhone as e:
+            phone = None
+            problems.append(f"phone {row['phone']!r}: {e}")
+        number = (row["card_number"] or "").strip()
+        extras = [n for n in (row.get("extra_numbers") or "").replace(";", " ").split() if n]
+        if phone in seen_phones:
+            problems.append(f"phone {phone} also on line {seen_phones[phone]}")
+        for n in [number, *extras]:
+            if n in seen_numbers:
+                problems.append(f"card number {n} also on line {seen_numbers[n]}")
+        answers = {k: row[k] for k in questions if row.get(k)}
+        for k, v in answers.items():
+            try:
+                answers[k] = customers.clean_answer(questions[k], v)
+            except DomainError as e:
+                problems.append(e.message)
+        flags = {}
+        for k in ("consent", "marketing"):
+            raw = (row.get(k) or "").strip().lower()
+            if raw not in BOOLS:
+                problems.append(f"{k} must be yes or no, not {raw!r}")
+            flags[k] = BOOLS.get(raw, False)
+        problems += _check_against_db(conn, phone, number, extras)
+        if problems:
+            report.errors += [(line, p) for p in problems]
+        if phone:
+            seen_phones.setdefault(phone, line)
+        for n in [number, *extras]:
+            seen_numbers.setdefault(n, line)
+        rows.append(dict(line=line, phone=phone, number=number, extras=extras, name=(row.get("name") or "").strip(),
+                         answers=answers, **flags))
+    return rows
+
+
+def _check_against_db(conn: Connection, phone: str | None, number: str, extras: list[str]) -> list[str]:
+    problems = []
+    card = conn.execute(select(cards.c.state, cards.c.customer_id).where(cards.c.number == number)).first()
+    if not number:
+        problems.append("card_number is empty")
+    elif card is None:
+        problems.append(f"card {number} does not exist; issue its range first")
+    elif card.state != "issued":
+        problems.append(f"card {number} is {card.state}, not a free issued card")
+    if phone and conn.execute(select(customers_table.c.id).where(customers_table.c.phone == phone)).first():
+        problems.append(f"phone {phone} is already a customer")
+    for n in extras:
+        if len(n) > 32:
+            problems.append(f"extra number {n[:40]}… is longer than 32 characters")
+        elif conn.execute(select(cards.c.number).where(cards.c.number == n)).first() or \
+                conn.execute(select(card_numbers.c.number).where(card_numbers.c.number == n)).first():
+            problems.append(f"extra number {n} is already a card number")
+    return problems
+
+
+def import_customers(conn: Connection, text: str, *,
+                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Runs inside the caller's transaction: with any error nothing is written (the caller rolls back)."""
+    report = ImportReport()
+    rows = _parse(conn, text, report)
+    if report.errors:
+        return report
+    now = clock.now()
+    for i, r in enumerate(rows, 1):
+        customer_id = conn.execute(insert(customers_table).values(
+            phone=r["phone"], name=r["name"] or None, created_at=now, consent_at=now if r["consent"] else None,
+            marketing_opt_in=r["marketing"], marketing_opt_in_at=now if r["marketing"] else None,
+        )).inserted_primary_key[0]
+        conn.execute(update(cards).where(cards.c.number == r["number"]).values(
+            state="active", customer_id=customer_id, activated_at=now))
+        for n in r["extras"]:
+            conn.execute(insert(card_numbers).values(number=n, card_number=r["number"], added_at=now))
+        if r["answers"]:
+            customers.save_answers(conn, customer_id, r["answers"], shop.get(conn, "questionnaire"), at=now)
+        report.imported += 1
+        if progress:
+            progress(i, len(rows))
+    return report

@@ -1,0 +1,111 @@
+"""The admin CLI as an operator runs it: a real `store-server` process on a real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.server import init_demo_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    return init_demo_server(tmp_path_factory.mktemp("cli"))
+
+
+def run(server, *args, ok=True):
+    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
+                          capture_output=True, text=True)
+    assert (proc.returncode == 0) is ok, proc.stderr
+    return proc
+
+
+def test_cards_types_ranges_and_extra_numbers(server):
+    run(server, "cards", "type", "staff", "--kind", "discount", "--discount", "15")
+    assert "10000 cards issued" in run(server, "cards", "issue", "20001", "30000", "--type", "staff").stdout
+    out = run(server, "cards", "issue", "1", "3", "--ean13-prefix", "2990").stdout
+    assert "3 cards issued" in out
+    run(server, "cards", "add-number", "10001", "OLD-1")
+    err = run(server, "cards", "add-number", "10002", "OLD-1", ok=False).stderr
+    assert "number_taken" in err
+    run(server, "cards", "block", "10001")
+    assert "card_not_found" in run(server, "cards", "block", "nope", ok=False).stderr
+
+
+def test_rules_and_tiers(server):
+    run(server, "rules", "add", "--name", "morning", "--percent", "20", "--priority", "0", "--no-combine",
+        "--from", "9:00", "--to", "11:00")
+    listing = run(server, "rules", "list").stdout
+    assert "p0\t20%\talone 09:00-11:00\tmorning" in listing and "10%" in listing
+    assert "bad_time" in run(server, "rules", "add", "--name", "x", "--percent", "5", "--from", "25:00",
+                             "--to", "26:00", ok=False).stderr
+    run(server, "tiers", "add", "--name", "gold", "--min-turnover", "1000000", "--percent", "5")
+    assert "gold\tfrom 1000000\t+5%" in run(server, "tiers", "list").stdout
+
+
+def test_settings(server):
+    run(server, "settings", "set", "return_shortfall", '"refuse"')
+    assert 'return_shortfall = "refuse"' in run(server, "settings", "show").stdout
+    assert "unknown_setting" in run(server, "settings", "set", "colour", "1", ok=False).stderr
+    bad_q = '[{"key": "pet", "type": "choice"}]'
+    assert "bad_questionnaire" in run(server, "settings", "set", "questionnaire", bad_q, ok=False).stderr
+    run(server, "settings", "set", "questionnaire", '[{"key": "pet", "type": "choice", "choices": ["cat", "dog"]}]')
+
+
+def write_csv(path, rows):
+    path.write_text("phone,card_number,name,extra_numbers,marketing,pet\n"
+                    + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_import_reports_errors_by_line_and_imports_nothing(server, tmp_path):
+    run(server, "settings", "set", "questionnaire", '[{"key": "pet", "type": "choice", "choices": ["cat", "dog"]}]')
+    bad = write_csv(tmp_path / "bad.csv", [
+        ["+380501000001", "10010", "Ann", "", "yes", "cat"],
+        ["12", "10011", "Bob", "", "no", ""],  # line 3: phone
+        ["+380501000001", "10012", "Cy", "", "no", ""],  # line 4: same phone as line 2
+        ["+380501000004", "99999", "Di", "", "maybe", "fish"],  # line 5: card, marketing, answer
+    ])
+    err = run(server, "import-customers", bad, ok=False).stderr
+    assert f"{bad}:3: phone '12'" in err
+    assert f"{bad}:4: phone +380501000001 also on line 2" in err
+    assert f"{bad}:5: card 99999 does not exist" in err and f"{bad}:5: marketing must be yes or no" in err
+    assert f"{bad}:5: pet: one of cat, dog" in err
+    assert "nothing imported" in err
+    # line 2 was fine, but nothing of the file may be in the database
+    good = write_csv(tmp_path / "good.csv", [["+380501000001", "10010", "Ann", "OLD-A;OLD-B", "yes", "cat"]])
+    assert "1 customers imported" in run(server, "import-customers", good, "--quiet").stdout
+
+
+def test_import_shows_a_progress_bar_on_long_files(server, tmp_path):
+    rows = [[f"+38050200{i:04d}", str(20001 + i), "", "", "", ""] for i in range(3000)]
+    run(server, "cards", "issue", "20001", "23000")
+    proc = run(server, "import-customers", write_csv(tmp_path / "long.csv", rows))
+    assert "3000 customers imported" in proc.stdout
+    assert "importing [" in proc.stderr and "100% 3000/3000" in proc.stderr
+
+
+def test_reports_csv(server, tmp_path):
+    server.start()
+    try:
+        cashier = server.enrol("cashier", name="till 1")
+        import requests
+        ops = [{"id": f"rep-op-{i:04d}", "type": "sale", "at": "2026-11-20T10:00:00+00:00", "cashier": "olga",
+                "payload": {"card_number": "10002", "amount": 1000}} for i in range(3)]
+        r = requests.post(f"{server.url}/api/v1/operations:batch", json={"operations": ops},
+                          headers={"Authorization": f"Bearer {cashier['device_key']}"}, timeout=10)
+        assert [x["status"] for x in r.json()["results"]] == ["applied"] * 3
+    finally:
+        server.stop()
+    out = tmp_path / "by-cashier.csv"
+    run(server, "report", "--by", "cashier", "--out", str(out))
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {"cashier": "olga", "type": "sale", "status": "applied", "count": "3"} in rows
+    by_day = list(csv.DictReader(io.StringIO(run(server, "report", "--by", "day").stdout)))
+    assert {"day": "2026-11-20", "type": "sale", "status": "applied", "count": "3"} in by_day
+    by_device = run(server, "report", "--by", "device", "--since", "2026-11-01").stdout
+    assert "till 1,sale,applied,3" in by_device
