@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-devices", type=int, default=3, help="devices per phone that count as many")
     p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
     p.set_defaults(func=cmd_fraud_report)
+
+    from .admin_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
