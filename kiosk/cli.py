@@ -78,15 +78,56 @@ def _scan_enrolment(args: argparse.Namespace):
                                  on_other=lambda why: print(f"ignored: {why}", flush=True))
 
 
+def _when(ts: float | None) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "never"
+
+
 def cmd_queue_status(args: argparse.Namespace) -> int:
     from .store import LocalStore
 
     config = KioskConfig.load(args.config)
     store = LocalStore(config.database)
-    counts = store.counts()
-    print(f"pending: {counts['pending']}\ndone: {counts['done']}\nfailed: {counts['failed']}")
+    status = store.sync_status()
     store.close()
+    print(f"pending: {status['pending']}\ndone: {status['done']}\nfailed: {status['failed']}")
+    print(f"last success: {_when(status['last_success'])}")
+    if status["last_error"]:
+        print(f"last error: {status['last_error']} ({_when(status['last_error_at'])})")
+    if status["failed"]:
+        print("failed operations wait for a technician: `kiosk queue failed`, then `kiosk queue retry`")
     return 0
+
+
+def cmd_queue_failed(args: argparse.Namespace) -> int:
+    from .store import LocalStore
+
+    config = KioskConfig.load(args.config)
+    store = LocalStore(config.database)
+    rows = store.failed()
+    store.close()
+    for r in rows:
+        # The payload may hold a phone number: show the card and amount only.
+        p = r["payload"]
+        what = " ".join(f"{k}={p[k]}" for k in ("card_number", "amount") if p.get(k) is not None)
+        print(f"{r['id']}  {r['type']:<9} {r['at'][:19]}  {what}  -> {r['failure']}")
+    print(f"{len(rows)} failed operation(s)")
+    return 0
+
+
+def cmd_queue_retry(args: argparse.Namespace) -> int:
+    from .store import LocalStore
+
+    if not args.ids and not args.all:
+        print("kiosk queue retry: name operation ids (from `kiosk queue failed`) or pass --all", file=sys.stderr)
+        return 2
+    config = KioskConfig.load(args.config)
+    store = LocalStore(config.database)
+    new_ids = store.retry_failed(None if args.all else args.ids)
+    store.close()
+    print(f"{len(new_ids)} operation(s) queued again; the running kiosk sends them on its next sync")
+    return 0 if new_ids or args.all else 1
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -148,8 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("queue", help="the outbox of operations waiting for the server")
     qsub = p.add_subparsers(dest="queue_command", required=True)
-    q = qsub.add_parser("status", help="pending / done / failed counts")
+    q = qsub.add_parser("status", help="pending / done / failed counts, last sync success and error")
     q.set_defaults(func=cmd_queue_status)
+    q = qsub.add_parser("failed", help="operations the server rejected, with its reason")
+    q.set_defaults(func=cmd_queue_failed)
+    q = qsub.add_parser("retry", help="send rejected operations again (a technician's decision)")
+    q.add_argument("ids", nargs="*", help="operation ids from `kiosk queue failed`")
+    q.add_argument("--all", action="store_true", help="every failed operation")
+    q.set_defaults(func=cmd_queue_retry)
 
     p = sub.add_parser("selftest", help="check display, scanners, indicators, modem and server; print a report")
     p.set_defaults(func=cmd_selftest)
