@@ -49,7 +49,10 @@ class ScannerManager:
         """Device -> "reading" or what is wrong with it, across all scanners."""
         merged: dict[str, str] = {}
         for scanner in self.scanners:
-            merged.update(scanner.status())
+            for device, state in scanner.status().items():
+                # Two entries may match one node; the one reading it wins over the one refused its grab.
+                if merged.get(device) != "reading":
+                    merged[device] = state
         return merged
 
     def __enter__(self) -> ScannerManager:

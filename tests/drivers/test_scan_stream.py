@@ -99,3 +99,19 @@ def test_keyboard_wedge_caps_its_buffer() -> None:
     wedge = KeyboardWedge(ScanQueue(), max_length=8)
     wedge.on_textinput(None, "1" * 20)
     assert wedge.partial == "1" * 8
+
+
+def test_two_entries_matching_one_scanner_read_it_once() -> None:
+    kernel = FakeInputKernel()
+    device = kernel.plug("/dev/input/event6")
+    config = ScannerConfig.from_dict({"evdev": [{"vendor": 0x0C2E}, {"name": "Honeywell"}]})
+    with ScannerManager(config, evdev_backend=kernel) as manager:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not any(s.open_paths for s in manager.scanners):
+            time.sleep(0.01)
+        time.sleep(0.1)  # both entries have looked at the node by now
+        assert manager.status() == {"/dev/input/event6": "reading"}
+        device.emit(scanner_events("10001\n"))
+        assert manager.queue.get(timeout=2).payload == "10001"
+        time.sleep(0.05)
+        assert manager.queue.get() is None
