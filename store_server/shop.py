@@ -25,6 +25,7 @@ DEFAULTS: dict = {
     "return_shortfall": "reduce_refund",
     "tier_period_days": 365,
     "bonus_expiry_days": None,  # None: bonuses never expire
+    "otp": None,  # code limits over server.toml [otp] (store_server/otp.py reads it)
 }
 
 
