@@ -19,7 +19,7 @@ def build_gateway(config: ServerConfig) -> Gateway:
     except ImportError:  # registry not installed yet: only the demo console gateway exists
         from_registry = None
     if from_registry is not None and config.sms:
-        return from_registry(config.sms, demo=config.demo, outbox_file=config.sms_outbox_file)
+        return from_registry(config.sms, demo=config.demo, console_outbox=config.sms_outbox_file)
     from ..sms.console import ConsoleGateway
     return ConsoleGateway(config.sms_outbox_file, demo=config.demo)
 
@@ -45,4 +45,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"error": "bad_request", "message": problems})
 
     app.include_router(routes.router, prefix="/api/v1")
+    from ..activation import attach_poller  # inbound activation through the GSM modem, when there is one
+
+    attach_poller(app)
     return app

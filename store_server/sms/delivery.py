@@ -79,7 +79,10 @@ def poll(conn: Connection, gateway, *, limit: int = 100) -> int:
                         .order_by(sms_log.c.sent_at).limit(limit)).all()
     changed = 0
     for row in rows:
-        member = gateway.member(row.gateway) if hasattr(gateway, "member") else gateway
+        try:
+            member = gateway.member(row.gateway) if hasattr(gateway, "member") else gateway
+        except KeyError:  # sent through a gateway no longer configured
+            continue
         if getattr(member, "name", None) != row.gateway or not hasattr(member, "status"):
             continue
         try:

@@ -1,0 +1,209 @@
+"""Inbound activation (seed 002): a customer texts the card number to the shop's number.
+
+The server binds the sender's phone to the card and replies with the welcome, or with advice when the text
+has no number, the card is unknown or blocked, the phone already has another card, or the card is bound to
+another phone. A text of STOP opts the phone out of notices. The sender's number was proven by the mobile
+network, which is why no code is needed here.
+
+Messages arrive from the GSM modem (`ModemPoller`, reading and deleting the SIM's messages) or from a
+provider's inbound webhook (`store_server/sms/webhooks.py`); both end in `receive`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from . import clock, shop
+from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
+from .phones import InvalidPhone, mask, normalise
+from .sms import templates
+from .sms.base import Gateway, GatewayError
+from .sms.outbound import send_logged
+
+log = logging.getLogger(__name__)
+
+# Digits, allowing the spaces and dashes people type inside long numbers ("100 01", "4820-0000-1234").
+_NUMBER = re.compile(r"\d(?:[ \-]?\d)*")
+MIN_CARD_DIGITS, MAX_CARD_DIGITS = 5, 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # activated | already_active | no_number | unknown_card | card_blocked | phone_has_card
+    #               | card_other_phone | opted_out | bad_sender
+    reply: str | None  # the template to answer with, None for no answer
+    card_number: str | None = None
+    values: dict = field(default_factory=dict)
+
+
+def card_number_in(text: str) -> str | None:
+    for match in _NUMBER.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        if MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS:
+            return digits
+    return None
+
+
+def _find_card(conn: Connection, number: str) -> dict | None:
+    row = conn.execute(select(cards).where(cards.c.number == number)).mappings().first()
+    if row is None:
+        main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
+        if main is not None:
+            row = conn.execute(select(cards).where(cards.c.number == main)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = None) -> Outcome:
+    """Decides and applies what one inbound text means; the caller commits and sends the reply."""
+    at = at or clock.now()
+    if templates.is_stop(text):
+        if not templates.opted_out(conn, phone):
+            conn.execute(insert(sms_opt_outs).values(phone=phone, at=at))
+        conn.execute(update(customers).where(customers.c.phone == phone).values(marketing_opt_in=False))
+        return Outcome("opted_out", "opted_out")
+    number = card_number_in(text)
+    if number is None:
+        return Outcome("no_number", "activation_no_number")
+    card = _find_card(conn, number)
+    if card is None:
+        return Outcome("unknown_card", "activation_unknown_card", number, {"card": number})
+    number = card["number"]
+    values = {"card": number}
+    if card["state"] == "blocked":
+        return Outcome("card_blocked", "activation_card_blocked", number, values)
+    customer = conn.execute(select(customers).where(customers.c.phone == phone)).mappings().first()
+    if card["state"] == "active":
+        if customer is not None and card["customer_id"] == customer["id"]:
+            return Outcome("already_active", "activation_already_active", number, values)
+        return Outcome("card_other_phone", "activation_card_other_phone", number, values)
+    if card["reserved_phone"] and card["reserved_phone"] != phone:
+        return Outcome("card_other_phone", "activation_card_other_phone", number, values)
+    if customer is not None:
+        other = conn.execute(select(cards.c.number).where(
+            cards.c.customer_id == customer["id"], cards.c.state == "active")).scalar()
+        if other:
+            return Outcome("phone_has_card", "activation_phone_has_card", number, {**values, "other": other})
+        customer_id = customer["id"]
+        if customer["consent_at"] is None:
+            conn.execute(update(customers).where(customers.c.id == customer_id).values(consent_at=at))
+    else:
+        # Texting the card number is the customer's own act of joining: that is the consent.
+        customer_id = conn.execute(insert(customers).values(
+            phone=phone, created_at=at, consent_at=at, marketing_opt_in=False)).inserted_primary_key[0]
+    conn.execute(update(cards).where(cards.c.number == number).values(
+        state="active", customer_id=customer_id, activated_at=at, reserved_phone=None))
+    return Outcome("activated", "welcome", number, values)
+
+
+def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, source: str,
+            at: datetime | None = None) -> Outcome:
+    """Handles one inbound message end to end: decide, log, commit, then reply through `gateway`."""
+    with engine.begin() as conn:
+        country = shop.get(conn, "country") or "UA"
+        shop_name = shop.get(conn, "public_name")
+        lang = (shop.get(conn, "languages") or ["en"])[0]
+        try:
+            phone = normalise(sender, country)
+        except InvalidPhone:
+            phone = None
+        if phone is None:
+            # An alphanumeric sender (an operator's service message) cannot be a customer; no answer.
+            outcome = Outcome("bad_sender", None)
+        else:
+            outcome = activate(conn, phone, text, at=at)
+        conn.execute(insert(inbound_sms).values(
+            phone=phone or sender[:20], text=text[:1000], gateway=source, received_at=at or clock.now(),
+            outcome=outcome.outcome, card_number=outcome.card_number))
+    log.info("inbound SMS from %s: %s", mask(phone) if phone else "a non-phone sender", outcome.outcome)
+    if outcome.reply and gateway is not None and phone is not None:
+        reply = templates.render(outcome.reply, lang, shop=shop_name, **outcome.values)
+        try:
+            purpose = "activation" if outcome.reply.startswith("activation") else outcome.reply
+            send_logged(engine, gateway, phone=phone, text=reply, purpose=purpose)
+        except GatewayError as e:  # the binding stands; the reply is in the log as failed
+            log.warning("reply to %s failed: %s", mask(phone), e)
+    return outcome
+
+
+class ModemPoller:
+    """Reads the modem's received messages, handles each, and deletes it from the SIM once handled.
+
+    A long message whose parts have not all arrived waits `part_wait` before it is handled as it is, so a
+    lost part never blocks the SIM slot for ever.
+    """
+
+    def __init__(self, engine: Engine, modem_gateway, reply_gateway: Gateway | None = None, *,
+                 interval: float = 10.0, part_wait: timedelta = timedelta(minutes=10),
+                 now: Callable[[], datetime] = clock.now) -> None:
+        self.engine, self.modem = engine, modem_gateway
+        self.reply_gateway = reply_gateway or modem_gateway
+        self.interval, self.part_wait, self.now = interval, part_wait, now
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self) -> list[Outcome]:
+        outcomes = []
+        for msg in self.modem.read_messages():
+            if not msg.complete and self.now() - msg.received_at < self.part_wait:
+                continue
+            outcomes.append(receive(self.engine, self.reply_gateway, sender=msg.sender, text=msg.text,
+                                    source=self.modem.name, at=msg.received_at))
+            # Deleted only after the outcome is committed: a crash in between handles it again, which is
+            # harmless (the second time it is "already active").
+            self.modem.delete_messages(msg.indexes)
+        return outcomes
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll_once()
+            except GatewayError as e:  # unplugged or busy: the gateway reopens the port next time
+                log.warning("reading the modem's messages failed: %s", e)
+            except Exception:  # the poller must outlive one bad message
+                log.exception("inbound SMS poll failed")
+
+    def start(self) -> ModemPoller:
+        self._thread = threading.Thread(target=self._run, name="sms-inbound", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+
+
+def modem_of(gateway: Gateway):
+    """The GSM modem among the configured gateways, or None."""
+    members = getattr(gateway, "gateways", [gateway])
+    return next((g for g in members if hasattr(g, "read_messages")), None)
+
+
+def attach_poller(app) -> None:
+    """Runs a ModemPoller for the app's lifetime when a GSM modem is configured ([sms] inbound_poll_seconds)."""
+    config = app.state.config
+    modem = modem_of(app.state.gateway)
+    interval = float((config.sms or {}).get("inbound_poll_seconds", 10))
+    if modem is None or interval <= 0:
+        return
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a) -> AsyncIterator[None]:
+        poller = ModemPoller(app.state.engine, modem, app.state.gateway, interval=interval).start()
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            poller.stop()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,142 @@
+"""SMS texts per purpose and language, the kk code through the modem emulator, and delivery reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+
+from drivers.modem import Modem
+from store_server.db import create_schema, make_engine, sms_log, sms_status_events
+from store_server.sms import delivery, templates
+from store_server.sms.failover import FailoverGateway
+from store_server.sms.twilio import TwilioGateway
+from tests.emulators.gsm_modem import GsmModemEmulator
+
+PHONE = "+380671234567"
+
+
+@pytest.mark.parametrize("purpose", sorted(templates.TEMPLATES))
+@pytest.mark.parametrize("lang", templates.LANGUAGES)
+def test_every_purpose_has_every_language_with_the_shop_name(purpose, lang):
+    text = templates.render(purpose, lang, shop="Kavun", code="123456", card="10001", other="10002",
+                            points="12.50", balance="40.00")
+    assert "Kavun" in text and "{" not in text
+    assert text != templates.render(purpose, "en" if lang != "en" else "uk", shop="Kavun", code="123456",
+                                    card="10001", other="10002", points="12.50", balance="40.00")
+
+
+@pytest.mark.parametrize("lang", templates.LANGUAGES)
+def test_the_code_stands_alone_as_a_word(lang):
+    text = templates.render("code", lang, shop="Kavun", code="042137")
+    assert "042137" in text.split() and "042137" in text.replace(":", " ").split()
+
+
+@pytest.mark.parametrize("lang", templates.LANGUAGES)
+def test_welcome_says_how_to_opt_out(lang):
+    assert "STOP" in templates.render("welcome", lang, shop="Kavun", card="10001")
+
+
+def test_unknown_language_falls_back_to_english_and_missing_values_are_named():
+    assert templates.render("code", "vi", shop="S", code="111111").startswith("S: your code 111111")
+    with pytest.raises(templates.TemplateError, match="code"):
+        templates.render("code", "en", shop="S")
+    with pytest.raises(templates.TemplateError):
+        templates.render("nope", "en", shop="S")
+
+
+def test_points_are_shown_in_major_units():
+    assert [templates.format_points(v) for v in (0, 5, 1250, -300)] == ["0.00", "0.05", "12.50", "-3.00"]
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop", " Stop! ", "СТОП", "стоп"])
+def test_stop_words(text):
+    assert templates.is_stop(text)
+
+
+def test_kazakh_code_sms_round_trip_through_the_modem_emulator(tmp_path):
+    text = templates.render("code", "kk", shop="Kavun", code="123456")
+    assert "Сіздің кодыңыз: 123456" in text
+    with GsmModemEmulator(tmp_path) as emu, Modem(emu.port, timeout=0.5, send_timeout=0.5) as modem:
+        modem.send_sms(PHONE, text)
+        assert emu.messages() == [(PHONE, text)]
+        assert all(sms.dcs == 0x08 for sms in emu.sent)  # UCS2: Kazakh letters are not in GSM-7
+        # and back: the customer's answer in Kazakh is read from SIM storage unchanged
+        emu.deliver(PHONE, "Сіздің кодыңыз: 123456")
+        assert [m.text for m in modem.read_messages()] == ["Сіздің кодыңыз: 123456"]
+
+
+# -- delivery reports ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_schema(eng)
+    with eng.begin() as conn:
+        conn.execute(insert(sms_log), [
+            dict(phone=PHONE, purpose="redeem", gateway="twilio", gateway_message_id="SM1", status="queued",
+                 sent_at=datetime.now(UTC)),
+            dict(phone=PHONE, purpose="redeem", gateway="smsc", gateway_message_id="77", status="queued",
+                 sent_at=datetime.now(UTC)),
+        ])
+    yield eng
+    eng.dispose()
+
+
+def status_of(engine, message_id):
+    with engine.connect() as conn:
+        return conn.execute(select(sms_log.c.status, sms_log.c.status_at)
+                            .where(sms_log.c.gateway_message_id == message_id)).one()
+
+
+def test_reports_move_status_forward_only(engine):
+    with engine.begin() as conn:
+        assert delivery.record_status(conn, gateway="twilio", message_id="SM1", status="sent") == "sent"
+        assert delivery.record_status(conn, gateway="twilio", message_id="SM1", status="delivered") == "delivered"
+        assert delivery.record_status(conn, gateway="twilio", message_id="SM1", status="sent") == "delivered"
+        assert delivery.record_status(conn, gateway="twilio", message_id="SM1", status="failed") == "delivered"
+        with pytest.raises(delivery.UnknownMessage):
+            delivery.record_status(conn, gateway="smsc", message_id="SM1", status="sent")
+        events = conn.execute(select(sms_status_events.c.status)).scalars().all()
+    assert events == ["sent", "delivered", "sent", "failed"]
+    status, at = status_of(engine, "SM1")
+    assert status == "delivered" and at is not None
+
+
+@pytest.mark.parametrize("provider,fields,expected", [
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"},
+     ("twilio", "SM1", "failed")),
+    ("twilio", {"SmsSid": "SM1", "SmsStatus": "delivered"}, ("twilio", "SM1", "delivered")),
+    ("eskiz", {"message_id": "4385062", "user_sms_id": "x", "status": "DELIVRD"}, ("eskiz", "4385062", "delivered")),
+    ("eskiz", {"message_id": "4385062", "status": "REJECTD"}, ("eskiz", "4385062", "failed")),
+    ("smsc", {"id": "77", "phone": "380671234567", "status": "1"}, ("smsc", "77", "delivered")),
+    ("smsc", {"id": "77", "status": "20"}, ("smsc", "77", "failed")),
+    ("generic", {"gateway": "alphasms", "message_id": "m1", "status": "sent"}, ("alphasms", "m1", "sent")),
+    ("generic", {"id": "m1", "status": "queued"}, ("generic_http", "m1", "queued")),
+])
+def test_provider_report_formats(provider, fields, expected):
+    assert delivery.parse_report(provider, fields) == expected
+
+
+@pytest.mark.parametrize("provider,fields", [
+    ("twilio", {"MessageStatus": "sent"}), ("smsc", {"id": "1", "status": "x"}), ("generic", {"id": "1"}),
+    ("generic", {"id": "1", "status": "lost"}),
+])
+def test_bad_reports_are_refused(provider, fields):
+    with pytest.raises(ValueError):
+        delivery.parse_report(provider, fields)
+
+
+def test_poll_asks_the_gateway_that_sent_it(engine, provider):
+    twilio = TwilioGateway("AC1", "tok", from_number="+15005550006", base_url=provider.url, timeout=2)
+    provider.reply(200, {"sid": "SM1", "status": "delivered"})
+    with engine.begin() as conn:
+        # the smsc message is not Twilio's: it is skipped, not asked of the wrong provider
+        assert delivery.poll(conn, FailoverGateway([twilio])) == 1
+    assert [r.path for r in provider.requests] == ["/2010-04-01/Accounts/AC1/Messages/SM1.json"]
+    assert status_of(engine, "SM1")[0] == "delivered" and status_of(engine, "77")[0] == "queued"
+    provider.reply(500, {"message": "down"})
+    with engine.begin() as conn:
+        assert delivery.poll(conn, twilio) == 0  # a provider error leaves the status as it was
