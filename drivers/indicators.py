@@ -194,6 +194,9 @@ class GpioIndicators(NullIndicators):
             return
         self._stop_runner()
         with self._lock:
+            # The first step is on before show() returns: the beep answers the scan at once, and a steady
+            # pattern asked for right after it already finds the short one playing.
+            self._set(*SHORT_STEPS[pattern][0][1:])
             stop = threading.Event()
             self._runner_stop = stop
             self._runner = threading.Thread(target=self._play, args=(pattern, stop), daemon=True,
@@ -224,8 +227,13 @@ class GpioIndicators(NullIndicators):
         if hasattr(self, "_runner"):
             self._stop_runner()
         for device in (getattr(self, name, None) for name in ("green", "red", "buzzer", "relay")):
-            if device is not None:
-                device.close()
+            if device is not None and not device.closed:
+                # Closing only makes the pin an input: drive it off first so no LED, buzzer or door
+                # relay is left in whatever state the last pattern had.
+                try:
+                    device.off()
+                finally:
+                    device.close()
 
     def _play(self, pattern: str, stop: threading.Event) -> None:
         for seconds, green, red, buzz in SHORT_STEPS[pattern]:
