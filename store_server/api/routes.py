@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from .. import cards, devices, operations, otp, shop
 from ..errors import DomainError
 from ..sms import webhooks
-from ..sms.outbound import send_welcomes
+from ..sms.outbound import after_batch
 
 router = APIRouter()
 router.include_router(webhooks.router)
@@ -114,5 +114,5 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
 def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
     ops = [op.model_dump() for op in body.operations]
     results = operations.apply_batch(engine(request), ops, dev)
-    send_welcomes(engine(request), request.app.state.gateway, ops, results)
+    after_batch(engine(request), request.app.state.gateway, ops, results)
     return {"results": results}

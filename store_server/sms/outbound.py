@@ -70,3 +70,46 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
         except (GatewayError, NotAllowed):
             continue
     return sent
+
+
+def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> int:
+    """Transaction notices (bonuses earned / spent) when the shop turned them on ("transaction_sms").
+
+    Only to confirmed customers who did not opt out (`templates.may_send`); only for "applied" results, so
+    a retried batch does not notify twice.
+    """
+    from .. import otp, shop
+
+    with engine.connect() as conn:
+        if not shop.get(conn, "transaction_sms"):
+            return 0
+        name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+    by_id = {r["id"]: r for r in results if r.get("status") == "applied"}
+    sent = 0
+    for op in ops:
+        result = (by_id.get(op["id"]) or {}).get("result") or {}
+        card = (op.get("payload") or {}).get("card_number")
+        if op.get("type") == "sale" and result.get("accrued"):
+            purpose, points = "notice_accrual", result["accrued"]
+        elif op.get("type") == "redeem" and result.get("redeemed"):
+            purpose, points = "notice_redeem", result["redeemed"]
+        else:
+            continue
+        with engine.connect() as conn:
+            phone = otp.card_phone(conn, card)
+        if phone is None:
+            continue
+        try:
+            send_template(engine, gateway, phone=phone, purpose=purpose, lang=languages[0], shop_name=name,
+                          card=card, points=templates.format_points(points),
+                          balance=templates.format_points(result.get("balance", 0)))
+            sent += 1
+        except (GatewayError, NotAllowed):
+            continue
+    return sent
+
+
+def after_batch(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> None:
+    """Messages a batch of operations causes, sent after it committed (a slow SMS never holds the ledger)."""
+    send_welcomes(engine, gateway, ops, results)
+    send_notices(engine, gateway, ops, results)

@@ -221,3 +221,23 @@ def test_inbound_webhook_activates_a_card_and_replies(server):
     assert "10001" in server.last_sms("+380631112266")["text"]  # the advice shows what a number looks like
     assert requests.post(f"{server.url}/api/v1/sms/hooks/nope/inbound/generic",
                          json={"from": "+380631112277", "text": "10051"}, timeout=10).status_code == 404
+
+
+def test_transaction_notices_only_when_on_and_not_after_stop(server, till, db, customer_card):
+    before = server.last_sms(CUSTOMER)["text"]
+    till.op("sale", card_number=customer_card, amount=1000)
+    assert server.last_sms(CUSTOMER)["text"] == before  # notices are off by default
+    with db.begin() as conn:
+        shop.put(conn, "transaction_sms", True)
+    try:
+        till.op("sale", card_number=customer_card, amount=1000)
+        assert "+1.00" in server.last_sms(CUSTOMER)["text"] and customer_card in server.last_sms(CUSTOMER)["text"]
+        hook = f"{server.url}/api/v1/sms/hooks/{SECRET}/inbound/generic"
+        r = requests.post(hook, json={"from": CUSTOMER, "text": "STOP"}, timeout=10)
+        assert r.json() == {"outcome": "opted_out"}
+        stop_reply = server.last_sms(CUSTOMER)["text"]
+        till.op("sale", card_number=customer_card, amount=1000)
+        assert server.last_sms(CUSTOMER)["text"] == stop_reply
+    finally:
+        with db.begin() as conn:
+            shop.put(conn, "transaction_sms", False)
