@@ -33,13 +33,14 @@ DUPLICATE_MARK = "#loyalty-kiosk-duplicate# "
 # Kernel command-line keys that may legitimately appear more than once (one console per device).
 REPEATABLE_CMDLINE_KEYS = {"console"}
 
-SERVICES = ("kiosk.service", "kiosk-firstboot.service", "store-server.service")
+SERVICES = ("kiosk.service", "kiosk-firstboot.service", "kiosk-enrol.service", "store-server.service")
 OPTIONAL_SERVICES = {"store-server.service"}
 
 # (source relative to the repo, destination relative to ROOT, mode)
 FILES: tuple[tuple[str, str, int], ...] = (
     ("systemd/kiosk.service", "etc/systemd/system/kiosk.service", 0o644),
     ("systemd/kiosk-firstboot.service", "etc/systemd/system/kiosk-firstboot.service", 0o644),
+    ("systemd/kiosk-enrol.service", "etc/systemd/system/kiosk-enrol.service", 0o644),
     ("systemd/store-server.service", "etc/systemd/system/store-server.service", 0o644),
     ("systemd/kiosk-firstboot.py", "usr/local/lib/kiosk/kiosk-firstboot", 0o755),
     ("firmware_config/kivy/config.ini", "etc/kiosk/kivy/config.ini", 0o644),

@@ -64,14 +64,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def _scan_enrolment(args: argparse.Namespace):
-    from drivers.scanner.config import ScannerConfig
     from drivers.scanner.manager import ScannerManager
 
     from . import enrol
 
-    scanners = ScannerConfig.from_dict(KioskConfig.load(args.config).scanners)
-    if not scanners.evdev and not scanners.serial:
-        raise enrol.EnrolmentError("kiosk.toml has no [scanners] to read the enrolment QR with")
+    scanners = enrol.enrolment_scanners(args.config)
     print(f"scan the enrolment QR code now (waiting {args.scan_timeout:.0f} s)", flush=True)
     with ScannerManager(scanners) as manager:
         return enrol.wait_for_qr(manager.queue, args.scan_timeout, args.role,
@@ -181,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["entrance", "cashier"], help="needed unless the enrolment QR names it")
     p.add_argument("--qr", help="an enrolment QR payload instead: 'lk://enrol?server=..&token=..&role=..'")
     p.add_argument("--scan", action="store_true",
-                   help="wait for the enrolment QR on the scanners configured in kiosk.toml")
+                   help="wait for the enrolment QR on the scanners of kiosk.toml, or on every scanner found")
     p.add_argument("--scan-timeout", type=float, default=300.0, help="seconds to wait with --scan")
     p.add_argument("--name", default=socket.gethostname(), help="device name shown on the server")
     p.add_argument("--state-dir", help="where the local database lives (default /var/lib/kiosk)")

@@ -7,6 +7,7 @@ with the same kiosk.toml and the same keys in the local store.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.scanner.base import ScanQueue
+from drivers.scanner.config import ScannerConfig
 from drivers.scanner.decode import EnrolmentCode, decode
 
 from .config import DEFAULT_PATH, ROLES, ConfigError, KioskConfig
@@ -23,6 +25,10 @@ from .runtime import provision
 EX_TEMPFAIL = 75
 # The settings enrolment owns; every other line of an existing kiosk.toml (language, scanners, ...) is kept.
 OWNED_KEYS = ("server_url", "role", "state_dir")
+# USB-CDC scanners (ttyACM) and USB-serial bridges (ttyUSB), except the GSM modem's AT port: the store
+# server's SMS gateway may be using it (a one-device shop).
+SERIAL_GLOBS = ("/dev/ttyACM*", "/dev/ttyUSB*")
+MODEM_LINK = "/dev/kiosk/modem"
 _OWNED = re.compile(rf"\s*({'|'.join(OWNED_KEYS)})\s*=")
 
 
@@ -72,6 +78,28 @@ def wait_for_qr(queue: ScanQueue, timeout: float, role: str | None = None,
         except EnrolmentError as e:
             on_other(str(e))
     raise EnrolmentError(f"no enrolment QR was scanned within {timeout:.0f} s")
+
+
+def enrolment_scanners(config_path: str | Path | None = None, *, input_root: str = "/dev/input",
+                       serial_globs: tuple[str, ...] = SERIAL_GLOBS) -> ScannerConfig:
+    """The scanners to read an enrolment QR with: those of an existing kiosk.toml, or else every input device
+    that can type a barcode and every USB-serial port, since a fresh device has no [scanners] yet."""
+    path = Path(config_path or os.environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
+    if path.exists():
+        configured = ScannerConfig.from_dict(KioskConfig.load(path).scanners)
+        if configured.evdev or configured.serial:
+            return configured
+    from drivers.scanner.config import EvdevScannerConfig, SerialScannerConfig
+    from drivers.scanner.discovery import read_input_devices
+
+    evdev = tuple(EvdevScannerConfig(path=d.path) for d in read_input_devices(input_root)
+                  if not d.error and d.can_type_barcodes)
+    modem = os.path.realpath(MODEM_LINK)
+    serial = tuple(SerialScannerConfig(port=port) for pattern in serial_globs for port in sorted(glob.glob(pattern))
+                   if os.path.realpath(port) != modem)
+    if not evdev and not serial:
+        raise EnrolmentError("no scanner found: plug in the barcode scanner (USB) and try again")
+    return ScannerConfig(evdev=evdev, serial=serial)
 
 
 def enrol(enrolment: Enrolment, *, config_path: str | Path | None = None, name: str,

@@ -163,3 +163,25 @@ def test_unreachable_server_is_a_temporary_failure(tmp_path: Path) -> None:
                    "--token", "t", "--role", "entrance", "--state-dir", str(state))
     assert result.returncode == 75, result.stderr  # EX_TEMPFAIL: kiosk-firstboot tries again
     assert config.read_text() == EXISTING
+
+
+def test_a_blank_device_reads_the_qr_from_any_scanner_found(tmp_path: Path) -> None:
+    from drivers.scanner.config import ScannerConfig, SerialScannerConfig
+    from kiosk.enrol import EnrolmentError, enrolment_scanners
+
+    (tmp_path / "input").mkdir()
+    master, slave = pty.openpty()
+    try:
+        (tmp_path / "ttyACM0").symlink_to(os.ttyname(slave))
+        found = enrolment_scanners(tmp_path / "no-kiosk.toml", input_root=str(tmp_path / "input"),
+                                   serial_globs=(str(tmp_path / "ttyACM*"),))
+        assert found == ScannerConfig(serial=(SerialScannerConfig(port=str(tmp_path / "ttyACM0")),))
+        # Scanners named in an existing kiosk.toml win over discovery.
+        config, _state = device_dir(tmp_path, "d")
+        assert enrolment_scanners(config, input_root=str(tmp_path / "input"),
+                                  serial_globs=(str(tmp_path / "ttyACM*"),)).serial[0].port == "PORT"
+    finally:
+        os.close(master)
+        os.close(slave)
+    with pytest.raises(EnrolmentError, match="no scanner found"):
+        enrolment_scanners(tmp_path / "no-kiosk.toml", input_root=str(tmp_path / "input"), serial_globs=())

@@ -89,6 +89,7 @@ def test_files_are_in_place(rootfs: Path) -> None:
     expected = {
         "etc/systemd/system/kiosk.service": 0o644,
         "etc/systemd/system/kiosk-firstboot.service": 0o644,
+        "etc/systemd/system/kiosk-enrol.service": 0o644,
         "etc/systemd/system/store-server.service": 0o644,
         "usr/local/lib/kiosk/kiosk-firstboot": 0o755,
         "etc/kiosk/kivy/config.ini": 0o644,
@@ -121,6 +122,7 @@ def test_units_enabled_like_systemctl_enable(rootfs: Path) -> None:
     wants = rootfs / "etc/systemd/system/multi-user.target.wants"
     assert os.readlink(wants / "kiosk.service") == "/etc/systemd/system/kiosk.service"
     assert os.readlink(wants / "kiosk-firstboot.service") == "/etc/systemd/system/kiosk-firstboot.service"
+    assert os.readlink(wants / "kiosk-enrol.service") == "/etc/systemd/system/kiosk-enrol.service"
     # The store server is only for the one-device image.
     assert not (wants / "store-server.service").is_symlink()
 

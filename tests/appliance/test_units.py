@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service")
+UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service", "kiosk-enrol.service")
 # Programs the units start, created as stand-ins in the verification root.
-EXECUTABLES = ("opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/store-server", "usr/bin/python3")
+EXECUTABLES = ("opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/store-server", "usr/bin/python3", "usr/bin/chown",
+               "usr/bin/systemctl")
 
 needs_analyze = pytest.mark.requires_tool("systemd-analyze", "systemd")
 
@@ -150,3 +151,17 @@ def test_firstboot_runs_before_the_kiosk_only_when_there_is_a_file() -> None:
     assert unit["Service"]["ExecStart"] == ["/usr/bin/python3 /usr/local/lib/kiosk/kiosk-firstboot"]
     kiosk_after = " ".join(read_unit((REPO / "systemd/kiosk.service").read_text())["Unit"]["After"])
     assert "kiosk-firstboot.service" in kiosk_after.split()
+
+
+def test_enrol_by_qr_only_on_a_blank_device_and_then_starts_the_kiosk() -> None:
+    unit = read_unit((REPO / "systemd/kiosk-enrol.service").read_text())
+    conditions = set(unit["Unit"]["ConditionPathExists"])
+    assert conditions == {"!/etc/kiosk/kiosk.toml", "!/boot/firmware/kiosk-provision.toml"}
+    assert "kiosk.service" in unit["Unit"]["Before"][0].split()
+    assert unit["Service"]["ExecStart"][0].split()[:3] == ["/opt/kiosk/venv/bin/kiosk", "provision", "--scan"]
+    assert "/usr/bin/systemctl --no-block start kiosk.service" in unit["Service"]["ExecStartPost"]
+    assert unit["Service"]["TTYPath"] == ["/dev/tty1"]
+    kiosk = read_unit((REPO / "systemd/kiosk.service").read_text())
+    # Not enrolled: the kiosk does not start at all, rather than failing into StartLimitAction=reboot.
+    assert kiosk["Unit"]["ConditionPathExists"] == ["/etc/kiosk/kiosk.toml"]
+    assert kiosk["Service"]["RestartPreventExitStatus"] == ["2"]
