@@ -61,6 +61,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sms_status(args: argparse.Namespace) -> int:
+    from .api.app import build_gateway
+    from .db import make_engine
+    from .sms import delivery
+
+    config = ServerConfig.load(args.config)
+    with make_engine(config.database_url).begin() as conn:
+        changed = delivery.poll(conn, build_gateway(config), limit=args.limit)
+    print(f"delivery status updated for {changed} message(s)")
+    return 0
+
+
 def cmd_fraud_report(args: argparse.Namespace) -> int:
     from . import fraud
     from .db import make_engine
@@ -102,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-devices", type=int, default=3, help="devices per phone that count as many")
     p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
     p.set_defaults(func=cmd_fraud_report)
+
+    p = sub.add_parser("sms-status", help="ask the SMS providers how recent messages fared (for a timer)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many messages per run")
+    p.set_defaults(func=cmd_sms_status)
 
     from .admin_cli import add_commands
 

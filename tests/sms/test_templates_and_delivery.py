@@ -140,3 +140,21 @@ def test_poll_asks_the_gateway_that_sent_it(engine, provider):
     provider.reply(500, {"message": "down"})
     with engine.begin() as conn:
         assert delivery.poll(conn, twilio) == 0  # a provider error leaves the status as it was
+
+
+def test_cli_sms_status_polls_the_configured_provider(tmp_path, engine, provider):
+    import subprocess
+    import sys
+
+    from store_server.config import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path, secret_key="k")
+    toml = config.to_toml() + (f'\n[[sms.gateways]]\ntype = "twilio"\naccount_sid = "AC1"\nauth_token = "t"\n'
+                               f'from_number = "+15005550006"\nbase_url = "{provider.url}"\ntimeout = 2\n')
+    (tmp_path / "server.toml").write_text(toml, encoding="utf-8")
+    provider.reply(200, {"sid": "SM1", "status": "sent"})
+    out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(tmp_path / "server.toml"),
+                          "sms-status"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "updated for 1 message" in out.stdout
+    assert status_of(engine, "SM1")[0] == "sent"
