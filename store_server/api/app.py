@@ -6,9 +6,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..config import ServerConfig
+from ..config import ConfigError, ServerConfig
 from ..db import create_schema, make_engine
 from ..errors import DomainError
+from ..otp import OtpPolicy
 from ..sms.base import Gateway
 from . import routes
 
@@ -29,6 +30,10 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     create_schema(engine)
     app = FastAPI(title="Loyalty store server", version="1", docs_url="/api/docs",
                   openapi_url="/api/v1/openapi.json")
+    try:  # a typo in [otp] stops the server at start, not at a customer's first code
+        OtpPolicy.from_settings(config.otp)
+    except DomainError as e:
+        raise ConfigError(f"[otp]: {e.message}") from e
     app.state.config = config
     app.state.engine = engine
     app.state.gateway = gateway or build_gateway(config)

@@ -312,3 +312,17 @@ def test_check_compares_keyed_hashes_in_constant_time(engine, now, monkeypatch):
     assert len(seen) == 2
     for a, b in seen:
         assert len(a) == len(b) == 64 and code.encode() not in (a, b)
+
+
+def test_a_typo_in_server_toml_otp_stops_the_server_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    from store_server.config import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path, secret_key=KEY)
+    (tmp_path / "server.toml").write_text(config.to_toml() + "\n[otp]\nsends_per_phone_15mins = 5\n",
+                                          encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(tmp_path / "server.toml"),
+                          "serve", "--port", "1"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "[otp]" in out.stderr and "sends_per_phone_15mins" in out.stderr
