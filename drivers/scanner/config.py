@@ -5,11 +5,14 @@
     product = 0x0b61
     terminators = ["enter", "tab"] # keys that end a scan
     idle_end = 0.1                 # optional: silence (s) that ends a scan when the suffix is off
+    partial_timeout = 0.5          # a scan with no terminator this long after its last key is discarded
+    layout = "us"                  # the keyboard layout the scanner emulates (set the scanner to US)
 
     [[scanners.serial]]            # a serial or USB-CDC scanner
     port = "/dev/ttyACM0"
     baud = 9600
-    terminator = "CR"              # CR, LF, CRLF or ANY
+    terminator = "CR"              # CR, LF, CRLF or ANY (the default: CR, LF or CRLF, whichever comes)
+    partial_timeout = 1.0          # bytes with no terminator this long are discarded
 """
 
 from __future__ import annotations
