@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from evdev import InputEvent, ecodes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.scanner.keystrokes import Completed, KeystrokeAssembler, KeystrokeSettings, Rejected
 from tests.drivers.evdev_fakes import key, scanner_events, syn_dropped
@@ -161,3 +163,39 @@ def test_overlong_scan_is_rejected() -> None:
 
 def test_lone_enter_is_no_scan() -> None:
     assert feed(KeystrokeAssembler(), scanner_events("\n\n")) == []
+
+
+# --- properties ---------------------------------------------------------------------------------------
+printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=150)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(printable, min_size=1, max_size=4),
+       step=st.sampled_from([0.0, 0.0001, 0.004]))
+def test_any_ascii_text_typed_by_a_scanner_comes_out_unchanged(texts: list[str], step: float) -> None:
+    events = []
+    for i, text in enumerate(texts):
+        events += scanner_events(text + "\n", start=T0 + i * 2.0, step=step)
+    assert payloads(feed(KeystrokeAssembler(), events)) == texts
+
+
+raw_events = st.lists(st.tuples(
+    st.sampled_from([ecodes.EV_SYN, ecodes.EV_KEY, ecodes.EV_MSC, ecodes.EV_LED]),
+    st.integers(0, 260), st.sampled_from([0, 1, 2, -1, 70000]), st.floats(0, 5)), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=raw_events, idle=st.sampled_from([None, 0.05]))
+def test_no_event_sequence_makes_the_assembler_raise(raw, idle) -> None:
+    assembler = KeystrokeAssembler(KeystrokeSettings(idle_end=idle, max_length=64))
+    t = T0
+    for kind, code, value, dt in raw:
+        t += dt / 100
+        sec = int(t)
+        code = code % 4 if kind == ecodes.EV_SYN else code
+        for result in assembler.feed(InputEvent(sec, int((t - sec) * 1e6), kind, code, value)):
+            assert isinstance(result, Completed | Rejected)
+            if isinstance(result, Completed):
+                assert result.payload and len(result.payload) <= 64
+        assembler.expire(t)
+    assembler.resync([ecodes.KEY_LEFTSHIFT])
