@@ -324,7 +324,11 @@ def _utc(at: datetime) -> datetime:
 
 def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = None) -> dict:
     op_id = op["id"]
-    op = {**op, "at": _utc(op["at"])}
+    try:
+        op = {**op, "at": _utc(op["at"])}
+    except (OverflowError, ValueError):
+        # Year 1 at +05:00 has no UTC form; there is nothing to store, and a retry gets the same answer.
+        return {"id": op_id, "status": "rejected", "error": "bad_time", "message": "the time cannot be stored"}
     payload = op.get("payload") or {}
     number = payload.get("card_number")
     base = dict(id=op_id, device_id=device["id"], type=op["type"], at=op["at"], received_at=clock.now(),
