@@ -40,6 +40,9 @@ def test_bundle_holds_the_screens_catalogues_and_fonts(bundle: Path) -> None:
     languages = {p.parent.parent.name for p in (REPO / "kiosk/i18n").glob("*/LC_MESSAGES/kiosk.po")}
     assert {p.parent.parent.name for p in (inside / "i18n").glob("*/LC_MESSAGES/kiosk.mo")} == languages
     assert (inside / "fonts" / "NotoSans-Regular.ttf").stat().st_size > 100_000
+    # Mesa comes from the device's OS, matching its GPU and kernel.
+    names = [p.name for p in (bundle / "_internal").rglob("*.so*")]
+    assert not [n for n in names if n.startswith(("libGL.", "libEGL", "libGLES", "libgbm", "libdrm"))], names
     # The store server's web stack is not shipped to the kiosk.
     assert not list((bundle / "_internal").glob("fastapi*")) and not list((bundle / "_internal").glob("sqlalchemy*"))
 
