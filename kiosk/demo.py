@@ -101,13 +101,14 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
     from .launch import configure_window
 
     configure_window(runtime.config)
-    from drivers.scanner.base import ScanQueue
+    from kivy.core.window import Window
 
     from .app import KioskApp
     from .journey import Journey, customer_steps
+    from .peripherals import Peripherals
 
-    scans = ScanQueue()
-    app = KioskApp(runtime.config, runtime.backend, scans)
+    peripherals = Peripherals(runtime.config)
+    app = KioskApp(runtime.config, runtime.backend, peripherals.queue)
     outcome: dict[str, str | None] = {"error": None}
     if scripted:
         def finish(error: str | None) -> None:
@@ -121,10 +122,12 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
             app.journey.start()
 
         app.bind(on_start=begin)
+    peripherals.start(Window)
     runtime.sync.start()
     try:
         app.run()
     finally:
+        peripherals.stop()
         runtime.close()
     if scripted:
         if outcome["error"]:

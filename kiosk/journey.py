@@ -75,6 +75,15 @@ class Journey:
         self._next()
 
 
+def type_on_window(text: str) -> None:
+    """Types `text` + Enter into the window, as a scanner in keyboard mode does (the keyboard wedge)."""
+    from kivy.core.window import Window
+
+    for ch in text:
+        Window.dispatch("on_textinput", ch)
+    Window.dispatch("on_key_down", 13, 40, None, [])
+
+
 def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str],
                    lang: str = "en") -> list[Step]:
     """Scan a card and see the balance; then join with a phone number and the SMS code."""
@@ -89,7 +98,7 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
 
     return [
         Step("attract", lambda: app.switch_language(lang), lambda: current() == "attract"),
-        Step("card-balance", lambda: app.scans.put(Scan(card, "demo")), lambda: current() == "card"),
+        Step("card-balance", lambda: type_on_window(card), lambda: current() == "card"),
         Step("not-our-card", lambda: (app.go_home(), app.scans.put(Scan("HELLO-123", "demo"))),
              lambda: current() == "attract" and bool(app.sm.get_screen("attract").notice)),
         Step("register-phone", lambda: app.start_registration(), lambda: current() == "register_phone"),
