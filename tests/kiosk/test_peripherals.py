@@ -85,3 +85,15 @@ def test_a_broken_scanner_table_stops_start_up_with_its_message(tmp_path):
     config = KioskConfig(state_dir=tmp_path, scanners={"serial": [{"port": "/dev/ttyACM0", "baud": "fast"}]})
     with pytest.raises(ScannerConfigError, match="baud"):
         Peripherals(config)
+
+
+def test_the_documented_example_config_is_valid():
+    from pathlib import Path
+
+    from drivers.indicators import IndicatorConfig
+    from drivers.scanner.config import ScannerConfig
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "kiosk.example.toml"
+    config = KioskConfig.load(example)
+    assert ScannerConfig.from_dict(config.scanners).serial[0].terminator == "CR"
+    assert IndicatorConfig.from_dict(config.indicators).green == 17
