@@ -12,6 +12,7 @@ import phonenumbers
 
 from ..backend import Backend
 from ..client import BadResponse, ServerRefused, ServerUnreachable
+from .questionnaire import Questionnaire
 
 CODE_LENGTH = 6
 MAX_PHONE_DIGITS = 15  # E.164
@@ -19,13 +20,16 @@ MAX_PHONE_DIGITS = 15  # E.164
 
 class RegisterState(Enum):
     PHONE = "phone"
+    QUESTIONS = "questions"
     CODE = "code"
     DONE = "done"
 
 
 class RegisterFlow:
-    def __init__(self, backend: Backend, *, card_number: str | None = None) -> None:
+    def __init__(self, backend: Backend, *, card_number: str | None = None,
+                 questionnaire: list[dict] | None = None) -> None:
         self.backend = backend
+        self.questions = Questionnaire(questionnaire)
         self.card_number = card_number
         self.state = RegisterState.PHONE
         self.digits = ""  # what the customer typed, national or international
@@ -42,6 +46,9 @@ class RegisterFlow:
     def press(self, key: str) -> None:
         """A numpad key: '0'-'9', '+', 'back' or 'clear'; goes to the phone or the code by state."""
         self.error = None
+        if self.state is RegisterState.QUESTIONS:
+            self.questions.press(key)
+            return
         field = "digits" if self.state is RegisterState.PHONE else "code"
         value = getattr(self, field)
         limit = MAX_PHONE_DIGITS + 1 if field == "digits" else CODE_LENGTH
@@ -80,6 +87,15 @@ class RegisterFlow:
             self.error = "consent_required"
             return self.state
         self.phone = phone
+        if self.questions.fields and not self.questions.done:
+            self.state = RegisterState.QUESTIONS
+            return self.state
+        return self.finish_questions()
+
+    def finish_questions(self) -> RegisterState:
+        """After the last question (or none): the SMS code is asked for."""
+        if self.phone is None or not self.questions.done:
+            return self.state
         if self._ask_for_code():
             self.state = RegisterState.CODE
         return self.state
@@ -118,7 +134,7 @@ class RegisterFlow:
         self.operation_id = self.backend.enqueue(
             "register",
             {"phone": self.phone, "card_number": self.card_number, "consent": self.consent,
-             "marketing": self.marketing},
+             "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {})},
             verification_token=verified["verification_token"],
         )
         self.state = RegisterState.DONE

@@ -72,7 +72,8 @@ def _bypassing_strings_py(source: str) -> list[str]:
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
-            if name in ("_", "N_") or owner in ("log", "logging", "logger"):
+            # SQL and log lines are for machines and engineers
+            if name in ("_", "N_", "query", "execute", "executemany") or owner in ("log", "logging", "logger"):
                 exempt.update(id(n) for n in ast.walk(node))
         elif isinstance(node, ast.Raise | ast.Assert):
             exempt.update(id(n) for n in ast.walk(node))

@@ -1,0 +1,70 @@
+"""The customer's SMS code for an operation that moves money: ask the server, type it, get the token.
+
+The code goes to the phone the card is bound to (the server picks it, never the till), and the token it
+yields fits only this card, this purpose and this amount.
+"""
+
+from __future__ import annotations
+
+from ..client import BadResponse, ServerRefused, ServerUnreachable
+from .entry import DigitEntry
+
+CODE_LENGTH = 6
+
+
+def code_required(shop_config: dict, purpose: str, amount: int) -> bool:
+    """The shop's rule as the server applies it (store_server.otp.code_required): asking for a code the
+    server would not want is harmless, skipping one it wants gets the operation rejected."""
+    if not (shop_config.get("code_required") or {}).get(purpose, False):
+        return False
+    if purpose == "redeem":
+        limit = int(shop_config.get("no_code_limit") or 0)
+        if 0 < amount <= limit:
+            return False
+    return True
+
+
+class CodeStep:
+    def __init__(self, backend, *, purpose: str, card_number: str, amount: int) -> None:
+        self.backend = backend
+        self.purpose, self.card_number, self.amount = purpose, card_number, amount
+        self.entry = DigitEntry(CODE_LENGTH)
+        self.challenge: dict | None = None
+        self.token: str | None = None
+        self.error: str | None = None
+        self.attempts_left: int | None = None
+
+    def send(self) -> bool:
+        self.error, self.attempts_left, self.entry.text = None, None, ""
+        try:
+            self.challenge = self.backend.request_code(None, self.purpose, card_number=self.card_number,
+                                                       amount=self.amount)
+        except ServerRefused as e:
+            self.error = e.code
+            return False
+        except (ServerUnreachable, BadResponse):
+            self.error = "server_unreachable"
+            return False
+        return True
+
+    def press(self, key: str) -> None:
+        self.error = None
+        self.entry.press(key)
+
+    def check(self) -> bool:
+        if len(self.entry.text) != CODE_LENGTH:
+            self.error = "code_incomplete"
+            return False
+        if self.challenge is None:
+            self.error = "code_expired"
+            return False
+        try:
+            verified = self.backend.check_code(self.challenge["challenge_id"], self.entry.text)
+        except ServerRefused as e:
+            self.error, self.attempts_left, self.entry.text = e.code, e.details.get("attempts_left"), ""
+            return False
+        except (ServerUnreachable, BadResponse):
+            self.error = "server_unreachable"
+            return False
+        self.token = verified["verification_token"]
+        return True

@@ -1,0 +1,113 @@
+"""Technician: PIN with lockout that survives a restart, enrolment against a real server, role, failed
+operations with the server's reason, self-test, factory reset."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.backend import Backend
+from kiosk.client import StoreClient
+from kiosk.flows.technician import (
+    DEFAULT_PIN,
+    LOCKOUT_SECONDS,
+    MAX_TRIES,
+    TOUCH_GRID,
+    PinLock,
+    SelfTest,
+    TechnicianFlow,
+)
+from kiosk.store import LocalStore
+from kiosk.sync import SyncWorker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def type_in(target, text):
+    for ch in text:
+        target.press(ch)
+
+
+def test_pin_locks_after_wrong_tries_and_the_lock_survives_a_restart(tmp_path):
+    clock = Clock()
+    store = LocalStore(tmp_path / "k.db")
+    lock = PinLock(store, clock=clock)
+    type_in(lock, DEFAULT_PIN)
+    assert lock.submit()
+    for attempt in range(MAX_TRIES):
+        type_in(lock, "0000")
+        assert not lock.submit()
+        assert lock.error == ("pin_locked" if attempt == MAX_TRIES - 1 else "wrong_pin")
+    store.close()
+    store = LocalStore(tmp_path / "k.db")  # power cut: the lockout is on disk
+    lock = PinLock(store, clock=clock)
+    assert lock.locked_for() == LOCKOUT_SECONDS
+    type_in(lock, DEFAULT_PIN)
+    assert not lock.submit() and lock.error == "pin_locked"  # even the right PIN waits
+    clock.now += LOCKOUT_SECONDS
+    type_in(lock, DEFAULT_PIN)
+    assert lock.submit() and lock.tries_left() == MAX_TRIES
+
+
+def test_pin_change_rejects_short_pins_and_keeps_no_plain_pin(tmp_path):
+    store = LocalStore(tmp_path / "k.db")
+    lock = PinLock(store)
+    assert not lock.change("12") and lock.error == "bad_pin"
+    assert lock.change("864209")
+    assert "864209" not in str(store.get_setting("technician_pin"))
+    type_in(lock, DEFAULT_PIN)
+    assert not lock.submit()
+    type_in(lock, "864209")
+    assert lock.submit()
+
+
+def test_self_test_needs_every_item_and_the_whole_touch_grid():
+    test = SelfTest()
+    test.scanned("TEST-123")
+    test.confirm("leds")
+    test.confirm("buzzer")
+    for col in range(TOUCH_GRID[0]):
+        for row in range(TOUCH_GRID[1]):
+            assert not test.all_passed
+            test.touch(col, row)
+    assert test.all_passed and test.last_scan == "TEST-123"
+
+
+@pytest.fixture
+def unenrolled(store_server, tmp_path):
+    store = LocalStore(tmp_path / "state" / "kiosk.db")
+    client = StoreClient("http://127.0.0.1:9", timeout=2)
+    backend = Backend(store, client, SyncWorker(store, client))
+    return TechnicianFlow(backend, state_dir=tmp_path / "state", role="entrance")
+
+
+def test_enrol_role_failed_operations_and_factory_reset(unenrolled, store_server, tmp_path):
+    flow = unenrolled
+    assert not flow.enrol(store_server.url, "not-a-token") and flow.error
+    assert not flow.enrol("ftp://x", "t") and flow.error == "bad_enrolment"
+    flow.choose_role("entrance")
+    assert flow.enrol(store_server.url, store_server.enrolment_token("entrance")), flow.error
+    backend = flow.backend
+    assert backend.store.get_setting("shop_config")["public_name"]
+    assert backend.client.card("10001")["number"] == "10001"  # the new key works at once
+    status = flow.status()
+    assert status["device_id"] and status["server_url"] == store_server.url and status["role"] == "entrance"
+
+    # an entrance device may not sell: the server refuses, the technician sees why
+    op_id = backend.enqueue("sale", {"card_number": "10001", "amount": 100})
+    backend.sync.drain()
+    failed = flow.failed_operations()
+    assert [(f["id"], f["error"]) for f in failed] == [(op_id, "role_not_allowed")]
+    assert flow.status()["failed"] == 1
+
+    assert not flow.factory_reset() and flow.error == "reset_not_confirmed"
+    flow.arm_reset()
+    assert flow.factory_reset()
+    assert list((tmp_path / "state").iterdir()) == []
+    with pytest.raises(ValueError):
+        flow.choose_role("manager")
