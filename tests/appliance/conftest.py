@@ -26,3 +26,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if in_ci():
                 pytest.fail(message, pytrace=False)
             pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def store_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real store server process for all appliance tests (each module starting its own cost seconds);
+    every test enrols its own device with its own token, so they do not see each other."""
+    from tests.support.server import init_demo_server
+
+    server = init_demo_server(tmp_path_factory.mktemp("appliance-server")).start()
+    yield server
+    server.stop()
