@@ -165,3 +165,15 @@ def test_enrol_by_qr_only_on_a_blank_device_and_then_starts_the_kiosk() -> None:
     # Not enrolled: the kiosk does not start at all, rather than failing into StartLimitAction=reboot.
     assert kiosk["Unit"]["ConditionPathExists"] == ["/etc/kiosk/kiosk.toml"]
     assert kiosk["Service"]["RestartPreventExitStatus"] == ["2"]
+
+
+@pytest.mark.requires_tool("systemd-analyze", "systemd")
+@pytest.mark.parametrize("unit", ["kiosk.service", "store-server.service"])
+def test_long_running_services_keep_a_low_exposure_score(unit: str, tmp_path: Path) -> None:
+    # systemd's own hardening score (0 = locked down, 10 = none). The kiosk stays this low while it still
+    # opens /dev/input, /dev/dri and the serial ports, because those come from DeviceAllow= and groups.
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", str(REPO / "systemd" / unit)],
+                            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    line = next(line for line in result.stdout.splitlines() if "Overall exposure level" in line)
+    score = float(line.split(":")[1].split()[0])
+    assert score <= 2.5, result.stdout[-3000:]
