@@ -191,4 +191,6 @@ class SyncWorker:
         self._stop.set()
         self._wake.set()
         if self._thread:
-            self._thread.join(timeout=self.batch_timeout + 5)
+            # Daemon thread: a batch stuck on a hanging server must not hold up shutdown; its rows stay
+            # pending and go again (same ids) on the next start.
+            self._thread.join(timeout=5)
