@@ -59,7 +59,15 @@ def check_display(env: dict[str, str], places: Places = Places()) -> Check:
         return Check("display", WARN, f"{', '.join(connected)} connected, but {renders[0]} is not usable: add the "
                                       "kiosk user to the render group or GL falls back to slow software drawing")
     device_hint = env.get("SDL_KMSDRM_DEVICE_INDEX")
-    extra = f"; SDL_KMSDRM_DEVICE_INDEX={device_hint}" if device_hint else ""
+    if device_hint:
+        extra = f"; SDL_KMSDRM_DEVICE_INDEX={device_hint}"
+    elif len(cards) > 1:
+        # SDL finds the display's DRM device by itself on most boards, but not on a Pi 5 with only a DSI
+        # panel (the card numbers there also change between boots).
+        index = connected[0].split("-", 1)[0].removeprefix("card")
+        extra = f"; if the screen stays black: SDL_KMSDRM_DEVICE_INDEX={index} in /etc/kiosk/kiosk.env"
+    else:
+        extra = ""
     return Check("display", OK, f"{', '.join(connected)} connected{extra}")
 
 
