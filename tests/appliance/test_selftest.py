@@ -148,7 +148,7 @@ def test_kiosk_selftest_command_prints_every_check(store_server, tmp_path: Path)
     store_server.stop()
     try:
         down = subprocess.run([sys.executable, "-m", "kiosk.cli", "selftest", "all"], capture_output=True,
-                              text=True, timeout=60, check=False, env={**os.environ, **env})
+                              text=True, timeout=60, check=False, env={**os.environ, **env, **x11})
     finally:
         store_server.start()
     assert down.returncode == 1
