@@ -104,6 +104,7 @@ def test_kiosk_service_runs_unprivileged_with_watchdog() -> None:
 def test_kiosk_service_environment_for_kms_and_sd_card() -> None:
     env = read_unit((REPO / "systemd/kiosk.service").read_text())["Service"]["Environment"]
     assert "SDL_VIDEODRIVER=kmsdrm" in env
+    assert "SDL_TOUCH_MOUSE_EVENTS=0" in env  # one touch path: no mouse clicks synthesised from touches
     assert "KIVY_WINDOW=sdl2" in env
     assert "KIVY_NO_FILELOG=1" in env
     assert "KIVY_HOME=/etc/kiosk/kivy" in env
