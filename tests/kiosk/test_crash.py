@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from kiosk.backend import Backend
 from kiosk.client import ServerError, StoreClient
 from kiosk.store import LocalStore
 from kiosk.sync import SyncWorker
@@ -33,12 +34,21 @@ def server(tmp_path):
 
 
 def _kiosk(db_path: str, url: str, key: str, card: str, report_fd: int, seed: int) -> None:
-    """The kiosk's write path in a loop: queue a few sales (reporting each id once enqueue returned),
-    then one sync round; until killed."""
+    """The kiosk's write path in a loop until killed. Odd seeds run it as the app does (sales queued from
+    the "UI" thread through the backend while the sync thread sends); even seeds alternate queueing a few
+    sales and one sync round in a single thread. Each id is reported once enqueue has returned."""
     rng = random.Random(seed)
     store = LocalStore(db_path)
     client = StoreClient(url, device_key=key, timeout=5)
-    worker = SyncWorker(store, client, batch_size=rng.choice([1, 7, 50, 500]))
+    worker = SyncWorker(store, client, batch_size=rng.choice([1, 7, 50, 500]), idle_interval=0.01,
+                        max_backoff=0.05)
+    if seed % 2:
+        backend = Backend(store, client, worker)
+        worker.start()
+        while True:
+            op_id = backend.enqueue("sale", {"card_number": card, "amount": rng.randint(1, 500) * 100})
+            os.write(report_fd, f"{op_id}\n".encode())
+            time.sleep(rng.choice([0, 0, 0.002, 0.01]))
     while True:
         for _ in range(rng.randint(1, 4)):
             op_id = store.enqueue("sale", {"card_number": card, "amount": rng.randint(1, 500) * 100})
@@ -87,6 +97,8 @@ def test_kiosk_killed_at_random_moments_loses_nothing_and_applies_nothing_twice(
     for trial in range(TRIALS):
         committed |= _run_trial(ctx, db_path, server, enrolled["device_key"], "10005", trial, max_life=0.25)
     assert len(committed) > TRIALS, "the kiosk processes hardly got to enqueue anything"
+    synced_before = len(server.operation_counts(enrolled["device_id"]))
+    assert synced_before > len(committed) // 3, "the kiosk processes hardly got to sync anything"
     # The last restart: a kiosk that is left alone drains everything.
     store = LocalStore(db_path)
     client = StoreClient(server.url, device_key=enrolled["device_key"], timeout=30)
@@ -97,7 +109,8 @@ def test_kiosk_killed_at_random_moments_loses_nothing_and_applies_nothing_twice(
         client.close()
         store.close()
     _assert_exactly_once(server, enrolled["device_id"], db_path, committed)
-    print(f"{TRIALS} kills, {len(committed)} operations, {time.monotonic() - started:.1f} s")
+    print(f"{TRIALS} kills, {len(committed)} operations ({synced_before} synced before the last restart), "
+          f"{time.monotonic() - started:.1f} s")
 
 
 def test_server_killed_and_restarted_mid_batch(server, tmp_path):
