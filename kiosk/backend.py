@@ -23,18 +23,22 @@ class CardView:
 
 class Backend:
     def __init__(self, store: LocalStore, client: StoreClient, sync: SyncWorker | None = None, *,
-                 country: str = "UA") -> None:
+                 country: str = "UA", outage_timeout: float = 1.5) -> None:
         self.store = store
         self.client = client
         self.sync = sync
         self.country = country
+        # While the sync worker finds the server down, a customer should not wait the full timeout for a
+        # card the cache can show at once; the server still gets a short chance to answer.
+        self.outage_timeout = outage_timeout
 
     def lookup_card(self, number: str) -> CardView:
         """Server first (it has the balance); the cache when the server cannot be reached or answers
         garbage (a captive portal, a crashed proxy). ServerRefused (e.g. card_not_found) propagates; the
         server's error only when the cache has nothing."""
+        short = self.sync is not None and self.sync.failing
         try:
-            card = self.client.card(number)
+            card = self.client.card(number, timeout=min(self.outage_timeout, self.client.timeout) if short else None)
         except (ServerUnreachable, BadResponse):
             cached = self.store.cached_card(number)
             if cached is None:

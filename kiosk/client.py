@@ -110,8 +110,8 @@ class StoreClient:
     def config(self) -> dict:
         return self._call("GET", "/config")
 
-    def card(self, number: str) -> dict:
-        return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}")
+    def card(self, number: str, timeout: float | None = None) -> dict:
+        return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}", timeout=timeout)
 
     def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
                      amount: int | None = None) -> dict:

@@ -126,6 +126,11 @@ class SyncWorker:
         self.state.pending, self.state.failed = counts["pending"], counts["failed"]
         return self.state
 
+    @property
+    def failing(self) -> bool:
+        """The last round could not reach the server (and none has succeeded since)."""
+        return self._failures > 0
+
     # the background thread ----------------------------------------------------------------------
     def kick(self) -> None:
         """Something was queued: sync now instead of at the next tick. During a backoff the wait is kept,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -132,6 +133,11 @@ def test_offline_identification_from_cache_queues_sales_and_refuses_code_request
 
     assert worker.step() > 0
     state = worker.refresh_state()
+    if mode == "hang":  # the worker knows the server is down: the next customer waits less than a timeout
+        client.timeout = 5.0
+        started = time.monotonic()
+        assert backend.lookup_card("10014").from_cache
+        assert time.monotonic() - started < 2.5
     assert not state.online and state.pending == 1 and state.last_error
     assert store.operation(op)["status"] == "pending" and store.operation(op)["attempts"] == 1
     assert store.sync_status()["last_error"] == state.last_error
