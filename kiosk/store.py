@@ -58,21 +58,26 @@ class LocalStore:
         return rows[0]["v"] or 0
 
     def migrate(self) -> int:
-        """Brings the file up to the newest schema; each step commits together with its version row, so a
-        crash mid-upgrade leaves the previous version intact and the step runs again on the next start."""
+        """Brings the file up to the newest schema. Each step commits together with its version row, so a
+        crash mid-upgrade leaves the previous version intact and the step runs again on the next start.
+        BEGIN IMMEDIATE and a re-read of the version: `kiosk queue status` may open the file at the same
+        moment as the kiosk after an update, and a step must not run twice."""
         with self._lock:
-            if "schema_version" not in self.db.table_names():
-                with self.db.atomic():
-                    self.db["schema_version"].create({"version": int, "applied_at": float}, pk="version",
-                                                     if_not_exists=True)
-            current = self.schema_version
             for version, step in enumerate(MIGRATIONS, start=1):
-                if version <= current:
-                    continue
-                with self.db.atomic():
-                    step(self.db)
-                    self.db.execute("insert into schema_version (version, applied_at) values (?, ?)",
-                                    [version, time.time()])
+                conn = self.db.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("create table if not exists schema_version "
+                                 "(version integer primary key, applied_at float)")
+                    current = conn.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
+                    if version > current:
+                        step(self.db)
+                        conn.execute("insert into schema_version (version, applied_at) values (?, ?)",
+                                     [version, time.time()])
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
             return self.schema_version
 
     # settings -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import time
 
@@ -113,4 +114,28 @@ def test_cards_to_refresh_are_the_recently_used_ones_with_an_old_or_outdated_vie
     assert sorted(store.cards_to_refresh(touched_within=3 * 3600, max_age=600)) == ["B", "D"]
     store.cache_card({"number": "B", "balance": 2}, touch=False)  # the background refresh
     assert store.cards_to_refresh(touched_within=3600, max_age=600) == []
+    store.close()
+
+
+def _open_at(path: str, at: float, results) -> None:
+    time.sleep(max(0.0, at - time.time()))
+    try:
+        LocalStore(path).close()
+        results.put("ok")
+    except Exception as e:  # reported to the parent, which fails the test
+        results.put(repr(e))
+
+
+def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    at = time.time() + 0.3
+    procs = [ctx.Process(target=_open_at, args=(str(tmp_path / "kiosk.db"), at, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(10)
+    assert sorted(results.get(timeout=5) for _ in procs) == ["ok"] * 4
+    store = LocalStore(tmp_path / "kiosk.db")
+    assert [r["version"] for r in store.db.query("select version from schema_version")] == [1, 2]
     store.close()
