@@ -45,8 +45,23 @@ class LocalStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self.db.atomic():
-            yield self.db.conn
+        """One write transaction. IMMEDIATE takes the write lock up front: a deferred one that reads first
+        fails with "database is locked" instead of waiting when another process (`kiosk queue retry`
+        beside the running kiosk) wrote in between."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # schema -------------------------------------------------------------------------------------
     @property
@@ -64,9 +79,7 @@ class LocalStore:
         moment as the kiosk after an update, and a step must not run twice."""
         with self._lock:
             for version, step in enumerate(MIGRATIONS, start=1):
-                conn = self.db.conn
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with self._tx() as conn:
                     conn.execute("create table if not exists schema_version "
                                  "(version integer primary key, applied_at float)")
                     current = conn.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
@@ -74,10 +87,6 @@ class LocalStore:
                         step(self.db)
                         conn.execute("insert into schema_version (version, applied_at) values (?, ?)",
                                      [version, time.time()])
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             return self.schema_version
 
     # settings -----------------------------------------------------------------------------------
