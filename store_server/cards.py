@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock, ledger
@@ -22,13 +22,15 @@ def resolve(conn: Connection, number: str) -> str | None:
     return conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
 
 
+_CARD_WITH_PHONE = (select(cards, customers.c.phone).select_from(cards.outerjoin(customers))
+                    .where(cards.c.number == bindparam("number")))
+_EXTRA_NUMBER = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
+
+
 def get_card(conn: Connection, number: str) -> dict:
-    row = conn.execute(
-        select(cards, customers.c.phone).select_from(cards.outerjoin(customers))
-        .where(cards.c.number == number)
-    ).mappings().first()
+    row = conn.execute(_CARD_WITH_PHONE, {"number": number}).mappings().first()
     if row is None:
-        main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
+        main = conn.execute(_EXTRA_NUMBER, {"number": number}).scalar()
         if main is not None:
             return get_card(conn, main)
         raise NotFound("card_not_found", "this card is not one of ours")
@@ -46,6 +48,7 @@ def find_by_phone(conn: Connection, phone: str) -> dict:
 
 
 def view(conn: Connection, row) -> dict:
+    balance, recent = ledger.recent_with_balance(conn, row["number"], limit=5)
     return {
         "number": row["number"],
         "state": row["state"],
@@ -54,11 +57,9 @@ def view(conn: Connection, row) -> dict:
         "discount_percent": row["discount_percent"],
         "digital": row["digital"],
         "phone_masked": mask(row["phone"]),
-        "balance": ledger.balance(conn, row["number"]),
-        "history": [
-            {"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
-            for h in ledger.history(conn, row["number"], limit=5)
-        ],
+        "balance": balance,
+        "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
+                    for h in recent],
     }
 
 

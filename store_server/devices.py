@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
@@ -46,10 +46,13 @@ def enrol(conn: Connection, *, token: str, name: str, role: str) -> dict:
     return {"device_id": device_id, "device_key": key, "role": role}
 
 
+_BY_KEY = select(devices).where(devices.c.key_hash == bindparam("key_hash"))
+
+
 def authenticate(conn: Connection, key: str | None) -> dict:
     if not key:
         raise Unauthorised("no_device_key", "this device is not enrolled")
-    row = conn.execute(select(devices).where(devices.c.key_hash == hash_secret(key))).mappings().first()
+    row = conn.execute(_BY_KEY, {"key_hash": hash_secret(key)}).mappings().first()
     if row is None:
         raise Unauthorised("device_key_invalid", "unknown device key")
     if row["revoked_at"] is not None:

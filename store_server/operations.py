@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,15 @@ MAX_AMOUNT = 10**12  # a trillion minor units: far beyond any till, well inside 
 # SQLite serialises writers anyway; taking the lock ourselves keeps read-check-write sequences (balance
 # checks) atomic without relying on SQLite's lock upgrade, which fails instead of waiting.
 _write_lock = threading.Lock()
+
+# Statements built once (see ledger.py): ingest runs them for every operation of every batch.
+_CARD = select(cards).where(cards.c.number == bindparam("number"))
+_EXTRA = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
+_INSERT_OP = insert(operations)
+_SET_RESULT = update(operations).where(operations.c.id == bindparam("op_id"))
+_INSERT_SALE = insert(sales)
+_REPLAY = select(operations.c.status, operations.c.error, operations.c.result).where(
+    operations.c.id == bindparam("op_id"))
 
 
 class OperationContext:
@@ -69,11 +78,11 @@ def _amount(payload: dict, key: str = "amount", *, default: int | None = None) -
 def _card(conn: Connection, number: str | None) -> dict:
     if not number:
         raise DomainError("card_required", "the operation names no card")
-    row = conn.execute(select(cards).where(cards.c.number == number)).mappings().first()
+    row = conn.execute(_CARD, {"number": number}).mappings().first()
     if row is None:
-        main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
+        main = conn.execute(_EXTRA, {"number": number}).scalar()
         if main is not None:
-            row = conn.execute(select(cards).where(cards.c.number == main)).mappings().first()
+            row = conn.execute(_CARD, {"number": main}).mappings().first()
     if row is None:
         raise DomainError("card_not_found", "this card is not one of ours")
     if row["state"] == "blocked":
@@ -190,10 +199,10 @@ def apply_sale(ctx: OperationContext) -> dict:
     accrued, tier = _accrual(ctx, card, paid)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="accrual",
                 amount=accrued, at=ctx.at)
-    ctx.conn.execute(insert(sales).values(
+    ctx.conn.execute(_INSERT_SALE, dict(
         operation_id=ctx.op["id"], card_number=card["number"], customer_id=card["customer_id"], at=ctx.at,
         amount=amount, discount=discount, redeemed=redeemed, paid=paid, accrued=accrued, returned_amount=0,
-        accrual_taken=0, redeem_refunded=0, money_refunded=0))
+        accrual_taken=0, redeem_refunded=0, money_refunded=0, cancelled_by=None))
     return {"accrued": accrued, "discount": discount, "redeemed": redeemed, "paid": paid, "tier": tier,
             "balance": ledger.balance(ctx.conn, card["number"])}
 
@@ -311,7 +320,7 @@ APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
 
 
 def _replay(conn: Connection, op_id: str) -> dict:
-    row = conn.execute(select(operations).where(operations.c.id == op_id)).mappings().one()
+    row = conn.execute(_REPLAY, {"op_id": op_id}).mappings().one()
     if row["status"] == "rejected":
         return {"id": op_id, "status": "rejected", "error": row["error"], "message": row["result"]["message"]}
     return {"id": op_id, "status": "duplicate", "result": row["result"]}
@@ -331,28 +340,120 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
         return {"id": op_id, "status": "rejected", "error": "bad_time", "message": "the time cannot be stored"}
     payload = op.get("payload") or {}
     number = payload.get("card_number")
-    base = dict(id=op_id, device_id=device["id"], type=op["type"], at=op["at"], received_at=clock.now(),
-                cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
-                payload=payload)
+    row = dict(id=op_id, device_id=device["id"], type=op["type"], at=op["at"], received_at=clock.now(),
+               cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
+               payload=payload, status="applied", error=None, result=None)
+    # One savepoint per operation: the row goes in first, so a second delivery of the same id (a retry,
+    # or another server process racing this one) fails on the primary key before anything is applied.
     try:
         with conn.begin_nested():
-            conn.execute(insert(operations).values(**base, status="applied"))
-    except IntegrityError:
-        return _replay(conn, op_id)
-    try:
-        with conn.begin_nested():
+            conn.execute(_INSERT_OP, row)
             if op.get("device_id") not in (None, device["id"]):
                 raise DomainError("device_mismatch", "the operation belongs to another device")
             applier = APPLIERS.get(op["type"])
             if applier is None:
                 raise DomainError("unknown_type", f"unknown operation type {op['type']!r}")
             result = applier(OperationContext(conn, op, device, {} if cache is None else cache))
-            conn.execute(update(operations).where(operations.c.id == op_id).values(result=result))
+            conn.execute(_SET_RESULT, {"op_id": op_id, "result": result})
         return {"id": op_id, "status": "applied", "result": result}
-    except DomainError as e:
-        conn.execute(update(operations).where(operations.c.id == op_id).values(
-            status="rejected", error=e.code, result={"message": e.message}))
+    except IntegrityError:
+        if conn.execute(_REPLAY, {"op_id": op_id}).first() is not None:
+            return _replay(conn, op_id)
+        # Not our id but another unique key (two devices registering one phone at once): a plain refusal.
+        e = DomainError("conflict", "a concurrent operation changed the same record; send it again")
+        conn.execute(_INSERT_OP, {**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
         return {"id": op_id, "status": "rejected", "error": e.code, "message": e.message}
+    except DomainError as e:
+        # The savepoint undid everything the operation did; what stays is the record that it was refused.
+        conn.execute(_INSERT_OP, {**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
+        return {"id": op_id, "status": "rejected", "error": e.code, "message": e.message}
+
+
+def _plain_sales(ops: list[dict], device: dict) -> bool:
+    """A till's usual batch: only sales that spend no bonuses, each id once, all from this device."""
+    if device.get("role") != "cashier" or len(ops) < 2 or len({op["id"] for op in ops}) != len(ops):
+        return False
+    for op in ops:
+        p = op.get("payload") or {}
+        if op["type"] != "sale" or op.get("device_id") not in (None, device["id"]):
+            return False
+        if "redeem" in p and not (type(p["redeem"]) is int and p["redeem"] == 0):
+            return False
+    return True
+
+
+def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
+    """The same results as applying the sales one by one, written with three multi-row INSERTs.
+
+    Returns None whenever the batch needs anything the one-by-one path does (tiers, discount codes,
+    extra card numbers, a concurrent duplicate), which then runs instead: this is only a shortcut.
+    """
+    if not _plain_sales(ops, device):
+        return None
+    ctx = OperationContext(conn, ops[0], device, cache)
+    if ctx.cached("tiers", tiers.load) or (ctx.setting("code_required") or {}).get("discount"):
+        return None
+    try:
+        times = [_utc(op["at"]) for op in ops]
+    except (OverflowError, ValueError):
+        return None
+    ids = [op["id"] for op in ops]
+    seen = set(conn.execute(select(operations.c.id).where(operations.c.id.in_(ids))).scalars())
+    wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
+    found = {r["number"]: dict(r) for r in conn.execute(select(cards).where(cards.c.number.in_(wanted))).mappings()}
+    if len(found) != len(wanted):
+        return None
+    balances = dict(conn.execute(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
+                                 .where(ledger_table.c.card_number.in_(list(found)))
+                                 .group_by(ledger_table.c.card_number)).all())
+    loaded, zone, now = ctx.cached("rules", rules.load), ctx.setting("timezone"), clock.now()
+    results: list[dict | None] = []
+    op_rows, ledger_rows, sale_rows = [], [], []
+    for op, at in zip(ops, times, strict=True):
+        if op["id"] in seen:
+            results.append(None)
+            continue
+        payload = op.get("payload") or {}
+        number = payload.get("card_number")
+        row = dict(id=op["id"], device_id=device["id"], type="sale", at=at, received_at=now,
+                   cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
+                   payload=payload, status="applied", error=None, result=None)
+        try:
+            card = found.get(_text(payload, "card_number"))
+            if card["state"] == "blocked":
+                raise DomainError("card_blocked", "this card is blocked")
+            amount = _amount(payload)
+        except DomainError as e:
+            op_rows.append({**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
+            results.append({"id": op["id"], "status": "rejected", "error": e.code, "message": e.message})
+            continue
+        discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
+        paid = amount - discount
+        accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card["card_type"])
+                   if card["kind"] == "bonus" and paid else 0)
+        balances[card["number"]] = int(balances.get(card["number"]) or 0) + accrued
+        result = {"accrued": accrued, "discount": discount, "redeemed": 0, "paid": paid, "tier": None,
+                  "balance": balances[card["number"]]}
+        op_rows.append({**row, "result": result})
+        if accrued:
+            ledger_rows.append(dict(card_number=card["number"], operation_id=op["id"], kind="accrual",
+                                    amount=accrued, at=at))
+        sale_rows.append(dict(operation_id=op["id"], card_number=card["number"], customer_id=card["customer_id"],
+                              at=at, amount=amount, discount=discount, redeemed=0, paid=paid, accrued=accrued,
+                              returned_amount=0, accrual_taken=0, redeem_refunded=0, money_refunded=0,
+                              cancelled_by=None))
+        results.append({"id": op["id"], "status": "applied", "result": result})
+    try:
+        with conn.begin_nested():
+            for statement, rows in ((_INSERT_OP, op_rows), (ledger.POST, ledger_rows), (_INSERT_SALE, sale_rows)):
+                if rows:
+                    conn.execute(statement, rows)
+    except IntegrityError:
+        return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
+    return [r if r is not None else _replay(conn, op_id) for r, op_id in zip(results, ids, strict=True)]
+
+
+BULK = True  # tests switch it off to compare the shortcut with the one-by-one path
 
 
 def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
@@ -360,6 +461,9 @@ def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
     cache: dict = {}
     with _write_lock, engine.begin() as conn:
+        fast = _apply_sales_in_bulk(conn, ops, device, cache) if BULK else None
+        if fast is not None:
+            return fast
         return [apply_one(conn, op, device, cache) for op in ops]
 
 

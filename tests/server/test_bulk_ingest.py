@@ -1,0 +1,70 @@
+"""The bulk shortcut for batches of plain sales gives exactly what applying them one by one gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from store_server import cards, operations, shop
+from store_server.db import create_schema, ledger, make_engine, sales
+from tests.server.conftest import CASHIER
+
+
+def make_shop(path):
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        shop.seed_demo(conn)
+        cards.create_type(conn, "disc", "discount", 5)
+        cards.issue_range(conn, 500, 502, card_type="disc")
+        cards.set_state(conn, "10005", "blocked")
+    return engine
+
+
+def dump(engine):
+    with engine.connect() as conn:
+        return (sorted(conn.execute(select(ledger.c.card_number, ledger.c.operation_id, ledger.c.amount)).all()),
+                sorted(conn.execute(select(sales.c.operation_id, sales.c.paid, sales.c.accrued)).all()))
+
+
+sale_ops = st.lists(st.fixed_dictionaries({
+    "id": st.sampled_from([f"op-{i:05d}" for i in range(40)]),
+    "card": st.sampled_from(["10001", "10002", 10003, "10005", "500", "501"]),
+    "amount": st.one_of(st.integers(1, 100_000), st.sampled_from([0, -1, "12", None])),
+    "minutes": st.integers(0, 60 * 24 * 7),
+}), min_size=2, max_size=30)
+
+
+@pytest.fixture
+def engines(tmp_path):
+    made = [make_shop(tmp_path / "bulk.db"), make_shop(tmp_path / "one.db")]
+    yield made
+    for e in made:
+        e.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(sale_ops, min_size=1, max_size=3))
+def test_bulk_and_one_by_one_agree(engines, batches, monkeypatch):
+    bulk, one = engines
+    t0 = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    for batch in batches:
+        seen = set()
+        ops = []
+        for spec in batch:
+            if spec["id"] in seen:
+                continue
+            seen.add(spec["id"])
+            ops.append({"id": f"{spec['id']}-{len(batches)}", "type": "sale", "cashier": "ann",
+                        "at": t0 + timedelta(minutes=spec["minutes"]),
+                        "payload": {"card_number": spec["card"], "amount": spec["amount"]}})
+        monkeypatch.setattr(operations, "BULK", True)
+        got = operations.apply_batch(bulk, ops, CASHIER)
+        monkeypatch.setattr(operations, "BULK", False)
+        want = operations.apply_batch(one, ops, CASHIER)
+        assert got == want
+    assert dump(bulk) == dump(one)
