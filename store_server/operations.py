@@ -319,8 +319,8 @@ APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
 }
 
 
-def _replay(conn: Connection, op_id: str) -> dict:
-    row = conn.execute(_REPLAY, {"op_id": op_id}).mappings().one()
+def _replay(conn: Connection, op_id: str, row=None) -> dict:
+    row = row or conn.execute(_REPLAY, {"op_id": op_id}).mappings().one()
     if row["status"] == "rejected":
         return {"id": op_id, "status": "rejected", "error": row["error"], "message": row["result"]["message"]}
     return {"id": op_id, "status": "duplicate", "result": row["result"]}
@@ -398,7 +398,9 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
     except (OverflowError, ValueError):
         return None
     ids = [op["id"] for op in ops]
-    seen = set(conn.execute(select(operations.c.id).where(operations.c.id.in_(ids))).scalars())
+    seen = {r["id"]: r for r in conn.execute(
+        select(operations.c.id, operations.c.status, operations.c.error, operations.c.result)
+        .where(operations.c.id.in_(ids))).mappings()}
     wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
     found = {r["number"]: dict(r) for r in conn.execute(select(cards).where(cards.c.number.in_(wanted))).mappings()}
     if len(found) != len(wanted):
@@ -450,7 +452,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
                     conn.execute(statement, rows)
     except IntegrityError:
         return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
-    return [r if r is not None else _replay(conn, op_id) for r, op_id in zip(results, ids, strict=True)]
+    return [r if r is not None else _replay(conn, op_id, seen[op_id]) for r, op_id in zip(results, ids, strict=True)]
 
 
 BULK = True  # tests switch it off to compare the shortcut with the one-by-one path
