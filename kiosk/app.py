@@ -25,18 +25,41 @@ from store_server.phones import mask
 from . import fonts, i18n
 from .backend import Backend
 from .config import KioskConfig
+from .flows.cancel import CancelFlow, CancelState
+from .flows.cashier import shop_config
 from .flows.identify import IdentifyFlow, IdentifyState
+from .flows.redeem import RedeemFlow
 from .flows.register import RegisterFlow, RegisterState
+from .flows.return_ import ReturnFlow
+from .flows.sale import SaleFlow
+from .flows.technician import ROLES, PinLock, TechnicianFlow
 from .i18n import _
 from .messages import message
 from .screens.attract import AttractScreen
 from .screens.card import CardScreen
-from .screens.register import RegisterCodeScreen, RegisterDoneScreen, RegisterPhoneScreen
+from .screens.register import (
+    RegisterCodeScreen,
+    RegisterDoneScreen,
+    RegisterPhoneScreen,
+    RegisterQuestionsScreen,
+)
+from .screens.technician import (
+    TechEnrolScreen,
+    TechFailedScreen,
+    TechMenuScreen,
+    TechPinScreen,
+    TechResetScreen,
+    TechSelfTestScreen,
+)
+from .screens.till import TillAmountScreen, TillCodeScreen, TillPickScreen, TillResultScreen
 
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
-KV_FILES = ("theme.kv", "attract.kv", "card.kv", "register.kv")
+KV_FILES = ("theme.kv", "attract.kv", "card.kv", "register.kv", "till.kv", "technician.kv")
 RESEND_SECONDS = 30
+TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
+# Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
+TECH_TAPS, TECH_TAP_WINDOW = 5, 3.0
 
 
 class BusyOverlay(FloatLayout):
@@ -60,6 +83,10 @@ class KioskApp(App):
         self.scans = scans
         self.identify = IdentifyFlow(backend)
         self.register: RegisterFlow | None = None
+        self.till = None  # the cashier's current flow (sale, redeem, return, cancel)
+        self.pin: PinLock | None = None
+        self.tech: TechnicianFlow | None = None
+        self._taps: list[float] = []
         self._code_sent_at = 0.0
         self._last_activity = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
@@ -77,8 +104,10 @@ class KioskApp(App):
         self.switch_language(self.kiosk_config.language)
         self.shop_name = self.backend.store.get_setting("shop_name", "")
         self.sm = ScreenManager(transition=FadeTransition(duration=0.12))
-        for screen in (AttractScreen(), CardScreen(), RegisterPhoneScreen(), RegisterCodeScreen(),
-                       RegisterDoneScreen()):
+        for screen in (AttractScreen(), CardScreen(), RegisterPhoneScreen(), RegisterQuestionsScreen(),
+                       RegisterCodeScreen(), RegisterDoneScreen(), TillAmountScreen(), TillCodeScreen(),
+                       TillPickScreen(), TillResultScreen(), TechPinScreen(), TechMenuScreen(), TechEnrolScreen(),
+                       TechFailedScreen(), TechSelfTestScreen(), TechResetScreen()):
             self.sm.add_widget(screen)
         self.sm.get_screen("attract").render(self)
         Window.bind(on_touch_down=self._touched, size=self._resized)
@@ -126,8 +155,10 @@ class KioskApp(App):
         idle = time.monotonic() - self._last_activity
         if self.sm.current != "attract" and not self.busy and idle > self.kiosk_config.idle_timeout:
             self.go_home()  # wipes what the last customer typed
-        if self.sm.current == "register_code":
-            self.sm.get_screen("register_code").update_resend(self)
+        if self.sm.current in ("register_code", "till_code"):
+            self.sm.get_screen(self.sm.current).update_resend(self)
+        if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
+            self.show("tech_pin")  # the lockout countdown
         sync = self.backend.sync
         if sync is not None:
             state = sync.state
@@ -150,13 +181,20 @@ class KioskApp(App):
 
     def on_scan(self, scan: Scan) -> None:
         self._last_activity = time.monotonic()
-        if self.sm.current.startswith("register"):
-            return  # a card scanned mid-registration must not throw away what the customer typed
+        if self.sm.current == "tech_selftest" and self.tech is not None:
+            self.tech.self_test.scanned(scan.payload)
+            self.show("tech_selftest")
+            return
+        if self.sm.current.startswith(("register", "till", "tech")):
+            return  # a card scanned mid-operation must not throw away what was typed
         self.run_async(lambda: self.identify.on_scan(scan), self._identified)
 
     def _identified(self, state: IdentifyState) -> None:
         if state is IdentifyState.CARD:
             self.show("card")
+            return
+        if state is IdentifyState.ENROLMENT:
+            self.open_technician()
             return
         attract = self.sm.get_screen("attract")
         code = {IdentifyState.NOT_OURS: "not_ours", IdentifyState.NOT_FOUND: "card_not_found",
@@ -167,17 +205,149 @@ class KioskApp(App):
 
     def start_registration(self, card_number: str | None = None) -> None:
         self._last_activity = time.monotonic()
-        self.register = RegisterFlow(self.backend, card_number=card_number)
+        self.register = RegisterFlow(self.backend, card_number=card_number,
+                                     questionnaire=shop_config(self.backend).get("questionnaire"))
         self.show("register_phone")
 
     def numpad(self, key: str) -> None:
         self._last_activity = time.monotonic()
-        if self.register is not None:
-            self.register.press(key)
-            self.show(self.sm.current)
+        current = self.sm.current
+        target = (self.till if current.startswith("till") else self.pin if current == "tech_pin"
+                  else self.register if current.startswith("register") else None)
+        if target is not None:
+            target.press(key)
+            self.show(current)
 
     def register_resend_in(self) -> float:
         return max(0.0, RESEND_SECONDS - (time.monotonic() - self._code_sent_at))
+
+    code_resend_in = register_resend_in
+
+    def register_screen(self) -> str:
+        return {RegisterState.PHONE: "register_phone", RegisterState.QUESTIONS: "register_questions",
+                RegisterState.CODE: "register_code", RegisterState.DONE: "register_done"}[self.register.state]
+
+    def question_event(self, name: str, *args) -> None:
+        """Questionnaire steps are local; the last one asks the server for the SMS code."""
+        self._last_activity = time.monotonic()
+        flow = self.register
+        if flow is None:
+            return
+        if name == "previous" and flow.questions.index == 0:
+            flow.state = RegisterState.PHONE
+        else:
+            getattr(flow.questions, name)(*args)
+        if flow.questions.done:
+            self.register_event("finish_questions")
+            return
+        self.show(self.register_screen())
+
+    # the till -------------------------------------------------------------------------------------
+    def start_till(self, kind: str) -> None:
+        self._last_activity = time.monotonic()
+        card = self.identify.card
+        if card is None or self.role != "cashier":
+            return
+        self.till = TILL_FLOWS[kind](self.backend, card)
+        self.show(self.till_screen())
+
+    def till_screen(self) -> str:
+        state = self.till.state.value
+        return {"amount": "till_amount", "preview": "till_amount", "code": "till_code", "pick": "till_pick"}.get(
+            state, "till_result")
+
+    def till_event(self, name: str, *args) -> None:
+        self._last_activity = time.monotonic()
+        flow = self.till
+        if flow is None:
+            return
+        if name == "back" and flow.state.value in ("amount", "pick"):
+            if isinstance(flow, ReturnFlow) and flow.state.value == "amount":
+                flow.back()
+            else:
+                self.back_to_card()
+                return
+        elif name in ("confirm", "submit_code", "resend"):  # these ask the server
+            def after(_result) -> None:
+                if name in ("resend",) or (flow.state.value == "code" and name == "confirm"):
+                    self._code_sent_at = time.monotonic()
+                if isinstance(flow, CancelFlow) and flow.state is CancelState.DONE:
+                    self.identify.view = None
+                self.show(self.till_screen())
+            self.run_async(getattr(flow, name), after)
+            return
+        else:
+            getattr(flow, name)(*args)
+        self.show(self.till_screen())
+
+    def back_to_card(self) -> None:
+        """After an operation the card is looked up again, so the balance shown is the server's."""
+        self.till = None
+        card = self.identify.card
+        if card is None:
+            self.go_home()
+            return
+        self.run_async(lambda: self.identify.lookup(card["number"]), self._identified)
+
+    # the technician -------------------------------------------------------------------------------
+    def tap_shop_name(self) -> None:
+        now = time.monotonic()
+        self._taps = [t for t in self._taps if now - t < TECH_TAP_WINDOW] + [now]
+        if len(self._taps) >= TECH_TAPS:
+            self._taps = []
+            self.open_technician()
+
+    def open_technician(self) -> None:
+        self._last_activity = time.monotonic()
+        self.pin = PinLock(self.backend.store)
+        self.show("tech_pin")
+
+    def tech_show(self, name: str) -> None:
+        self._last_activity = time.monotonic()
+        if self.tech is not None:
+            self.tech.error = None
+            self.show(name)
+
+    def tech_event(self, name: str, *args) -> None:
+        self._last_activity = time.monotonic()
+        if name == "submit_pin":
+            if self.pin is not None and self.pin.submit():
+                self.tech = TechnicianFlow(self.backend, state_dir=self.kiosk_config.state_dir, role=self.role)
+                enrolment = self.identify.enrolment
+                if enrolment is not None:  # the enrolment QR that brought us here
+                    self.tech_event("enrol", enrolment.server_url, enrolment.token)
+                    return
+                self.show("tech_menu")
+            else:
+                self.show("tech_pin")
+            return
+        flow = self.tech
+        if flow is None:
+            return
+        if name == "enrol":
+            self.run_async(lambda: flow.enrol(*args), self._enrolled)
+            return
+        if name == "toggle_role":
+            flow.choose_role(ROLES[(ROLES.index(flow.role) + 1) % len(ROLES)])
+            self.role = flow.role
+        elif name == "confirm_item":
+            flow.self_test.confirm(*args)
+        elif name == "touch":
+            flow.self_test.touch(*args)
+        elif name == "retry":
+            flow.retry(*args)
+        elif name == "factory_reset":
+            flow.arm_reset()
+            if flow.factory_reset():
+                self.stop()  # systemd starts us again, unenrolled
+                return
+        self.show(self.sm.current)
+
+    def _enrolled(self, ok: bool) -> None:
+        if ok:
+            self.shop_name = self.backend.store.get_setting("shop_name", "")
+            self.identify.reset()
+        self.show("tech_enrol")
 
     def register_event(self, name: str) -> None:
         self._last_activity = time.monotonic()
@@ -190,15 +360,15 @@ class KioskApp(App):
             return
 
         def after(state) -> None:
-            if name in ("submit_phone", "resend") and flow.error is None:
+            if name in ("submit_phone", "resend", "finish_questions") and flow.state is RegisterState.CODE \
+                    and flow.error is None:
                 self._code_sent_at = time.monotonic()
-            self.show({RegisterState.PHONE: "register_phone", RegisterState.CODE: "register_code",
-                       RegisterState.DONE: "register_done"}[flow.state])
+            self.show(self.register_screen())
 
         self.run_async(getattr(flow, name), after)
 
     def go_home(self) -> None:
-        self.register = None
+        self.register = self.till = self.pin = self.tech = None
         self.identify.reset()
         self.sm.get_screen("attract").notice = ""
         self.sm.current = "attract"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 SIZES = ((800, 480), (480, 800), (1280, 800), (1920, 1080))
 SLACK = 2  # px: rounding in Kivy's text layout
+SETTLE_FRAMES = 6
 
 
 def overflowing_labels(window, window_size: tuple[int, int]) -> list[dict]:
@@ -100,12 +101,18 @@ class Gallery:
         Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt: Clock.schedule_once(self._shoot, 0), 0),
                             0)
 
-    def _shoot(self, _dt) -> None:
+    def _shoot(self, _dt, settle: int = 0) -> None:
+        from kivy.clock import Clock
+
         lang, size, (name, _setup) = self.plan[self.index]
+        problems = overflowing_labels(self.app.root_window, size)
+        if problems and settle < SETTLE_FRAMES:
+            # heights that follow wrapped text converge over a few frames; judge the settled screen
+            Clock.schedule_once(lambda _dt: self._shoot(_dt, settle + 1), 0)
+            return
         folder = self.out / f"{lang}-{size[0]}x{size[1]}"
         folder.mkdir(parents=True, exist_ok=True)
         save_window(folder / f"{name}.png", size)
-        problems = overflowing_labels(self.app.root_window, size)
         if problems:
             self.overflow[f"{lang}-{size[0]}x{size[1]}/{name}"] = problems
         self._next()

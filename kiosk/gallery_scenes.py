@@ -6,9 +6,19 @@ import time
 from collections.abc import Callable
 
 from .backend import CardView
+from .flows.cancel import CancelFlow, CancelState
+from .flows.code import CodeStep
 from .flows.identify import IdentifyState
+from .flows.redeem import RedeemFlow, RedeemState
 from .flows.register import RegisterFlow, RegisterState
+from .flows.return_ import ReturnFlow
+from .flows.sale import SaleFlow, SaleState
+from .flows.technician import PinLock, TechnicianFlow
 from .messages import message
+
+QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "uk": "Який магазин найближчий?"},
+              "type": "choice", "choices": ["Kyiv, Khreshchatyk 1", "Lviv, Rynok 5", "Odesa, Derybasivska 10"]},
+             {"key": "birthday", "label": "Birthday (for a gift)", "type": "date", "required": True}]
 
 HISTORY = [{"kind": "accrual", "amount": 1250, "at": "2026-11-20T10:00:00"},
            {"kind": "redemption", "amount": -5000, "at": "2026-11-18T17:30:00"},
@@ -24,10 +34,85 @@ def card(state: str = "active", *, kind: str = "bonus", from_cache: bool = False
                     from_cache, time.time() - 3600)
 
 
-def _show_card(view: CardView) -> Callable:
+def _show_card(view: CardView, role: str = "cashier") -> Callable:
     def setup(app) -> str:
+        app.role = role
         app.identify.view, app.identify.state = view, IdentifyState.CARD
         return "card"
+    return setup
+
+
+def _sales(app) -> None:
+    """Two sales of this till in the local outbox, for the return and cancel pickers."""
+    store = app.backend.store
+    if not store.get_setting("gallery_sales"):
+        for amount in (125000, 4550):
+            store.enqueue("sale", {"card_number": "10001", "amount": amount})
+        store.set_setting("gallery_sales", True)
+
+
+def _till(kind, *, keys: str = "", state=None, error: str | None = None, view: CardView | None = None,
+          **fields) -> Callable:
+    def setup(app) -> str:
+        _sales(app)
+        app.role = "cashier"
+        app.identify.view = view or card()
+        flow = kind(app.backend, app.identify.view.card)
+        for key in keys:
+            flow.press(key)
+        if isinstance(flow, SaleFlow) and state is SaleState.PREVIEW:
+            flow.preview()
+        elif state is not None:
+            flow.state = state
+        if state is not None and state.value == "code":
+            flow.code = CodeStep(app.backend, purpose="redeem", card_number="10001", amount=flow.amount)
+            flow.code.entry.text, flow.code.attempts_left = "12", 3
+        for key, value in fields.items():
+            setattr(flow, key, value)
+        flow.error = error
+        app.till = flow
+        return app.till_screen()
+    return setup
+
+
+def _cancel(state: CancelState, error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        _sales(app)
+        app.role = "cashier"
+        app.identify.view = card()
+        flow = CancelFlow(app.backend, app.identify.view.card)
+        flow.pick(0)
+        flow.state, flow.error = state, error
+        app.till = flow
+        return app.till_screen()
+    return setup
+
+
+def _questions(index: int, typed: str = "", error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        flow = RegisterFlow(app.backend, questionnaire=QUESTIONS)
+        flow.state, flow.phone = RegisterState.QUESTIONS, "+380501234567"
+        flow.questions.index, flow.questions.typed, flow.questions.error = index, typed, error
+        app.register = flow
+        return "register_questions"
+    return setup
+
+
+def _tech(screen: str, *, error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        store = app.backend.store
+        if not store.failed():
+            op_id = store.enqueue("redeem", {"card_number": "10001", "amount": 5000})
+            store.mark_failed(op_id, "insufficient_balance: not enough bonuses on the card")
+        app.pin = PinLock(store)
+        app.pin.entry.text, app.pin.error = "12", error if screen == "tech_pin" else None
+        app.tech = TechnicianFlow(app.backend, state_dir=app.kiosk_config.state_dir, role="cashier")
+        app.tech.self_test.scanned("4820000123457")
+        app.tech.self_test.confirm("leds")
+        app.tech.self_test.touch(0, 0)
+        app.tech.self_test.touch(2, 1)
+        app.tech.error = error if screen != "tech_pin" else None
+        return screen
     return setup
 
 
@@ -52,9 +137,29 @@ def scenes() -> list[tuple[str, Callable]]:
     return [
         ("attract", lambda app: "attract"),
         ("attract-notice", _attract_notice),
-        ("card", _show_card(card())),
-        ("card-discount-offline", _show_card(card(kind="discount", from_cache=True))),
-        ("card-not-activated", _show_card(card("issued"))),
+        ("card", _show_card(card(), "entrance")),
+        ("card-discount-offline", _show_card(card(kind="discount", from_cache=True), "entrance")),
+        ("card-not-activated", _show_card(card("issued"), "entrance")),
+        ("card-cashier", _show_card(card())),
+        ("card-cashier-not-activated", _show_card(card("issued"))),
+        ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
+        ("till-sale-preview", _till(SaleFlow, keys="1250.5", state=SaleState.PREVIEW,
+                                    view=card(kind="discount"))),
+        ("till-sale-done", _till(SaleFlow, keys="1250.5", state=SaleState.DONE)),
+        ("till-redeem-error", _till(RedeemFlow, keys="99999", error="insufficient_balance")),
+        ("till-redeem-code", _till(RedeemFlow, keys="100", state=RedeemState.CODE, error="wrong_code")),
+        ("till-return-pick", _till(ReturnFlow)),
+        ("till-cancel-confirm", _cancel(CancelState.CONFIRM)),
+        ("till-cancel-refused", _cancel(CancelState.REFUSED, "bonuses_already_spent")),
+        ("till-cancel-queued", _cancel(CancelState.QUEUED)),
+        ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
+        ("register-questions-date", _questions(1, "1990-05", "bad_date")),
+        ("tech-pin", _tech("tech_pin", error="wrong_pin")),
+        ("tech-menu", _tech("tech_menu", error="server_unreachable")),
+        ("tech-enrol", _tech("tech_enrol", error="enrolment_token_expired")),
+        ("tech-failed", _tech("tech_failed")),
+        ("tech-selftest", _tech("tech_selftest")),
+        ("tech-reset", _tech("tech_reset")),
         ("register-phone", _register(RegisterState.PHONE)),
         ("register-phone-error", _register(RegisterState.PHONE, digits="+38050123456789", consent=True,
                                            marketing=True, error="consent_required")),

@@ -26,6 +26,42 @@ MESSAGES = {
     "not_activated": N_("This card is not activated yet. Activate it to keep your bonuses safe."),
     "not_activated_cashier": N_("Card not activated. Tell the customer to tap \"Activate\" at the entrance "
                                 "kiosk, or activate it here with their phone number."),
+    # the till
+    "bad_amount": N_("Enter an amount first."),
+    "insufficient_balance": N_("The card does not have that many bonuses."),
+    "return_too_large": N_("That is more than is left of this sale."),
+    "bonuses_already_spent": N_("Refused: the customer has already spent the bonuses this purchase gave."),
+    "already_returned": N_("Refused: goods of this sale were returned. Return the rest instead."),
+    "already_cancelled": N_("This operation is already cancelled."),
+    "not_cancellable": N_("Only a confirmed sale or payment with bonuses can be cancelled."),
+    "sale_not_found": N_("The server does not know this sale yet. Try again in a minute."),
+    "card_not_active": N_("This card is not activated, so no code can be sent. Activate it first."),
+    "verification_impossible": N_("This card has no phone to send a code to. Activate it first."),
+    "verification_required": N_("The customer's code is needed for this operation."),
+    "verification_expired": N_("The confirmation expired. Please start again."),
+    "verification_invalid": N_("The confirmation is not valid. Please start again."),
+    "verification_used": N_("The confirmation is not valid. Please start again."),
+    "verification_mismatch": N_("The amount changed after the code. Please start again."),
+    "role_not_allowed": N_("This device is not allowed to do that."),
+    "too_many_codes": N_("Too many codes for this phone. Please try later."),
+    "too_many_codes_today": N_("Too many codes for this phone today. Please try tomorrow."),
+    # the questionnaire
+    "answer_required": N_("Please answer this question."),
+    "bad_date": N_("Enter the date as year-month-day, e.g. 1990-05-31."),
+    "bad_number": N_("Enter a number."),
+    "bad_choice": N_("Please choose one of the options."),
+    "bad_answer": N_("Please check your answer."),
+    # the technician
+    "wrong_pin": N_("Wrong PIN."),
+    "pin_locked": N_("Too many wrong PINs. Locked for a while."),
+    "bad_pin": N_("A PIN has 4 to 8 digits."),
+    "bad_enrolment": N_("The server address must start with http:// or https://, and the token is needed."),
+    "enrolment_token_invalid": N_("The enrolment token is unknown or already used."),
+    "enrolment_token_expired": N_("The enrolment token has expired. Create a new one on the server."),
+    "device_revoked": N_("This device was revoked on the server. Enrol it again."),
+    "device_key_invalid": N_("The server does not know this device. Enrol it again."),
+    "no_device_key": N_("This device is not enrolled yet."),
+    "reset_not_confirmed": N_("Confirm the factory reset first."),
 }
 
 

@@ -5,6 +5,7 @@ from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from ..flows.balance import Balance
+from ..flows.cashier import shop_config
 from ..i18n import _
 from ..messages import message
 from .base import KioskScreen
@@ -39,9 +40,13 @@ class CardScreen(KioskScreen):
     warning = StringProperty("")
     history = BooleanProperty(False)
     can_activate = BooleanProperty(False)
+    till = BooleanProperty(False)
 
     def render(self, app) -> None:
-        summary = Balance.of(app.identify.view, role=app.role)
+        summary = Balance.of(app.identify.view, role=app.role,
+                             till_activation=bool(shop_config(app.backend).get("till_activation", True)))
+        # a pre-issued card accrues at once (spec), so the till works on it; a blocked one takes nothing
+        self.till = app.role == "cashier" and summary.state != "blocked" and not summary.notice == "offline_as_of"
         self.number = summary.number
         self.balance = money(summary.balance)
         parts = [summary.phone_masked] if summary.phone_masked else []
@@ -57,3 +62,5 @@ class CardScreen(KioskScreen):
         self.ids.history.rows = [(f"{h.at:%d.%m.%y}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))
                                  for h in summary.history]
         self.history = bool(summary.history)
+        if not self.history:
+            self.ids.history_panel.size = (0, 0)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
+from ..flows.questionnaire import label
 from ..flows.register import CODE_LENGTH
 from ..i18n import _
 from ..messages import attempts_left, message
@@ -20,6 +22,41 @@ class RegisterPhoneScreen(KioskScreen):
         self.phone_text = flow.digits
         self.consent, self.marketing = flow.consent, flow.marketing
         self.error = message(flow.error)
+
+
+class RegisterQuestionsScreen(KioskScreen):
+    number = NumericProperty(1)
+    total = NumericProperty(1)
+    question = StringProperty("")
+    kind = StringProperty("text")
+    answer = StringProperty("")
+    error = StringProperty("")
+    required = BooleanProperty(False)
+    free_text = BooleanProperty(False)
+
+    def render(self, app) -> None:
+        questions = app.register.questions
+        field = questions.field
+        if field is None:
+            return
+        self.number, self.total = questions.index + 1, len(questions.fields)
+        self.question = label(field, app.lang)
+        self.kind, self.required = field["type"], bool(field.get("required"))
+        self.free_text = self.kind == "text"
+        self.answer = questions.typed
+        self.error = message(questions.error)
+        choices = self.ids.side
+        choices.clear_widgets()
+        if self.kind in ("number", "date"):
+            choices.add_widget(Factory.Numpad(extra="-"))
+        elif self.kind == "choice":
+            for choice in field.get("choices") or []:
+                button = Factory.RowButton(text=choice, halign="center")
+                if choice == questions.typed:
+                    button.background_color = (0.2, 0.45, 0.3, 1)
+                button.bind(on_release=lambda _b, c=choice: app.question_event("choose", c))
+                choices.add_widget(button)
+            choices.add_widget(Factory.Widget())
 
 
 class RegisterCodeScreen(KioskScreen):

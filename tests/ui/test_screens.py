@@ -2,8 +2,8 @@
 
 A label whose text does not fit its box, or that lies outside the window, fails the test (the gallery
 measures it); the pictures are for a person to look at. The full matrix (all languages at all four sizes)
-runs with KIOSK_GALLERY=full; by default 800x480 and portrait in every language, and the large panels in
-the languages with the longest words.
+runs with KIOSK_GALLERY=full; by default 800x480 in every language and the other sizes in Kazakh, the
+language with the longest words.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ ALL = ",".join(LANGUAGES)
 if os.environ.get("KIOSK_GALLERY") == "full":
     RUNS = [(ALL, "800x480"), (ALL, "480x800"), (ALL, "1280x800"), (ALL, "1920x1080")]
 else:
-    RUNS = [(ALL, "800x480"), (ALL, "480x800"), ("kk,vi", "1280x800,1920x1080")]
+    # Kazakh has the longest words of the five: the other sizes in it, every language at the panel's own
+    RUNS = [(ALL, "800x480"), ("kk", "480x800,1280x800,1920x1080")]
 
 
 def _render(out: Path, langs: str, sizes: str) -> tuple[Path, subprocess.CompletedProcess]:

@@ -1,0 +1,112 @@
+"""The technician's screens: they draw `app.pin` (the lock) and `app.tech` (the technician flow)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from ..flows.technician import TOUCH_GRID
+from ..i18n import _
+from ..messages import message
+from .base import KioskScreen
+
+
+def role_name(role: str) -> str:
+    return {"entrance": _("entrance"), "cashier": _("cashier")}.get(role, role)
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%d.%m %H:%M:%S") if ts else "—"
+
+
+class TechPinScreen(KioskScreen):
+    pin_text = StringProperty("")
+    error = StringProperty("")
+
+    def render(self, app) -> None:
+        lock = app.pin
+        self.pin_text = "•" * len(lock.entry.text)
+        locked = lock.locked_for()
+        self.error = (_("Locked: try again in {seconds} s").format(seconds=locked) if locked
+                      else message(lock.error))
+
+
+class TechMenuScreen(KioskScreen):
+    status = StringProperty("")
+    error = StringProperty("")
+    role_name = StringProperty("")
+
+    def render(self, app) -> None:
+        flow = app.tech
+        s = flow.status()
+        self.role_name = role_name(s["role"])
+        self.status = "\n".join([
+            _("Server: {url}").format(url=s["server_url"] or "—"),
+            _("Device: {device}").format(device=s["device_id"] or _("not enrolled")),
+            _("Network: {state}").format(state=_("online") if s["online"] else _("offline")),
+            _("Waiting to sync: {n}").format(n=s["pending"]),
+            _("Failed: {n}").format(n=s["failed"]),
+            _("Last sync: {when}").format(when=_when(s["last_success"])),
+        ])
+        self.error = message(flow.error)
+
+
+class TechEnrolScreen(KioskScreen):
+    url = StringProperty("")
+    error = StringProperty("")
+    done = StringProperty("")
+
+    def render(self, app) -> None:
+        flow = app.tech
+        self.url = flow.status()["server_url"] or ""
+        self.error = message(flow.error)
+        self.done = _("Enrolled.") if flow.status()["device_id"] and not flow.error else ""
+
+
+class TechFailedScreen(KioskScreen):
+    hint = StringProperty("")
+
+    def render(self, app) -> None:
+        failed = app.tech.failed_operations()
+        self.hint = (_("Refused by the server; tap one to send it again after fixing the cause.") if failed
+                     else _("No failed operations."))
+        rows = self.ids.rows
+        rows.clear_widgets()
+        room = max(1, int(rows.height // (app.scale * 70))) if rows.height > 10 else 4
+        for op in failed[:room]:
+            text = f"{op['at'][:16].replace('T', ' ')}   {op['type']}   {message(op['error']) or op['error']}"
+            button = Factory.RowButton(text=text)
+            button.bind(on_release=lambda _b, op_id=op["id"]: app.tech_event("retry", op_id))
+            rows.add_widget(button)
+        rows.add_widget(Factory.Widget())
+
+
+class TechSelfTestScreen(KioskScreen):
+    scanner_text = StringProperty("")
+    leds = BooleanProperty(False)
+    buzzer = BooleanProperty(False)
+    touch = BooleanProperty(False)
+
+    def render(self, app) -> None:
+        test = app.tech.self_test
+        self.scanner_text = (_("Scanner works: {code}").format(code=test.last_scan) if test.last_scan
+                             else _("Scan any barcode to test the scanner."))
+        self.leds, self.buzzer, self.touch = test.passed["leds"], test.passed["buzzer"], test.passed["touch"]
+        grid = self.ids.grid
+        grid.clear_widgets()
+        grid.cols = TOUCH_GRID[0]
+        for row in range(TOUCH_GRID[1]):
+            for col in range(TOUCH_GRID[0]):
+                cell = Factory.Button(background_normal="", text="")
+                cell.background_color = (0.3, 0.78, 0.47, 1) if (col, row) in test.touched else (0.11, 0.22, 0.35, 1)
+                cell.bind(on_press=lambda _b, c=col, r=row: app.tech_event("touch", c, r))
+                grid.add_widget(cell)
+
+
+class TechResetScreen(KioskScreen):
+    pending = NumericProperty(0)
+
+    def render(self, app) -> None:
+        self.pending = app.tech.status()["pending"]
