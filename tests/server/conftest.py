@@ -9,6 +9,7 @@ import pytest
 
 from store_server import cards, operations, shop
 from store_server.db import create_schema, make_engine
+from tests.server import pg
 
 CASHIER = {"id": "till-1", "role": "cashier"}
 ENTRANCE = {"id": "kiosk-1", "role": "entrance"}
@@ -26,9 +27,9 @@ class Shop:
             shop.put(conn, key, value)
 
     def op(self, type_: str, device: dict = CASHIER, token: str | None = None, at: datetime | None = None,
-           op_id: str | None = None, **payload) -> dict:
+           op_id: str | None = None, cashier: str | None = None, **payload) -> dict:
         op = {"id": op_id or str(uuid.uuid4()), "type": type_, "at": at or self.at, "payload": payload,
-              "verification_token": token}
+              "verification_token": token, "cashier": cashier}
         return operations.apply_batch(self.engine, [op], device)[0]
 
     def ok(self, type_: str, **kw) -> dict:
@@ -41,9 +42,24 @@ class Shop:
             return cards.get_card(conn, number)["balance"]
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = pg.Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"] if pg.enabled() else ["sqlite"])
+def database_url(request, tmp_path) -> str:
+    """SQLite always; with KIOSK_TEST_PG=1 the same test again on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_cluster").new_database()
+
+
 @pytest.fixture
-def shop_db(tmp_path) -> Shop:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+def shop_db(database_url) -> Shop:
+    engine = make_engine(database_url)
     create_schema(engine)
     with engine.begin() as conn:
         shop.seed_demo(conn)

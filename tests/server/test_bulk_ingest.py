@@ -14,8 +14,8 @@ from store_server.db import create_schema, ledger, make_engine, sales
 from tests.server.conftest import CASHIER
 
 
-def make_shop(path):
-    engine = make_engine(f"sqlite:///{path}")
+def make_shop(url):
+    engine = make_engine(url)
     create_schema(engine)
     with engine.begin() as conn:
         shop.seed_demo(conn)
@@ -40,8 +40,12 @@ sale_ops = st.lists(st.fixed_dictionaries({
 
 
 @pytest.fixture
-def engines(tmp_path):
-    made = [make_shop(tmp_path / "bulk.db"), make_shop(tmp_path / "one.db")]
+def engines(database_url, request, tmp_path):
+    if database_url.startswith("sqlite"):
+        urls = [f"sqlite:///{tmp_path / 'bulk.db'}", f"sqlite:///{tmp_path / 'one.db'}"]
+    else:
+        urls = [database_url, request.getfixturevalue("pg_cluster").new_database()]
+    made = [make_shop(url) for url in urls]
     yield made
     for e in made:
         e.dispose()
