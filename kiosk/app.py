@@ -6,6 +6,7 @@ Network calls run on one worker thread (the UI never freezes); results come back
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.scanner.base import Scan, ScanQueue
 from store_server.phones import mask
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
 KV_FILES = ("theme.kv", "attract.kv", "card.kv", "register.kv", "till.kv", "technician.kv")
 RESEND_SECONDS = 30
+BUSY_DELAY = 0.2  # s before "please wait" covers the screen
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
 TECH_TAPS, TECH_TAP_WINDOW = 5, 3.0
@@ -87,6 +89,7 @@ class KioskApp(App):
         self.pin: PinLock | None = None
         self.tech: TechnicianFlow | None = None
         self._taps: list[float] = []
+        self._stopping = False
         self._code_sent_at = 0.0
         self._last_activity = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
@@ -103,7 +106,8 @@ class KioskApp(App):
             Builder.load_file(str(KV_DIR / name))
         self.switch_language(self.kiosk_config.language)
         self.shop_name = self.backend.store.get_setting("shop_name", "")
-        self.sm = ScreenManager(transition=FadeTransition(duration=0.12))
+        # no transition: a fade costs frames (FBOs) between the scan and the balance, the number that matters
+        self.sm = ScreenManager(transition=NoTransition())
         for screen in (AttractScreen(), CardScreen(), RegisterPhoneScreen(), RegisterQuestionsScreen(),
                        RegisterCodeScreen(), RegisterDoneScreen(), TillAmountScreen(), TillCodeScreen(),
                        TillPickScreen(), TillResultScreen(), TechPinScreen(), TechMenuScreen(), TechEnrolScreen(),
@@ -112,7 +116,7 @@ class KioskApp(App):
         self.sm.get_screen("attract").render(self)
         Window.bind(on_touch_down=self._touched, size=self._resized)
         self._resized(Window, Window.size)
-        Clock.schedule_interval(self._poll_scans, 1 / 30)
+        threading.Thread(target=self._listen_for_scans, name="scans", daemon=True).start()
         Clock.schedule_interval(self._tick, 1)
         return self.sm
 
@@ -137,18 +141,33 @@ class KioskApp(App):
         self._worker.submit(work).add_done_callback(done)
 
     def _set_busy(self, busy: bool) -> None:
+        # The overlay appears only when the wait is long enough to notice: a quick answer must not flash
+        # it (and pay for drawing it) on the way to the result.
         if busy and not self.busy:
-            self.root_window.add_widget(self._overlay) if self.root_window else None
-        elif not busy and self.busy and self._overlay.parent:
-            self._overlay.parent.remove_widget(self._overlay)
+            Clock.schedule_once(self._show_overlay, BUSY_DELAY)
+        elif not busy:
+            Clock.unschedule(self._show_overlay)
+            if self._overlay.parent:
+                self._overlay.parent.remove_widget(self._overlay)
         self.busy = busy
+
+    def _show_overlay(self, _dt) -> None:
+        if self.busy and self.root_window and not self._overlay.parent:
+            self.root_window.add_widget(self._overlay)
 
     def _touched(self, *_args) -> None:
         self._last_activity = time.monotonic()
 
-    def _poll_scans(self, _dt) -> None:
-        scan = self.scans.get()
-        if scan is not None and not self.busy:
+    def _listen_for_scans(self) -> None:
+        """Waits on the drivers' queue and hands each scan to the UI thread at once (a polling clock would
+        add up to a frame to every scan)."""
+        while not self._stopping:
+            scan = self.scans.get(timeout=0.25)
+            if scan is not None:
+                Clock.schedule_once(lambda _dt, scan=scan: self._deliver_scan(scan))
+
+    def _deliver_scan(self, scan: Scan) -> None:
+        if not self.busy:
             self.on_scan(scan)
 
     def _tick(self, _dt) -> None:
@@ -374,4 +393,5 @@ class KioskApp(App):
         self.sm.current = "attract"
 
     def on_stop(self) -> None:
+        self._stopping = True
         self._worker.shutdown(wait=False, cancel_futures=True)

@@ -4,7 +4,7 @@ from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from ..flows.balance import Balance
+from ..flows.balance import HISTORY_ROWS, Balance
 from ..flows.cashier import shop_config
 from ..i18n import _
 from ..messages import message
@@ -23,14 +23,19 @@ class HistoryList(BoxLayout):
         self.bind(rows=self._fill, size=self._fill)
 
     def _fill(self, *_args) -> None:
+        # rows are made once and refilled: building widgets from kv rules is the slow part of a card screen
+        if not hasattr(self, "_pool"):
+            self._pool = [Factory.HistoryRow() for _ in range(HISTORY_ROWS)]
+            self._filler = Factory.Widget()
         self.clear_widgets()
         if not self.rows:
             return
-        probe = Factory.HistoryRow()
-        room = max(0, int((self.height + self.spacing) // (probe.height + self.spacing)))
-        for day, what, amount in self.rows[:room]:
-            self.add_widget(Factory.HistoryRow(day=day, what=what, amount=amount))
-        self.add_widget(Factory.Widget())
+        step = self._pool[0].height + self.spacing
+        room = max(0, int((self.height + self.spacing) // step))
+        for row, (day, what, amount) in zip(self._pool, self.rows[:room], strict=False):
+            row.day, row.what, row.amount = day, what, amount
+            self.add_widget(row)
+        self.add_widget(self._filler)
 
 
 class CardScreen(KioskScreen):
