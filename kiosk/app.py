@@ -26,7 +26,7 @@ from store_server.phones import mask
 from . import fonts, i18n
 from .backend import Backend
 from .config import KioskConfig
-from .flows.cancel import CancelFlow, CancelState
+from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.redeem import RedeemFlow
@@ -290,8 +290,6 @@ class KioskApp(App):
             def after(_result) -> None:
                 if name in ("resend",) or (flow.state.value == "code" and name == "confirm"):
                     self._code_sent_at = time.monotonic()
-                if isinstance(flow, CancelFlow) and flow.state is CancelState.DONE:
-                    self.identify.view = None
                 self.show(self.till_screen())
             self.run_async(getattr(flow, name), after)
             return

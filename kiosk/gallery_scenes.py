@@ -22,7 +22,7 @@ QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "u
 
 HISTORY = [{"kind": "accrual", "amount": 1250, "at": "2026-11-20T10:00:00"},
            {"kind": "redemption", "amount": -5000, "at": "2026-11-18T17:30:00"},
-           {"kind": "reversal", "amount": -300, "at": "2026-11-15T12:10:00"},
+           {"kind": "return_take", "amount": -300, "at": "2026-11-15T12:10:00"},
            {"kind": "accrual", "amount": 870, "at": "2026-11-11T09:45:00"},
            {"kind": "accrual", "amount": 15000, "at": "2026-11-02T19:05:00"}]
 

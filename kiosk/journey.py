@@ -110,3 +110,109 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
         Step("synced", lambda: app.backend.sync.kick(),
              lambda: app.backend.store.counts()["pending"] == 0, timeout=30),
     ]
+
+
+def _button(app, text: str):
+    from kivy.uix.button import Button
+
+    for widget in app.sm.current_screen.walk(restrict=True):
+        if isinstance(widget, Button) and widget.text == text and not widget.disabled and widget.opacity > 0:
+            return widget
+    raise JourneyFailed(f"no button {text!r} on {app.sm.current!r}")
+
+
+def tap_widget(widget) -> None:
+    """A finger on the glass: a touch down and up at the widget's centre, through the window like the
+    touch driver's events, so hit-testing, disabled states and covering widgets all play their part."""
+    from kivy.tests.common import UnitTestTouch
+
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+
+
+def tap(app, text: str) -> None:
+    tap_widget(_button(app, text))
+
+
+def tap_keys(app, keys: str) -> None:
+    for key in keys:
+        tap(app, {"<": "⌫"}.get(key, key))
+
+
+def tap_first_row(app) -> None:
+    rows = app.sm.current_screen.ids.rows.children
+    buttons = [w for w in reversed(rows) if w.__class__.__name__ == "RowButton"]
+    if not buttons:
+        raise JourneyFailed(f"no rows to pick on {app.sm.current!r}")
+    tap_widget(buttons[0])
+
+
+def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]) -> list[Step]:
+    """At the till, by touch: activate a pre-issued card, sell with accrual, take payment in bonuses with
+    the customer's code, return part of the sale, cancel another sale."""
+    from .i18n import _
+
+    current = lambda: app.sm.current  # noqa: E731
+    balance = lambda: app.identify.card["balance"] if app.identify.card else None  # noqa: E731
+    synced = lambda: app.backend.store.counts()["pending"] == 0  # noqa: E731
+    seen: dict[str, int] = {}
+
+    def scan() -> None:
+        app.go_home()
+        app.scans.put(Scan(card, "demo"))
+
+    def sync_then_card() -> None:
+        app.backend.sync.kick()
+
+    def note_balance() -> None:
+        seen["balance"] = balance()
+
+    return [
+        Step("till-attract", lambda: app.switch_language("en"), lambda: current() == "attract"),
+        Step("till-card-not-activated", scan, lambda: current() == "card" and app.identify.card["state"] == "issued"),
+        # a step ends where the screen changes: the next one taps once the new screen is laid out
+        Step("till-activate", lambda: tap(app, _("Activate this card")), lambda: current() == "register_phone"),
+        Step("till-activate-phone", lambda: (tap_keys(app, phone), tap(app, _("I accept the loyalty programme terms"))),
+             lambda: current() == "register_phone" and app.register.consent),
+        Step("till-activate-code", lambda: tap(app, _("Send me a code")), lambda: current() == "register_code"),
+        Step("till-activate-done", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
+             lambda: current() == "register_done"),
+        Step("till-activated", lambda: app.backend.sync.kick(), synced, timeout=30),
+        Step("till-card-active", scan, lambda: current() == "card" and app.identify.card["state"] == "active"),
+        Step("till-sale", lambda: (note_balance(), tap(app, _("Sale"))), lambda: current() == "till_amount"),
+        Step("till-sale-amount", lambda: tap_keys(app, "250"), lambda: app.till.amount == 25000),
+        Step("till-sale-preview", lambda: tap(app, _("Next")), lambda: app.till.state.value == "preview"),
+        Step("till-sale-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
+        Step("till-sale-synced", sync_then_card, synced, timeout=30),
+        Step("till-sale-accrued", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 2500),
+        Step("till-redeem", lambda: tap(app, _("Pay with bonuses")), lambda: current() == "till_amount"),
+        Step("till-redeem-amount", lambda: tap_keys(app, "10"), lambda: app.till.amount == 1000),
+        Step("till-redeem-code", lambda: tap(app, _("Confirm")), lambda: current() == "till_code"),
+        Step("till-redeem-done", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
+             lambda: current() == "till_result"),
+        Step("till-redeem-synced", sync_then_card, synced, timeout=30),
+        Step("till-redeemed", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 1500),
+        Step("till-return-pick", lambda: tap(app, _("Return")), lambda: current() == "till_pick"),
+        Step("till-return-picked", lambda: tap_first_row(app), lambda: current() == "till_amount"),
+        Step("till-return-amount", lambda: tap_keys(app, "<<<50"), lambda: app.till.amount == 5000),
+        Step("till-return-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
+        Step("till-return-synced", sync_then_card, synced, timeout=30),
+        Step("till-returned", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 1000),
+        Step("till-sale2", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
+        Step("till-sale2-done", lambda: (tap_keys(app, "40"), tap(app, _("Next")), tap(app, _("Confirm"))),
+             lambda: current() == "till_result"),
+        Step("till-sale2-synced", sync_then_card, synced, timeout=30),
+        Step("till-sale2-accrued", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 1400),
+        Step("till-cancel-pick", lambda: tap(app, _("Cancel")), lambda: current() == "till_pick"),
+        Step("till-cancel-ask", lambda: tap_first_row(app), lambda: current() == "till_result"),
+        Step("till-cancelled", lambda: tap(app, _("Cancel it")),
+             lambda: app.till is not None and app.till.state.value == "done", timeout=20),
+        Step("till-after-cancel", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 1000),
+    ]

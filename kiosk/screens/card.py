@@ -63,7 +63,9 @@ class CardScreen(KioskScreen):
             self.warning = _("Offline: balance as of {when}").format(when=summary.as_of.strftime("%d.%m %H:%M"))
         else:
             self.warning = message(summary.notice)
-        kinds = {"accrual": _("earned"), "redemption": _("spent"), "reversal": _("returned")}
+        # the server ledger's movement kinds (store_server/ledger.py)
+        kinds = {"accrual": _("earned"), "redemption": _("spent"), "return_take": _("returned goods"),
+                 "return_refund": _("refunded"), "reversal": _("cancelled"), "expiry": _("expired")}
         self.ids.history.rows = [(f"{h.at:%d.%m.%y}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))
                                  for h in summary.history]
         self.history = bool(summary.history)

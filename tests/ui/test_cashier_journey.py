@@ -1,0 +1,37 @@
+"""The real app at a till, driven by simulated touches on its buttons and scans, against a real store
+server: activation of a pre-issued card, sale with accrual, payment with bonuses and the SMS code,
+partial return, cancel. Each step waits for the balance the server reports; screenshots are kept in
+test-output/till/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+ROOT = Path(__file__).resolve().parents[2]
+KEEP = ROOT / "test-output" / "till"
+
+
+def test_till_journey_by_touch_against_a_real_server(tmp_path):
+    if not os.environ.get("DISPLAY"):
+        pytest.fail("the UI tests need a display: run them through ./scripts/test, which starts Xvfb")
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--role", "cashier",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=240, env=env)
+    shots = tmp_path / "screenshots"
+    if shots.exists():
+        if KEEP.exists():
+            shutil.rmtree(KEEP)
+        shutil.copytree(shots, KEEP)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = [p.stem for p in sorted(shots.glob("*.png"))]
+    for step in ("till-activate-done", "till-sale-accrued", "till-redeem-code", "till-redeemed", "till-returned",
+                 "till-cancelled", "till-after-cancel"):
+        assert any(name.endswith(step) for name in names), step
