@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,23 @@ def prepare(server, cards: int) -> str:
                           headers={"Authorization": f"Bearer {key}"}, timeout=60)
         r.raise_for_status()
     return key
+
+
+def serve(server, workers: int) -> subprocess.Popen:
+    """`store-server serve --workers N` as an operator would start it."""
+    proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "serve",
+                             "--port", str(server.port), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{server.url}/api/v1/openapi.json", timeout=0.5)
+            time.sleep(1.0 if workers > 1 else 0)  # let every worker come up, not just the first
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("store-server serve did not start")
 
 
 async def client(port: int, key: str, cards: int, until: float, latencies: list[float], errors: list[int]) -> None:
@@ -76,10 +94,15 @@ def main() -> None:
         server.start()
         try:
             key = prepare(server, args.cards)
+        finally:
+            server.stop()
+        proc = serve(server, args.workers)
+        try:
             asyncio.run(run(server.port, key, args.clients, 1.0, args.cards))  # warm-up
             latencies, errors = asyncio.run(run(server.port, key, args.clients, args.seconds, args.cards))
         finally:
-            server.stop()
+            proc.terminate()
+            proc.wait(timeout=20)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print(f"server_lookup: {len(latencies) / args.seconds:,.0f} look-ups/s, p50 "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .api.app import create_app
 
     config = ServerConfig.load(args.config)
+    if args.workers > 1:
+        if "gsm_modem" in repr(config.sms):
+            raise ConfigError("--workers > 1 cannot share the GSM modem's serial port; run one worker")
+        # Each worker process builds its own app from the same config; SQLite writers queue on the
+        # database's write lock (BEGIN IMMEDIATE), so exactly-once holds across processes too.
+        if args.config:
+            os.environ["STORE_SERVER_CONFIG"] = str(Path(args.config).resolve())
+        uvicorn.run("store_server.api.factory:from_env", factory=True, workers=args.workers,
+                    host=args.host or config.host, port=args.port or config.port, log_level="warning",
+                    access_log=False)
+        return 0
     app = create_app(config)
     uvicorn.run(app, host=args.host or config.host, port=args.port or config.port,
                 log_level="warning", access_log=False)
@@ -101,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1, help="server processes (more look-ups/s on multi-core machines)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("enrolment-token", help="create a one-time device enrolment token and its QR payload")

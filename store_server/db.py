@@ -276,7 +276,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Writers that read before they write (balance checks) take the write lock up front: a
+            # deferred transaction whose snapshot went stale fails with "database is locked" instead of
+            # waiting, e.g. when `store-server expire` runs next to the server.
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -6,7 +6,8 @@ Operation types and their payloads (amounts in minor units) are listed in docs/s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -369,6 +370,13 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
         return {"id": op_id, "status": "rejected", "error": e.code, "message": e.message}
 
 
+@contextmanager
+def writer(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that holds SQLite's write lock from its start (see db.make_engine)."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        yield conn
+
+
 def _plain_sales(ops: list[dict], device: dict) -> bool:
     """A till's usual batch: only sales that spend no bonuses, each id once, all from this device."""
     if device.get("role") != "cashier" or len(ops) < 2 or len({op["id"] for op in ops}) != len(ops):
@@ -462,7 +470,7 @@ def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
     cache: dict = {}
-    with _write_lock, engine.begin() as conn:
+    with _write_lock, writer(engine) as conn:
         fast = _apply_sales_in_bulk(conn, ops, device, cache) if BULK else None
         if fast is not None:
             return fast
@@ -475,7 +483,7 @@ def expire_bonuses(engine: Engine, *, now: datetime | None = None) -> int:
     from datetime import timedelta
 
     now = now or clock.now()
-    with _write_lock, engine.begin() as conn:
+    with _write_lock, writer(engine) as conn:
         days = shop.get(conn, "bonus_expiry_days")
         if not days:
             return 0
