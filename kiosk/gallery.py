@@ -46,6 +46,14 @@ def overflowing_labels(window, window_size: tuple[int, int]) -> list[dict]:
     return found
 
 
+def pressable(window) -> list[str]:
+    from kivy.uix.button import Button
+
+    return [w.text for child in window.children for w in child.walk(restrict=True)
+            if isinstance(w, Button) and w.text and not w.disabled and w.opacity > 0
+            and not any(getattr(p, "opacity", 1) == 0 or getattr(p, "disabled", False) for p in _parents(w))]
+
+
 def _parents(widget) -> Iterator:
     parent = widget.parent
     while parent is not None and parent is not parent.parent:
@@ -71,6 +79,7 @@ class Gallery:
         self.plan = [(lang, size, scene) for size in sizes for lang in langs for scene in scenes]
         self.on_finish = on_finish
         self.overflow: dict[str, list[dict]] = {}
+        self.buttons: dict[str, list[str]] = {}  # what a finger could press on each screen
         self.index = -1
 
     def start(self) -> None:
@@ -86,6 +95,8 @@ class Gallery:
         if self.index >= len(self.plan):
             (self.out / "overflow.json").write_text(json.dumps(self.overflow, ensure_ascii=False, indent=1),
                                                     encoding="utf-8")
+            (self.out / "buttons.json").write_text(json.dumps(self.buttons, ensure_ascii=False, indent=1),
+                                                   encoding="utf-8")
             self.on_finish()
             return
         lang, size, (name, setup) = self.plan[self.index]
@@ -113,8 +124,10 @@ class Gallery:
         folder = self.out / f"{lang}-{size[0]}x{size[1]}"
         folder.mkdir(parents=True, exist_ok=True)
         save_window(folder / f"{name}.png", size)
+        key = f"{lang}-{size[0]}x{size[1]}/{name}"
         if problems:
-            self.overflow[f"{lang}-{size[0]}x{size[1]}/{name}"] = problems
+            self.overflow[key] = problems
+        self.buttons[key] = pressable(self.app.root_window)
         self._next()
 
 

@@ -52,14 +52,16 @@ def gallery(tmp_path_factory) -> Path:
     if KEEP.exists():
         shutil.rmtree(KEEP)
     KEEP.mkdir(parents=True)
-    overflow = {}
+    overflow, buttons = {}, {}
     for out, proc in done:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         overflow.update(json.loads((out / "overflow.json").read_text(encoding="utf-8")))
+        buttons.update(json.loads((out / "buttons.json").read_text(encoding="utf-8")))
         for folder in out.iterdir():
             if folder.is_dir():
                 shutil.copytree(folder, KEEP / folder.name)
     (KEEP / "overflow.json").write_text(json.dumps(overflow, ensure_ascii=False, indent=1), encoding="utf-8")
+    (KEEP / "buttons.json").write_text(json.dumps(buttons, ensure_ascii=False, indent=1), encoding="utf-8")
     return KEEP
 
 
@@ -92,3 +94,15 @@ def test_screens_are_not_blank(gallery):
     for png in (gallery / "kk-800x480").glob("*.png"):
         colours = Image.open(png).convert("RGB").getcolors(maxcolors=1 << 16)
         assert colours is None or len(colours) > 20, png.name
+
+
+def test_role_decides_what_the_card_screen_offers(gallery):
+    buttons = json.loads((gallery / "buttons.json").read_text(encoding="utf-8"))
+    till = {"Sale", "Pay with bonuses", "Return", "Cancel"}
+    # the entrance shows no cashier operations, whatever the card
+    for scene in ("card", "card-not-activated", "card-discount-offline"):
+        assert not till & set(buttons[f"en-800x480/{scene}"]), scene
+    assert till <= set(buttons["en-800x480/card-cashier"])
+    # a pre-issued card: the customer may activate it at the entrance; the till offers activation too
+    assert "Activate this card" in buttons["en-800x480/card-not-activated"]
+    assert "Activate this card" not in buttons["en-800x480/card"]
