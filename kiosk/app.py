@@ -387,6 +387,8 @@ class KioskApp(App):
     def go_home(self) -> None:
         self.register = self.till = self.pin = self.tech = None
         self.identify.reset()
+        for screen in self.sm.screens:
+            screen.wipe()  # typed text lives in text fields too, not only in flows
         self.sm.get_screen("attract").notice = ""
         self.sm.current = "attract"
 

@@ -8,3 +8,7 @@ class KioskScreen(Screen):
 
     def render(self, app) -> None:  # noqa: ARG002 - screens without state draw nothing
         return None
+
+    def wipe(self) -> None:
+        """Forgets what the last person typed into this screen's own fields (idle timeout, going home)."""
+        return None

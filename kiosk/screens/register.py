@@ -34,6 +34,9 @@ class RegisterQuestionsScreen(KioskScreen):
     required = BooleanProperty(False)
     free_text = BooleanProperty(False)
 
+    def wipe(self) -> None:
+        self.ids.text_answer.text = ""
+
     def render(self, app) -> None:
         questions = app.register.questions
         field = questions.field

@@ -58,6 +58,10 @@ class TechEnrolScreen(KioskScreen):
     error = StringProperty("")
     done = StringProperty("")
 
+    def wipe(self) -> None:
+        self.ids.token.text = ""
+        self.ids.url.text = ""
+
     def render(self, app) -> None:
         flow = app.tech
         self.url = flow.status()["server_url"] or ""
