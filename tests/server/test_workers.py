@@ -1,0 +1,77 @@
+"""`store-server serve --workers 2`: two processes share one SQLite file and still apply each id once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from tests.support.server import init_demo_server
+
+
+def test_two_worker_processes_apply_each_operation_once(tmp_path):
+    server = init_demo_server(tmp_path)
+    server.cli("settings", "set", "no_code_limit", "1000")  # small redemptions without an SMS code
+    server.start()
+    keys = [server.enrol("cashier")["device_key"] for _ in range(4)]
+    server.stop()
+    proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "serve",
+                             "--port", str(server.port), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{server.url}/api/v1/openapi.json", timeout=0.5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.1)
+        ops = [{"id": f"w-sale-{i:04d}", "type": "sale", "at": "2026-11-23T12:00:00Z",
+                "payload": {"card_number": "10040", "amount": 1_000}} for i in range(40)]
+        ops += [{"id": f"w-redeem-{i:04d}", "type": "redeem", "at": "2026-11-23T12:00:01Z",
+                 "payload": {"card_number": "10040", "amount": 150, "allow_partial": True}} for i in range(40)]
+        seen: list[dict] = []
+        lock = threading.Lock()
+
+        def send(key: str, batch: list[dict], rounds: int = 3) -> None:
+            for _ in range(rounds):
+                r = requests.post(f"{server.url}/api/v1/operations:batch", json={"operations": batch}, timeout=60,
+                                  headers={"Authorization": f"Bearer {key}"})
+                assert r.status_code == 200, r.text
+                with lock:
+                    seen.extend(r.json()["results"])
+
+        def all_at_once(jobs) -> None:
+            threads = [threading.Thread(target=send, args=job) for job in jobs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        # Batches of plain sales read before they write (the bulk path): the case where a stale read
+        # snapshot would fail at once instead of waiting for the other process's write lock.
+        all_at_once([(key, [{"id": f"w-bulk-{k}-{i:04d}", "type": "sale", "at": "2026-11-23T11:00:00Z",
+                             "payload": {"card_number": str(10041 + k), "amount": 1_000}} for i in range(50)], 6)
+                     for k, key in enumerate(keys)])
+        assert len(seen) == 4 * 6 * 50 and {r["status"] for r in seen} == {"applied", "duplicate"}
+        seen.clear()
+        all_at_once([(key, ops) for key in keys])
+        assert len(seen) == 80 * 12
+        applied = [r for r in seen if r["status"] == "applied"]
+        assert len({r["id"] for r in applied}) == len(applied)  # never twice
+        for op in ops:
+            statuses = {r["status"] for r in seen if r["id"] == op["id"]}
+            # applied once and duplicate after, or (a redemption past the balance) rejected every time
+            assert statuses in ({"applied", "duplicate"}, {"rejected"}), (op["id"], statuses)
+        assert sum(r["id"].startswith("w-sale") for r in applied) == 40
+        spent = sum(r["result"].get("redeemed", 0) for r in applied)
+        card = requests.get(f"{server.url}/api/v1/cards/10040", headers={"Authorization": f"Bearer {keys[0]}"},
+                            timeout=5).json()
+        assert card["balance"] == 40 * 100 - spent >= 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
