@@ -59,6 +59,14 @@ KV_DIR = Path(__file__).parent / "screens"
 KV_FILES = ("theme.kv", "attract.kv", "card.kv", "register.kv", "till.kv", "technician.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
+SCREENS = {  # name (as in the .kv rules) -> class
+    "attract": AttractScreen, "card": CardScreen, "register_phone": RegisterPhoneScreen,
+    "register_questions": RegisterQuestionsScreen, "register_code": RegisterCodeScreen,
+    "register_done": RegisterDoneScreen, "till_amount": TillAmountScreen, "till_code": TillCodeScreen,
+    "till_pick": TillPickScreen, "till_result": TillResultScreen, "tech_pin": TechPinScreen,
+    "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
+    "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen,
+}
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
 TECH_TAPS, TECH_TAP_WINDOW = 5, 3.0
@@ -108,17 +116,20 @@ class KioskApp(App):
         self.shop_name = self.backend.store.get_setting("shop_name", "")
         # no transition: a fade costs frames (FBOs) between the scan and the balance, the number that matters
         self.sm = ScreenManager(transition=NoTransition())
-        for screen in (AttractScreen(), CardScreen(), RegisterPhoneScreen(), RegisterQuestionsScreen(),
-                       RegisterCodeScreen(), RegisterDoneScreen(), TillAmountScreen(), TillCodeScreen(),
-                       TillPickScreen(), TillResultScreen(), TechPinScreen(), TechMenuScreen(), TechEnrolScreen(),
-                       TechFailedScreen(), TechSelfTestScreen(), TechResetScreen()):
-            self.sm.add_widget(screen)
-        self.sm.get_screen("attract").render(self)
+        # the two screens every customer sees are built now; the others on first use (start-up time, memory)
+        self.screen("card")
+        self.screen("attract").render(self)
+        self.sm.current = "attract"
         Window.bind(on_touch_down=self._touched, size=self._resized)
         self._resized(Window, Window.size)
         threading.Thread(target=self._listen_for_scans, name="scans", daemon=True).start()
         Clock.schedule_interval(self._tick, 1)
         return self.sm
+
+    def screen(self, name: str):
+        if not self.sm.has_screen(name):
+            self.sm.add_widget(SCREENS[name]())
+        return self.sm.get_screen(name)
 
     def _resized(self, _window, size) -> None:
         width, height = size
@@ -175,7 +186,7 @@ class KioskApp(App):
         if self.sm.current != "attract" and not self.busy and idle > self.kiosk_config.idle_timeout:
             self.go_home()  # wipes what the last customer typed
         if self.sm.current in ("register_code", "till_code"):
-            self.sm.get_screen(self.sm.current).update_resend(self)
+            self.screen(self.sm.current).update_resend(self)
         if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
             self.show("tech_pin")  # the lockout countdown
         sync = self.backend.sync
@@ -187,7 +198,7 @@ class KioskApp(App):
             self.sync_status = " · ".join(parts)
 
     def show(self, name: str) -> None:
-        screen = self.sm.get_screen(name)
+        screen = self.screen(name)
         screen.render(self)
         self.sm.current = name
 
@@ -215,7 +226,7 @@ class KioskApp(App):
         if state is IdentifyState.ENROLMENT:
             self.open_technician()
             return
-        attract = self.sm.get_screen("attract")
+        attract = self.screen("attract")
         code = {IdentifyState.NOT_OURS: "not_ours", IdentifyState.NOT_FOUND: "card_not_found",
                 IdentifyState.OFFLINE: "server_unreachable"}.get(state, self.identify.error)
         attract.notice = message(code) if state is not IdentifyState.ENROLMENT else ""
@@ -389,7 +400,7 @@ class KioskApp(App):
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows
-        self.sm.get_screen("attract").notice = ""
+        self.screen("attract").notice = ""
         self.sm.current = "attract"
 
     def on_stop(self) -> None:
