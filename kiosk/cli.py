@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="play a customer journey by itself and save a screenshot of each step")
     p.add_argument("--out", default="demo-output", help="folder for the demo's data and screenshots")
     p.add_argument("--role", choices=["entrance", "cashier"], default="entrance")
-    p.add_argument("--lang", choices=["en", "uk", "ru", "kk"], default="en")
+    p.add_argument("--lang", choices=["en", "uk", "ru", "kk", "vi"], default="en")
     p.add_argument("--size", default="800x480", help="window size, e.g. 1280x800 or 480x800 (portrait)")
     p.set_defaults(func=cmd_demo)
 
