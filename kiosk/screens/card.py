@@ -33,7 +33,7 @@ class HistoryList(BoxLayout):
         step = self._pool[0].height + self.spacing
         room = max(0, int((self.height + self.spacing) // step))
         for row, (day, what, amount) in zip(self._pool, self.rows[:room], strict=False):
-            row.day, row.what, row.amount = day, what, amount
+            row.day, row.what, row.amount, row.minus = day, what, amount, amount.startswith("-")
             self.add_widget(row)
         self.add_widget(self._filler)
 
