@@ -106,3 +106,14 @@ def test_role_decides_what_the_card_screen_offers(gallery):
     # a pre-issued card: the customer may activate it at the entrance; the till offers activation too
     assert "Activate this card" in buttons["en-800x480/card-not-activated"]
     assert "Activate this card" not in buttons["en-800x480/card"]
+
+
+def test_history_shows_spending_in_red_and_earning_in_green(gallery):
+    panel = Image.open(gallery / "en-800x480" / "card.png").convert("RGB").crop((450, 0, 800, 380))
+
+    def near(px, want):
+        return all(abs(a - b) <= 30 for a, b in zip(px, want, strict=True))
+
+    red = sum(1 for px in panel.getdata() if near(px, (237, 84, 79)))
+    green = sum(1 for px in panel.getdata() if near(px, (77, 199, 120)))
+    assert red > 40 and green > 40, (red, green)  # two spent rows and three earned ones in the demo history
