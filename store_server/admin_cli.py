@@ -192,6 +192,34 @@ def cmd_report(args):
     return 0
 
 
+def cmd_audit(args):
+    """Every operation that touched a card, oldest first, with who, when, what and what it did to the ledger."""
+    from sqlalchemy import select
+
+    from .cards import resolve
+    from .db import devices, ledger, operations
+
+    with _engine(args).connect() as conn:
+        number = resolve(conn, args.card) or args.card
+        ops = conn.execute(
+            select(operations, devices.c.name.label("device_name"))
+            .select_from(operations.outerjoin(devices, devices.c.id == operations.c.device_id))
+            .where(operations.c.card_number.in_({args.card, number})).order_by(operations.c.received_at)
+        ).mappings().all()
+        moves = conn.execute(select(ledger.c.operation_id, ledger.c.kind, ledger.c.amount)
+                             .where(ledger.c.card_number == number)).all()
+    by_op: dict[str, list[str]] = {}
+    for op_id, kind, amount in moves:
+        by_op.setdefault(op_id, []).append(f"{kind} {amount:+d}")
+    print("at,received_at,id,type,status,error,device,cashier,ledger")
+    for op in ops:
+        print(",".join(str(v) for v in (
+            op["at"], op["received_at"], op["id"], op["type"], op["status"], op["error"] or "",
+            op["device_name"] or op["device_id"], op["cashier"] or "", " ".join(by_op.get(op["id"], [])))))
+    print(f"# balance {sum(amount for _, _, amount in moves)}", file=sys.stderr)
+    return 0
+
+
 def cmd_expire(args):
     from .operations import expire_bonuses
     print(f"{expire_bonuses(_engine(args))} bonus units expired")
@@ -275,6 +303,10 @@ def add_commands(sub) -> None:
     p.add_argument("--until", type=datetime.fromisoformat)
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("audit", help="every operation of a card: when, device, cashier, result, ledger rows")
+    p.add_argument("card")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("expire", help="write off bonuses older than the shop's bonus_expiry_days")
     p.set_defaults(func=cmd_expire)

@@ -109,3 +109,8 @@ def test_reports_csv(server, tmp_path):
     assert {"day": "2026-11-20", "type": "sale", "status": "applied", "count": "3"} in by_day
     by_device = run(server, "report", "--by", "device", "--since", "2026-11-01").stdout
     assert "till 1,sale,applied,3" in by_device
+    audit = run(server, "audit", "10002")
+    lines = audit.stdout.splitlines()
+    assert lines[0] == "at,received_at,id,type,status,error,device,cashier,ledger"
+    assert sum(",rep-op-" in line and ",sale,applied,,till 1,olga,accrual +100" in line for line in lines) == 3
+    assert "# balance 300" in audit.stderr
