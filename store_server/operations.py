@@ -305,7 +305,8 @@ def apply_cancel(ctx: OperationContext) -> dict:
     if sale is not None:
         ctx.conn.execute(update(sales).where(sales.c.operation_id == target_id).values(
             cancelled_by=ctx.op["id"], money_refunded=sale["paid"]))
-    number = sale["card_number"] if sale else target["card_number"]
+    # The ledger names the main card even when the operation was made with an extra number.
+    number = sale["card_number"] if sale else (rows[0][0] if rows else None)
     return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0,
             "balance": ledger.balance(ctx.conn, number) if number else 0}
 

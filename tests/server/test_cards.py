@@ -79,6 +79,8 @@ def test_extra_numbers_resolve_to_the_main_card(shop_db):
             cards.add_number(conn, "10002", "10001")
     shop_db.ok("sale", card_number="OLD-777", amount=10_000)
     assert shop_db.balance("10001") == 1_000
+    spent = shop_db.ok("redeem", card_number="OLD-777", amount=400)
+    assert shop_db.ok("cancel", operation_id=spent["id"])["result"]["balance"] == 1_000
     with shop_db.engine.connect() as conn:
         assert cards.get_card(conn, "OLD-777")["number"] == "10001"
 
