@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import cards, devices, operations, otp, shop
-from ..errors import DomainError
+from ..errors import DomainError, Forbidden
+from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
 from ..sms.outbound import after_batch
 
@@ -84,6 +85,21 @@ async def get_card(number: str, request: Request, _device: Device) -> JSONRespon
     # dict handed straight to JSONResponse, which skips FastAPI's generic encoder.
     with engine(request).connect() as conn:
         return JSONResponse(cards.get_card(conn, number))
+
+
+@router.get("/customers")
+async def find_customer(request: Request, dev: Device,
+                        phone: Annotated[str, Query(min_length=3, max_length=32)]) -> JSONResponse:
+    # Typing a phone number shows that customer's balance: only at the till, where a cashier stands by. The
+    # entrance kiosk identifies by card number only, or anyone could read a stranger's card from a phone.
+    if dev.get("role") != "cashier":
+        raise Forbidden("role_not_allowed", "only a cashier device may look customers up by phone")
+    with engine(request).connect() as conn:
+        try:
+            e164 = normalise(phone, shop.get(conn, "country"))
+        except InvalidPhone as e:
+            raise DomainError("invalid_phone", str(e)) from e
+        return JSONResponse(cards.find_by_phone(conn, e164))  # the card view masks the phone
 
 
 @router.post("/otp")
