@@ -18,4 +18,9 @@ def configure_window(config: KioskConfig) -> None:
     Config.set("graphics", "height", str(config.height))
     Config.set("graphics", "fullscreen", "auto" if config.fullscreen else "0")
     Config.set("graphics", "resizable", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    # The appliance's config.ini reads the panel through mtdev ("touch" in [input]); a mouse provider on top
+    # would deliver every tap twice. Elsewhere (demo, development, tests) the mouse is how one clicks.
+    if not Config.has_option("input", "touch"):
+        Config.set("input", "mouse", "mouse,disable_multitouch")
+    elif Config.has_option("input", "mouse"):
+        Config.remove_option("input", "mouse")
