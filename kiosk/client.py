@@ -113,6 +113,10 @@ class StoreClient:
     def card(self, number: str, timeout: float | None = None) -> dict:
         return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}", timeout=timeout)
 
+    def customer_by_phone(self, phone: str, timeout: float | None = None) -> dict:
+        """The active card of the customer with this phone (cashier devices only; the phone comes back masked)."""
+        return self._call("GET", f"/customers?phone={requests.utils.quote(phone, safe='')}", timeout=timeout)
+
     def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
                      amount: int | None = None) -> dict:
         return self._call("POST", "/otp", json={"phone": phone, "purpose": purpose,

@@ -1,14 +1,24 @@
-"""Identify a customer from a scan: show the card, or say clearly why not."""
+"""Identify a customer from a scan or a number typed on the numpad: show the card, or say clearly why not.
+
+Anyone may type a card number (it is printed on the card, like scanning it). Only the till may type a phone
+number: at the entrance that would show any stranger's balance to whoever knows their phone.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
+
+import phonenumbers
 
 from drivers.scanner.base import Scan
 from drivers.scanner.decode import CardNumber, DigitalCardToken, EnrolmentCode, decode
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
+from .entry import DigitEntry
+
+MAX_CARD_DIGITS = 20  # EAN-13 and the shop's own shorter numbers; a longer string is a slip
+MAX_PHONE_DIGITS = 16  # E.164 and its '+'
 
 
 class IdentifyState(Enum):
@@ -27,10 +37,59 @@ class IdentifyFlow:
         self.reset()
 
     def reset(self) -> None:
+        self._clear()
+        self.typing: str | None = None  # "card" or "phone" while a number is typed on the numpad
+        self.entry = DigitEntry(MAX_CARD_DIGITS)
+
+    def _clear(self) -> None:
         self.state = IdentifyState.IDLE
         self.view: CardView | None = None
         self.error: str | None = None
         self.enrolment: EnrolmentCode | None = None
+
+    # typed on the numpad ------------------------------------------------------------------------
+    def start_typing(self, by: str = "card", *, role: str = "entrance") -> None:
+        if by not in ("card", "phone"):
+            raise ValueError(f"cannot identify by {by!r}")
+        if by == "phone" and role != "cashier":
+            raise PermissionError("only the till looks customers up by phone")
+        self.reset()
+        self.typing = by
+        self.entry = DigitEntry(MAX_PHONE_DIGITS if by == "phone" else MAX_CARD_DIGITS)
+
+    @property
+    def typed(self) -> str:
+        return self.entry.text
+
+    def press(self, key: str) -> None:
+        """'0'-'9', 'back', 'clear'; '+' starts an international phone number."""
+        self.error = None
+        if key == "+" and self.typing == "phone" and not self.entry.text:
+            self.entry.text = "+"
+        else:
+            self.entry.press(key)
+
+    def submit_typed(self) -> IdentifyState:
+        text = self.entry.text
+        if not text.strip("+"):
+            self.error = "number_missing"
+            return self.state
+        if self.typing == "phone":
+            phone = self._normalised(text)
+            if phone is None:
+                self.state, self.error = IdentifyState.ERROR, "invalid_phone"
+                return self.state
+            return self._ask(lambda: self.backend.lookup_phone(phone), not_found="customer_not_found")
+        return self._ask(lambda: self.backend.lookup_card(text), not_found="card_not_found")
+
+    def _normalised(self, text: str) -> str | None:
+        try:
+            parsed = phonenumbers.parse(text, self.backend.country)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     @property
     def card(self) -> dict | None:
@@ -52,11 +111,16 @@ class IdentifyFlow:
 
     def lookup(self, number: str) -> IdentifyState:
         self.reset()
+        return self._ask(lambda: self.backend.lookup_card(number), not_found="card_not_found")
+
+    def _ask(self, lookup, *, not_found: str) -> IdentifyState:
+        # what was typed stays, so a wrong digit can be fixed instead of typed again
+        self._clear()
         try:
-            self.view = self.backend.lookup_card(number)
+            self.view = lookup()
             self.state = IdentifyState.CARD
         except ServerRefused as e:
-            self.state = IdentifyState.NOT_FOUND if e.code == "card_not_found" else IdentifyState.ERROR
+            self.state = IdentifyState.NOT_FOUND if e.code == not_found else IdentifyState.ERROR
             self.error = e.code
         except ServerUnreachable:
             self.state, self.error = IdentifyState.OFFLINE, "server_unreachable"
