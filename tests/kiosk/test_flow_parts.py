@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kiosk.backend import Backend
+from kiosk.client import StoreClient
 from kiosk.flows.accrual import estimate_accrual
+from kiosk.flows.cashier import local_operations
 from kiosk.flows.code import code_required
 from kiosk.flows.entry import MAX_AMOUNT, AmountEntry, DigitEntry
 from kiosk.flows.questionnaire import Questionnaire, label
+from kiosk.store import LocalStore
 
 
 def typed(keys) -> AmountEntry:
@@ -97,3 +101,17 @@ def test_questionnaire_asks_each_field_and_checks_answers_like_the_server():
     assert q.done and q.answers == {"birthday": "1990-02-03", "kids": "2", "city": "Lviv"}
     q.previous()
     assert q.field["key"] == "city" and q.typed == "Lviv"
+
+
+def test_the_tills_pickers_see_its_own_operations_newest_first_without_refused_ones(tmp_path):
+    store = LocalStore(tmp_path / "k.db")
+    first = store.enqueue("sale", {"card_number": "10001", "amount": 100})
+    store.enqueue("redeem", {"card_number": "10001", "amount": 50})
+    refused = store.enqueue("sale", {"card_number": "10001", "amount": 300})
+    store.mark_failed(refused, "card_blocked: blocked")
+    last = store.enqueue("sale", {"card_number": "10002", "amount": 200})
+    backend = Backend(store, StoreClient("http://127.0.0.1:9"))
+    sales = local_operations(backend, ("sale",))
+    assert [(s["id"], s["payload"]["amount"]) for s in sales] == [(last, 200), (first, 100)]
+    assert len(local_operations(backend, ("sale", "redeem"), limit=2)) == 2
+    store.close()
