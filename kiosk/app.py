@@ -35,9 +35,10 @@ from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow
 from .flows.technician import ROLES, PinLock, TechnicianFlow
 from .i18n import _
-from .messages import message
+from .messages import message, till_sync_hint
 from .screens.attract import AttractScreen
 from .screens.card import CardScreen
+from .screens.identify import IdentifyTypedScreen
 from .screens.register import (
     RegisterCodeScreen,
     RegisterDoneScreen,
@@ -56,7 +57,7 @@ from .screens.till import TillAmountScreen, TillCodeScreen, TillPickScreen, Till
 
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
-KV_FILES = ("theme.kv", "attract.kv", "card.kv", "register.kv", "till.kv", "technician.kv")
+KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "till.kv", "technician.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
 SCREENS = {  # name (as in the .kv rules) -> class
@@ -65,7 +66,7 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "register_done": RegisterDoneScreen, "till_amount": TillAmountScreen, "till_code": TillCodeScreen,
     "till_pick": TillPickScreen, "till_result": TillResultScreen, "tech_pin": TechPinScreen,
     "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
-    "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen,
+    "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "identify_typed": IdentifyTypedScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
@@ -80,6 +81,7 @@ class KioskApp(App):
     lang = StringProperty("en")
     shop_name = StringProperty("")
     sync_status = StringProperty("")
+    till_sync_hint = StringProperty("")  # the cashier's "n waiting · n failed" on the card screen
     symbol_font = StringProperty("data/fonts/DejaVuSans.ttf")  # Roboto has no ⌫
     busy = BooleanProperty(False)
     # Sizes in the .kv files are for a 7" 800x480 panel; bigger panels scale them up, so a 1920x1080 screen
@@ -196,6 +198,7 @@ class KioskApp(App):
             if state.pending:
                 parts.append(_("{n} waiting to sync").format(n=state.pending))
             self.sync_status = " · ".join(parts)
+            self.till_sync_hint = till_sync_hint(state.pending, state.failed) if self.role == "cashier" else ""
 
     def show(self, name: str) -> None:
         screen = self.screen(name)
@@ -233,6 +236,25 @@ class KioskApp(App):
         self.sm.current = "attract"
         Clock.schedule_once(lambda _dt: setattr(attract, "notice", ""), 6)
 
+    def start_typing(self, by: str = "card") -> None:
+        """The numpad instead of the scanner: the card number, or at the till also the phone number."""
+        self._last_activity = time.monotonic()
+        if self.sm.current == "identify_typed" and self.identify.typing == by:
+            return  # the mode already chosen: keep what was typed
+        try:
+            self.identify.start_typing(by, role=self.role)
+        except PermissionError:
+            return
+        self.show("identify_typed")
+
+    def identify_event(self, name: str) -> None:
+        self._last_activity = time.monotonic()
+        if name == "submit" and self.identify.typing:
+            self.run_async(self.identify.submit_typed, self._typed_identified)
+
+    def _typed_identified(self, state: IdentifyState) -> None:
+        self.show("card" if state is IdentifyState.CARD else "identify_typed")
+
     def start_registration(self, card_number: str | None = None) -> None:
         self._last_activity = time.monotonic()
         self.register = RegisterFlow(self.backend, card_number=card_number,
@@ -243,7 +265,8 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         current = self.sm.current
         target = (self.till if current.startswith("till") else self.pin if current == "tech_pin"
-                  else self.register if current.startswith("register") else None)
+                  else self.register if current.startswith("register")
+                  else self.identify if current == "identify_typed" else None)
         if target is not None:
             target.press(key)
             self.show(current)
@@ -400,7 +423,8 @@ class KioskApp(App):
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows
-        self.screen("attract").notice = ""
+        attract = self.screen("attract")
+        attract.notice, attract.till = "", self.role == "cashier"  # the technician may have changed the role
         self.sm.current = "attract"
 
     def on_stop(self) -> None:

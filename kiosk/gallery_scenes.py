@@ -14,7 +14,8 @@ from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow, SaleState
 from .flows.technician import PinLock, TechnicianFlow
-from .messages import message
+from .messages import message, till_sync_hint
+from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 
 QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "uk": "Який магазин найближчий?"},
               "type": "choice", "choices": ["Kyiv, Khreshchatyk 1", "Lviv, Rynok 5", "Odesa, Derybasivska 10"]},
@@ -34,9 +35,10 @@ def card(state: str = "active", *, kind: str = "bonus", from_cache: bool = False
                     from_cache, time.time() - 3600)
 
 
-def _show_card(view: CardView, role: str = "cashier") -> Callable:
+def _show_card(view: CardView, role: str = "cashier", sync: tuple[int, int] = (0, 0)) -> Callable:
     def setup(app) -> str:
         app.role = role
+        app.till_sync_hint = till_sync_hint(*sync)
         app.identify.view, app.identify.state = view, IdentifyState.CARD
         return "card"
     return setup
@@ -104,6 +106,8 @@ def _tech(screen: str, *, error: str | None = None) -> Callable:
         if not store.failed():
             op_id = store.enqueue("redeem", {"card_number": "10001", "amount": 5000})
             store.mark_failed(op_id, "insufficient_balance: not enough bonuses on the card")
+            store.set_settings({SYNC_LAST_ERROR: "store server unreachable: ConnectionError",
+                                SYNC_LAST_ERROR_AT: time.time() - 120})
         app.pin = PinLock(store)
         app.pin.entry.text, app.pin.error = "12", error if screen == "tech_pin" else None
         app.tech = TechnicianFlow(app.backend, state_dir=app.kiosk_config.state_dir, role="cashier")
@@ -116,9 +120,23 @@ def _tech(screen: str, *, error: str | None = None) -> Callable:
     return setup
 
 
-def _attract_notice(app) -> str:
-    app.sm.get_screen("attract").notice = message("server_unreachable")
-    return "attract"
+def _attract(role: str, notice: str | None = None) -> Callable:
+    def setup(app) -> str:
+        app.role = role
+        app.sm.get_screen("attract").notice = message(notice)
+        return "attract"
+    return setup
+
+
+def _typed(by: str, role: str, keys: str, error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        app.role = role
+        app.identify.start_typing(by, role=role)
+        for key in keys:
+            app.identify.press(key)
+        app.identify.error = error
+        return "identify_typed"
+    return setup
 
 
 def _register(state: RegisterState, **fields) -> Callable:
@@ -135,12 +153,14 @@ def _register(state: RegisterState, **fields) -> Callable:
 
 def scenes() -> list[tuple[str, Callable]]:
     return [
-        ("attract", lambda app: "attract"),
-        ("attract-notice", _attract_notice),
+        ("attract", _attract("cashier")),
+        ("attract-notice", _attract("entrance", "server_unreachable")),
+        ("identify-card-number", _typed("card", "entrance", "48200001234579", "card_not_found")),
+        ("identify-phone", _typed("phone", "cashier", "+380671112244", "customer_not_found")),
         ("card", _show_card(card(), "entrance")),
         ("card-discount-offline", _show_card(card(kind="discount", from_cache=True), "entrance")),
         ("card-not-activated", _show_card(card("issued"), "entrance")),
-        ("card-cashier", _show_card(card())),
+        ("card-cashier", _show_card(card(), sync=(3, 1))),
         ("card-cashier-not-activated", _show_card(card("issued"))),
         ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
         ("till-sale-preview", _till(SaleFlow, keys="1250.5", state=SaleState.PREVIEW,

@@ -19,11 +19,16 @@ MESSAGES = {
     "resend_too_soon": N_("A code was sent moments ago. Please wait a little."),
     "sms_failed": N_("We could not send the SMS. Please try again later."),
     "card_not_found": N_("This card is not one of ours."),
+    "customer_not_found": N_("No active card for this phone number."),
+    "number_missing": N_("Type the number first."),
     "not_ours": N_("This is not one of our cards."),
     "card_blocked": N_("This card is blocked. Please ask at the till."),
     "phone_has_card": N_("This phone already has another card."),
     "card_bound_to_other": N_("This card belongs to another phone."),
     "not_activated": N_("This card is not activated yet. Activate it to keep your bonuses safe."),
+    "till_activation_off": N_("Cards cannot be activated at this till. The customer can activate at the entrance "
+                              "kiosk or by SMS."),
+    "activation_pending": N_("This card or phone already waits for the operator's approval."),
     "not_activated_cashier": N_("Card not activated. Tell the customer to tap \"Activate\" at the entrance "
                                 "kiosk, or activate it here with their phone number."),
     # the till
@@ -45,6 +50,21 @@ MESSAGES = {
     "role_not_allowed": N_("This device is not allowed to do that."),
     "too_many_codes": N_("Too many codes for this phone. Please try later."),
     "too_many_codes_today": N_("Too many codes for this phone today. Please try tomorrow."),
+    "device_code_limit": N_("This kiosk has sent too many codes this hour. Please try later or ask at the till."),
+    "phone_mismatch": N_("This is not the phone number the card belongs to."),
+    "phone_required": N_("A phone number is needed for this."),
+    "card_required": N_("Scan or type the card first."),
+    "challenge_not_found": N_("This code request is unknown. Ask for a new code."),
+    # the outbox: an operation the server could not take as it is (the technician sees them under "failed")
+    "device_mismatch": N_("The operation belongs to another device."),
+    "conflict": N_("Someone changed the same card at the same moment. It will be sent again."),
+    "unknown_type": N_("The server does not know this kind of operation. Update the kiosk."),
+    "batch_too_large": N_("Too many operations at once. They will be sent in smaller parts."),
+    "bad_purpose": N_("The server does not know this kind of code. Update the kiosk."),
+    "bad_request": N_("The server did not understand the request. Update the kiosk."),
+    "bad_role": N_("A device is either an entrance kiosk or a till."),
+    "bad_otp_setting": N_("The shop's code settings are broken. Please ask staff to fix them."),
+    "bad_questionnaire": N_("The shop's questionnaire is broken. Please ask staff to fix it."),
     # the questionnaire
     "answer_required": N_("Please answer this question."),
     "bad_date": N_("Enter the date as year-month-day, e.g. 1990-05-31."),
@@ -61,6 +81,7 @@ MESSAGES = {
     "device_revoked": N_("This device was revoked on the server. Enrol it again."),
     "device_key_invalid": N_("The server does not know this device. Enrol it again."),
     "no_device_key": N_("This device is not enrolled yet."),
+    "config_not_written": N_("Enrolled, but kiosk.toml could not be written. Check the disk and enrol again."),
     "reset_not_confirmed": N_("Confirm the factory reset first."),
 }
 
@@ -75,3 +96,14 @@ def attempts_left(n: int | None) -> str:
     if n is None:
         return ""
     return _("Attempts left: {n}").format(n=n)
+
+
+def till_sync_hint(pending: int, failed: int) -> str:
+    """The cashier's small reminder that sales are still on this device, or that the server refused some
+    (the technician's "failed operations" says which and why)."""
+    parts = []
+    if pending:
+        parts.append(_("{n} waiting to sync").format(n=pending))
+    if failed:
+        parts.append(_("{n} failed: call the technician").format(n=failed))
+    return " · ".join(parts)

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..client import BadResponse, ServerRefused, ServerUnreachable, StoreClient
+from .. import enrol as enrolment
+from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .entry import DigitEntry
 
 PIN_LENGTH = (4, 8)
@@ -106,37 +107,37 @@ class SelfTest:
 
 
 class TechnicianFlow:
-    def __init__(self, backend, *, state_dir: Path, role: str) -> None:
+    def __init__(self, backend, *, state_dir: Path, role: str, config_path: Path | None = None) -> None:
         self.backend, self.state_dir, self.role = backend, Path(state_dir), role
+        self.config_path = config_path  # kiosk.toml; None: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml, as `kiosk run`
         self.error: str | None = None
         self.self_test = SelfTest()
         self.reset_armed = False
 
     # enrolment ----------------------------------------------------------------------------------
     def enrol(self, server_url: str, token: str, *, name: str = "kiosk") -> bool:
-        """Enrols with the server named by the enrolment QR (or typed), keeps the key, fetches the shop."""
-        if not server_url.startswith(("http://", "https://")) or not token:
+        """Enrols with the server named by the enrolment QR (or typed), the way `kiosk provision` does
+        (kiosk.enrol: the key and the shop's settings in the local store, server and role in kiosk.toml, so the
+        next start talks to the same server), then points the running client at it."""
+        try:
+            request = enrolment.from_arguments(server_url, token, self.role)
+        except enrolment.EnrolmentError:
             self.error = "bad_enrolment"
             return False
-        client = StoreClient(server_url, timeout=self.backend.client.timeout)
         try:
-            enrolled = client.enrol(token, name, self.role)
-            client.device_key = enrolled["device_key"]
-            shop = client.config()
+            enrolled = enrolment.enrol(request, config_path=self.config_path, name=name,
+                                       state_dir=str(self.state_dir))
         except ServerRefused as e:
             self.error = e.code
             return False
         except (ServerUnreachable, BadResponse):
             self.error = "server_unreachable"
             return False
-        finally:
-            client.close()
-        store = self.backend.store
-        for key, value in (("device_id", enrolled["device_id"]), ("device_key", enrolled["device_key"]),
-                           ("server_url", server_url), ("role", self.role),
-                           ("shop_name", shop.get("public_name", "")), ("shop_config", shop)):
-            store.set_setting(key, value)
-        self.backend.client.base_url = server_url.rstrip("/") + "/api/v1"
+        except (enrolment.EnrolmentError, OSError):
+            self.error = "config_not_written"  # enrolled, but the next start would not know the server
+            return False
+        self.backend.store.set_setting("server_url", request.server)
+        self.backend.client.base_url = request.server.rstrip("/") + "/api/v1"
         self.backend.client.device_key = enrolled["device_key"]
         self.error = None
         return True
@@ -150,14 +151,16 @@ class TechnicianFlow:
     # status -------------------------------------------------------------------------------------
     def status(self) -> dict:
         store = self.backend.store
-        counts = store.counts()
+        # counts from the outbox itself; the last outcome from the running worker, or as it left it on disk
+        saved = store.sync_status()
         sync = self.backend.sync
-        state = sync.state if sync is not None else None
+        live = sync.state if sync is not None else None
         return {"server_url": store.get_setting("server_url") or self.backend.client.base_url.removesuffix("/api/v1"),
                 "device_id": store.get_setting("device_id"), "role": self.role,
-                "online": bool(state and state.online), "pending": counts["pending"], "failed": counts["failed"],
-                "last_success": state.last_success if state else None,
-                "last_error": state.last_error if state else None}
+                "online": bool(live and live.online), "pending": saved["pending"], "failed": saved["failed"],
+                "last_success": live.last_success if live else saved["last_success"],
+                "last_error": live.last_error if live else saved["last_error"],
+                "last_error_at": live.last_error_at if live else saved["last_error_at"]}
 
     def failed_operations(self, limit: int = 50) -> list[dict]:
         """Newest first, with the server's reason code for the screen to translate."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from kivy.factory import Factory
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from ..i18n import BUTTON_LABELS
@@ -21,6 +21,8 @@ class LanguageBar(BoxLayout):
 
 class AttractScreen(KioskScreen):
     notice = StringProperty("")
+    till = BooleanProperty(False)  # a cashier's device: the phone may be typed too
 
     def render(self, app) -> None:
+        self.till = app.role == "cashier"
         self.ids.languages.show(app, app.languages)

@@ -49,7 +49,8 @@ class TechMenuScreen(KioskScreen):
             _("Waiting to sync: {n}").format(n=s["pending"]),
             _("Failed: {n}").format(n=s["failed"]),
             _("Last sync: {when}").format(when=_when(s["last_success"])),
-        ])
+        ] + ([_("Last sync error ({when}): {error}").format(when=_when(s["last_error_at"]), error=s["last_error"])]
+             if s["last_error"] else []))
         self.error = message(flow.error)
 
 

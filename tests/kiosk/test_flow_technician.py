@@ -7,6 +7,7 @@ import pytest
 
 from kiosk.backend import Backend
 from kiosk.client import StoreClient
+from kiosk.config import KioskConfig
 from kiosk.flows.technician import (
     DEFAULT_PIN,
     LOCKOUT_SECONDS,
@@ -83,7 +84,10 @@ def unenrolled(store_server, tmp_path):
     store = LocalStore(tmp_path / "state" / "kiosk.db")
     client = StoreClient("http://127.0.0.1:9", timeout=2)
     backend = Backend(store, client, SyncWorker(store, client))
-    return TechnicianFlow(backend, state_dir=tmp_path / "state", role="entrance")
+    config = tmp_path / "etc" / "kiosk.toml"
+    config.parent.mkdir()
+    config.write_text('server_url = "http://127.0.0.1:9"\nlanguage = "kk"\n\n[scanners]\n', encoding="utf-8")
+    return TechnicianFlow(backend, state_dir=tmp_path / "state", role="entrance", config_path=config)
 
 
 def test_enrol_role_failed_operations_and_factory_reset(unenrolled, store_server, tmp_path):
@@ -92,6 +96,10 @@ def test_enrol_role_failed_operations_and_factory_reset(unenrolled, store_server
     assert not flow.enrol("ftp://x", "t") and flow.error == "bad_enrolment"
     flow.choose_role("entrance")
     assert flow.enrol(store_server.url, store_server.enrolment_token("entrance")), flow.error
+    # written as `kiosk provision` writes it (kiosk.enrol): the next start talks to this server in this role
+    written = KioskConfig.load(flow.config_path)
+    assert (written.server_url, written.role, written.state_dir) == (store_server.url, "entrance", tmp_path / "state")
+    assert written.language == "kk"  # the rest of the file is kept
     backend = flow.backend
     assert backend.store.get_setting("shop_config")["public_name"]
     assert backend.client.card("10001")["number"] == "10001"  # the new key works at once
@@ -111,3 +119,31 @@ def test_enrol_role_failed_operations_and_factory_reset(unenrolled, store_server
     assert list((tmp_path / "state").iterdir()) == []
     with pytest.raises(ValueError):
         flow.choose_role("manager")
+
+
+def test_enrolment_that_cannot_write_kiosk_toml_says_so(store_server, tmp_path):
+    store = LocalStore(tmp_path / "state" / "kiosk.db")
+    client = StoreClient("http://127.0.0.1:9", timeout=2)
+    (tmp_path / "etc").write_text("a file where the folder should be", encoding="utf-8")
+    flow = TechnicianFlow(Backend(store, client), state_dir=tmp_path / "state", role="cashier",
+                          config_path=tmp_path / "etc" / "kiosk.toml")
+    assert not flow.enrol(store_server.url, store_server.enrolment_token("cashier"))
+    assert flow.error == "config_not_written"
+    store.close()
+
+
+def test_status_shows_failed_count_and_the_last_sync_error_also_after_a_restart(tmp_path):
+    store = LocalStore(tmp_path / "k.db")
+    client = StoreClient("http://127.0.0.1:9", timeout=1)  # nothing listens: the sync fails at the wire
+    store.enqueue("sale", {"card_number": "10001", "amount": 100})
+    store.mark_failed(store.enqueue("redeem", {"card_number": "10001", "amount": 50}), "insufficient_balance: no")
+    sync = SyncWorker(store, client)
+    sync.step()
+    live = TechnicianFlow(Backend(store, client, sync), state_dir=tmp_path, role="cashier").status()
+    assert (live["pending"], live["failed"], live["online"]) == (1, 1, False)
+    assert "unreachable" in live["last_error"] and live["last_error_at"] and sync.state.failed == 1
+    # no worker running (the technician's screen after a restart): the same, from the store
+    saved = TechnicianFlow(Backend(store, client), state_dir=tmp_path, role="cashier").status()
+    assert (saved["failed"], saved["last_error"], saved["last_error_at"]) == (1, live["last_error"],
+                                                                            live["last_error_at"])
+    store.close()
