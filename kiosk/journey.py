@@ -215,6 +215,13 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
              lambda: app.till is not None and app.till.state.value == "done", timeout=20),
         Step("till-after-cancel", lambda: tap(app, _("Done")),
              lambda: current() == "card" and balance() == seen["balance"] + 1000),
+        # the customer left the card at home: the cashier finds it by the phone number they say
+        Step("till-home", app.go_home, lambda: current() == "attract"),
+        Step("till-find-typed", lambda: tap(app, _("Card number or phone")), lambda: current() == "identify_typed"),
+        Step("till-find-phone", lambda: (tap(app, _("Phone number")), tap_keys(app, phone)),
+             lambda: app.identify.typing == "phone" and app.identify.typed == phone),
+        Step("till-found-by-phone", lambda: tap(app, _("Find the card")),
+             lambda: current() == "card" and app.identify.card["number"] == card),
         # the cashier walks away mid-sale: the idle timeout goes home and forgets card and amount
         Step("till-idle-typed", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
         Step("till-idle-wiped", lambda: (tap_keys(app, "12"), setattr(app, "_last_activity", time.monotonic() - 1e4)),

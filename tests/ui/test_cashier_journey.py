@@ -1,7 +1,7 @@
 """The real app at a till, driven by simulated touches on its buttons and scans, against a real store
 server: activation of a pre-issued card, sale with accrual, payment with bonuses and the SMS code,
-partial return, cancel. Each step waits for the balance the server reports; screenshots are kept in
-test-output/till/."""
+partial return, cancel, finding the card by the customer's phone. Each step waits for the balance the
+server reports; screenshots are kept in test-output/till/."""
 
 from __future__ import annotations
 
@@ -33,5 +33,5 @@ def test_till_journey_by_touch_against_a_real_server(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     names = [p.stem for p in sorted(shots.glob("*.png"))]
     for step in ("till-activate-done", "till-sale-accrued", "till-redeem-code", "till-redeemed", "till-returned",
-                 "till-cancelled", "till-after-cancel", "till-idle-wiped"):
+                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-wiped"):
         assert any(name.endswith(step) for name in names), step
