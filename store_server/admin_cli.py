@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -123,12 +124,24 @@ def cmd_devices_list(args):
     from sqlalchemy import select
 
     from .db import devices
+    from .till_activation import device_modes
 
     def act(conn):
+        own = device_modes(conn)
         for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings():
             state = f"revoked {d['revoked_at']:%Y-%m-%d %H:%M}" if d["revoked_at"] else "active"
-            print(f"{d['id']}\t{d['role']}\t{state}\t{d['name']}")
+            right = f"\ttill_activation={own[d['id']]}" if d["id"] in own else ""
+            print(f"{d['id']}\t{d['role']}\t{state}\t{d['name']}{right}")
     return _run(args, act)
+
+
+def cmd_devices_till_activation(args):
+    from .till_activation import set_device_mode
+
+    mode = None if args.mode == "shop" else args.mode
+    return _run(args, lambda conn: (set_device_mode(conn, args.device_id, mode),
+                                    print(f"device {args.device_id}: till_activation "
+                                          f"{mode or 'as the shop setting'}")))
 
 
 def cmd_devices_revoke(args):
@@ -138,6 +151,7 @@ def cmd_devices_revoke(args):
 
 def cmd_settings_set(args):
     from . import customers, shop
+    from .till_activation import check_mode
 
     def act(conn):
         try:
@@ -146,6 +160,8 @@ def cmd_settings_set(args):
             value = args.value  # a bare word such as a shop name
         if args.key == "questionnaire":
             customers.check_questionnaire(value)
+        if args.key == "till_activation":
+            check_mode(value)
         if args.key not in shop.DEFAULTS:
             raise DomainError("unknown_setting", f"no setting {args.key}; known: {', '.join(shop.DEFAULTS)}")
         shop.put(conn, args.key, value)
@@ -157,6 +173,56 @@ def cmd_settings_show(args):
     from . import shop
     return _run(args, lambda conn: [print(f"{k} = {json.dumps(shop.get(conn, k), ensure_ascii=False)}")
                                     for k in shop.DEFAULTS])
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return "operator"
+
+
+def cmd_activations_list(args):
+    from .till_activation import listing
+
+    with _engine(args).connect() as conn:
+        rows = listing(conn, everything=args.all)
+    for r in rows:
+        decided = (f"\t{r['state']} by {r['decided_by']} {r['decided_at']:%Y-%m-%d %H:%M}"
+                   f"{': ' + r['reason'] if r['reason'] else ''}" if r["state"] != "pending" else "")
+        print(f"{r['id']}\t{r['at']:%Y-%m-%d %H:%M}\tcard {r['card_number']}\tbalance {r['balance']}"
+              f"\t{r['phone_masked']}\t{r['device_name'] or r['device_id']}\tcashier {r['cashier'] or '-'}"
+              f"{decided}")
+    if not rows:
+        print("no activations wait for review" if not args.all else "no till activations yet", file=sys.stderr)
+    return 0
+
+
+def cmd_activations_decide(args):
+    from . import till_activation
+    from .phones import mask
+
+    engine = _engine(args)
+    try:
+        if args.decision == "approve":
+            row = till_activation.approve(engine, args.id, by=args.by or _operator())
+        else:
+            row = till_activation.reject(engine, args.id, by=args.by or _operator(), reason=args.reason)
+    except DomainError as e:
+        print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
+        return 1
+    if args.decision == "approve":
+        print(f"activation {args.id} approved: card {row['card_number']} is active on {mask(row['phone'])}")
+        from .api.app import build_gateway
+
+        # After the commit, like the API's welcome: a failed SMS never undoes the approval.
+        if not till_activation.send_welcome(engine, build_gateway(ServerConfig.load(args.config)), row):
+            print("store-server: the welcome SMS could not be sent (see the message log)", file=sys.stderr)
+    else:
+        print(f"activation {args.id} rejected; card {row['card_number']} stays not activated")
+    return 0
 
 
 def cmd_import(args):
@@ -283,6 +349,26 @@ def add_commands(sub) -> None:
     q = ds.add_parser("revoke", help="the device's key stops working at once")
     q.add_argument("device_id")
     q.set_defaults(func=cmd_devices_revoke)
+    q = ds.add_parser("till-activation", help="this till's right to activate cards, over the shop setting")
+    q.add_argument("device_id")
+    q.add_argument("mode", choices=["direct", "review", "off", "shop"],
+                   help="direct: at once; review: an operator approves; off: refused; shop: as the shop setting")
+    q.set_defaults(func=cmd_devices_till_activation)
+
+    p = sub.add_parser("activations", help="card activations made at tills that wait for review")
+    acts = p.add_subparsers(dest="activations_command", required=True)
+    q = acts.add_parser("list", help="pending activations (with --all: decided ones too)")
+    q.add_argument("--all", action="store_true")
+    q.set_defaults(func=cmd_activations_list)
+    q = acts.add_parser("approve", help="bind phone and card now, as a direct activation would")
+    q.add_argument("id", type=int)
+    q.add_argument("--by", help="who decides, for the audit (default: the login name)")
+    q.set_defaults(func=cmd_activations_decide, decision="approve")
+    q = acts.add_parser("reject", help="the card stays not activated; the reason is recorded")
+    q.add_argument("id", type=int)
+    q.add_argument("--reason", required=True)
+    q.add_argument("--by", help="who decides, for the audit (default: the login name)")
+    q.set_defaults(func=cmd_activations_decide, decision="reject")
 
     p = sub.add_parser("settings", help="shop settings devices see (docs/server.md lists them)")
     ss = p.add_subparsers(dest="settings_command", required=True)

@@ -258,6 +258,35 @@ sms_opt_outs = Table(
 )
 
 
+# Per-device rights an operator set with `store-server devices till-activation` (store_server/till_activation.py).
+device_rights = Table(
+    "device_rights", metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("till_activation", String(8), nullable=False),  # direct | review | off, over the shop setting
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# Registrations made at a till whose right is "review": the card stays issued until an operator decides.
+till_activations = Table(
+    "till_activations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False, unique=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("cashier", String(100)),
+    Column("details", JSON, nullable=False),  # consent, marketing, answers, lang as the till sent them
+    Column("at", DateTime(timezone=True), nullable=False),  # when the customer gave them at the till
+    Column("state", String(16), nullable=False),  # pending | approved | rejected
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(100)),
+    Column("reason", String(500)),
+)
+# One waiting activation per card, even when two tills send one at the same moment.
+Index("uq_till_activations_pending_card", till_activations.c.card_number, unique=True,
+      sqlite_where=till_activations.c.state == "pending", postgresql_where=till_activations.c.state == "pending")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

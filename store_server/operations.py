@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, ledger, otp, rules, shop, tiers
+from . import binding, clock, ledger, otp, rules, shop, tiers, till_activation
 from . import customers as customer_data
 from .db import cancellations, card_numbers, cards, customers, operations, sales
 from .db import ledger as ledger_table
@@ -124,30 +124,16 @@ def apply_register(ctx: OperationContext) -> dict:
     conn, p = ctx.conn, ctx.payload
     phone = _text(p, "phone", max_len=20)
     requested = _text(p, "card_number", required=False)
+    # At a till the cashier's right decides (till_activation.py); checked before the code is spent.
+    mode = till_activation.refuse_if_off(conn, ctx.device, ctx.setting("till_activation"))
     token = otp.consume_token(conn, token=ctx.op.get("verification_token"), purpose="register",
                               operation_id=ctx.op["id"], phone=phone, card_number=requested)
     card = _card(conn, requested or token["card_number"])
-    customer = conn.execute(select(customers).where(customers.c.phone == phone)).mappings().first()
-    if customer is not None:
-        other = conn.execute(select(cards.c.number).where(
-            cards.c.customer_id == customer["id"], cards.c.state == "active", cards.c.number != card["number"]
-        )).scalar()
-        if other:
-            raise DomainError("phone_has_card", "this phone already has another card")
-    if card["state"] == "active" and (customer is None or card["customer_id"] != customer["id"]):
-        raise DomainError("card_bound_to_other", "this card is bound to another phone")
-    if customer is None:
-        customer_id = conn.execute(insert(customers).values(
-            phone=phone, created_at=ctx.at, consent_at=ctx.at if p.get("consent") else None,
-            marketing_opt_in=bool(p.get("marketing")), marketing_opt_in_at=ctx.at if p.get("marketing") else None,
-        )).inserted_primary_key[0]
-    else:
-        customer_id = customer["id"]
-    conn.execute(update(cards).where(cards.c.number == card["number"]).values(
-        state="active", customer_id=customer_id, activated_at=ctx.at, reserved_phone=None))
-    if p.get("answers") is not None:
-        customer_data.save_answers(conn, customer_id, p["answers"], ctx.setting("questionnaire"), at=ctx.at)
-    return {"card_number": card["number"]}
+    if mode == "review" and card["state"] != "active":
+        return till_activation.submit(conn, op=ctx.op, device=ctx.device, card=card, phone=phone, payload=p,
+                                      questionnaire=ctx.setting("questionnaire"))
+    binding.bind(conn, card, phone, p, at=ctx.at, questionnaire=ctx.setting("questionnaire"))
+    return {"card_number": card["number"]}  # "pending_review" only appears when it is true
 
 
 def apply_update_customer(ctx: OperationContext) -> dict:

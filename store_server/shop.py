@@ -26,6 +26,9 @@ DEFAULTS: dict = {
     "tier_period_days": 365,
     "bonus_expiry_days": None,  # None: bonuses never expire
     "otp": None,  # code limits over server.toml [otp] (store_server/otp.py reads it)
+    # A cashier's activation of a card: "direct" binds at once, "review" waits for an operator's approval,
+    # "off" refuses it; `store-server devices till-activation` overrides it per till (till_activation.py).
+    "till_activation": "direct",
 }
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .. import cards, devices, operations, otp, shop
+from .. import cards, devices, operations, otp, shop, till_activation
 from ..errors import DomainError, Forbidden
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
@@ -74,9 +74,10 @@ def enrol(body: EnrolBody, request: Request) -> dict:
 
 
 @router.get("/config")
-def config(request: Request, _device: Device) -> dict:
+def config(request: Request, dev: Device) -> dict:
     with engine(request).connect() as conn:
-        return shop.device_config(conn)
+        # The right of this very device (its override or the shop's); the till hides Activate when "off".
+        return {**shop.device_config(conn), "till_activation": till_activation.mode_for(conn, dev)}
 
 
 @router.get("/cards/{number}")
@@ -105,6 +106,9 @@ async def find_customer(request: Request, dev: Device,
 @router.post("/otp")
 def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
     config = request.app.state.config
+    if body.purpose == "register" and dev.get("role") == "cashier":
+        with engine(request).connect() as conn:  # no SMS for an activation the till may not make
+            till_activation.refuse_if_off(conn, dev)
     return otp.request_code(engine(request), request.app.state.gateway, secret_key=config.secret_key,
                             server_otp=config.otp, device_id=dev["id"], phone=body.phone, purpose=body.purpose,
                             card_number=body.card_number, amount=body.amount, lang=body.lang)

@@ -58,8 +58,8 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
             continue
         result = next(r for r in results if r["id"] == op["id"])
         phone, card = (op.get("payload") or {}).get("phone"), (result.get("result") or {}).get("card_number")
-        if not phone or not card:
-            continue
+        if not phone or not card or result["result"].get("pending_review"):
+            continue  # a till activation under review is welcomed when an operator approves it
         with engine.connect() as conn:
             name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
         lang = op["payload"].get("lang")

@@ -1,0 +1,204 @@
+"""Activation at the till: depending on the till's right, a cashier's registration binds at once or waits.
+
+The right is the shop setting `till_activation` ("direct", "review" or "off"), which an operator may
+override per device (`store-server devices till-activation`). Under "review" the `register` operation is
+applied (exactly once, like any other) but only records a pending activation: the card stays issued until
+an operator approves it (`store-server activations approve`), which binds phone and card through
+`binding.bind`, as a direct activation would, checking one phone <-> one active card again at that moment.
+Approvals and rejections are written to the operations table, so `store-server audit CARD` shows them.
+
+Entrance kiosks are not affected: there the customer registers themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from . import binding, clock, customers, ledger, shop
+from .db import cards, device_rights, devices, operations, till_activations
+from .errors import DomainError, Forbidden, NotFound
+from .phones import mask
+
+log = logging.getLogger(__name__)
+
+MODES = ("direct", "review", "off")
+# What the till sent besides phone and card, kept for the approval.
+DETAILS = ("consent", "marketing", "answers", "lang")
+
+
+def check_mode(mode) -> str:
+    if mode not in MODES:
+        raise DomainError("bad_till_activation", f"till_activation must be one of {', '.join(MODES)}")
+    return mode
+
+
+def mode_for(conn: Connection, device: dict, shop_mode: str | None = None) -> str:
+    """The right of `device`: its own override, else the shop's setting; entrance kiosks always direct."""
+    if device.get("role") != "cashier":
+        return "direct"
+    own = conn.execute(select(device_rights.c.till_activation)
+                       .where(device_rights.c.device_id == device["id"])).scalar()
+    return own or shop_mode or shop.get(conn, "till_activation")
+
+
+def refuse_if_off(conn: Connection, device: dict, shop_mode: str | None = None) -> str:
+    mode = mode_for(conn, device, shop_mode)
+    if mode == "off":
+        raise Forbidden("till_activation_off", "cards cannot be activated at this till; the customer can "
+                                              "activate at the entrance kiosk or by SMS")
+    return mode
+
+
+def set_device_mode(conn: Connection, device_id: str, mode: str | None) -> None:
+    """Overrides the shop setting for one device; None goes back to the shop setting."""
+    if conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is None:
+        raise NotFound("device_not_found", f"no device {device_id}")
+    conn.execute(delete(device_rights).where(device_rights.c.device_id == device_id))
+    if mode is not None:
+        conn.execute(insert(device_rights).values(device_id=device_id, till_activation=check_mode(mode),
+                                                  set_at=clock.now()))
+
+
+def device_modes(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(select(device_rights.c.device_id, device_rights.c.till_activation)).all())
+
+
+def _check_answers(answers, questionnaire) -> None:
+    # The same checks a direct registration makes, now, so the till hears about a bad answer at once
+    # rather than the operator at approval.
+    if answers is None:
+        return
+    if not isinstance(answers, dict):
+        raise DomainError("bad_answer", "answers are an object of field key -> value")
+    fields = {f["key"]: f for f in questionnaire or []}
+    unknown = set(answers) - set(fields)
+    if unknown:
+        raise DomainError("bad_answer", f"no such question: {', '.join(sorted(unknown))}")
+    for key, value in answers.items():
+        if value not in (None, ""):
+            customers.clean_answer(fields[key], value)
+
+
+def submit(conn: Connection, *, op: dict, device: dict, card: dict, phone: str, payload: dict,
+           questionnaire) -> dict:
+    """Records a pending activation for a `register` operation under review; returns the operation's result."""
+    binding.check(conn, card, phone)
+    _check_answers(payload.get("answers"), questionnaire)
+    t = till_activations.c
+    waiting = conn.execute(select(t.id, t.phone, t.card_number).where(
+        t.state == "pending", (t.card_number == card["number"]) | (t.phone == phone))).all()
+    for activation_id, waiting_phone, waiting_card in waiting:
+        if (waiting_phone, waiting_card) == (phone, card["number"]):
+            # The cashier sent the same customer again (a new operation id): it is the request already waiting.
+            return {"card_number": card["number"], "pending_review": True, "activation_id": activation_id}
+    if waiting:
+        raise DomainError("activation_pending", "this card or this phone already waits for an operator's "
+                                                "review; the operator must decide on that one first")
+    activation_id = conn.execute(insert(till_activations).values(
+        operation_id=op["id"], card_number=card["number"], phone=phone, device_id=device["id"],
+        cashier=op.get("cashier"), details={k: payload[k] for k in DETAILS if k in payload}, at=op["at"],
+        state="pending")).inserted_primary_key[0]
+    log.info("till activation %s of card %s for %s waits for review", activation_id, card["number"], mask(phone))
+    return {"card_number": card["number"], "pending_review": True, "activation_id": activation_id}
+
+
+def listing(conn: Connection, *, everything: bool = False) -> list[dict]:
+    """Activations with what an operator needs to judge them (the card's balance: bonuses already on it)."""
+    query = (select(till_activations, devices.c.name.label("device_name"))
+             .select_from(till_activations.outerjoin(devices, devices.c.id == till_activations.c.device_id))
+             .order_by(till_activations.c.id))
+    if not everything:
+        query = query.where(till_activations.c.state == "pending")
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    for r in rows:
+        r["balance"] = ledger.balance(conn, r["card_number"])
+        r["phone_masked"] = mask(r["phone"])
+    return rows
+
+
+@contextmanager
+def _writer(engine: Engine) -> Iterator[Connection]:
+    # BEGIN IMMEDIATE on SQLite (db.make_engine): the approval reads, checks and writes next to a running
+    # server, so it must hold the write lock from the start rather than fail on a stale snapshot.
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        yield conn
+
+
+def _pending(conn: Connection, activation_id: int) -> dict:
+    row = conn.execute(select(till_activations).where(till_activations.c.id == activation_id)).mappings().first()
+    if row is None:
+        raise NotFound("activation_not_found", f"no activation {activation_id}")
+    if row["state"] != "pending":
+        raise DomainError("activation_decided", f"activation {activation_id} was already {row['state']} "
+                                                f"by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M}")
+    return dict(row)
+
+
+def _decide(conn: Connection, row: dict, state: str, by: str, reason: str | None, now: datetime) -> None:
+    done = conn.execute(update(till_activations).where(
+        till_activations.c.id == row["id"], till_activations.c.state == "pending"
+    ).values(state=state, decided_at=now, decided_by=by, reason=reason)).rowcount
+    if done != 1:  # another operator decided in the meantime (PostgreSQL has no database-wide write lock)
+        raise DomainError("activation_decided", f"activation {row['id']} was decided meanwhile")
+    # The audit trail of the card: who decided, when, on which till's request.
+    conn.execute(insert(operations).values(
+        id=str(uuid.uuid4()), device_id="server", type=f"activation_{state}", at=now, received_at=now,
+        cashier=by, card_number=row["card_number"], status="applied",
+        payload={"activation_id": row["id"], "register_operation": row["operation_id"],
+                 **({"reason": reason} if reason else {})},
+        result={"card_number": row["card_number"], "state": state}))
+
+
+def approve(engine: Engine, activation_id: int, *, by: str) -> dict:
+    """Binds phone and card as a direct activation would; refused, and left pending, when that no longer holds."""
+    now = clock.now()
+    with _writer(engine) as conn:
+        row = _pending(conn, activation_id)
+        card = conn.execute(select(cards).where(cards.c.number == row["card_number"])).mappings().one()
+        try:
+            if card["state"] == "blocked":
+                raise DomainError("card_blocked", "the card was blocked since")
+            binding.bind(conn, dict(card), row["phone"], row["details"], at=clock.aware(row["at"]),
+                         activated_at=now, questionnaire=shop.get(conn, "questionnaire"))
+        except DomainError as e:
+            detail = f" (card {e.details['other']})" if e.details.get("other") else ""
+            raise DomainError(e.code, f"activation {activation_id} cannot be approved: {e.message}{detail}; "
+                                      f"reject it, or fix the card first", **e.details) from e
+        _decide(conn, row, "approved", by, None, now)
+    log.info("till activation %s approved by %s: card %s active on %s", activation_id, by, row["card_number"],
+             mask(row["phone"]))
+    return row
+
+
+def reject(engine: Engine, activation_id: int, *, by: str, reason: str) -> dict:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", "say why the activation is rejected")
+    with _writer(engine) as conn:
+        row = _pending(conn, activation_id)
+        _decide(conn, row, "rejected", by, reason[:500], clock.now())
+    return row
+
+
+def send_welcome(engine: Engine, gateway, row: dict) -> bool:
+    """The welcome a direct activation gets (sms.outbound.send_welcomes), sent once the card is active."""
+    from .sms.base import GatewayError
+    from .sms.outbound import NotAllowed, send_template
+
+    with engine.connect() as conn:
+        name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+    lang = row["details"].get("lang")
+    try:
+        send_template(engine, gateway, phone=row["phone"], purpose="welcome",
+                      lang=lang if lang in languages else languages[0], shop_name=name, card=row["card_number"])
+    except (GatewayError, NotAllowed) as e:
+        log.warning("welcome to %s failed: %s", mask(row["phone"]), e)
+        return False
+    return True
