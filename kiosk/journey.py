@@ -86,7 +86,10 @@ def type_on_window(text: str) -> None:
 
 def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str],
                    lang: str = "en") -> list[Step]:
-    """Scan a card and see the balance; then join with a phone number and the SMS code."""
+    """Scan a card and see the balance; then join with a phone number and the SMS code; then find the card by
+    typing its number."""
+    from .i18n import _
+
     current = lambda: app.sm.current  # noqa: E731
 
     def press_all(keys: str) -> None:
@@ -109,6 +112,12 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
         Step("register-done", lambda: app.register_event("submit_code"), lambda: current() == "register_done"),
         Step("synced", lambda: app.backend.sync.kick(),
              lambda: app.backend.store.counts()["pending"] == 0, timeout=30),
+        # a barcode the scanner cannot read: the customer types the number printed under it
+        Step("home", app.go_home, lambda: current() == "attract"),
+        Step("card-number", lambda: tap(app, _("Type your card number")), lambda: current() == "identify_typed"),
+        Step("card-number-typed", lambda: tap_keys(app, card), lambda: app.identify.typed == card),
+        Step("card-by-number", lambda: tap(app, _("Find the card")),
+             lambda: current() == "card" and app.identify.card["number"] == card),
     ]
 
 

@@ -45,7 +45,8 @@ def test_every_step_of_the_journey_has_a_screenshot(journey):
     names = sorted(p.stem for p in journey.glob("*.png"))
     assert names == ["01-attract", "02-card-balance", "03-not-our-card", "04-register-phone",
                      "05-register-phone-typed", "06-register-code", "07-register-code-typed",
-                     "08-register-done", "09-synced"]
+                     "08-register-done", "09-synced", "10-home", "11-card-number", "12-card-number-typed",
+                     "13-card-by-number"]
 
 
 def test_attract_screen_shows_the_join_button(journey):
