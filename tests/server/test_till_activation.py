@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from store_server import till_activation
 from store_server.db import cards as cards_table
-from store_server.db import customer_answers, customers, devices, operations
+from store_server.db import customer_answers, customers, devices, operations, till_activations
 from store_server.errors import DomainError
 from tests.server.conftest import CASHIER, ENTRANCE
 from tests.server.test_cards import token_for
@@ -272,3 +273,19 @@ def test_the_entrance_is_never_reviewed_and_overrides_need_a_known_device(shop_d
         assert till_activation.mode_for(conn, CASHIER) == "direct"
         with pytest.raises(DomainError):
             till_activation.set_device_mode(conn, CASHIER["id"], "sometimes")
+
+
+def test_the_database_keeps_one_waiting_activation_per_card(shop_db):
+    """The backstop for two server processes (or PostgreSQL sessions) that both passed the check at once."""
+    shop_db.put("till_activation", "review")
+    res = shop_db.op("register", device=CASHIER, token=token_for(shop_db, "+380501239005", card="10054"),
+                     phone="+380501239005", card_number="10054", consent=True)
+    first = res["result"]["activation_id"]
+    other_op = shop_db.op("sale", card_number="10054", amount=100)["id"]
+    row = dict(operation_id=other_op, card_number="10054", phone="+380501239006", device_id="till-2", details={},
+               at=shop_db.at, state="pending")
+    with pytest.raises(IntegrityError), shop_db.engine.begin() as conn:
+        conn.execute(insert(till_activations).values(**row))
+    till_activation.reject(shop_db.engine, first, by="maria", reason="wrong phone")
+    with shop_db.engine.begin() as conn:  # decided ones do not count
+        conn.execute(insert(till_activations).values(**row))
