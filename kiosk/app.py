@@ -363,7 +363,8 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         if name == "submit_pin":
             if self.pin is not None and self.pin.submit():
-                self.tech = TechnicianFlow(self.backend, state_dir=self.kiosk_config.state_dir, role=self.role)
+                self.tech = TechnicianFlow(self.backend, state_dir=self.kiosk_config.state_dir, role=self.role,
+                                           config_path=self.kiosk_config.source)
                 enrolment = self.identify.enrolment
                 if enrolment is not None:  # the enrolment QR that brought us here
                     self.tech_event("enrol", enrolment.server_url, enrolment.token)

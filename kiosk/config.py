@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ROLES = ("entrance", "cashier")
@@ -31,6 +32,8 @@ class KioskConfig:
     height: int = 480
     scanners: dict = field(default_factory=dict)
     indicators: dict = field(default_factory=dict)
+    #: The kiosk.toml this came from (not a setting): on-screen enrolment rewrites that same file.
+    source: ClassVar[Path | None] = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(os.environ.get("KIOSK_STATE_DIR") or self.state_dir)
@@ -54,7 +57,9 @@ class KioskConfig:
             raise ConfigError(f"{path} not found; run `kiosk provision` or copy docs/kiosk.example.toml") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path} is not valid TOML: {e}") from e
-        return cls.from_dict(raw, origin=str(path))
+        config = cls.from_dict(raw, origin=str(path))
+        config.source = path
+        return config
 
     @classmethod
     def from_dict(cls, raw: dict, origin: str = "config") -> KioskConfig:

@@ -90,6 +90,7 @@ def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str
             shutil.rmtree(kiosk_dir)
         config = KioskConfig(server_url=store.url, role=role, language=lang, state_dir=kiosk_dir,
                              fullscreen=False, width=size[0], height=size[1], idle_timeout=120)
+        config.source = kiosk_dir / "kiosk.toml"  # on-screen enrolment in the demo writes here, not to /etc
         os.environ.pop("KIOSK_STATE_DIR", None)
         if scripted:
             # the scripted till asks one customer for several codes within a minute; the shop's resend

@@ -95,5 +95,6 @@ def test_the_documented_example_config_is_valid():
 
     example = Path(__file__).resolve().parents[2] / "docs" / "kiosk.example.toml"
     config = KioskConfig.load(example)
+    assert config.source == example  # on-screen enrolment rewrites the file the kiosk was started with
     assert ScannerConfig.from_dict(config.scanners).serial[0].terminator == "CR"
     assert IndicatorConfig.from_dict(config.indicators).green == 17
