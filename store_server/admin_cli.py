@@ -217,9 +217,20 @@ def cmd_activations_decide(args):
         print(f"activation {args.id} approved: card {row['card_number']} is active on {mask(row['phone'])}")
         from .api.app import build_gateway
 
-        # After the commit, like the API's welcome: a failed SMS never undoes the approval.
-        if not till_activation.send_welcome(engine, build_gateway(ServerConfig.load(args.config)), row):
-            print("store-server: the welcome SMS could not be sent (see the message log)", file=sys.stderr)
+        config = ServerConfig.load(args.config)
+        if "gsm_modem" in repr(config.sms):
+            # The running server owns the modem's serial port; AT commands from a second process would mix.
+            print("store-server: no welcome SMS: the GSM modem belongs to the running server", file=sys.stderr)
+        else:
+            from .sms.base import GatewayError
+
+            # After the commit, like the API's welcome: a failed SMS never undoes the approval.
+            try:
+                sent = till_activation.send_welcome(engine, build_gateway(config), row)
+            except GatewayError:  # a broken [sms] table
+                sent = False
+            if not sent:
+                print("store-server: the welcome SMS could not be sent (see the message log)", file=sys.stderr)
     else:
         print(f"activation {args.id} rejected; card {row['card_number']} stays not activated")
     return 0

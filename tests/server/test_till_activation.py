@@ -198,6 +198,20 @@ def test_one_waiting_activation_per_card_and_per_phone(server, review):
     assert (res["status"], res["error"]) == ("rejected", "phone_has_card")
 
 
+def test_with_a_gsm_modem_the_cli_leaves_the_port_to_the_server(server, review, tmp_path):
+    till, phone = Till(server), "+380501230014"
+    activation = till.activate(server, phone, "10014")["result"]["activation_id"]
+    modem_config = tmp_path / "modem.toml"
+    modem_config.write_text(server.config_path.read_text(encoding="utf-8")
+                            + '\n[[sms.gateways]]\ntype = "gsm_modem"\nport = "/dev/ttyUSB-not-here"\n',
+                            encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(modem_config), "activations",
+                           "approve", str(activation), "--by", "maria"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "GSM modem belongs to the running server" in proc.stderr, proc.stderr
+    assert till.card("10014")["state"] == "active"
+    assert "STOP" not in server.last_sms(phone)["text"]
+
+
 def test_the_setting_is_checked(server):
     assert "bad_till_activation" in cli(server, "settings", "set", "till_activation", "maybe", ok=False).stderr
     assert 'till_activation = "direct"' in cli(server, "settings", "show").stdout
