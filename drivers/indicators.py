@@ -10,6 +10,8 @@ Short patterns (what just happened) play once, then the last steady pattern come
 
     scan_ok   one short beep with green on
     error     two beeps with red on
+    lamp_test green, red, both, each for 0.4 s, silent (the technician's self-test)
+    beep_test one long beep, lights off (the technician's self-test)
 
 A steady pattern asked for while a short one plays waits for it to finish, so a confirmation beep is
 never cut off. `make_indicators()` picks the backend: `GpioIndicators` on a Pi (any gpiozero pin factory,
@@ -29,7 +31,7 @@ from drivers.errors import DriverError
 log = logging.getLogger(__name__)
 
 STEADY = ("ready", "busy", "offline")
-SHORT = ("scan_ok", "error")
+SHORT = ("scan_ok", "error", "lamp_test", "beep_test")
 PATTERNS = STEADY + SHORT
 
 # (seconds, green, red, buzzer) steps of the short patterns.
@@ -37,6 +39,8 @@ SHORT_STEPS: dict[str, tuple[tuple[float, bool, bool, bool], ...]] = {
     "scan_ok": ((0.08, True, False, True), (0.22, True, False, False)),
     "error": ((0.15, False, True, True), (0.1, False, True, False), (0.15, False, True, True),
               (0.6, False, True, False)),
+    "lamp_test": ((0.4, True, False, False), (0.4, False, True, False), (0.4, True, True, False)),
+    "beep_test": ((0.5, False, False, True),),
 }
 BUSY_BLINK = (0.2, 0.2)
 OFFLINE_BLINK = (0.5, 1.5)

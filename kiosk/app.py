@@ -20,6 +20,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from drivers.indicators import NullIndicators
 from drivers.scanner.base import Scan, ScanQueue
 from store_server.phones import mask
 
@@ -88,11 +89,15 @@ class KioskApp(App):
     # is not a small island of buttons.
     scale = NumericProperty(1.0)
 
-    def __init__(self, config: KioskConfig, backend: Backend, scans: ScanQueue, **kwargs) -> None:
+    def __init__(self, config: KioskConfig, backend: Backend, scans: ScanQueue, *,
+                 indicators: NullIndicators | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.kiosk_config = config
         self.backend = backend
         self.scans = scans
+        # Lights and buzzer answer a scan before the screen does, and show offline/busy at a glance.
+        self.indicators = indicators or NullIndicators()
+        self._steady_light = "ready"
         self.identify = IdentifyFlow(backend)
         self.register: RegisterFlow | None = None
         self.till = None  # the cashier's current flow (sale, redeem, return, cancel)
@@ -199,6 +204,10 @@ class KioskApp(App):
                 parts.append(_("{n} waiting to sync").format(n=state.pending))
             self.sync_status = " · ".join(parts)
             self.till_sync_hint = till_sync_hint(state.pending, state.failed) if self.role == "cashier" else ""
+            steady = "offline" if not state.online else "ready"
+            if steady != self._steady_light:
+                self._steady_light = steady
+                self.indicators.show(steady)
 
     def show(self, name: str) -> None:
         screen = self.screen(name)
@@ -223,6 +232,10 @@ class KioskApp(App):
         self.run_async(lambda: self.identify.on_scan(scan), self._identified)
 
     def _identified(self, state: IdentifyState) -> None:
+        if state in (IdentifyState.NOT_OURS, IdentifyState.NOT_FOUND):
+            self.indicators.error()
+        elif state is IdentifyState.CARD:
+            self.indicators.scan_ok()
         if state is IdentifyState.CARD:
             self.show("card")
             return
@@ -383,6 +396,8 @@ class KioskApp(App):
             flow.choose_role(ROLES[(ROLES.index(flow.role) + 1) % len(ROLES)])
             self.role = flow.role
         elif name == "confirm_item":
+            # The technician's press plays the pattern on the real lights / buzzer, then counts as seen.
+            self.indicators.show({"leds": "lamp_test", "buzzer": "beep_test"}[args[0]])
             flow.self_test.confirm(*args)
         elif name == "touch":
             flow.self_test.touch(*args)

@@ -116,7 +116,7 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
     from .peripherals import Peripherals
 
     peripherals = Peripherals(runtime.config)
-    app = KioskApp(runtime.config, runtime.backend, peripherals.queue)
+    app = KioskApp(runtime.config, runtime.backend, peripherals.queue, indicators=peripherals.indicators)
     outcome: dict[str, str | None] = {"error": None}
     if scripted:
         def finish(error: str | None) -> None:

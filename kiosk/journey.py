@@ -101,9 +101,12 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
 
     return [
         Step("attract", lambda: app.switch_language(lang), lambda: current() == "attract"),
-        Step("card-balance", lambda: type_on_window(card), lambda: current() == "card"),
+        # The lights answer too: a beep with green for a card, two with red for a barcode that is not ours.
+        Step("card-balance", lambda: type_on_window(card),
+             lambda: current() == "card" and app.indicators.history[-1:] == ["scan_ok"]),
         Step("not-our-card", lambda: (app.go_home(), app.scans.put(Scan("HELLO-123", "demo"))),
-             lambda: current() == "attract" and bool(app.sm.get_screen("attract").notice)),
+             lambda: current() == "attract" and bool(app.sm.get_screen("attract").notice)
+             and app.indicators.history[-1:] == ["error"]),
         Step("register-phone", lambda: app.start_registration(), lambda: current() == "register_phone"),
         Step("register-phone-typed", lambda: (press_all(phone), app.register_event("toggle_consent")),
              lambda: app.register is not None and app.register.consent),

@@ -91,6 +91,24 @@ def test_error_is_two_beeps_with_red_then_back_to_ready(factory, indicators) -> 
     assert_timeline(pin(factory, "green"), [(True, None), (False, sum(s[0] for s in steps)), (True, None)])
 
 
+def test_lamp_test_shows_each_light_then_both_silently(factory, indicators) -> None:
+    indicators.ready()
+    for name in PINS:
+        pin(factory, name).clear_states()
+    indicators.show("lamp_test")
+    assert indicators.wait_idle(3)
+    step = SHORT_STEPS["lamp_test"][0][0]
+    assert_timeline(pin(factory, "green"), [(True, step), (False, step), (True, None)])
+    assert_timeline(pin(factory, "red"), [(False, step), (True, 2 * step), (False, None)])
+    assert all(not s.state for s in pin(factory, "buzzer").states)
+
+
+def test_beep_test_is_one_long_beep(factory, indicators) -> None:
+    indicators.show("beep_test")
+    assert indicators.wait_idle(3)
+    assert_timeline(pin(factory, "buzzer"), [(False, None), (True, SHORT_STEPS["beep_test"][0][0]), (False, None)])
+
+
 def test_busy_blinks_green(factory, indicators) -> None:
     indicators.busy()
     time.sleep(1.0)
