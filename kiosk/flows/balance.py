@@ -30,7 +30,8 @@ class Balance:
     can_activate: bool
 
     @classmethod
-    def of(cls, view: CardView, *, role: str, till_activation: bool = True) -> Balance:
+    def of(cls, view: CardView, *, role: str, till_activation: str = "direct") -> Balance:
+        """`till_activation` is this till's right from the server's /config: direct, review or off."""
         card = view.card
         state = card.get("state", "active")
         issued = state == "issued"
@@ -56,5 +57,5 @@ class Balance:
             discount_percent=int(card.get("discount_percent") or 0) if card.get("kind") == "discount" else 0,
             history=history, notice=notice,
             as_of=datetime.fromtimestamp(view.fetched_at) if view.from_cache else None,
-            can_activate=issued and not view.from_cache and (role != "cashier" or till_activation),
+            can_activate=issued and not view.from_cache and (role != "cashier" or till_activation != "off"),
         )

@@ -49,7 +49,7 @@ class CardScreen(KioskScreen):
 
     def render(self, app) -> None:
         summary = Balance.of(app.identify.view, role=app.role,
-                             till_activation=bool(shop_config(app.backend).get("till_activation", True)))
+                             till_activation=shop_config(app.backend).get("till_activation", "direct"))
         # a pre-issued card accrues at once (spec), so the till works on it; a blocked one takes nothing
         self.till = app.role == "cashier" and summary.state != "blocked" and not summary.notice == "offline_as_of"
         self.number = summary.number

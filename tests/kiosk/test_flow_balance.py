@@ -30,7 +30,8 @@ def test_pre_issued_card_tells_the_customer_at_the_entrance_and_the_cashier_at_t
     assert Balance.of(_view("issued"), role="entrance").notice == "not_activated"
     till = Balance.of(_view("issued"), role="cashier")
     assert till.notice == "not_activated_cashier" and till.can_activate
-    assert not Balance.of(_view("issued"), role="cashier", till_activation=False).can_activate
+    assert not Balance.of(_view("issued"), role="cashier", till_activation="off").can_activate
+    assert Balance.of(_view("issued"), role="cashier", till_activation="review").can_activate
 
 
 def test_cached_card_says_when_and_cannot_be_activated_offline():
