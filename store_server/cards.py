@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock, ledger
-from .db import card_numbers, card_types, cards, customers
+from .db import card_numbers, card_types, cards, customers, till_activations
 from .errors import DomainError, NotFound
 from .phones import mask
 
@@ -25,6 +25,9 @@ def resolve(conn: Connection, number: str) -> str | None:
 _CARD_WITH_PHONE = (select(cards, customers.c.phone).select_from(cards.outerjoin(customers))
                     .where(cards.c.number == bindparam("number")))
 _EXTRA_NUMBER = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
+# At most one per card (uq_till_activations_pending_card).
+_PENDING_ACTIVATION = select(till_activations.c.at).where(
+    till_activations.c.card_number == bindparam("number"), till_activations.c.state == "pending")
 
 
 def get_card(conn: Connection, number: str) -> dict:
@@ -43,12 +46,20 @@ def find_by_phone(conn: Connection, phone: str) -> dict:
         .where(customers.c.phone == phone, cards.c.state == "active")
     ).mappings().first()
     if row is None:
-        raise NotFound("customer_not_found", "no active card for this phone")
+        # The cashier who sent an activation under review looks the customer up by phone: the card that
+        # waits for that phone answers (the view says it waits), not "no card".
+        waiting = conn.execute(select(till_activations.c.card_number).where(
+            till_activations.c.phone == phone, till_activations.c.state == "pending")).scalar()
+        if waiting is None:
+            raise NotFound("customer_not_found", "no active card for this phone")
+        return get_card(conn, waiting)
     return view(conn, row)
 
 
 def view(conn: Connection, row) -> dict:
     balance, recent = ledger.recent_with_balance(conn, row["number"], limit=5)
+    # A till's activation under review: the card is still issued, and the till and kiosk should say why.
+    requested = conn.execute(_PENDING_ACTIVATION, {"number": row["number"]}).scalar()
     return {
         "number": row["number"],
         "state": row["state"],
@@ -58,6 +69,8 @@ def view(conn: Connection, row) -> dict:
         "digital": row["digital"],
         "phone_masked": mask(row["phone"]),
         "balance": balance,
+        "activation_pending": requested is not None,
+        "activation_requested_at": clock.aware(requested).isoformat() if requested is not None else None,
         "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
                     for h in recent],
     }
