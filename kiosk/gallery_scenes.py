@@ -28,10 +28,16 @@ HISTORY = [{"kind": "accrual", "amount": 1250, "at": "2026-11-20T10:00:00"},
            {"kind": "accrual", "amount": 15000, "at": "2026-11-02T19:05:00"}]
 
 
-def card(state: str = "active", *, kind: str = "bonus", from_cache: bool = False) -> CardView:
+ACCRUED = [HISTORY[0], HISTORY[3]]  # an issued card only earns: spending needs a code to the card's phone
+
+
+def card(state: str = "active", *, kind: str = "bonus", from_cache: bool = False, pending: bool = False,
+         history: list[dict] | None = None) -> CardView:
     return CardView({"number": "10001", "state": state, "kind": kind, "discount_percent": 5 if kind == "discount"
                      else 0, "digital": False, "phone_masked": "+380 •• ••• •• 67" if state == "active" else None,
-                     "balance": 1234567, "history": HISTORY if state == "active" else []},
+                     "balance": 1234567, "activation_pending": pending,
+                     "activation_requested_at": "2026-11-23T10:00:00+00:00" if pending else None,
+                     "history": history if history is not None else HISTORY if state == "active" else []},
                     from_cache, time.time() - 3600)
 
 
@@ -162,6 +168,9 @@ def scenes() -> list[tuple[str, Callable]]:
         ("card-not-activated", _show_card(card("issued"), "entrance")),
         ("card-cashier", _show_card(card(), sync=(3, 1))),
         ("card-cashier-not-activated", _show_card(card("issued"))),
+        # a pre-issued card accrues (only) while its activation waits: the notice shares the screen with a history
+        ("card-activation-pending", _show_card(card("issued", pending=True, history=ACCRUED), "entrance")),
+        ("card-cashier-activation-pending", _show_card(card("issued", pending=True, history=ACCRUED))),
         ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
         ("till-sale-preview", _till(SaleFlow, keys="1250.5", state=SaleState.PREVIEW,
                                     view=card(kind="discount"))),
@@ -186,4 +195,5 @@ def scenes() -> list[tuple[str, Callable]]:
         ("register-code", _register(RegisterState.CODE, phone="+380501234567", code="1234",
                                     error="too_many_attempts", attempts_left=2)),
         ("register-done", _register(RegisterState.DONE, card_number="9000000001")),
+        ("register-done-review", _register(RegisterState.DONE, card_number="9000000001", pending_review=True)),
     ]

@@ -29,6 +29,8 @@ MESSAGES = {
     "till_activation_off": N_("Cards cannot be activated at this till. The customer can activate at the entrance "
                               "kiosk or by SMS."),
     "activation_pending": N_("This card or phone already waits for the operator's approval."),
+    "activation_waits_for_approval": N_("Activation waits for the shop's approval. Bonuses are already collected "
+                                        "on this card."),
     "not_activated_cashier": N_("Card not activated. Tell the customer to tap \"Activate\" at the entrance "
                                 "kiosk, or activate it here with their phone number."),
     # the till

@@ -35,10 +35,14 @@ class Balance:
         card = view.card
         state = card.get("state", "active")
         issued = state == "issued"
+        # a till's activation under review (the server's card view): activating again would only be refused
+        pending = bool(card.get("activation_pending"))
         if view.from_cache:
             notice = "offline_as_of"
         elif state == "blocked":
             notice = "card_blocked"
+        elif issued and pending:
+            notice = "activation_waits_for_approval"
         elif issued:
             # at the till the cashier is the one who must explain what to do
             notice = "not_activated_cashier" if role == "cashier" else "not_activated"
@@ -57,5 +61,6 @@ class Balance:
             discount_percent=int(card.get("discount_percent") or 0) if card.get("kind") == "discount" else 0,
             history=history, notice=notice,
             as_of=datetime.fromtimestamp(view.fetched_at) if view.from_cache else None,
-            can_activate=issued and not view.from_cache and (role != "cashier" or till_activation != "off"),
+            can_activate=issued and not pending and not view.from_cache
+            and (role != "cashier" or till_activation != "off"),
         )

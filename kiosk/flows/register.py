@@ -12,6 +12,7 @@ import phonenumbers
 
 from ..backend import Backend
 from ..client import BadResponse, ServerRefused, ServerUnreachable
+from .cashier import shop_config
 from .questionnaire import Questionnaire
 
 CODE_LENGTH = 6
@@ -41,6 +42,8 @@ class RegisterFlow:
         self.error: str | None = None
         self.attempts_left: int | None = None
         self.operation_id: str | None = None
+        # At a till whose right is "review" the registration only asks an operator to activate the card.
+        self.pending_review = False
 
     # phone step ---------------------------------------------------------------------------------
     def press(self, key: str) -> None:
@@ -137,5 +140,8 @@ class RegisterFlow:
              "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {})},
             verification_token=verified["verification_token"],
         )
+        # The operation is queued, not answered, so the till's cached /config right is what says what the
+        # server will do with it (an entrance kiosk's right is always "direct").
+        self.pending_review = shop_config(self.backend).get("till_activation") == "review"
         self.state = RegisterState.DONE
         return self.state

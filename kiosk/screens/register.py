@@ -85,7 +85,9 @@ class RegisterCodeScreen(KioskScreen):
 class RegisterDoneScreen(KioskScreen):
     number = StringProperty("")
     qr_texture = ObjectProperty(None, allownone=True)
+    pending_review = BooleanProperty(False)
 
     def render(self, app) -> None:
         self.number = app.register.card_number or ""
+        self.pending_review = app.register.pending_review
         self.qr_texture = qr_texture(f"lk://card/{self.number}") if self.number else None

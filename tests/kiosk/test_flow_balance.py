@@ -48,3 +48,14 @@ def test_history_is_capped_and_a_broken_row_is_skipped():
     rows.insert(1, {"kind": "accrual", "amount": 1, "at": "yesterday"})
     b = Balance.of(_view(history=rows), role="entrance")
     assert len(b.history) == HISTORY_ROWS - 1 and b.history[0].amount == 0
+
+
+def test_a_card_waiting_for_review_says_so_and_cannot_be_activated_again():
+    view = _view("issued")
+    view.card.update(activation_pending=True, activation_requested_at="2026-11-23T10:00:00+00:00")
+    for role in ("entrance", "cashier"):
+        b = Balance.of(view, role=role, till_activation="review")
+        assert (b.notice, b.can_activate) == ("activation_waits_for_approval", False)
+    # offline the cache's word is as old as the cache: the notice says so, not that it still waits
+    cached = CardView(dict(view.card), True, time.time() - 60)
+    assert Balance.of(cached, role="cashier").notice == "offline_as_of"

@@ -1,0 +1,68 @@
+"""A till whose right is "review" (the server's till_activation): the registration done screen says the card
+waits for the shop's approval, and the card screen says so until an operator approves, against a real server.
+The device keeps the shop's /config as a real device does (runtime.provision)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.flows.balance import Balance
+from kiosk.flows.cashier import shop_config
+from kiosk.flows.register import RegisterFlow, RegisterState
+from tests.kiosk.test_flow_cashier import device, type_in
+
+
+@pytest.fixture(scope="module")
+def review(store_server):
+    store_server.cli("settings", "set", "till_activation", "review")
+    yield store_server
+    store_server.cli("settings", "set", "till_activation", "direct")
+
+
+def register(server, backend, phone: str, card: str) -> RegisterFlow:
+    flow = RegisterFlow(backend, card_number=card)
+    type_in(flow, phone)
+    flow.toggle_consent()
+    assert flow.submit_phone() is RegisterState.CODE, flow.error
+    type_in(flow, server.last_code(phone))
+    assert flow.submit_code() is RegisterState.DONE, flow.error
+    backend.sync.drain()
+    assert backend.store.counts()["failed"] == 0, backend.store.failed()
+    return flow
+
+
+def summary(backend, card: str, role: str) -> Balance:
+    return Balance.of(backend.lookup_card(card), role=role,
+                      till_activation=shop_config(backend).get("till_activation", "direct"))
+
+
+def test_under_review_the_till_says_the_card_waits_until_the_operator_approves(review, tmp_path):
+    till = device(review, tmp_path, "cashier", "till")
+    assert shop_config(till)["till_activation"] == "review"
+    flow = register(review, till, "+380671114401", "10071")
+    assert flow.pending_review
+
+    b = summary(till, "10071", "cashier")
+    assert (b.state, b.notice, b.can_activate) == ("issued", "activation_waits_for_approval", False)
+    entrance = device(review, tmp_path, "entrance", "entrance")
+    assert summary(entrance, "10071", "entrance").notice == "activation_waits_for_approval"
+
+    waiting = review.cli("activations", "list").splitlines()
+    activation = next(line.split("\t")[0] for line in waiting if "card 10071" in line)
+    review.cli("activations", "approve", activation, "--by", "maria")
+    b = summary(till, "10071", "cashier")
+    assert (b.state, b.notice, b.can_activate) == ("active", None, False)
+
+
+def test_the_entrance_kiosk_and_a_direct_till_say_the_card_is_active(review, tmp_path):
+    entrance = device(review, tmp_path, "entrance", "entrance")
+    assert not register(review, entrance, "+380671114402", "10072").pending_review
+    assert summary(entrance, "10072", "entrance").state == "active"
+
+    review.cli("settings", "set", "till_activation", "direct")
+    try:
+        till = device(review, tmp_path, "cashier", "direct-till")
+        assert not register(review, till, "+380671114403", "10073").pending_review
+        assert summary(till, "10073", "cashier").state == "active"
+    finally:
+        review.cli("settings", "set", "till_activation", "review")
