@@ -3,9 +3,25 @@ made (the till picks the sale to return or cancel from its own outbox)."""
 
 from __future__ import annotations
 
+from ..client import ServerError
+
 
 def shop_config(backend) -> dict:
     return backend.store.get_setting("shop_config", {}) or {}
+
+
+def refresh_shop_config(backend) -> dict:
+    """The server's /config now, kept as the device's copy; the copy when the server cannot answer.
+
+    The copy is written at enrolment, and an operator may change the till's right since."""
+    try:
+        config = backend.client.config()
+    except ServerError:
+        return shop_config(backend)
+    if not isinstance(config, dict):
+        return shop_config(backend)
+    backend.store.set_setting("shop_config", config)
+    return config
 
 
 def local_operations(backend, types: tuple[str, ...], limit: int = 500) -> list[dict]:

@@ -12,7 +12,7 @@ import phonenumbers
 
 from ..backend import Backend
 from ..client import BadResponse, ServerRefused, ServerUnreachable
-from .cashier import shop_config
+from .cashier import refresh_shop_config
 from .questionnaire import Questionnaire
 
 CODE_LENGTH = 6
@@ -140,8 +140,9 @@ class RegisterFlow:
              "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {})},
             verification_token=verified["verification_token"],
         )
-        # The operation is queued, not answered, so the till's cached /config right is what says what the
-        # server will do with it (an entrance kiosk's right is always "direct").
-        self.pending_review = shop_config(self.backend).get("till_activation") == "review"
+        # The operation is queued, not answered, so the till's right (/config; an entrance kiosk's is always
+        # "direct") says what the server will do with it. The server answered the code a moment ago, so it
+        # is asked again rather than trusting the copy from enrolment; the copy when it no longer answers.
+        self.pending_review = refresh_shop_config(self.backend).get("till_activation") == "review"
         self.state = RegisterState.DONE
         return self.state

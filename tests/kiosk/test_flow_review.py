@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from kiosk.flows.balance import Balance
-from kiosk.flows.cashier import shop_config
+from kiosk.flows.cashier import refresh_shop_config, shop_config
 from kiosk.flows.register import RegisterFlow, RegisterState
 from tests.kiosk.test_flow_cashier import device, type_in
+from tests.support.server import free_port
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,22 @@ def test_the_entrance_kiosk_and_a_direct_till_say_the_card_is_active(review, tmp
         assert summary(till, "10073", "cashier").state == "active"
     finally:
         review.cli("settings", "set", "till_activation", "review")
+
+
+def test_a_till_enrolled_before_the_right_changed_asks_the_server_again(review, tmp_path):
+    review.cli("settings", "set", "till_activation", "direct")
+    try:
+        till = device(review, tmp_path, "cashier", "early-till")
+        assert shop_config(till)["till_activation"] == "direct"
+    finally:
+        review.cli("settings", "set", "till_activation", "review")
+    flow = register(review, till, "+380671114404", "10074")
+    assert flow.pending_review and shop_config(till)["till_activation"] == "review"
+    assert summary(till, "10074", "cashier").notice == "activation_waits_for_approval"
+
+
+def test_when_the_server_stops_answering_the_devices_copy_decides(review, tmp_path):
+    till = device(review, tmp_path, "cashier", "copy-till")
+    assert refresh_shop_config(till)["till_activation"] == "review"
+    till.client.base_url = f"http://127.0.0.1:{free_port()}/api/v1"  # nothing listens there
+    assert refresh_shop_config(till)["till_activation"] == "review"
