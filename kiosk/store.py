@@ -28,6 +28,25 @@ SYNC_LAST_SUCCESS, SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT = "sync.last_success", "s
 _OUTBOX_COLUMNS = ("id", "type", "at", "payload", "verification_token", "cashier")
 
 
+def _use_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """WAL is a property of the file: only the first opener switches it. The switch answers "database is
+    locked" without waiting while another process (`kiosk queue status` beside the kiosk) has the new file
+    open, so it is retried."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            # The pragma answers the mode in force: the old one when it could not switch.
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("could not switch the local database to WAL mode: another process "
+                                           "keeps it locked")
+        time.sleep(0.02)
+
+
 class LocalStore:
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
@@ -36,11 +55,11 @@ class LocalStore:
         # Autocommit mode (isolation_level=None): transactions are ours alone (`_tx`), and the sqlite3
         # module's own statement sniffing costs about a tenth of the enqueue rate.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        _use_wal(self.db.conn)
         # FULL: with WAL and NORMAL the last commits can vanish on a power cut; the outbox is the only
         # record of an operation until the server has it.
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=5000")
         # The UI thread enqueues while the sync thread marks results: one connection, one lock.
         self._lock = threading.RLock()
         # Cards used since the last refresh check: a hint, kept in memory so an enqueue writes one row only.

@@ -138,13 +138,21 @@ class SyncWorker:
         if self._failures == 0:
             self._wake.set()
 
+    def _keep_shop_config(self, shop) -> None:
+        # The heartbeat's answer is the shop's current word (till rights, code rules, languages): a device
+        # must not act for months on the copy it got at enrolment.
+        if isinstance(shop, dict) and shop != self.store.get_setting("shop_config"):
+            self.store.set_setting("shop_config", shop)
+            if shop.get("public_name"):
+                self.store.set_setting("shop_name", shop["public_name"])
+
     def step(self) -> float:
         """One round of the worker's loop; returns how long to wait before the next one."""
         try:
             sent = self.drain()
             refreshed = self.refresh_cards()
             if not sent and not refreshed and time.time() - self._last_contact > self.heartbeat:
-                self.client.config()
+                self._keep_shop_config(self.client.config())
                 self._last_contact = time.time()
             self._succeeded(changed=bool(sent or refreshed))
             delay = self.idle_interval

@@ -166,6 +166,18 @@ def test_sync_state_reaches_queue_status_and_cache_refreshes_touched_cards(store
     assert "pending: 0\ndone: 1\nfailed: 0\nlast success: 20" in out and "last error" not in out
 
 
+def test_the_idle_heartbeat_keeps_the_shops_current_config(store_server, cashier, store):
+    worker = worker_for(store, store_server.url, cashier["device_key"], heartbeat=0)
+    worker.step()
+    assert store.get_setting("shop_config")["till_activation"] == "direct"
+    store_server.cli("settings", "set", "till_activation", "review")
+    try:
+        worker.step()
+        assert store.get_setting("shop_config")["till_activation"] == "review"
+    finally:
+        store_server.cli("settings", "set", "till_activation", "direct")
+
+
 def test_queued_operations_survive_a_restart(store_server, cashier, tmp_path):
     first = LocalStore(tmp_path / "kiosk.db")
     ids = [first.enqueue("sale", {"card_number": "10017", "amount": 1000}) for _ in range(3)]
