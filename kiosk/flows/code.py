@@ -68,3 +68,22 @@ class CodeStep:
             return False
         self.token = verified["verification_token"]
         return True
+
+
+class CodeGated:
+    """What the money flows share once a code is asked for: send it again, and on the right code queue the
+    operation with the server's token. Each flow has its own `_queue(token)`, which moves it to DONE."""
+
+    code: CodeStep | None
+    error: str | None
+
+    def resend(self) -> None:
+        if self.code is not None and not self.code.send():
+            self.error = self.code.error
+
+    def submit_code(self):
+        if self.code is None or not self.code.check():
+            self.error = self.code.error if self.code else "code_expired"
+            return self.state
+        self._queue(self.code.token)
+        return self.state

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .cashier import shop_config
-from .code import CodeStep, code_required
+from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
 
 
@@ -16,7 +16,7 @@ class RedeemState(Enum):
     DONE = "done"
 
 
-class RedeemFlow:
+class RedeemFlow(CodeGated):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)
@@ -60,17 +60,6 @@ class RedeemFlow:
 
     def back(self) -> None:
         self.state, self.error, self.code = RedeemState.AMOUNT, None, None
-
-    def resend(self) -> None:
-        if self.code is not None and not self.code.send():
-            self.error = self.code.error
-
-    def submit_code(self) -> RedeemState:
-        if self.code is None or not self.code.check():
-            self.error = self.code.error if self.code else "code_expired"
-            return self.state
-        self._queue(self.code.token)
-        return self.state
 
     def _queue(self, token: str | None) -> None:
         self.operation_id = self.backend.enqueue(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .cashier import local_operations, shop_config
-from .code import CodeStep, code_required
+from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
 
 
@@ -25,7 +25,7 @@ def share(total: int, sale_amount: int, before: int, after: int) -> int:
     return total * after // sale_amount - total * before // sale_amount
 
 
-class ReturnFlow:
+class ReturnFlow(CodeGated):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)
@@ -92,17 +92,6 @@ class ReturnFlow:
                 self.error = self.code.error
         else:
             self._queue(None)
-        return self.state
-
-    def resend(self) -> None:
-        if self.code is not None and not self.code.send():
-            self.error = self.code.error
-
-    def submit_code(self) -> ReturnState:
-        if self.code is None or not self.code.check():
-            self.error = self.code.error if self.code else "code_expired"
-            return self.state
-        self._queue(self.code.token)
         return self.state
 
     def _queue(self, token: str | None) -> None:

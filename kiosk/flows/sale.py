@@ -8,7 +8,7 @@ from enum import Enum
 
 from .accrual import estimate_accrual
 from .cashier import shop_config
-from .code import CodeStep, code_required
+from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
 
 
@@ -19,7 +19,7 @@ class SaleState(Enum):
     DONE = "done"
 
 
-class SaleFlow:
+class SaleFlow(CodeGated):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)
@@ -68,16 +68,6 @@ class SaleFlow:
                 self.error = self.code.error
             return self.state
         return self._queue(None)
-
-    def resend(self) -> None:
-        if self.code is not None and not self.code.send():
-            self.error = self.code.error
-
-    def submit_code(self) -> SaleState:
-        if self.code is None or not self.code.check():
-            self.error = self.code.error if self.code else "code_expired"
-            return self.state
-        return self._queue(self.code.token)
 
     def _queue(self, token: str | None) -> SaleState:
         self.operation_id = self.backend.enqueue(
