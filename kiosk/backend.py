@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from . import i18n
 from .client import BadResponse, ServerUnreachable, StoreClient
 from .store import LocalStore
 from .sync import SyncWorker
@@ -56,6 +57,8 @@ class Backend:
         return CardView(card, False, time.time())
 
     def request_code(self, phone: str, purpose: str, **kw) -> dict:
+        # The SMS comes in the language the customer chose on the screen.
+        kw.setdefault("lang", i18n.language())
         return self.client.request_code(phone, purpose, **kw)
 
     def check_code(self, challenge_id: str, code: str) -> dict:

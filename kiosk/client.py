@@ -118,9 +118,9 @@ class StoreClient:
         return self._call("GET", f"/customers?phone={requests.utils.quote(phone, safe='')}", timeout=timeout)
 
     def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
-                     amount: int | None = None) -> dict:
+                     amount: int | None = None, lang: str | None = None) -> dict:
         return self._call("POST", "/otp", json={"phone": phone, "purpose": purpose,
-                                                "card_number": card_number, "amount": amount})
+                                                "card_number": card_number, "amount": amount, "lang": lang})
 
     def check_code(self, challenge_id: str, code: str) -> dict:
         return self._call("POST", f"/otp/{challenge_id}/check", json={"code": code})

@@ -93,3 +93,19 @@ def test_wrong_code_says_attempts_left(store_server, tmp_path):
 def test_device_without_key_is_refused(store_server):
     r = requests.get(f"{store_server.url}/api/v1/cards/10001", timeout=5)
     assert r.status_code == 401 and r.json()["error"] == "no_device_key"
+
+
+def test_the_code_sms_comes_in_the_language_on_the_screen(store_server, tmp_path):
+    from kiosk import i18n
+
+    backend, _ = make_backend(store_server, tmp_path)
+    flow = RegisterFlow(backend, card_number="10009")
+    type_in(flow, "+380501234599")
+    flow.toggle_consent()
+    i18n.set_language("kk")
+    try:
+        assert flow.submit_phone() is RegisterState.CODE, flow.error
+    finally:
+        i18n.set_language("en")
+    text = store_server.last_sms("+380501234599")["text"]
+    assert "кодыңыз" in text, text  # Kazakh, not the shop's first language (uk)
