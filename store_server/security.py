@@ -8,7 +8,12 @@ import secrets
 
 
 def new_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+    # A technician types or pastes these after a flag (`kiosk provision --token ...`): one starting with "-"
+    # would be read as an option, so such draws are thrown away (it costs a sixty-fourth of the entropy bit).
+    while True:
+        secret = secrets.token_urlsafe(nbytes)
+        if not secret.startswith("-"):
+            return secret
 
 
 def hash_secret(secret: str) -> str:
