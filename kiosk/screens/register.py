@@ -5,9 +5,8 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 
 from ..flows.questionnaire import label
 from ..flows.register import CODE_LENGTH
-from ..i18n import _
 from ..messages import attempts_left, message
-from .base import KioskScreen
+from .base import CodeEntryScreen, KioskScreen
 from .qr import qr_texture
 
 
@@ -62,12 +61,8 @@ class RegisterQuestionsScreen(KioskScreen):
             choices.add_widget(Factory.Widget())
 
 
-class RegisterCodeScreen(KioskScreen):
-    code_text = StringProperty("")
+class RegisterCodeScreen(CodeEntryScreen):
     masked_phone = StringProperty("")
-    error = StringProperty("")
-    resend_in = NumericProperty(0)
-    resend_text = StringProperty("")
 
     def render(self, app) -> None:
         flow = app.register
@@ -77,9 +72,7 @@ class RegisterCodeScreen(KioskScreen):
         self.update_resend(app)
 
     def update_resend(self, app) -> None:
-        self.resend_in = max(0, int(app.register_resend_in()))
-        self.resend_text = (_("Send the code again in {seconds} s").format(seconds=self.resend_in)
-                            if self.resend_in else _("Send the code again"))
+        self.show_resend(app.register_resend_in())
 
 
 class RegisterDoneScreen(KioskScreen):

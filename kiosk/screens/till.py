@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from ..flows.cancel import CancelFlow, CancelState
 from ..flows.redeem import RedeemFlow
@@ -13,7 +13,7 @@ from ..flows.return_ import ReturnFlow
 from ..flows.sale import SaleFlow, SaleState
 from ..i18n import _
 from ..messages import attempts_left, message
-from .base import KioskScreen
+from .base import CodeEntryScreen, KioskScreen
 from .format import money
 
 
@@ -68,12 +68,8 @@ class TillAmountScreen(KioskScreen):
                 amount=money(flow.sale["payload"]["amount"]), left=money(flow.sale["left"]))
 
 
-class TillCodeScreen(KioskScreen):
+class TillCodeScreen(CodeEntryScreen):
     number = StringProperty("")
-    code_text = StringProperty("")
-    error = StringProperty("")
-    resend_in = NumericProperty(0)
-    resend_text = StringProperty("")
 
     def render(self, app) -> None:
         flow = app.till
@@ -84,9 +80,7 @@ class TillCodeScreen(KioskScreen):
         self.update_resend(app)
 
     def update_resend(self, app) -> None:
-        self.resend_in = max(0, int(app.code_resend_in()))
-        self.resend_text = (_("Send the code again in {seconds} s").format(seconds=self.resend_in)
-                            if self.resend_in else _("Send the code again"))
+        self.show_resend(app.code_resend_in())
 
 
 class TillPickScreen(KioskScreen):
