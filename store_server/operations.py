@@ -105,8 +105,11 @@ def require_verification(conn: Connection, op: dict, purpose: str, card: dict, a
     this amount, and is consumed by this operation.
     """
     get = settings or (lambda key: shop.get(conn, key))
-    if not otp.code_required(get, purpose, amount):
-        return
+    if otp.code_required(get, purpose, amount):
+        _consume_for_card(conn, op, purpose, card, amount)
+
+
+def _consume_for_card(conn: Connection, op: dict, purpose: str, card: dict, amount: int) -> None:
     phone = None
     if card.get("customer_id") is not None:
         phone = conn.execute(select(customers.c.phone).where(customers.c.id == card["customer_id"])).scalar()
@@ -118,6 +121,19 @@ def require_verification(conn: Connection, op: dict, purpose: str, card: dict, a
 
 def _verify(ctx: OperationContext, purpose: str, card: dict, amount: int) -> None:
     require_verification(ctx.conn, ctx.op, purpose, card, amount, settings=ctx.setting)
+
+
+def _verify_sale(ctx: OperationContext, card: dict, discount: int, redeemed: int) -> None:
+    """A sale that both takes the card's discount and spends bonuses, where the shop wants a code for
+    each, is settled by one code (purpose "sale", for discount + bonuses): an operation carries one token,
+    and the customer should read out one code, not two."""
+    needed = [(purpose, value) for purpose, value in (("discount", discount), ("redeem", redeemed))
+              if value and otp.code_required(ctx.setting, purpose, value)]
+    if len(needed) == 2:
+        _consume_for_card(ctx.conn, ctx.op, "sale", card, discount + redeemed)
+    elif needed:
+        (purpose, value), = needed
+        _consume_for_card(ctx.conn, ctx.op, purpose, card, value)
 
 
 def apply_register(ctx: OperationContext) -> dict:
@@ -173,13 +189,10 @@ def apply_sale(ctx: OperationContext) -> dict:
     card = _card(ctx.conn, _text(ctx.payload, "card_number"))
     amount = _amount(ctx.payload)
     discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
-    if discount:
-        _verify(ctx, "discount", card, discount)
     wanted = min(_amount(ctx.payload, "redeem", default=0), amount - discount)
-    redeemed = 0
-    if wanted:
-        redeemed = _spendable(ctx, card, wanted)
-        _verify(ctx, "redeem", card, redeemed)
+    redeemed = _spendable(ctx, card, wanted) if wanted else 0
+    _verify_sale(ctx, card, discount, redeemed)
+    if redeemed:
         ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
                     amount=-redeemed, at=ctx.at)
     paid = amount - discount - redeemed

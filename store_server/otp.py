@@ -24,9 +24,9 @@ from .db import cards, customers, otp_challenges, verification_tokens
 from .errors import DomainError, TooMany
 from .security import hash_secret, keyed_hash, new_secret, same
 
-PURPOSES = ("register", "identify", "redeem", "discount", "return", "activate")
+PURPOSES = ("register", "identify", "redeem", "discount", "return", "activate", "sale")
 # Purposes that move money: the code goes to the card's own phone, the token is bound to card and amount.
-MONEY_PURPOSES = ("redeem", "discount", "return")
+MONEY_PURPOSES = ("redeem", "discount", "return", "sale")
 
 
 @dataclass(frozen=True)

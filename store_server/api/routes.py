@@ -43,7 +43,7 @@ class EnrolBody(BaseModel):
 class OtpBody(BaseModel):
     # For redeem / discount / return the server sends the code to the card's own phone; phone may be left out.
     phone: str | None = Field(default=None, min_length=3, max_length=32)
-    purpose: Literal["register", "identify", "redeem", "discount", "return", "activate"]
+    purpose: Literal["register", "identify", "redeem", "discount", "return", "activate", "sale"]
     card_number: str | None = Field(default=None, max_length=32)
     amount: int | None = Field(default=None, ge=0)
     lang: str | None = Field(default=None, max_length=8)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from store_server import shop
-from store_server.db import make_engine, sms_log, sms_status_events
+from store_server.db import cards, make_engine, sms_log, sms_status_events
 from tests.support.server import init_demo_server
 
 CUSTOMER = "+380501112201"
@@ -165,6 +165,34 @@ def test_shop_can_switch_the_code_off_per_operation(till, db, customer_card):
         with db.begin() as conn:
             shop.put(conn, "code_required", {"redeem": True, "discount": False, "return": True})
     assert till.op("redeem", card_number=customer_card, amount=200)["error"] == "verification_required"
+
+
+def test_sale_with_discount_and_bonuses_takes_one_code_for_both(server, till, db):
+    """A shop wanting a code for the discount and for spending bonuses: one code, for discount + bonuses."""
+    kiosk, phone = Device(server, "entrance"), "+380501112205"
+    token = kiosk.token(server, "register", phone, card_number="10005")
+    assert kiosk.op("register", token, phone=phone, card_number="10005", consent=True)["status"] == "applied"
+    assert till.op("sale", card_number="10005", amount=50_000)["status"] == "applied"  # 5 000 bonuses
+    with db.begin() as conn:
+        conn.execute(update(cards).where(cards.c.number == "10005").values(kind="discount", discount_percent=5))
+        shop.put(conn, "code_required", {"redeem": True, "discount": True, "return": True})
+    try:
+        sale = {"card_number": "10005", "amount": 20_000, "redeem": 3000}  # discount 1 000 + bonuses 3 000
+        discount_only = till.token(server, "discount", phone, card_number="10005", amount=1000)
+        res = till.op("sale", discount_only, **sale)
+        assert (res["status"], res["error"]) == ("rejected", "verification_mismatch"), res
+        short = till.token(server, "sale", phone, card_number="10005", amount=3000)
+        assert till.op("sale", short, **sale)["error"] == "verification_mismatch"
+        both = till.token(server, "sale", phone, card_number="10005", amount=4000)
+        res = till.op("sale", both, **sale)
+        assert res["status"] == "applied", res
+        assert (res["result"]["discount"], res["result"]["redeemed"], res["result"]["paid"]) == (1000, 3000, 16_000)
+        # only one of the two needing a code: that purpose's own token, as before
+        alone = till.token(server, "discount", phone, card_number="10005", amount=500)
+        assert till.op("sale", alone, card_number="10005", amount=10_000)["status"] == "applied"
+    finally:
+        with db.begin() as conn:
+            shop.put(conn, "code_required", {"redeem": True, "discount": False, "return": True})
 
 
 def test_every_code_is_logged_with_gateway_and_message_id(db, customer_card):
