@@ -61,6 +61,8 @@ KV_DIR = Path(__file__).parent / "screens"
 KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "till.kv", "technician.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
+# how often a screen showing an operation just saved looks for the server's answer (a SQLite read by id)
+SETTLE_POLL = 0.25
 SCREENS = {  # name (as in the .kv rules) -> class
     "attract": AttractScreen, "card": CardScreen, "register_phone": RegisterPhoneScreen,
     "register_questions": RegisterQuestionsScreen, "register_code": RegisterCodeScreen,
@@ -131,6 +133,7 @@ class KioskApp(App):
         self._resized(Window, Window.size)
         threading.Thread(target=self._listen_for_scans, name="scans", daemon=True).start()
         Clock.schedule_interval(self._tick, 1)
+        Clock.schedule_interval(self._settle, SETTLE_POLL)
         return self.sm
 
     def screen(self, name: str):
@@ -208,6 +211,12 @@ class KioskApp(App):
             if steady != self._steady_light:
                 self._steady_light = steady
                 self.indicators.show(steady)
+
+    def _settle(self, _dt) -> None:
+        """Redraws the screen of an operation just saved once the sync has the server's answer to it."""
+        flow = {"till_result": self.till, "register_done": self.register}.get(self.sm.current)
+        if flow is not None and hasattr(flow, "settle") and flow.settle():
+            self.show(self.sm.current)
 
     def show(self, name: str) -> None:
         screen = self.screen(name)

@@ -165,6 +165,7 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
     """At the till, by touch: activate a pre-issued card, sell with accrual, take payment in bonuses with
     the customer's code, return part of the sale, cancel another sale."""
     from .i18n import _
+    from .screens.format import money
 
     current = lambda: app.sm.current  # noqa: E731
     balance = lambda: app.identify.card["balance"] if app.identify.card else None  # noqa: E731
@@ -180,6 +181,10 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
 
     def note_balance() -> None:
         seen["balance"] = balance()
+
+    def shows(line: str):
+        # the result screen is redrawn with the server's own figures once the sync has its answer
+        return lambda: current() == "till_result" and line in app.screen("till_result").body
 
     return [
         Step("till-attract", lambda: app.switch_language("en"), lambda: current() == "attract"),
@@ -197,7 +202,8 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-sale-amount", lambda: tap_keys(app, "250"), lambda: app.till.amount == 25000),
         Step("till-sale-preview", lambda: tap(app, _("Next")), lambda: app.till.state.value == "preview"),
         Step("till-sale-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
-        Step("till-sale-synced", sync_then_card, synced, timeout=30),
+        Step("till-sale-synced", sync_then_card,
+             shows(_("Bonus accrued: {amount}").format(amount=money(2500))), timeout=30),
         Step("till-sale-accrued", lambda: tap(app, _("Done")),
              lambda: current() == "card" and balance() == seen["balance"] + 2500),
         Step("till-redeem", lambda: tap(app, _("Pay with bonuses")), lambda: current() == "till_amount"),
@@ -212,7 +218,8 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-return-picked", lambda: tap_first_row(app), lambda: current() == "till_amount"),
         Step("till-return-amount", lambda: tap_keys(app, "<<<50"), lambda: app.till.amount == 5000),
         Step("till-return-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
-        Step("till-return-synced", sync_then_card, synced, timeout=30),
+        Step("till-return-synced", sync_then_card,
+             shows(_("Give back in money: {amount}").format(amount=money(5000))), timeout=30),
         Step("till-returned", lambda: tap(app, _("Done")),
              lambda: current() == "card" and balance() == seen["balance"] + 1000),
         Step("till-sale2", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),

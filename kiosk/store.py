@@ -209,11 +209,12 @@ class LocalStore:
         Anything else (an unknown status) leaves the row pending. Only pending rows change: a late answer
         must not resurrect or overwrite a row a technician has already dealt with."""
         now = time.time()
-        done = [(now, r["id"]) for r in results if r.get("status") in ("applied", "duplicate")]
+        done = [(now, _result_json(r.get("result")), r["id"]) for r in results
+                if r.get("status") in ("applied", "duplicate")]
         failed = [(f"{r.get('error') or 'rejected'}: {r.get('message') or ''}".rstrip(": "), now, r["id"])
                   for r in results if r.get("status") == "rejected"]
         with self._tx() as conn:
-            conn.executemany("update outbox set status = 'done', done_at = ?, last_error = null "
+            conn.executemany("update outbox set status = 'done', done_at = ?, result = ?, last_error = null "
                              "where id = ? and status = 'pending'", done)
             conn.executemany("update outbox set status = 'failed', failure = ?, failed_at = ? "
                              "where id = ? and status = 'pending'", failed)
@@ -301,6 +302,11 @@ class LocalStore:
             self.db.close()
 
 
+def _result_json(result) -> str | None:
+    # A server answering something other than an object is kept out: the screens only read objects.
+    return json.dumps(result) if isinstance(result, dict) else None
+
+
 # migrations: append only; never edit a step that has shipped ------------------------------------
 def _v1_initial(db: sqlite_utils.Database) -> None:
     # Devices from before the version table already have these tables: adopt them as they are.
@@ -330,5 +336,11 @@ def _v3_lean_outbox(db: sqlite_utils.Database) -> None:
     db.execute("drop index if exists idx_outbox_status_seq")
 
 
+def _v4_results(db: sqlite_utils.Database) -> None:
+    # What the server made of an operation (the accrual it gave, a till activation put under review): the
+    # screens show the real outcome instead of the device's guess.
+    db.execute("alter table outbox add column result text")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_failures_and_freshness,
-                                                             _v3_lean_outbox]
+                                                             _v3_lean_outbox, _v4_results]

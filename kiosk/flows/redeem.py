@@ -8,6 +8,7 @@ from enum import Enum
 from .cashier import shop_config
 from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
+from .outcome import Settling
 
 
 class RedeemState(Enum):
@@ -16,7 +17,7 @@ class RedeemState(Enum):
     DONE = "done"
 
 
-class RedeemFlow(CodeGated):
+class RedeemFlow(CodeGated, Settling):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)

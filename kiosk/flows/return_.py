@@ -12,6 +12,7 @@ from enum import Enum
 from .cashier import local_operations, shop_config
 from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
+from .outcome import Settling
 
 
 class ReturnState(Enum):
@@ -25,7 +26,7 @@ def share(total: int, sale_amount: int, before: int, after: int) -> int:
     return total * after // sale_amount - total * before // sale_amount
 
 
-class ReturnFlow(CodeGated):
+class ReturnFlow(CodeGated, Settling):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)

@@ -10,6 +10,7 @@ from .accrual import estimate_accrual
 from .cashier import shop_config
 from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry
+from .outcome import Settling
 
 
 class SaleState(Enum):
@@ -19,7 +20,7 @@ class SaleState(Enum):
     DONE = "done"
 
 
-class SaleFlow(CodeGated):
+class SaleFlow(CodeGated, Settling):
     def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
         self.backend, self.card, self.cashier = backend, card, cashier
         self.config = shop_config(backend)

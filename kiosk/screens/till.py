@@ -133,10 +133,38 @@ class TillResultScreen(KioskScreen):
             self.body = _("The server did not answer yet. The cancellation will be sent; check the result "
                           "on the technician screen.")
             return
+        outcome = getattr(flow, "outcome", None)
+        if outcome is not None and outcome.status == "refused":
+            # the operation was shown as saved a moment ago: the cashier must see that it did not go through
+            self.ok, self.refused = False, True
+            self.title, self.body, self.error = _("The server refused"), "", message(outcome.error)
+            return
         self.title = _("Done")
-        self.body = {
+        lines = [{
             SaleFlow: lambda: _("Sale of {amount} saved.").format(amount=money(flow.amount)),
             RedeemFlow: lambda: _("{amount} paid with bonuses.").format(amount=money(flow.amount)),
             ReturnFlow: lambda: _("Return of {amount} saved.").format(amount=money(flow.amount)),
             CancelFlow: lambda: _("The operation is cancelled."),
-        }[type(flow)]()
+        }[type(flow)]()]
+        if isinstance(flow, CancelFlow):
+            self.body = lines[0]
+            return
+        if outcome is None or outcome.status == "queued":
+            lines.append(_("Waiting for the server's answer…"))
+        elif outcome.result:
+            lines.extend(result_lines(outcome.result))
+        self.body = "\n".join(lines)
+
+
+def result_lines(result: dict) -> list[str]:
+    """The server's own figures for a settled sale, redemption or return."""
+    lines = []
+    if result.get("accrued"):
+        lines.append(_("Bonus accrued: {amount}").format(amount=money(result["accrued"])))
+    if "money_refund" in result:
+        lines.append(_("Give back in money: {amount}").format(amount=money(result["money_refund"])))
+        if result.get("shortfall"):
+            lines.append(_("{amount} kept back for bonuses already spent.").format(amount=money(result["shortfall"])))
+    if "balance" in result:
+        lines.append(_("Balance now: {amount}").format(amount=money(result["balance"])))
+    return lines

@@ -77,8 +77,12 @@ def test_sale_previews_then_accrues_on_the_server(till):
     assert sale.preview() is SaleState.PREVIEW
     assert (sale.discount, sale.to_pay) == (0, 25000)
     assert sale.confirm() is SaleState.DONE
+    assert not sale.settled  # shown as saved at once; the server's answer comes with the sync
     settle(till)
     assert card(till)["balance"] == before + 2500  # the demo shop's 10% back
+    assert sale.settle() and sale.settled and not sale.settle()  # news once, then nothing more to look for
+    assert sale.outcome.status == "done"
+    assert (sale.outcome.result["accrued"], sale.outcome.result["balance"]) == (2500, before + 2500)
 
 
 def test_pay_with_bonuses_asks_the_customer_for_the_code(till, store_server):
@@ -117,8 +121,28 @@ def test_return_takes_back_the_accrual_pro_rata(till):
     assert ret.confirm() is ReturnState.DONE, ret.error
     settle(till)
     assert card(till)["balance"] == before - 500  # a quarter of the 20.00 accrued
+    assert ret.settle() and ret.outcome.result["money_refund"] == 5000
     # what is left of the sale is offered next time
     assert ReturnFlow(till, card(till)).sales[0]["left"] == 15000
+
+
+def test_a_redemption_the_server_refuses_is_shown_refused(till, store_server, tmp_path):
+    """A till's copy of the card was stale: the server settles on the real balance and says no, and the
+    flow that was shown as saved learns it (the module's own till stays free of failures)."""
+    other = device(store_server, tmp_path, "cashier", "stale-till")
+    current = card(other)
+    flow = RedeemFlow(other, {**current, "balance": current["balance"] + 10_000})
+    type_in(flow, str(current["balance"] // 100 + 50))
+    new_code_allowed()
+    assert flow.confirm() is RedeemState.CODE, flow.error
+    type_in(flow, store_server.last_code(PHONE))
+    assert flow.submit_code() is RedeemState.DONE, flow.error
+    assert not flow.settle()
+    other.sync.drain()
+    assert flow.settle() and flow.outcome.status == "refused"
+    assert flow.outcome.error == "insufficient_balance"
+    assert card(other)["balance"] == current["balance"]
+    other.store.close()
 
 
 def test_cancel_a_sale_reverts_it(till):

@@ -36,15 +36,15 @@ def test_a_file_from_before_versioning_is_upgraded_in_place(tmp_path):
     old.close()
 
     store = LocalStore(path)
-    assert store.schema_version == len(store_module.MIGRATIONS) == 3
+    assert store.schema_version == len(store_module.MIGRATIONS) == 4
     assert store.pending() == [{"id": "11111111-2222-3333-4444-555555555555", "type": "sale",
                                 "at": "2026-01-01T00:00:00+00:00", "payload": {"card_number": "10001", "amount": 100},
                                 "verification_token": None, "cashier": None}]
     assert store.cached_card("10001") == ({"number": "10001", "balance": 5}, 1000)
     store.close()
     again = LocalStore(path)  # reopening runs nothing twice
-    assert again.schema_version == 3
-    assert [r["version"] for r in again.db.query("select version from schema_version")] == [1, 2, 3]
+    assert again.schema_version == 4
+    assert [r["version"] for r in again.db.query("select version from schema_version")] == [1, 2, 3, 4]
     again.close()
 
 
@@ -57,7 +57,7 @@ def test_a_failing_migration_leaves_the_previous_version_intact(tmp_path, monkey
     with pytest.raises(RuntimeError):
         LocalStore(tmp_path / "kiosk.db")
     db = sqlite3.connect(tmp_path / "kiosk.db")
-    assert db.execute("select max(version) from schema_version").fetchone() == (3,)
+    assert db.execute("select max(version) from schema_version").fetchone() == (4,)
     assert "half_done" not in [r[1] for r in db.execute("pragma table_info(outbox)")]
     db.close()
 
@@ -137,5 +137,5 @@ def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
         p.join(10)
     assert sorted(results.get(timeout=5) for _ in procs) == ["ok"] * 4
     store = LocalStore(tmp_path / "kiosk.db")
-    assert [r["version"] for r in store.db.query("select version from schema_version")] == [1, 2, 3]
+    assert [r["version"] for r in store.db.query("select version from schema_version")] == [1, 2, 3, 4]
     store.close()
