@@ -29,7 +29,7 @@ class Peripherals:
         extra = {"serial_opener": serial_opener} if serial_opener is not None else {}
         self.scanners = ScannerManager(scanner_config, self.queue, evdev_backend=evdev_backend,
                                        on_reject=self._rejected, **extra)
-        self.wedge = KeyboardWedge(self.queue)
+        self.wedge = KeyboardWedge(self.queue, ignore=self._text_field_has_focus)
         self._window = None
 
     def start(self, window=None) -> Peripherals:
@@ -46,6 +46,16 @@ class Peripherals:
             self._window = None
         self.scanners.stop()
         self.indicators.close()
+
+    def _text_field_has_focus(self) -> bool:
+        """Typing into a text field of the app (a technician's server URL, a questionnaire answer) is not a
+        scan: without this, Enter there would look the typed text up as a card."""
+        children = getattr(self._window, "children", None)
+        if not children:
+            return False
+        from kivy.uix.behaviors.focus import FocusBehavior
+
+        return any(isinstance(w, FocusBehavior) and w.focus for root in children for w in root.walk())
 
     def _rejected(self, source: str, rejected) -> None:
         # Called on a reader thread: the customer hears the error at once, the screen stays as it is.

@@ -13,6 +13,8 @@ event arguments, so tests call them directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drivers.scanner.base import Scan, ScanQueue
 from drivers.scanner.decode import split_aim
 
@@ -22,8 +24,11 @@ KEY_TAB, KEY_ENTER, KEY_KP_ENTER, KEY_BACKSPACE, KEY_ESCAPE = 9, 13, 271, 8, 27
 
 class KeyboardWedge:
     def __init__(self, queue: ScanQueue, *, source: str = "keyboard",
-                 terminators: tuple[str, ...] = ("enter", "tab"), max_length: int = 4096) -> None:
+                 terminators: tuple[str, ...] = ("enter", "tab"), max_length: int = 4096,
+                 ignore: Callable[[], bool] | None = None) -> None:
         self.queue = queue
+        # True while the keys are somebody's typing, not a scan (a text field of the app has the focus)
+        self._ignore = ignore
         self.source = source
         self.max_length = max_length
         self._end_keys = set()
@@ -40,6 +45,8 @@ class KeyboardWedge:
     def on_key_down(self, window, key: int, scancode: int | None = None, codepoint: str | None = None,
                     modifiers=()) -> bool:
         """Kivy `Window.on_key_down`; returns True when it used the key (Kivy then stops dispatching)."""
+        if self._ignoring():
+            return False
         if key in self._end_keys:
             return self.finish()
         if key == KEY_BACKSPACE and self._buffer:
@@ -52,8 +59,16 @@ class KeyboardWedge:
 
     def on_textinput(self, window, text: str) -> bool:
         """Kivy `Window.on_textinput`. Text is collected, not consumed: other widgets still see it."""
+        if self._ignoring():
+            return False
         room = self.max_length - len(self._buffer)
         self._buffer.extend(text[:room])
+        return False
+
+    def _ignoring(self) -> bool:
+        if self._ignore is not None and self._ignore():
+            self._buffer.clear()  # what came before the field took the focus is not half a scan either
+            return True
         return False
 
     def finish(self) -> bool:
