@@ -24,7 +24,7 @@ from drivers.indicators import NullIndicators
 from drivers.scanner.base import Scan, ScanQueue
 from store_server.phones import mask
 
-from . import fonts, i18n
+from . import fonts, i18n, logbook
 from .backend import Backend
 from .config import KioskConfig
 from .flows.cancel import CancelFlow
@@ -49,6 +49,7 @@ from .screens.register import (
 from .screens.technician import (
     TechEnrolScreen,
     TechFailedScreen,
+    TechLogScreen,
     TechMenuScreen,
     TechPinScreen,
     TechResetScreen,
@@ -69,7 +70,8 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "register_done": RegisterDoneScreen, "till_amount": TillAmountScreen, "till_code": TillCodeScreen,
     "till_pick": TillPickScreen, "till_result": TillResultScreen, "tech_pin": TechPinScreen,
     "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
-    "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "identify_typed": IdentifyTypedScreen,
+    "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
+    "identify_typed": IdentifyTypedScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
@@ -117,6 +119,7 @@ class KioskApp(App):
 
     # set-up ---------------------------------------------------------------------------------------
     def build(self):
+        logbook.install()  # from now on the technician's log screen has the lines
         Window.clearcolor = (0.06, 0.14, 0.24, 1)
         fonts.register_default()
         for name in KV_FILES:

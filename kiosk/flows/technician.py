@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import enrol as enrolment
+from .. import logbook
 from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .entry import DigitEntry
 
@@ -161,6 +162,10 @@ class TechnicianFlow:
                 "last_success": live.last_success if live else saved["last_success"],
                 "last_error": live.last_error if live else saved["last_error"],
                 "last_error_at": live.last_error_at if live else saved["last_error_at"]}
+
+    def log_lines(self, limit: int = 80) -> list[str]:
+        """The kiosk's latest log lines, oldest first, phones masked (kiosk.logbook)."""
+        return logbook.install().lines()[-limit:]
 
     def failed_operations(self, limit: int = 50) -> list[dict]:
         """Newest first, with the server's reason code for the screen to translate."""

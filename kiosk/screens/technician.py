@@ -12,6 +12,9 @@ from ..i18n import _
 from ..messages import message
 from .base import KioskScreen
 
+# One label draws them all, as one texture: a GPU's texture limit (4096 px high on a Pi) caps the lines.
+LOG_LINES = 80
+
 
 def role_name(role: str) -> str:
     return {"entrance": _("entrance"), "cashier": _("cashier")}.get(role, role)
@@ -108,6 +111,17 @@ class TechSelfTestScreen(KioskScreen):
                 cell.background_color = (0.3, 0.78, 0.47, 1) if (col, row) in test.touched else (0.11, 0.22, 0.35, 1)
                 cell.bind(on_press=lambda _b, c=col, r=row: app.tech_event("touch", c, r))
                 grid.add_widget(cell)
+
+
+class TechLogScreen(KioskScreen):
+    hint = StringProperty("")
+    lines = StringProperty("")
+
+    def render(self, app) -> None:
+        lines = app.tech.log_lines(LOG_LINES)
+        self.hint = (_("Newest first. The full log: journalctl -u kiosk") if lines
+                     else _("Nothing has been logged since the kiosk started."))
+        self.lines = "\n".join(reversed(lines))
 
 
 class TechResetScreen(KioskScreen):
