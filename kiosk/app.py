@@ -34,7 +34,7 @@ from .flows.redeem import RedeemFlow
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow
-from .flows.technician import ROLES, PinLock, TechnicianFlow
+from .flows.technician import ROLES, PinChange, PinLock, TechnicianFlow
 from .i18n import _
 from .messages import message, till_sync_hint
 from .screens.attract import AttractScreen
@@ -51,6 +51,7 @@ from .screens.technician import (
     TechFailedScreen,
     TechLogScreen,
     TechMenuScreen,
+    TechNewPinScreen,
     TechPinScreen,
     TechResetScreen,
     TechSelfTestScreen,
@@ -71,7 +72,7 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "till_pick": TillPickScreen, "till_result": TillResultScreen, "tech_pin": TechPinScreen,
     "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
     "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
-    "identify_typed": IdentifyTypedScreen,
+    "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
@@ -107,6 +108,7 @@ class KioskApp(App):
         self.till = None  # the cashier's current flow (sale, redeem, return, cancel)
         self.pin: PinLock | None = None
         self.tech: TechnicianFlow | None = None
+        self.pin_change: PinChange | None = None
         self._taps: list[float] = []
         self._stopping = False
         self._code_sent_at = 0.0
@@ -290,6 +292,7 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         current = self.sm.current
         target = (self.till if current.startswith("till") else self.pin if current == "tech_pin"
+                  else self.pin_change if current == "tech_new_pin"
                   else self.register if current.startswith("register")
                   else self.identify if current == "identify_typed" else None)
         if target is not None:
@@ -390,6 +393,10 @@ class KioskApp(App):
             if self.pin is not None and self.pin.submit():
                 self.tech = TechnicianFlow(self.backend, state_dir=self.kiosk_config.state_dir, role=self.role,
                                            config_path=self.kiosk_config.source)
+                if self.pin.is_default():  # everyone can read the default PIN in the docs: replace it first
+                    self.pin_change = PinChange(self.pin, forced=True)
+                    self.show("tech_new_pin")
+                    return
                 enrolment = self.identify.enrolment
                 if enrolment is not None:  # the enrolment QR that brought us here
                     self.tech_event("enrol", enrolment.server_url, enrolment.token)
@@ -403,6 +410,16 @@ class KioskApp(App):
             return
         if name == "enrol":
             self.run_async(lambda: flow.enrol(*args), self._enrolled)
+            return
+        if name == "change_pin":
+            self.pin_change = PinChange(PinLock(self.backend.store))
+            self.show("tech_new_pin")
+            return
+        if name == "submit_new_pin":
+            changed = self.pin_change is not None and self.pin_change.submit()
+            self.show("tech_new_pin")
+            if changed:  # "PIN changed" stays up a moment, then the menu
+                Clock.schedule_once(self._pin_changed, 1.5)
             return
         if name == "toggle_role":
             flow.choose_role(ROLES[(ROLES.index(flow.role) + 1) % len(ROLES)])
@@ -421,6 +438,10 @@ class KioskApp(App):
                 self.stop()  # systemd starts us again, unenrolled
                 return
         self.show(self.sm.current)
+
+    def _pin_changed(self, _dt) -> None:
+        if self.sm.current == "tech_new_pin":
+            self.tech_show("tech_menu")
 
     def _enrolled(self, ok: bool) -> None:
         if ok:
@@ -447,7 +468,7 @@ class KioskApp(App):
         self.run_async(getattr(flow, name), after)
 
     def go_home(self) -> None:
-        self.register = self.till = self.pin = self.tech = None
+        self.register = self.till = self.pin = self.tech = self.pin_change = None
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows

@@ -127,6 +127,36 @@ def cmd_queue_retry(args: argparse.Namespace) -> int:
     return 0 if new_ids or args.all else 1
 
 
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Sets the technician PIN of the on-screen menu (over SSH, or from a provisioning script)."""
+    import getpass
+
+    from .flows.technician import PinChange, PinLock
+    from .messages import message
+    from .store import LocalStore
+
+    config = KioskConfig.load(args.config)
+    if sys.stdin.isatty():
+        typed = [getpass.getpass("new technician PIN: "), getpass.getpass("again: ")]
+    else:  # `echo 4711 | kiosk pin`: one line, nothing echoed in a terminal's history but the pipe's
+        typed = [sys.stdin.readline().strip()] * 2
+    store = LocalStore(config.database)
+    try:
+        change = PinChange(PinLock(store))
+        for pin in typed:
+            change.entry.text = pin  # as if typed on the screen's numpad; submit() checks it the same way
+            change.submit()
+            if change.error:
+                break
+    finally:
+        store.close()
+    if not change.done:
+        print(f"kiosk pin: {message(change.error or 'bad_pin')}", file=sys.stderr)
+        return 2
+    print("technician PIN changed")
+    return 0
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     from . import selftest
 
@@ -194,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("ids", nargs="*", help="operation ids from `kiosk queue failed`")
     q.add_argument("--all", action="store_true", help="every failed operation")
     q.set_defaults(func=cmd_queue_retry)
+
+    p = sub.add_parser("pin", help="set the technician PIN of the on-screen menu (typed twice, or one line on "
+                                   "stdin)")
+    p.set_defaults(func=cmd_pin)
 
     p = sub.add_parser("selftest", help="check display, scanners, indicators, modem and server; print a report")
     p.set_defaults(func=cmd_selftest)

@@ -245,4 +245,39 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-idle-typed", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
         Step("till-idle-wiped", lambda: (tap_keys(app, "12"), setattr(app, "_last_activity", time.monotonic() - 1e4)),
              lambda: current() == "attract" and app.till is None and app.identify.card is None),
+        *technician_steps(app),
+    ]
+
+
+def technician_steps(app, new_pin: str = "4711") -> list[Step]:
+    """Five taps on the shop's name, the PIN every kiosk ships with, which must be replaced at once; the
+    log screen; out, and in again with the new PIN."""
+    from .flows.technician import DEFAULT_PIN
+    from .i18n import _
+
+    current = lambda: app.sm.current  # noqa: E731
+
+    def tap_shop_name() -> None:
+        from kivy.uix.label import Label
+
+        name = next(w for w in app.sm.current_screen.walk(restrict=True)
+                    if isinstance(w, Label) and w.text == app.shop_name)
+        for _tap in range(5):
+            tap_widget(name)
+
+    return [
+        Step("tech-pin", tap_shop_name, lambda: current() == "tech_pin"),
+        Step("tech-default-pin", lambda: (tap_keys(app, DEFAULT_PIN), tap(app, _("Enter"))),
+             lambda: current() == "tech_new_pin" and app.pin_change.forced),
+        Step("tech-new-pin", lambda: (tap_keys(app, new_pin), tap(app, _("Enter"))),
+             lambda: app.pin_change.repeating),
+        Step("tech-new-pin-again", lambda: (tap_keys(app, new_pin), tap(app, _("Enter"))),
+             lambda: current() == "tech_menu", timeout=10),
+        Step("tech-log", lambda: tap(app, _("Logs")),
+             lambda: current() == "tech_log" and app.screen("tech_log").lines != ""),
+        Step("tech-back", lambda: tap(app, _("Back")), lambda: current() == "tech_menu"),
+        Step("tech-exit", lambda: tap(app, _("Exit")), lambda: current() == "attract"),
+        Step("tech-pin-again", tap_shop_name, lambda: current() == "tech_pin"),
+        Step("tech-new-pin-works", lambda: (tap_keys(app, new_pin), tap(app, _("Enter"))),
+             lambda: current() == "tech_menu"),
     ]

@@ -77,6 +77,8 @@ MESSAGES = {
     "wrong_pin": N_("Wrong PIN."),
     "pin_locked": N_("Too many wrong PINs. Locked for a while."),
     "bad_pin": N_("A PIN has 4 to 8 digits."),
+    "pin_is_default": N_("Choose a PIN other than the one every kiosk ships with."),
+    "pins_differ": N_("The two PINs differ. Type the new PIN again."),
     "bad_enrolment": N_("The server address must start with http:// or https://, and the token is needed."),
     "enrolment_token_invalid": N_("The enrolment token is unknown or already used."),
     "enrolment_token_expired": N_("The enrolment token has expired. Create a new one on the server."),

@@ -49,7 +49,15 @@ class PinLock:
     @staticmethod
     def _new_record(pin: str) -> dict:
         salt = os.urandom(16)
-        return {"salt": salt.hex(), "hash": _hash(pin, salt), "failures": 0, "locked_until": 0}
+        return {"salt": salt.hex(), "hash": _hash(pin, salt), "failures": 0, "locked_until": 0,
+                "default": pin == DEFAULT_PIN}
+
+    def is_default(self) -> bool:
+        """Still the PIN every kiosk ships with (and the docs print): anyone may know it."""
+        record = self._record()
+        if "default" in record:
+            return bool(record["default"])
+        return hmac.compare_digest(_hash(DEFAULT_PIN, bytes.fromhex(record["salt"])), record["hash"])
 
     def locked_for(self) -> int:
         return max(0, int(self._record()["locked_until"] - self.clock() + 0.999))
@@ -83,6 +91,43 @@ class PinLock:
             return False
         self.store.set_setting("technician_pin", self._new_record(new_pin))
         return True
+
+
+class PinChange:
+    """A new technician PIN, typed twice. Forced after a login with the default PIN, offered in the menu."""
+
+    def __init__(self, lock: PinLock, *, forced: bool = False) -> None:
+        self.lock, self.forced = lock, forced
+        self.entry = DigitEntry(PIN_LENGTH[1])
+        self.first: str | None = None  # the new PIN once typed; None while it is being typed
+        self.error: str | None = None
+        self.done = False
+
+    @property
+    def repeating(self) -> bool:
+        return self.first is not None
+
+    def press(self, key: str) -> None:
+        self.error = None
+        self.entry.press(key)
+
+    def submit(self) -> bool:
+        """True once the PIN is changed."""
+        pin, self.entry.text = self.entry.text, ""
+        if self.first is None:
+            if not (pin.isdigit() and PIN_LENGTH[0] <= len(pin) <= PIN_LENGTH[1]):
+                self.error = "bad_pin"
+            elif pin == DEFAULT_PIN:
+                self.error = "pin_is_default"
+            else:
+                self.first = pin
+            return False
+        if pin != self.first:
+            self.first, self.error = None, "pins_differ"  # start again: which of the two was mistyped is unknown
+            return False
+        self.done = self.lock.change(pin)
+        self.error = self.lock.error
+        return self.done
 
 
 @dataclass

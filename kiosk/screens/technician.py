@@ -36,6 +36,28 @@ class TechPinScreen(KioskScreen):
                       else message(lock.error))
 
 
+class TechNewPinScreen(KioskScreen):
+    prompt = StringProperty("")
+    pin_text = StringProperty("")
+    error = StringProperty("")
+    forced = BooleanProperty(False)
+    done = BooleanProperty(False)
+
+    def render(self, app) -> None:
+        change = app.pin_change
+        self.forced, self.done = change.forced, change.done
+        self.pin_text = "•" * len(change.entry.text)
+        self.error = message(change.error)
+        if change.done:
+            self.prompt = _("PIN changed.")
+        elif change.repeating:
+            self.prompt = _("Type the new PIN again.")
+        elif change.forced:
+            self.prompt = _("This kiosk still has the PIN it shipped with. Choose your own PIN (4 to 8 digits).")
+        else:
+            self.prompt = _("Type the new PIN (4 to 8 digits).")
+
+
 class TechMenuScreen(KioskScreen):
     status = StringProperty("")
     error = StringProperty("")

@@ -3,6 +3,9 @@ operations with the server's reason, self-test, factory reset."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from kiosk.backend import Backend
@@ -13,6 +16,7 @@ from kiosk.flows.technician import (
     LOCKOUT_SECONDS,
     MAX_TRIES,
     TOUCH_GRID,
+    PinChange,
     PinLock,
     SelfTest,
     TechnicianFlow,
@@ -146,4 +150,56 @@ def test_status_shows_failed_count_and_the_last_sync_error_also_after_a_restart(
     saved = TechnicianFlow(Backend(store, client), state_dir=tmp_path, role="cashier").status()
     assert (saved["failed"], saved["last_error"], saved["last_error_at"]) == (1, live["last_error"],
                                                                             live["last_error_at"])
+    store.close()
+
+
+def test_new_pin_is_typed_twice_and_the_default_is_refused(tmp_path):
+    store = LocalStore(tmp_path / "k.db")
+    lock = PinLock(store)
+    assert lock.is_default()
+    change = PinChange(lock, forced=True)
+    for attempt, error in ((DEFAULT_PIN, "pin_is_default"), ("12", "bad_pin")):
+        type_in(change, attempt)
+        assert not change.submit() and change.error == error and not change.repeating
+    type_in(change, "4711")
+    assert not change.submit() and change.repeating and change.error is None
+    type_in(change, "4712")
+    assert not change.submit() and change.error == "pins_differ" and not change.repeating  # both again
+    type_in(change, "4711")
+    change.submit()
+    type_in(change, "4711")
+    assert change.submit() and change.done
+    assert not lock.is_default()
+    type_in(lock, DEFAULT_PIN)
+    assert not lock.submit() and lock.error == "wrong_pin"
+    type_in(lock, "4711")
+    assert lock.submit()
+    store.close()
+
+
+def test_a_pin_record_from_before_the_default_flag_is_still_recognised(tmp_path):
+    store = LocalStore(tmp_path / "k.db")
+    lock = PinLock(store)
+    record = PinLock._new_record(DEFAULT_PIN)
+    del record["default"]
+    store.set_setting("technician_pin", record)
+    assert lock.is_default()
+    store.close()
+
+
+def test_kiosk_pin_sets_the_pin_from_stdin(tmp_path):
+    state = tmp_path / "state"
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'server_url = "http://127.0.0.1:9"\nstate_dir = "{state}"\n', encoding="utf-8")
+    run = lambda pin: subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "pin"],  # noqa: E731
+                                     input=pin + "\n", capture_output=True, text=True, timeout=30)
+    bad = run("12a4")
+    assert bad.returncode == 2 and "4 to 8 digits" in bad.stderr
+    assert run(DEFAULT_PIN).returncode == 2
+    ok = run("90210")
+    assert ok.returncode == 0, ok.stderr
+    store = LocalStore(KioskConfig.load(config).database)
+    lock = PinLock(store)
+    type_in(lock, "90210")
+    assert lock.submit() and not lock.is_default()
     store.close()

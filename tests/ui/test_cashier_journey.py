@@ -33,5 +33,6 @@ def test_till_journey_by_touch_against_a_real_server(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     names = [p.stem for p in sorted(shots.glob("*.png"))]
     for step in ("till-activate-done", "till-sale-accrued", "till-redeem-code", "till-redeemed", "till-returned",
-                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-wiped"):
+                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-wiped",
+                 "tech-new-pin-again", "tech-log", "tech-new-pin-works"):
         assert any(name.endswith(step) for name in names), step
