@@ -48,7 +48,11 @@ class Journey:
             self.on_finish(None)
             return
         step = self.steps[self._index]
-        step.act()
+        try:
+            step.act()
+        except Exception as e:  # a button not on the screen, ...: said as the step's failure, not a crash
+            self.on_finish(f"step {step.name!r} could not act on {self.app.sm.current!r}: {e!r}")
+            return
         self._deadline = time.monotonic() + step.timeout
         Clock.schedule_once(self._wait, 0.05)
 
