@@ -2,7 +2,9 @@
 
 One Kivy app per process (Kivy cannot start twice); the window is resized between sizes. Screens are fed
 flow states directly: this is about drawing, the journeys test behaviour. Besides the pictures, each
-label whose text does not fit its box, or that lies outside the window, is reported in overflow.json.
+label whose text does not fit its box (spills out: "overflow"; drawn shortened, with lines dropped or a word
+broken: "cut"), or that lies outside the window, is reported in overflow.json; buttons and fields under 15 mm
+on the panel in targets.json; labels, buttons and fields that cover each other in overlap.json.
 
     python -m kiosk.gallery --out test-output/screens --langs en,uk --sizes 800x480,480x800
 """
@@ -11,47 +13,124 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-SIZES = ((800, 480), (480, 800), (1280, 800), (1920, 1080))
+SIZES = ((800, 480), (480, 800), (1280, 800), (800, 1280), (1920, 1080), (1080, 1920))
+# The smallest panel each size is sold as, so touch targets are judged where they come out smallest: the
+# official 7" display, 10.1" HDMI touchscreens (1280x800 and 1920x1080 alike). Other sizes: as a 7" panel.
+PANEL_INCHES = {(800, 480): 7.0, (1280, 800): 10.1, (1920, 1080): 10.1}
+MIN_TARGET_MM = 15.0
 SLACK = 2  # px: rounding in Kivy's text layout
 SETTLE_FRAMES = 6
+MARKUP_TAG = re.compile(r"\[/?[a-z_]+(?:=[^\]]*)?\]")
+
+
+def mm_per_px(size: tuple[int, int]) -> float:
+    inches = PANEL_INCHES.get((max(size), min(size)), 7.0)
+    return 25.4 * inches / math.hypot(*size)
+
+
+def _visible(widget) -> bool:
+    return widget.opacity > 0 and not any(getattr(p, "opacity", 1) == 0 for p in _parents(widget))
+
+
+def text_problem(widget) -> tuple[str, str] | None:
+    """Why a label's text does not show whole in its box: ("overflow", ...) when it spills out,
+    ("cut", ...) when Kivy drew less than the text (shortened with "…", lines dropped, a word broken)."""
+    widget.texture_update()
+    tw, th = widget.texture_size
+    if tw > widget.width + SLACK or th > widget.height + SLACK:
+        return "overflow", f"text {tw}x{th} in a box of {widget.width:.0f}x{widget.height:.0f}"
+    core = widget._label  # what Kivy laid out and drew: the only place a shortened text shows
+    if core.is_shortened:
+        return "cut", "shortened with an ellipsis"
+    text = widget.text
+    if widget.markup:
+        text = MARKUP_TAG.sub("", text).replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+    drawn = "\n".join("".join(word.text for word in line.words) for line in core._cached_lines).split()
+    words = text.split()
+    if drawn != words:
+        if "".join(drawn) == "".join(words):
+            return "cut", "a word broken across lines"
+        return "cut", f"{len(' '.join(drawn))} of {len(' '.join(words))} characters drawn"
+    (laid_w, laid_h), (box_w, box_h) = core._internal_size, core.text_size
+    if box_h is not None and laid_h > box_h + SLACK:
+        # valign middle lays out every line and the texture keeps only the box's height of them
+        return "cut", f"{laid_h} px of lines in a text box {box_h:.0f} px high"
+    if box_w is not None and laid_w > box_w + SLACK:
+        return "overflow", f"a line {laid_w} px wide in a text box {box_w:.0f} px wide"
+    return None
 
 
 def overflowing_labels(window, window_size: tuple[int, int]) -> list[dict]:
+    """Visible labels (buttons too) whose text is cut or spills out of its box, or whose box leaves the window."""
     from kivy.uix.label import Label
 
     found = []
     width, height = window_size
-    widgets = [w for child in window.children for w in child.walk(restrict=True)]
-    for widget in widgets:
-        if not isinstance(widget, Label) or not widget.text or widget.opacity == 0:
+    for widget in _walk(window):
+        if not isinstance(widget, Label) or not widget.text or not _visible(widget):
             continue
-        if any(getattr(p, "opacity", 1) == 0 for p in _parents(widget)):
-            continue
-        widget.texture_update()
-        tw, th = widget.texture_size
+        problem = text_problem(widget)
         x, y = widget.to_window(*widget.pos)
-        problem = None
-        if tw > widget.width + SLACK or th > widget.height + SLACK:
-            problem = f"text {tw}x{th} in a box of {widget.width:.0f}x{widget.height:.0f}"
-        elif x < -SLACK or y < -SLACK or x + widget.width > width + SLACK or y + widget.height > height + SLACK:
-            problem = f"box at {x:.0f},{y:.0f} size {widget.width:.0f}x{widget.height:.0f} leaves the window"
+        if problem is None and (x < -SLACK or y < -SLACK or x + widget.width > width + SLACK
+                                or y + widget.height > height + SLACK):
+            problem = "overflow", f"box at {x:.0f},{y:.0f} size {widget.width:.0f}x{widget.height:.0f} outside"
         if problem:
-            found.append({"text": widget.text[:80], "problem": problem})
+            found.append({"text": widget.text[:80], "reason": problem[0], "problem": problem[1]})
     return found
+
+
+def _walk(window) -> Iterator:
+    return (w for child in window.children for w in child.walk(restrict=True))
+
+
+def _enabled(widget) -> bool:
+    return (not widget.disabled and _visible(widget)
+            and not any(getattr(p, "disabled", False) for p in _parents(widget)))
 
 
 def pressable(window) -> list[str]:
     from kivy.uix.button import Button
 
-    return [w.text for child in window.children for w in child.walk(restrict=True)
-            if isinstance(w, Button) and w.text and not w.disabled and w.opacity > 0
-            and not any(getattr(p, "opacity", 1) == 0 or getattr(p, "disabled", False) for p in _parents(w))]
+    return [w.text for w in _walk(window) if isinstance(w, Button) and w.text and _enabled(w)]
+
+
+def small_targets(window, window_size: tuple[int, int]) -> list[dict]:
+    """Buttons and text fields a finger can reach whose shorter side is under MIN_TARGET_MM on the panel."""
+    from kivy.uix.button import Button
+    from kivy.uix.textinput import TextInput
+
+    scale = mm_per_px(window_size)
+    return [{"text": (w.text or getattr(w, "hint_text", ""))[:40],
+             "mm": f"{w.width * scale:.1f}x{w.height * scale:.1f}"}
+            for w in _walk(window) if isinstance(w, Button | TextInput) and _enabled(w)
+            and min(w.width, w.height) * scale < MIN_TARGET_MM - 0.05]
+
+
+def overlapping(window) -> list[dict]:
+    """Pairs of visible labels, buttons and fields that cover each other (a layout squeezed past its room)."""
+    from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
+
+    boxes = []
+    for w in _walk(window):
+        if isinstance(w, Label | TextInput) and (w.text or isinstance(w, TextInput)) and _visible(w) \
+                and w.width > 0 and w.height > 0:
+            x, y = w.to_window(*w.pos)
+            boxes.append((w, x, y, x + w.width, y + w.height))
+    found = []
+    for i, (a, ax, ay, ax2, ay2) in enumerate(boxes):
+        for b, bx, by, bx2, by2 in boxes[i + 1:]:
+            if min(ax2, bx2) - max(ax, bx) > SLACK and min(ay2, by2) - max(ay, by) > SLACK:
+                found.append({"text": (a.text or "")[:40], "over": (b.text or "")[:40]})
+    return found
 
 
 def _parents(widget) -> Iterator:
@@ -78,7 +157,9 @@ class Gallery:
         self.app, self.scenes, self.out = app, scenes, out
         self.plan = [(lang, size, scene) for size in sizes for lang in langs for scene in scenes]
         self.on_finish = on_finish
-        self.overflow: dict[str, list[dict]] = {}
+        # per screen: text cut or spilling (overflow.json), targets under 15 mm (targets.json), widgets that
+        # cover each other (overlap.json)
+        self.reports: dict[str, dict[str, list[dict]]] = {"overflow": {}, "targets": {}, "overlap": {}}
         self.buttons: dict[str, list[str]] = {}  # what a finger could press on each screen
         self.index = -1
 
@@ -93,8 +174,9 @@ class Gallery:
 
         self.index += 1
         if self.index >= len(self.plan):
-            (self.out / "overflow.json").write_text(json.dumps(self.overflow, ensure_ascii=False, indent=1),
-                                                    encoding="utf-8")
+            for report, found in self.reports.items():
+                (self.out / f"{report}.json").write_text(json.dumps(found, ensure_ascii=False, indent=1),
+                                                         encoding="utf-8")
             (self.out / "buttons.json").write_text(json.dumps(self.buttons, ensure_ascii=False, indent=1),
                                                    encoding="utf-8")
             self.on_finish()
@@ -116,17 +198,20 @@ class Gallery:
         from kivy.clock import Clock
 
         lang, size, (name, _setup) = self.plan[self.index]
-        problems = overflowing_labels(self.app.root_window, size)
-        if problems and settle < SETTLE_FRAMES:
+        window = self.app.root_window
+        problems = {"overflow": overflowing_labels(window, size), "overlap": overlapping(window)}
+        if any(problems.values()) and settle < SETTLE_FRAMES:
             # heights that follow wrapped text converge over a few frames; judge the settled screen
             Clock.schedule_once(lambda _dt: self._shoot(_dt, settle + 1), 0)
             return
+        problems["targets"] = small_targets(window, size)
         folder = self.out / f"{lang}-{size[0]}x{size[1]}"
         folder.mkdir(parents=True, exist_ok=True)
         save_window(folder / f"{name}.png", size)
         key = f"{lang}-{size[0]}x{size[1]}/{name}"
-        if problems:
-            self.overflow[key] = problems
+        for report, found in problems.items():
+            if found:
+                self.reports[report][key] = found
         self.buttons[key] = pressable(self.app.root_window)
         self._next()
 
