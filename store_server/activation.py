@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, shop
+from . import clock, digital_card, shop
 from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
 from .phones import InvalidPhone, mask, normalise
 from .sms import templates
@@ -101,7 +101,7 @@ def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = N
             phone=phone, created_at=at, consent_at=at, marketing_opt_in=False)).inserted_primary_key[0]
     conn.execute(update(cards).where(cards.c.number == number).values(
         state="active", customer_id=customer_id, activated_at=at, reserved_phone=None))
-    return Outcome("activated", "welcome", number, values)
+    return Outcome("activated", "welcome", number, {**values, "link": digital_card.card_link(conn, number)})
 
 
 def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, source: str,

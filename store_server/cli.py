@@ -28,7 +28,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     create_schema(engine)
     if args.demo:
         with engine.begin() as conn:
-            shop.seed_demo(conn, config.shop_name)
+            shop.seed_demo(conn, config.shop_name, public_url=f"http://{config.host}:{config.port}")
     print(f"store server ready: config {config_path}, database {config.database_url}")
     return 0
 

@@ -29,6 +29,10 @@ DEFAULTS: dict = {
     # A cashier's activation of a card: "direct" binds at once, "review" waits for an operator's approval,
     # "off" refuses it; `store-server devices till-activation` overrides it per till (till_activation.py).
     "till_activation": "direct",
+    # The digital card's page (store_server/digital_card.py): the base URL customers' phones reach the server
+    # at (None: no links, the kiosk shows the card number's QR), and how long a card QR on the page is valid.
+    "public_url": None,
+    "card_qr_minutes": 10,
 }
 
 
@@ -62,8 +66,10 @@ def reserve_digital_card(conn: Connection, phone: str) -> str:
     return str(number)
 
 
-def seed_demo(conn: Connection, shop_name: str = "Demo Shop") -> None:
+def seed_demo(conn: Connection, shop_name: str = "Demo Shop", public_url: str | None = None) -> None:
     put(conn, "public_name", shop_name)
+    if public_url:
+        put(conn, "public_url", public_url)
     issue_range(conn, 10001, 10100)
     if not conn.execute(select(rules.c.id)).first():
         conn.execute(insert(rules).values(name="10% back", kind="percent", value=1000, priority=10, combine=True))

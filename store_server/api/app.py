@@ -11,7 +11,7 @@ from ..db import create_schema, make_engine
 from ..errors import DomainError
 from ..otp import OtpPolicy
 from ..sms.base import Gateway
-from . import routes
+from . import card_page, routes
 
 
 def build_gateway(config: ServerConfig) -> Gateway:
@@ -50,6 +50,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"error": "bad_request", "message": problems})
 
     app.include_router(routes.router, prefix="/api/v1")
+    app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API
     from ..activation import attach_poller  # inbound activation through the GSM modem, when there is one
 
     attach_poller(app)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .. import cards, devices, operations, otp, shop, till_activation
+from .. import cards, clock, devices, digital_card, operations, otp, shop, till_activation
 from ..errors import DomainError, Forbidden
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
@@ -85,6 +85,9 @@ async def get_card(number: str, request: Request, _device: Device) -> JSONRespon
     # The hottest call: a few indexed reads answered on the event loop (no worker-thread hop), and the
     # dict handed straight to JSONResponse, which skips FastAPI's generic encoder.
     with engine(request).connect() as conn:
+        # A phone's card QR (lk://card/<token>) arrives here too; a plain number never takes this branch.
+        if digital_card.is_token(number) and cards.resolve(conn, number) is None:
+            number = digital_card.resolve(conn, number, clock.now())
         return JSONResponse(cards.get_card(conn, number))
 
 
@@ -130,9 +133,13 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
             if result["purpose"] == "register" and not result["card_number"]:
                 result["card_number"] = shop.reserve_digital_card(conn, result["phone"])
                 otp.bind_card(conn, challenge_id, result["card_number"])
+            # The card's page, for the QR on the kiosk's done screen (None without the shop's public_url).
+            link = (digital_card.card_link(conn, result["card_number"])
+                    if result["purpose"] == "register" and result["card_number"] else None)
     if error is not None:
         raise error
-    return {"verification_token": result["verification_token"], "card_number": result["card_number"]}
+    return {"verification_token": result["verification_token"], "card_number": result["card_number"],
+            "card_link": link}
 
 
 @router.post("/operations:batch")

@@ -39,6 +39,11 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
     with engine.connect() as conn:
         if not templates.may_send(conn, phone, purpose):
             raise NotAllowed(f"{purpose} may not go to this phone (not confirmed or opted out)")
+    if purpose == "welcome" and "link" not in values:
+        from ..digital_card import card_link
+
+        with engine.begin() as conn:  # begin: the shop's first link creates its secret
+            values["link"] = card_link(conn, str(values["card"]))
     text = templates.render(purpose, lang, shop=shop_name, **values)
     return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
 

@@ -86,6 +86,16 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 
+# The welcome when the shop has a public_url: the card's page link instead of a longer sentence, so the
+# Cyrillic (UCS-2, 67 characters a part) texts stay at two parts like the plain welcome. The link ends in
+# a space, never in punctuation a phone would take into the URL.
+WELCOME_WITH_LINK: dict[str, str] = {
+    "en": "Welcome to {shop}! Card {card}: {link} Reply STOP to opt out",
+    "uk": "{shop}: картку {card} активовано {link} Відписатися: STOP",
+    "ru": "{shop}: карта {card} активна {link} Отписаться: STOP",
+    "kk": "{shop}: {card} картасы белсенді {link} Хабарламадан бас тарту: STOP",
+}
+
 # Purposes that may go only to confirmed customers who did not opt out.
 RESTRICTED = ("notice_accrual", "notice_redeem", "marketing")
 
@@ -99,6 +109,8 @@ def render(purpose: str, lang: str | None, *, shop: str, **values: object) -> st
     if purpose not in TEMPLATES:
         raise TemplateError(f"no SMS template for {purpose!r}")
     texts = TEMPLATES[purpose]
+    if purpose == "welcome" and values.get("link"):  # digital_card.card_link: only when the shop has public_url
+        texts = WELCOME_WITH_LINK
     template = texts.get(lang or "en") or texts["en"]
     try:
         return template.format(shop=shop, **values)
