@@ -49,6 +49,18 @@ class Backend:
         self.store.cache_card(card)
         return CardView(card, False, time.time())
 
+    def lookup_digital_card(self, token: str) -> CardView:
+        """A card QR from a customer's phone (`lk://card/<token>`). Only the server can check its signature and
+        expiry, so an unreachable server is an error here, never the cache: a screenshot must not outlive
+        its token just because the network is down. A QR of a plain card number (the done screen of a shop
+        without a public_url) is an ordinary card number, cache and all."""
+        if token.isdigit():
+            return self.lookup_card(token)
+        short = self.sync is not None and self.sync.failing
+        card = self.client.card(token, timeout=min(self.outage_timeout, self.client.timeout) if short else None)
+        self.store.cache_card(card)  # kept under the card's number, which the server just vouched for
+        return CardView(card, False, time.time())
+
     def lookup_phone(self, phone: str) -> CardView:
         """The till's look-up by phone: the server only (the cache is keyed by card number, and a phone
         look-up offline would show a card the server may since have moved to another phone)."""

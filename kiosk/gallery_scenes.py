@@ -196,4 +196,6 @@ def scenes() -> list[tuple[str, Callable]]:
                                     error="too_many_attempts", attempts_left=2)),
         ("register-done", _register(RegisterState.DONE, card_number="9000000001")),
         ("register-done-review", _register(RegisterState.DONE, card_number="9000000001", pending_review=True)),
+        ("register-done-link", _register(RegisterState.DONE, card_number="9000000001",
+                                         card_link="http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv")),
     ]

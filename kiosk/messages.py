@@ -20,6 +20,11 @@ MESSAGES = {
     "sms_failed": N_("We could not send the SMS. Please try again later."),
     "card_not_found": N_("This card is not one of ours."),
     "customer_not_found": N_("No active card for this phone number."),
+    # a card QR from the customer's phone (the card's page)
+    "card_qr_expired": N_("This card QR has expired. Refresh the card page on your phone and scan it again."),
+    "card_qr_invalid": N_("This card QR is not valid. Open the card link from the SMS again."),
+    "card_qr_offline": N_("A card QR from a phone cannot be checked while the shop's server is away. Type the "
+                          "card number shown under the QR instead."),
     "number_missing": N_("Type the number first."),
     "not_ours": N_("This is not one of our cards."),
     "card_blocked": N_("This card is blocked. Please ask at the till."),

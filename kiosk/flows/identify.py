@@ -100,7 +100,7 @@ class IdentifyFlow:
         if isinstance(decoded, CardNumber):
             return self.lookup(decoded.number)
         if isinstance(decoded, DigitalCardToken):
-            return self.lookup(decoded.token)
+            return self.lookup_digital(decoded.token)
         if isinstance(decoded, EnrolmentCode):
             self.reset()
             self.enrolment, self.state = decoded, IdentifyState.ENROLMENT
@@ -112,6 +112,15 @@ class IdentifyFlow:
     def lookup(self, number: str) -> IdentifyState:
         self.reset()
         return self._ask(lambda: self.backend.lookup_card(number), not_found="card_not_found")
+
+    def lookup_digital(self, token: str) -> IdentifyState:
+        """A phone's card QR: the server verifies it; offline there is nothing to show and nothing to queue."""
+        self.reset()
+        state = self._ask(lambda: self.backend.lookup_digital_card(token), not_found="card_not_found")
+        if state is IdentifyState.OFFLINE and not token.isdigit():
+            # not "server unreachable" alone: the customer can still type the number shown under the QR
+            self.state, self.error = IdentifyState.ERROR, "card_qr_offline"
+        return self.state
 
     def _ask(self, lookup, *, not_found: str) -> IdentifyState:
         # what was typed stays, so a wrong digit can be fixed instead of typed again

@@ -32,6 +32,8 @@ class RegisterFlow:
         self.backend = backend
         self.questions = Questionnaire(questionnaire)
         self.card_number = card_number
+        # The card's page on the server (SMS link), for the done screen's QR; None: the shop has no public_url.
+        self.card_link: str | None = None
         self.state = RegisterState.PHONE
         self.digits = ""  # what the customer typed, national or international
         self.code = ""
@@ -134,6 +136,8 @@ class RegisterFlow:
             self.error = "server_unreachable"
             return self.state
         self.card_number = verified.get("card_number") or self.card_number
+        link = verified.get("card_link")
+        self.card_link = link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
         self.operation_id = self.backend.enqueue(
             "register",
             {"phone": self.phone, "card_number": self.card_number, "consent": self.consent,

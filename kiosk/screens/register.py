@@ -78,9 +78,18 @@ class RegisterCodeScreen(CodeEntryScreen):
 class RegisterDoneScreen(KioskScreen):
     number = StringProperty("")
     qr_texture = ObjectProperty(None, allownone=True)
+    qr_payload = StringProperty("")
+    has_link = BooleanProperty(False)
     pending_review = BooleanProperty(False)
 
     def render(self, app) -> None:
         self.number = app.register.card_number or ""
         self.pending_review = app.register.pending_review
-        self.qr_texture = qr_texture(f"lk://card/{self.number}") if self.number else None
+        # With the shop's public_url the QR is the card's page, for the phone's camera (the same link the
+        # welcome SMS carries); without it, the card number our scanners read, as before.
+        link = app.register.card_link
+        self.has_link = bool(link and self.number)
+        payload = link if self.has_link else f"lk://card/{self.number}" if self.number else ""
+        if payload != self.qr_payload:  # drawn once, not on every redraw of the screen
+            self.qr_payload = payload
+            self.qr_texture = qr_texture(payload) if payload else None
