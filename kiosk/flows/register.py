@@ -10,9 +10,11 @@ from enum import Enum
 
 import phonenumbers
 
+from .. import i18n
 from ..backend import Backend
 from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .cashier import refresh_shop_config
+from .outcome import Settling
 from .questionnaire import Questionnaire
 
 CODE_LENGTH = 6
@@ -26,7 +28,7 @@ class RegisterState(Enum):
     DONE = "done"
 
 
-class RegisterFlow:
+class RegisterFlow(Settling):
     def __init__(self, backend: Backend, *, card_number: str | None = None,
                  questionnaire: list[dict] | None = None) -> None:
         self.backend = backend
@@ -122,6 +124,23 @@ class RegisterFlow:
         self.code, self.error, self.attempts_left = "", None, None
         return True
 
+    # after the code -------------------------------------------------------------------------------
+    @property
+    def refused(self) -> bool:
+        return self.outcome is not None and self.outcome.status == "refused"
+
+    def settle(self) -> bool:
+        """The done screen is shown as soon as the operation is queued; the server's answer then says
+        whether the card really is active, waits for the shop's approval, or was refused (the phone got
+        another card meanwhile, ...)."""
+        if not super().settle():
+            return False
+        if self.outcome.status == "refused":
+            self.error = self.outcome.error
+        elif self.outcome.result is not None:
+            self.pending_review = bool(self.outcome.result.get("pending_review"))
+        return True
+
     # code step ----------------------------------------------------------------------------------
     def submit_code(self) -> RegisterState:
         if len(self.code) != CODE_LENGTH:
@@ -141,7 +160,9 @@ class RegisterFlow:
         self.operation_id = self.backend.enqueue(
             "register",
             {"phone": self.phone, "card_number": self.card_number, "consent": self.consent,
-             "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {})},
+             "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {}),
+             # the welcome SMS comes in the language the customer chose on the screen, as the code did
+             "lang": i18n.language()},
             verification_token=verified["verification_token"],
         )
         # The operation is queued, not answered, so the till's right (/config; an entrance kiosk's is always

@@ -5,6 +5,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 
 from ..flows.questionnaire import label
 from ..flows.register import CODE_LENGTH
+from ..i18n import _
 from ..messages import attempts_left, message
 from .base import CodeEntryScreen, KioskScreen
 from .qr import qr_texture
@@ -81,15 +82,30 @@ class RegisterDoneScreen(KioskScreen):
     qr_payload = StringProperty("")
     has_link = BooleanProperty(False)
     pending_review = BooleanProperty(False)
+    refused = BooleanProperty(False)
+    title = StringProperty("")
+    body = StringProperty("")
 
     def render(self, app) -> None:
-        self.number = app.register.card_number or ""
-        self.pending_review = app.register.pending_review
+        flow = app.register
+        self.number = flow.card_number or ""
+        self.pending_review = flow.pending_review
+        # shown as done at once; redrawn when the server's answer arrives (RegisterFlow.settle)
+        self.refused = flow.refused
+        if self.refused:
+            self.title = _("Your card could not be activated")
+            self.body = message(flow.error)
+            self.qr_payload, self.qr_texture = "", None
+            return
+        self.title = (_("Thank you! Your card waits for the shop's approval.") if self.pending_review
+                      else _("Welcome! Your card is active."))
         # With the shop's public_url the QR is the card's page, for the phone's camera (the same link the
         # welcome SMS carries); without it, the card number our scanners read, as before.
-        link = app.register.card_link
-        self.has_link = bool(link and self.number)
-        payload = link if self.has_link else f"lk://card/{self.number}" if self.number else ""
+        self.has_link = bool(flow.card_link and self.number)
+        self.body = (_("Scan the QR with your phone's camera: your card opens on the phone.") if self.has_link
+                     else _("Bonuses are already collected on it: show this number or the QR code at the till.")
+                     if self.pending_review else _("Show this number or the QR code at the till to collect bonuses."))
+        payload = flow.card_link if self.has_link else f"lk://card/{self.number}" if self.number else ""
         if payload != self.qr_payload:  # drawn once, not on every redraw of the screen
             self.qr_payload = payload
             self.qr_texture = qr_texture(payload) if payload else None

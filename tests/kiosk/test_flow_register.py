@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 from kiosk.backend import Backend
 from kiosk.client import StoreClient
@@ -40,3 +41,43 @@ def test_questionnaire_answers_reach_the_server(store_server, tmp_path):
     db = sqlite3.connect(store_server.database)
     answers = dict(db.execute("select field, value from customer_answers").fetchall())
     assert answers == {"birthday": "1985-07-01", "city": "Kyiv"}
+
+
+def test_a_registration_the_server_refuses_is_shown_refused_and_the_welcome_follows_the_language(store_server,
+                                                                                                tmp_path):
+    """Two cards for one phone, each with its own code, both queued: the server takes the first and refuses
+    the second; that flow, shown as done at once, learns it. The welcome came in the screen's language."""
+    from kiosk import i18n
+
+    store_server.cli("settings", "set", "otp", json.dumps({"resend_after_seconds": 1, "sends_per_phone_15min": 50,
+                                                          "sends_per_phone_day": 50}))
+    enrolled = store_server.enrol("entrance")
+    client = StoreClient(store_server.url, device_key=enrolled["device_key"], timeout=5)
+    store = LocalStore(tmp_path / "k.db")
+    backend = Backend(store, client, SyncWorker(store, client))
+    phone = "+380679998801"
+    flows = []
+    i18n.set_language("kk")
+    try:
+        for card in ("10081", "10082"):
+            flow = RegisterFlow(backend, card_number=card)
+            for key in phone:
+                flow.press(key)
+            flow.toggle_consent()
+            if flows:
+                time.sleep(1.05)  # the shop's resend pause between two codes to one phone (shortened here)
+            assert flow.submit_phone() is RegisterState.CODE, flow.error
+            for key in store_server.last_code(phone):
+                flow.press(key)
+            assert flow.submit_code() is RegisterState.DONE, flow.error
+            flows.append(flow)
+    finally:
+        i18n.set_language("en")
+    backend.sync.drain()
+    first, second = flows
+    assert first.settle() and not first.refused
+    assert second.settle() and second.refused and second.error == "phone_has_card"
+    welcome = store_server.last_sms(phone)["text"]
+    assert "10081" in welcome and "STOP" in welcome and "Demo Shop" in welcome
+    assert "картасы белсенді" in welcome, welcome  # Kazakh: not the shop's first language
+    store.close()

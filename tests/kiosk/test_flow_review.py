@@ -86,3 +86,23 @@ def test_when_the_server_stops_answering_the_devices_copy_decides(review, tmp_pa
     assert refresh_shop_config(till)["till_activation"] == "review"
     till.client.base_url = f"http://127.0.0.1:{free_port()}/api/v1"  # nothing listens there
     assert refresh_shop_config(till)["till_activation"] == "review"
+
+
+def test_the_servers_answer_corrects_the_done_screens_guess(review, tmp_path):
+    """The right changed between the code check and the sync: the flow's guess was "waits for approval",
+    the server activated the card directly, and the flow says so once the answer is in."""
+    till = device(review, tmp_path, "cashier", "guess-till")
+    flow = RegisterFlow(till, card_number="10075")
+    type_in(flow, "+380671114405")
+    flow.toggle_consent()
+    assert flow.submit_phone() is RegisterState.CODE, flow.error
+    type_in(flow, review.last_code("+380671114405"))
+    assert flow.submit_code() is RegisterState.DONE and flow.pending_review
+    assert not flow.settle()  # nothing sent yet: the guess stands
+    review.cli("settings", "set", "till_activation", "direct")
+    try:
+        till.sync.drain()
+    finally:
+        review.cli("settings", "set", "till_activation", "review")
+    assert flow.settle() and not flow.pending_review and not flow.refused
+    assert summary(till, "10075", "cashier").state == "active"
