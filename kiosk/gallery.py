@@ -29,11 +29,19 @@ MIN_TARGET_MM = 15.0
 SLACK = 2  # px: rounding in Kivy's text layout
 SETTLE_FRAMES = 6
 MARKUP_TAG = re.compile(r"\[/?[a-z_]+(?:=[^\]]*)?\]")
+LONGEST_WORD = 30  # characters: longer "words" are paths, URLs, tokens, which may break anywhere
 
 
 def mm_per_px(size: tuple[int, int]) -> float:
     inches = PANEL_INCHES.get((max(size), min(size)), 7.0)
     return 25.4 * inches / math.hypot(*size)
+
+
+def _scrolled(widget) -> bool:
+    """Inside a ScrollView: out of the window or under other widgets is where scrolled-away content is."""
+    from kivy.uix.scrollview import ScrollView
+
+    return any(isinstance(p, ScrollView) for p in _parents(widget))
 
 
 def _visible(widget) -> bool:
@@ -57,6 +65,8 @@ def text_problem(widget) -> tuple[str, str] | None:
     words = text.split()
     if drawn != words:
         if "".join(drawn) == "".join(words):
+            if all(len(word) > LONGEST_WORD for word in set(words) - set(drawn)):
+                return None
             return "cut", "a word broken across lines"
         return "cut", f"{len(' '.join(drawn))} of {len(' '.join(words))} characters drawn"
     (laid_w, laid_h), (box_w, box_h) = core._internal_size, core.text_size
@@ -68,18 +78,36 @@ def text_problem(widget) -> tuple[str, str] | None:
     return None
 
 
+def hint_problem(field) -> tuple[str, str] | None:
+    """An empty text field's hint wider than the field: Kivy draws it cut at the right edge, with no "…"."""
+    from kivy.core.text import Label as CoreLabel
+
+    core = CoreLabel(font_size=field.font_size, font_name=field.font_name)
+    core.resolve_font_name()
+    wide = core.get_extents(field.hint_text)[0]
+    room = field.width - field.padding[0] - field.padding[2]
+    return ("cut", f"hint {wide} px wide in a field with {room:.0f} px for text") if wide > room + SLACK else None
+
+
 def overflowing_labels(window, window_size: tuple[int, int]) -> list[dict]:
-    """Visible labels (buttons too) whose text is cut or spills out of its box, or whose box leaves the window."""
+    """Visible labels (buttons too) whose text is cut or spills out of its box, or whose box leaves the window;
+    empty text fields whose hint is cut."""
     from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
 
     found = []
     width, height = window_size
     for widget in _walk(window):
+        if isinstance(widget, TextInput) and not widget.text and widget.hint_text and _visible(widget):
+            problem = hint_problem(widget)
+            if problem:
+                found.append({"text": widget.hint_text[:80], "reason": problem[0], "problem": problem[1]})
+            continue
         if not isinstance(widget, Label) or not widget.text or not _visible(widget):
             continue
         problem = text_problem(widget)
         x, y = widget.to_window(*widget.pos)
-        if problem is None and (x < -SLACK or y < -SLACK or x + widget.width > width + SLACK
+        if problem is None and not _scrolled(widget) and (x < -SLACK or y < -SLACK or x + widget.width > width + SLACK
                                 or y + widget.height > height + SLACK):
             problem = "overflow", f"box at {x:.0f},{y:.0f} size {widget.width:.0f}x{widget.height:.0f} outside"
         if problem:
@@ -122,7 +150,7 @@ def overlapping(window) -> list[dict]:
     boxes = []
     for w in _walk(window):
         if isinstance(w, Label | TextInput) and (w.text or isinstance(w, TextInput)) and _visible(w) \
-                and w.width > 0 and w.height > 0:
+                and w.width > 0 and w.height > 0 and not _scrolled(w):
             x, y = w.to_window(*w.pos)
             boxes.append((w, x, y, x + w.width, y + w.height))
     found = []

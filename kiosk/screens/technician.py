@@ -104,7 +104,7 @@ class TechFailedScreen(KioskScreen):
                      else _("No failed operations."))
         rows = self.ids.rows
         rows.clear_widgets()
-        room = max(1, int(rows.height // (app.scale * 70))) if rows.height > 10 else 4
+        room = max(1, int(rows.height // (app.scale * 86))) if rows.height > 10 else 4
         for op in failed[:room]:
             text = f"{op['at'][:16].replace('T', ' ')}   {op['type']}   {message(op['error']) or op['error']}"
             button = Factory.RowButton(text=text)

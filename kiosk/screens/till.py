@@ -95,7 +95,7 @@ class TillPickScreen(KioskScreen):
                      _("This till has no operations with this card that could be chosen."))
         rows = self.ids.rows
         rows.clear_widgets()
-        room = max(1, int(rows.height // (app.scale * 72))) if rows.height > 10 else 4
+        room = max(1, int(rows.height // (app.scale * 88))) if rows.height > 10 else 4
         for index, op in enumerate(options[:room]):
             button = Factory.RowButton(text=operation_line(op))
             button.bind(on_release=lambda _b, i=index: app.till_event("pick", i))

@@ -53,6 +53,9 @@ class Probe(App):
         root.add_widget(Button(text="x", size_hint=(None, None), size=(60, 60), pos=(1000, 0)))
         root.add_widget(Button(text="big", size_hint=(None, None), size=(100, 100), pos=(1000, 100)))
         root.add_widget(TextInput(size_hint=(None, None), size=(300, 40), pos=(1000, 300)))
+        root.add_widget(TextInput(hint_text="hint cut " + LONG, size_hint=(None, None), size=(300, 80),
+                                  pos=(800, 400)))
+        root.add_widget(TextInput(hint_text="hint fits", size_hint=(None, None), size=(300, 80), pos=(800, 500)))
         root.add_widget(Label(text="over", size_hint=(None, None), size=(100, 40), pos=(1000, 120)))
         Clock.schedule_once(self.check, 0.5)
         return root
@@ -61,6 +64,8 @@ class Probe(App):
         from kivy.core.window import Window
         found = overflowing_labels(Window, (1200, 800))
         by_text = {case: [f for f in found if f["text"] == w.text[:80]] for case, w in self.cases.items()}
+        by_text["hint_cut"] = [f for f in found if f["text"].startswith("hint cut")]
+        by_text["hint_fits"] = [f for f in found if f["text"] == "hint fits"]
         print("RESULT " + json.dumps({"labels": {case: [f["reason"] for f in f_] for case, f_ in by_text.items()},
                                      "targets": small_targets(Window, (800, 480)),
                                      "overlap": overlapping(Window)}, ensure_ascii=False))
@@ -94,6 +99,11 @@ def test_text_kivy_shortened_or_clipped_is_cut(found):
     assert found["labels"]["shortened"] == ["cut"]
     assert found["labels"]["lines_dropped"] == ["cut"]
     assert found["labels"]["word_broken"] == ["cut"]
+
+
+def test_a_text_fields_hint_wider_than_the_field_is_cut(found):
+    assert found["labels"]["hint_cut"] == ["cut"]
+    assert found["labels"]["hint_fits"] == []
 
 
 def test_text_bigger_than_its_box_or_outside_the_window_overflows(found):

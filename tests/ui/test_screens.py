@@ -1,9 +1,9 @@
 """Every screen in every language, drawn by the real app under Xvfb and kept as PNG in test-output/screens/.
 
-A label whose text does not fit its box, or that lies outside the window, fails the test (the gallery
-measures it); the pictures are for a person to look at. The full matrix (all languages at all four sizes)
-runs with KIOSK_GALLERY=full; by default 800x480 in every language and the other sizes in Kazakh, the
-language with the longest words.
+A label whose text does not fit its box (spilt or cut short), that lies outside the window, a touch target under
+15 mm or widgets covering each other fail the test (the gallery measures them); the pictures are for a person to
+look at. The full matrix (all languages at all six sizes, landscape and portrait) runs with KIOSK_GALLERY=full;
+by default 800x480 in every language and the other sizes in Kazakh, the language with the longest words.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from kiosk.gallery import SIZES
 from kiosk.gallery_scenes import scenes
 from kiosk.i18n import LANGUAGES
 
@@ -27,11 +28,13 @@ pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = ROOT / "test-output" / "screens"
 ALL = ",".join(LANGUAGES)
+REPORTS = ("overflow", "targets", "overlap", "buttons")
 if os.environ.get("KIOSK_GALLERY") == "full":
-    RUNS = [(ALL, "800x480"), (ALL, "480x800"), (ALL, "1280x800"), (ALL, "1920x1080")]
+    RUNS = [(ALL, f"{w}x{h}") for w, h in SIZES]
 else:
     # Kazakh has the longest words of the five: the other sizes in it, every language at the panel's own
-    RUNS = [(ALL, "800x480"), ("kk", "480x800,1280x800,1920x1080")]
+    # (two processes of about the same number of screens, one per core)
+    RUNS = [(ALL, "800x480"), ("kk", ",".join(f"{w}x{h}" for w, h in SIZES if (w, h) != (800, 480)))]
 
 
 def _render(out: Path, langs: str, sizes: str) -> tuple[Path, subprocess.CompletedProcess]:
@@ -52,16 +55,16 @@ def gallery(tmp_path_factory) -> Path:
     if KEEP.exists():
         shutil.rmtree(KEEP)
     KEEP.mkdir(parents=True)
-    overflow, buttons = {}, {}
+    reports: dict[str, dict] = {name: {} for name in REPORTS}
     for out, proc in done:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        overflow.update(json.loads((out / "overflow.json").read_text(encoding="utf-8")))
-        buttons.update(json.loads((out / "buttons.json").read_text(encoding="utf-8")))
+        for name, found in reports.items():
+            found.update(json.loads((out / f"{name}.json").read_text(encoding="utf-8")))
         for folder in out.iterdir():
             if folder.is_dir():
                 shutil.copytree(folder, KEEP / folder.name)
-    (KEEP / "overflow.json").write_text(json.dumps(overflow, ensure_ascii=False, indent=1), encoding="utf-8")
-    (KEEP / "buttons.json").write_text(json.dumps(buttons, ensure_ascii=False, indent=1), encoding="utf-8")
+    for name, found in reports.items():
+        (KEEP / f"{name}.json").write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     return KEEP
 
 
@@ -76,9 +79,19 @@ def test_every_screen_is_drawn_in_every_language_and_size(gallery):
                 assert Image.open(folder / "attract.png").size == (width, height)
 
 
-def test_no_text_overflows_its_box(gallery):
+def test_no_text_overflows_its_box_or_is_cut(gallery):
     overflow = json.loads((gallery / "overflow.json").read_text(encoding="utf-8"))
     assert overflow == {}, json.dumps(overflow, ensure_ascii=False, indent=1)[:3000]
+
+
+def test_every_touch_target_is_at_least_15_mm(gallery):
+    targets = json.loads((gallery / "targets.json").read_text(encoding="utf-8"))
+    assert targets == {}, json.dumps(targets, ensure_ascii=False, indent=1)[:3000]
+
+
+def test_nothing_on_screen_covers_anything_else(gallery):
+    overlap = json.loads((gallery / "overlap.json").read_text(encoding="utf-8"))
+    assert overlap == {}, json.dumps(overlap, ensure_ascii=False, indent=1)[:3000]
 
 
 def test_languages_really_differ_on_screen(gallery):
