@@ -17,6 +17,21 @@ class KioskScreen(Screen):
         return None
 
 
+class RowsScreen(KioskScreen):
+    """A screen listing as many rows as its `rows` box has room for. It draws them again once the box has its
+    size: the first render of a new screen comes before its layout, when the box is Kivy's default 100 px."""
+
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        self.ids.rows.bind(height=self._rows_resized)
+
+    def _rows_resized(self, *_args) -> None:
+        from kivy.app import App
+
+        if self.manager is not None and self.manager.current == self.name:
+            self.render(App.get_running_app())
+
+
 class CodeEntryScreen(KioskScreen):
     """A screen where the customer types the SMS code: the code, an error, and the resend countdown."""
 

@@ -10,7 +10,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from ..flows.technician import TOUCH_GRID
 from ..i18n import _
 from ..messages import message
-from .base import KioskScreen
+from .base import KioskScreen, RowsScreen
 
 # One label draws them all, as one texture: a GPU's texture limit (4096 px high on a Pi) caps the lines.
 LOG_LINES = 80
@@ -95,7 +95,7 @@ class TechEnrolScreen(KioskScreen):
         self.done = _("Enrolled.") if flow.status()["device_id"] and not flow.error else ""
 
 
-class TechFailedScreen(KioskScreen):
+class TechFailedScreen(RowsScreen):
     hint = StringProperty("")
 
     def render(self, app) -> None:

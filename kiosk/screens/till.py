@@ -13,7 +13,7 @@ from ..flows.return_ import ReturnFlow
 from ..flows.sale import SaleFlow, SaleState
 from ..i18n import _
 from ..messages import attempts_left, message
-from .base import CodeEntryScreen, KioskScreen
+from .base import CodeEntryScreen, KioskScreen, RowsScreen
 from .format import money
 
 
@@ -83,7 +83,7 @@ class TillCodeScreen(CodeEntryScreen):
         self.show_resend(app.code_resend_in())
 
 
-class TillPickScreen(KioskScreen):
+class TillPickScreen(RowsScreen):
     title = StringProperty("")
     hint = StringProperty("")
 
