@@ -23,8 +23,9 @@ from pathlib import Path
 
 SIZES = ((800, 480), (480, 800), (1280, 800), (800, 1280), (1920, 1080), (1080, 1920))
 # The smallest panel each size is sold as, so touch targets are judged where they come out smallest: the
-# official 7" display, 10.1" HDMI touchscreens (1280x800 and 1920x1080 alike). Other sizes: as a 7" panel.
-PANEL_INCHES = {(800, 480): 7.0, (1280, 800): 10.1, (1920, 1080): 10.1}
+# official 7" display, 10.1" HDMI touchscreens (1280x800 and 1920x1080 alike), Touch Display 2 (7"; its 5"
+# model is smaller still). Other sizes: as a 7" panel. Keyed by (long side, short side): portrait alike.
+PANEL_INCHES = {(800, 480): 7.0, (1280, 800): 10.1, (1920, 1080): 10.1, (1280, 720): 7.0}
 MIN_TARGET_MM = 15.0
 SLACK = 2  # px: rounding in Kivy's text layout
 SETTLE_FRAMES = 6
