@@ -187,6 +187,7 @@ def scenes() -> list[tuple[str, Callable]]:
         ("tech-menu", _tech("tech_menu", error="server_unreachable")),
         ("tech-enrol", _tech("tech_enrol", error="enrolment_token_expired")),
         ("tech-failed", _tech("tech_failed")),
+        ("tech-log", _tech("tech_log")),
         ("tech-selftest", _tech("tech_selftest")),
         ("tech-reset", _tech("tech_reset")),
         ("register-phone", _register(RegisterState.PHONE)),
