@@ -9,11 +9,12 @@ from .backend import CardView
 from .flows.cancel import CancelFlow, CancelState
 from .flows.code import CodeStep
 from .flows.identify import IdentifyState
+from .flows.outcome import Outcome
 from .flows.redeem import RedeemFlow, RedeemState
 from .flows.register import RegisterFlow, RegisterState
-from .flows.return_ import ReturnFlow
+from .flows.return_ import ReturnFlow, ReturnState
 from .flows.sale import SaleFlow, SaleState
-from .flows.technician import PinLock, TechnicianFlow
+from .flows.technician import PinChange, PinLock, TechnicianFlow
 from .messages import message, till_sync_hint
 from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 
@@ -126,6 +127,14 @@ def _tech(screen: str, *, error: str | None = None) -> Callable:
     return setup
 
 
+def _new_pin(*, forced: bool, typed: str = "", error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        app.pin_change = PinChange(PinLock(app.backend.store), forced=forced)
+        app.pin_change.entry.text, app.pin_change.error = typed, error
+        return "tech_new_pin"
+    return setup
+
+
 def _attract(role: str, notice: str | None = None) -> Callable:
     def setup(app) -> str:
         app.role = role
@@ -175,6 +184,14 @@ def scenes() -> list[tuple[str, Callable]]:
         ("till-sale-preview", _till(SaleFlow, keys="1250.5", state=SaleState.PREVIEW,
                                     view=card(kind="discount"))),
         ("till-sale-done", _till(SaleFlow, keys="1250.5", state=SaleState.DONE)),
+        # the same screens once the sync has the server's answer
+        ("till-sale-settled", _till(SaleFlow, keys="1250.5", state=SaleState.DONE, outcome=Outcome(
+            "done", result={"accrued": 12505, "discount": 0, "redeemed": 0, "paid": 125050, "balance": 1247072}))),
+        ("till-return-settled", _till(ReturnFlow, keys="1250", state=ReturnState.DONE, outcome=Outcome(
+            "done", result={"returned": 125000, "money_refund": 118000, "bonuses_taken": 5500, "shortfall": 7000,
+                            "balance": 0}))),
+        ("till-redeem-refused", _till(RedeemFlow, keys="100", state=RedeemState.DONE,
+                                      outcome=Outcome("refused", "insufficient_balance"))),
         ("till-redeem-error", _till(RedeemFlow, keys="99999", error="insufficient_balance")),
         ("till-redeem-code", _till(RedeemFlow, keys="100", state=RedeemState.CODE, error="wrong_code")),
         ("till-return-pick", _till(ReturnFlow)),
@@ -190,6 +207,8 @@ def scenes() -> list[tuple[str, Callable]]:
         ("tech-log", _tech("tech_log")),
         ("tech-selftest", _tech("tech_selftest")),
         ("tech-reset", _tech("tech_reset")),
+        ("tech-new-pin-forced", _new_pin(forced=True, typed="47")),
+        ("tech-new-pin-differ", _new_pin(forced=False, error="pins_differ")),
         ("register-phone", _register(RegisterState.PHONE)),
         ("register-phone-error", _register(RegisterState.PHONE, digits="+38050123456789", consent=True,
                                            marketing=True, error="consent_required")),
@@ -197,6 +216,8 @@ def scenes() -> list[tuple[str, Callable]]:
                                     error="too_many_attempts", attempts_left=2)),
         ("register-done", _register(RegisterState.DONE, card_number="9000000001")),
         ("register-done-review", _register(RegisterState.DONE, card_number="9000000001", pending_review=True)),
+        ("register-done-refused", _register(RegisterState.DONE, card_number="9000000001", error="phone_has_card",
+                                            outcome=Outcome("refused", "phone_has_card"))),
         ("register-done-link", _register(RegisterState.DONE, card_number="9000000001",
                                          card_link="http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv")),
     ]
