@@ -46,6 +46,7 @@ from .screens.register import (
     RegisterPhoneScreen,
     RegisterQuestionsScreen,
 )
+from .screens.scale import ui_scale
 from .screens.technician import (
     TechEnrolScreen,
     TechFailedScreen,
@@ -147,8 +148,12 @@ class KioskApp(App):
         return self.sm.get_screen(name)
 
     def _resized(self, _window, size) -> None:
-        width, height = size
-        self.scale = max(1.0, min(width / 800, height / 480) if width >= height else min(width / 480, height / 800))
+        self.scale = ui_scale(*size, self.kiosk_config.panel_inches)
+
+    def set_panel(self, inches: float | None) -> None:
+        """Another panel diagonal (the gallery draws every panel in one window)."""
+        self.kiosk_config.panel_inches = inches
+        self._resized(Window, Window.size)
 
     def mask(self, phone: str | None) -> str:
         return mask(phone)

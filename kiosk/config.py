@@ -30,6 +30,8 @@ class KioskConfig:
     fullscreen: bool = True
     width: int = 800
     height: int = 480
+    #: The panel's diagonal: keeps buttons 15 mm on small panels with many pixels (kiosk/screens/scale.py).
+    panel_inches: float | None = None
     scanners: dict = field(default_factory=dict)
     indicators: dict = field(default_factory=dict)
     #: The kiosk.toml this came from (not a setting): on-screen enrolment rewrites that same file.
@@ -71,6 +73,9 @@ class KioskConfig:
         for key, kind in expected.items():
             if key in raw and not isinstance(raw[key], kind):
                 raise ConfigError(f"{origin}: {key} must be a {kind.__name__}")
+        if "panel_inches" in raw and not (isinstance(raw["panel_inches"], int | float)
+                                          and 2 <= raw["panel_inches"] <= 100):
+            raise ConfigError(f"{origin}: panel_inches must be the panel's diagonal in inches, e.g. 7 or 10.1")
         for key in ("idle_timeout", "request_timeout"):
             if key in raw and not isinstance(raw[key], int | float):
                 raise ConfigError(f"{origin}: {key} must be a number of seconds")

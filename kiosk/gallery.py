@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 import tempfile
@@ -21,21 +20,25 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-SIZES = ((800, 480), (480, 800), (1280, 800), (800, 1280), (1920, 1080), (1080, 1920))
+from .screens import scale
+
+SIZES = ((800, 480), (480, 800), (1280, 800), (800, 1280), (1920, 1080), (1080, 1920), (1280, 720), (720, 1280))
 # The smallest panel each size is sold as, so touch targets are judged where they come out smallest: the
 # official 7" display, 10.1" HDMI touchscreens (1280x800 and 1920x1080 alike), Touch Display 2 (7"; its 5"
 # model is smaller still). Other sizes: as a 7" panel. Keyed by (long side, short side): portrait alike.
 PANEL_INCHES = {(800, 480): 7.0, (1280, 800): 10.1, (1920, 1080): 10.1, (1280, 720): 7.0}
-MIN_TARGET_MM = 15.0
 SLACK = 2  # px: rounding in Kivy's text layout
 SETTLE_FRAMES = 6
 MARKUP_TAG = re.compile(r"\[/?[a-z_]+(?:=[^\]]*)?\]")
 LONGEST_WORD = 30  # characters: longer "words" are paths, URLs, tokens, which may break anywhere
 
 
+def panel_inches(size: tuple[int, int]) -> float:
+    return PANEL_INCHES.get((max(size), min(size)), 7.0)
+
+
 def mm_per_px(size: tuple[int, int]) -> float:
-    inches = PANEL_INCHES.get((max(size), min(size)), 7.0)
-    return 25.4 * inches / math.hypot(*size)
+    return scale.mm_per_px(*size, panel_inches(size))
 
 
 def _scrolled(widget) -> bool:
@@ -132,15 +135,15 @@ def pressable(window) -> list[str]:
 
 
 def small_targets(window, window_size: tuple[int, int]) -> list[dict]:
-    """Buttons and text fields a finger can reach whose shorter side is under MIN_TARGET_MM on the panel."""
+    """Buttons and text fields a finger can reach whose shorter side is under 15 mm on the panel."""
     from kivy.uix.button import Button
     from kivy.uix.textinput import TextInput
 
-    scale = mm_per_px(window_size)
+    mm = mm_per_px(window_size)
     return [{"text": (w.text or getattr(w, "hint_text", ""))[:40],
-             "mm": f"{w.width * scale:.1f}x{w.height * scale:.1f}"}
+             "mm": f"{w.width * mm:.1f}x{w.height * mm:.1f}"}
             for w in _walk(window) if isinstance(w, Button | TextInput) and _enabled(w)
-            and min(w.width, w.height) * scale < MIN_TARGET_MM - 0.05]
+            and min(w.width, w.height) * mm < scale.MIN_TARGET_MM - 0.05]
 
 
 def overlapping(window) -> list[dict]:
@@ -213,6 +216,9 @@ class Gallery:
         lang, size, (name, setup) = self.plan[self.index]
         if tuple(Window.size) != size:
             Window.size = size
+        if self.app.kiosk_config.panel_inches != panel_inches(size):
+            # as that panel's kiosk.toml would say: the app keeps 15 mm buttons on a small, dense panel
+            self.app.set_panel(panel_inches(size))
         if self.app.lang != lang:
             self.app.switch_language(lang)
         self.app.go_home()
