@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kiosk import logbook
 from kiosk.logbook import RecentLog
 
 
-def test_lines_are_kept_oldest_first_and_phones_are_masked():
-    logger = logging.getLogger("test.logbook.mask")
-    handler = RecentLog(capacity=10)
+@contextmanager
+def attached(name: str, capacity: int) -> Iterator[tuple[logging.Logger, RecentLog]]:
+    logger = logging.getLogger(name)
+    handler = RecentLog(capacity=capacity)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
+        yield logger, handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_lines_are_kept_oldest_first_and_phones_are_masked():
+    with attached("test.logbook.mask", 10) as (logger, handler):
         logger.info("code sent to %s", "+380501234567")
         logger.warning("gateway said: bad number +380 50 123 45 67")
         logger.debug("not kept: below INFO")
-    finally:
-        logger.removeHandler(handler)
     lines = handler.lines()
     assert len(lines) == 2
     assert lines[0].endswith("INFO test.logbook.mask: code sent to +380 •• ••• •• 67")
@@ -27,11 +35,7 @@ def test_lines_are_kept_oldest_first_and_phones_are_masked():
 
 
 def test_a_full_log_keeps_the_newest_lines_even_from_many_threads():
-    logger = logging.getLogger("test.logbook.full")
-    handler = RecentLog(capacity=50)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with attached("test.logbook.full", 50) as (logger, handler):
         threads = [threading.Thread(target=lambda t=t: [logger.info("t%d n%d", t, n) for n in range(200)])
                    for t in range(4)]
         for t in threads:
@@ -39,8 +43,6 @@ def test_a_full_log_keeps_the_newest_lines_even_from_many_threads():
         for t in threads:
             t.join()
         logger.info("last")
-    finally:
-        logger.removeHandler(handler)
     lines = handler.lines()
     assert len(lines) == 50 and lines[-1].endswith("last")
 
