@@ -126,7 +126,7 @@ class PinChange:
             self.first, self.error = None, "pins_differ"  # start again: which of the two was mistyped is unknown
             return False
         self.done = self.lock.change(pin)
-        self.error = self.lock.error
+        self.error = None if self.done else self.lock.error  # the lock's own error may be a login's, long past
         return self.done
 
 
