@@ -140,15 +140,14 @@ class TillResultScreen(KioskScreen):
             self.title, self.body, self.error = _("The server refused"), "", message(outcome.error)
             return
         self.title = _("Done")
-        lines = [{
-            SaleFlow: lambda: _("Sale of {amount} saved.").format(amount=money(flow.amount)),
-            RedeemFlow: lambda: _("{amount} paid with bonuses.").format(amount=money(flow.amount)),
-            ReturnFlow: lambda: _("Return of {amount} saved.").format(amount=money(flow.amount)),
-            CancelFlow: lambda: _("The operation is cancelled."),
-        }[type(flow)]()]
         if isinstance(flow, CancelFlow):
-            self.body = lines[0]
+            self.body = _("The operation is cancelled.")
             return
+        lines = [{
+            SaleFlow: _("Sale of {amount} saved."),
+            RedeemFlow: _("{amount} paid with bonuses."),
+            ReturnFlow: _("Return of {amount} saved."),
+        }[type(flow)].format(amount=money(flow.amount))]
         if outcome is None or outcome.status == "queued":
             lines.append(_("Waiting for the server's answer…"))
         elif outcome.result:
