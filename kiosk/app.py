@@ -123,6 +123,8 @@ class KioskApp(App):
     # set-up ---------------------------------------------------------------------------------------
     def build(self):
         logbook.install()  # from now on the technician's log screen has the lines
+        # Kivy lets every logger through at DEBUG: urllib3 would write a line per sync request to the journal
+        logging.getLogger("urllib3").setLevel(logging.INFO)
         Window.clearcolor = (0.06, 0.14, 0.24, 1)
         fonts.register_default()
         for name in KV_FILES:
