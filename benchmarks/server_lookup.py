@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.server import init_demo_server  # noqa: E402
+from tests.support.server import START_DEADLINE, init_demo_server, wait_ready  # noqa: E402
 
 
 def prepare(server, cards: int) -> str:
@@ -43,16 +43,13 @@ def serve(server, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "serve",
                              "--port", str(server.port), "--workers", str(workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{server.url}/api/v1/openapi.json", timeout=0.5)
-            time.sleep(1.0 if workers > 1 else 0)  # let every worker come up, not just the first
-            return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("store-server serve did not start")
+    try:
+        wait_ready(f"{server.url}/api/v1/openapi.json", proc, START_DEADLINE)
+    except BaseException:
+        proc.kill()
+        raise
+    time.sleep(1.0 if workers > 1 else 0)  # let every worker come up, not just the first
+    return proc
 
 
 async def client(port: int, key: str, cards: int, until: float, latencies: list[float], errors: list[int]) -> None:

@@ -19,8 +19,10 @@ def test_server_polls_the_modem_activates_and_replies(tmp_path):
         emu.deliver("+380501112233", "Моя картка 10007")
         srv.start()
         try:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not emu.messages():
+            # The poller sends the reply and only then deletes the text from the SIM: wait for both, with
+            # room for a loaded machine, instead of racing the poller's thread between the two.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (emu.messages() and emu.storage == {}):
                 time.sleep(0.1)
             [(to, text)] = emu.messages()
             assert to == "+380501112233" and "10007" in text and "STOP" in text

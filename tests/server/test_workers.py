@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 
 import requests
 
@@ -18,18 +15,8 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
     server.start()
     keys = [server.enrol("cashier")["device_key"] for _ in range(4)]
     server.stop()
-    proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "serve",
-                             "--port", str(server.port), "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server.start(workers=2)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{server.url}/api/v1/openapi.json", timeout=0.5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
-                time.sleep(0.1)
         ops = [{"id": f"w-sale-{i:04d}", "type": "sale", "at": "2026-11-23T12:00:00Z",
                 "payload": {"card_number": "10040", "amount": 1_000}} for i in range(40)]
         ops += [{"id": f"w-redeem-{i:04d}", "type": "redeem", "at": "2026-11-23T12:00:01Z",
@@ -73,5 +60,4 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
                             timeout=5).json()
         assert card["balance"] == 40 * 100 - spent >= 0
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()

@@ -16,6 +16,29 @@ from pathlib import Path
 
 import requests
 
+# A loaded machine (CI, a laptop building an image) can take many seconds to import FastAPI and SQLAlchemy;
+# the deadline is generous because a slow start is not what these tests are about.
+START_DEADLINE = float(os.environ.get("KIOSK_TEST_SERVER_START_SECONDS", "90"))
+
+
+def wait_ready(url: str, proc: subprocess.Popen, deadline: float, stderr=lambda: "") -> None:
+    """Polls `url` until it answers, with read timeouts that grow: a busy machine answers late, not never."""
+    give_up = time.monotonic() + deadline
+    timeout = 1.0
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"store server exited with {proc.returncode}: {stderr()}")
+        try:
+            with warnings.catch_warnings():  # the probe only asks "is it up?", not "is it genuine?"
+                warnings.simplefilter("ignore")
+                requests.get(url, timeout=timeout, verify=False)
+            return
+        except requests.RequestException:
+            if time.monotonic() >= give_up:
+                raise RuntimeError(f"store server did not answer within {deadline:.0f} s: {stderr()}") from None
+            timeout = min(timeout * 2, 10.0)
+            time.sleep(0.1)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -72,7 +95,20 @@ class ServerProcess:
     def database(self) -> Path:
         return self.data_dir / "store.db"
 
-    def start(self, tls: tuple[Path, Path] | None = None) -> ServerProcess:
+    @property
+    def stderr_file(self) -> Path:
+        # A file, not a pipe: nobody reads a pipe while the server runs, and a chatty server would block on
+        # a full one; the file also survives for the failure message.
+        return self.data_dir / "server-stderr.log"
+
+    def stderr_text(self, limit: int = 4000) -> str:
+        try:
+            return self.stderr_file.read_text(encoding="utf-8", errors="replace")[-limit:]
+        except FileNotFoundError:
+            return ""
+
+    def start(self, tls: tuple[Path, Path] | None = None, workers: int = 1,
+              deadline: float = START_DEADLINE) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.tls = tls or self.tls
         if self.tls:
@@ -86,21 +122,17 @@ class ServerProcess:
             cmd = [sys.executable, "-c", code, str(self.config_path), str(self.port), *map(str, self.tls)]
         else:
             cmd = [sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), "serve",
-                   "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                   "--port", str(self.port), "--workers", str(workers)]
+        with self.stderr_file.open("ab") as err:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                         start_new_session=True)
         probe = f"{self.url.replace('http://', 'https://') if self.tls else self.url}/api/v1/openapi.json"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"store server exited: {self.proc.stderr.read().decode()}")
-            try:
-                with warnings.catch_warnings():  # the probe only asks "is it up?", not "is it genuine?"
-                    warnings.simplefilter("ignore")
-                    requests.get(probe, timeout=0.5, verify=False)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("store server did not start within 20 s")
+        try:
+            wait_ready(probe, self.proc, deadline, self.stderr_text)
+        except BaseException:
+            self.stop(signal.SIGKILL)  # nothing we started outlives a failed start
+            raise
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, a batch in flight is cut off wherever it is."""
@@ -128,12 +160,16 @@ class ServerProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
+        if self.proc:
+            # uvicorn --workers N leaves children in the session we started; none may outlive the test.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def init_demo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
