@@ -13,7 +13,8 @@ from .security import new_secret
 
 def cmd_init(args: argparse.Namespace) -> int:
     from . import shop
-    from .db import create_schema, make_engine
+    from .data.migrate import upgrade
+    from .db import make_engine
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -25,11 +26,26 @@ def cmd_init(args: argparse.Namespace) -> int:
                               country=args.country, port=args.port, secret_key=new_secret(32))
         config_path.write_text(config.to_toml(), encoding="utf-8")
     engine = make_engine(config.database_url)
-    create_schema(engine)
+    upgrade(engine)  # a new database gets today's schema; one an earlier release left is brought up to date
     if args.demo:
         with engine.begin() as conn:
             shop.seed_demo(conn, config.shop_name, public_url=f"http://{config.host}:{config.port}")
     print(f"store server ready: config {config_path}, database {config.database_url}")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from .data.migrate import upgrade
+    from .db import make_engine
+
+    config = ServerConfig.load(args.config)
+    engine = make_engine(config.database_url)
+    before, after = upgrade(engine)
+    engine.dispose()
+    if before == after:
+        print(f"database schema already at {after}")
+    else:
+        print(f"database schema upgraded: {before or 'before schema versions'} -> {after}")
     return 0
 
 
@@ -109,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--country", default="UA", help="default region for phone numbers (ISO 3166 code)")
     p.add_argument("--port", type=int, default=8700)
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("upgrade", help="bring the database's schema to this release (run after installing a new one)",
+                       description="Apply the schema migrations this release brings, in one transaction; "
+                                   "a database that is already current is left alone. Example: "
+                                   "store-server --config /etc/store-server/server.toml upgrade")
+    p.set_defaults(func=cmd_upgrade)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

@@ -316,4 +316,9 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
+    """An empty database gets this schema; one at another schema revision is refused (store_server/data/migrate.py).
+
+    Every change to the tables above comes with a new revision in store_server/data/migrations/versions/."""
+    from .data.migrate import ensure_schema
+
+    ensure_schema(engine)

@@ -137,7 +137,10 @@ def test_kiosk_hardening_still_allows_the_hardware() -> None:
 
 def test_store_server_listens_locally_and_writes_only_its_data() -> None:
     service = read_unit((REPO / "systemd/store-server.service").read_text())["Service"]
-    assert service["ExecStart"] == ["/opt/kiosk/venv/bin/store-server serve --host 127.0.0.1 --port 8000"]
+    assert service["ExecStart"] == ["/opt/kiosk/venv/bin/store-server serve --host 127.0.0.1 --port 8700"]
+    # the schema migrations of a new release run before it serves; a refused config is not retried in a loop
+    assert service["ExecStartPre"] == ["/opt/kiosk/venv/bin/store-server upgrade"]
+    assert service["RestartPreventExitStatus"] == ["2"]
     assert service["User"] == ["store-server"]
     assert service["ReadWritePaths"] == ["/var/lib/store-server"]
     assert service["StateDirectory"] == ["store-server"]

@@ -1,0 +1,1 @@
+"""The data room: schema migrations (Alembic), backups and moves between databases."""

@@ -1,0 +1,335 @@
+"""Baseline: the schema as it stood when migrations began (26 Nov 2026).
+
+Revision ID: 0001_baseline
+Revises:
+Created: 2026-11-26
+
+It also adopts a database an earlier release made with create_all (no alembic_version table): tables it lacks are
+created, columns it lacks are added with their defaults for the rows already there, indexes it lacks are built.
+The tables below are a frozen copy of store_server/db.py at that time; never edit them: every later change is a
+new revision (tests/server/test_migrations.py fails while db.py and the newest revision differ).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+revision = "0001_baseline"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+metadata = MetaData()
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=True, unique=True),
+    Column("name", String(200)),
+    Column("consent_at", DateTime(timezone=True)),
+    Column("marketing_opt_in", Boolean, nullable=False, default=False),
+    Column("marketing_opt_in_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cards = Table(
+    "cards", metadata,
+    Column("number", String(32), primary_key=True),
+    # issued (pre-printed, anonymous) -> active (bound to a customer) -> blocked
+    Column("state", String(16), nullable=False, default="issued"),
+    Column("kind", String(16), nullable=False, default="bonus"),  # bonus | discount
+    Column("discount_percent", Integer, nullable=False, default=0),
+    # kind and discount_percent are copied from the card type at issue, so a look-up needs no join.
+    Column("card_type", String(32), nullable=False, default="standard"),
+    Column("digital", Boolean, nullable=False, default=False),
+    Column("customer_id", Integer, ForeignKey("customers.id")),
+    Column("reserved_phone", String(20)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("activated_at", DateTime(timezone=True)),
+)
+Index("ix_cards_customer", cards.c.customer_id)
+
+card_types = Table(
+    "card_types", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # bonus | discount
+    Column("discount_percent", Integer, nullable=False, default=0),
+)
+
+# Extra numbers a customer's card is also known by (an old plastic card, a key fob): each resolves to one card.
+card_numbers = Table(
+    "card_numbers", metadata,
+    Column("number", String(32), primary_key=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+customer_answers = Table(
+    "customer_answers", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value", String(500), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),  # entrance | cashier
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+enrolment_tokens = Table(
+    "enrolment_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("role", String(16)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("device_id", String(36)),
+)
+
+operations = Table(
+    "operations", metadata,
+    Column("id", String(36), primary_key=True),  # the device's idempotency key, never reused
+    Column("device_id", String(36), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # when it happened on the device
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("cashier", String(100)),
+    Column("card_number", String(32)),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # applied | rejected
+    Column("error", String(64)),
+    Column("result", JSON),
+)
+Index("ix_operations_card", operations.c.card_number)
+Index("ix_operations_received", operations.c.received_at)
+
+# One row per applied sale: what a return or a cancel needs to know, kept up to date as they happen.
+sales = Table(
+    "sales", metadata,
+    Column("operation_id", String(36), ForeignKey("operations.id"), primary_key=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("customer_id", Integer),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # the purchase before discount and bonuses
+    Column("discount", BigInteger, nullable=False),
+    Column("redeemed", BigInteger, nullable=False),  # bonuses spent on this purchase
+    Column("paid", BigInteger, nullable=False),  # money: amount - discount - redeemed
+    Column("accrued", BigInteger, nullable=False),
+    Column("returned_amount", BigInteger, nullable=False, default=0),
+    Column("accrual_taken", BigInteger, nullable=False, default=0),
+    Column("redeem_refunded", BigInteger, nullable=False, default=0),
+    Column("money_refunded", BigInteger, nullable=False, default=0),
+    Column("cancelled_by", String(36)),
+)
+Index("ix_sales_customer_at", sales.c.customer_id, sales.c.at)
+
+# A unique key on the undone operation makes "cancelled at most once" hold even for two devices at once.
+cancellations = Table(
+    "cancellations", metadata,
+    Column("target_id", String(36), ForeignKey("operations.id"), primary_key=True),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # accrual | redemption | reversal
+    Column("amount", BigInteger, nullable=False),  # signed, minor units of bonus
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_ledger_card", ledger.c.card_number)
+
+rules = Table(
+    "rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False, default="percent"),  # percent | fixed
+    Column("value", Integer, nullable=False),  # percent in basis points, or fixed minor units
+    Column("priority", Integer, nullable=False, default=10),
+    Column("combine", Boolean, nullable=False, default=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("card_type", String(32)),  # None: every card type
+    Column("weekdays", String(7)),  # ISO weekday digits "12345" (Monday=1); None: every day
+    Column("time_from", Integer),  # minutes after local midnight, inclusive; None: all day
+    Column("time_to", Integer),  # exclusive; smaller than time_from means the window crosses midnight
+    Column("valid_from", Date),
+    Column("valid_to", Date),  # inclusive
+)
+
+tiers = Table(
+    "tiers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("min_turnover", BigInteger, nullable=False),  # money paid over the rolling period
+    Column("rate", Integer, nullable=False, default=0),  # extra accrual in basis points
+)
+
+otp_challenges = Table(
+    "otp_challenges", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("card_number", String(32)),
+    Column("amount", BigInteger),
+    Column("device_id", String(36), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+)
+Index("ix_otp_phone_created", otp_challenges.c.phone, otp_challenges.c.created_at)
+Index("ix_otp_device_created", otp_challenges.c.device_id, otp_challenges.c.created_at)
+
+verification_tokens = Table(
+    "verification_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("challenge_id", String(36), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("card_number", String(32)),
+    Column("amount", BigInteger),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_by", String(36)),  # operation id that consumed it
+)
+
+sms_log = Table(
+    "sms_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("gateway", String(32)),
+    Column("gateway_message_id", String(100)),
+    Column("status", String(16), nullable=False),
+    Column("error", String(200)),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("challenge_id", String(36)),  # the code this SMS carried, if any
+    Column("status_at", DateTime(timezone=True)),  # last delivery report
+    UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
+)
+
+# Delivery reports as they arrived (a provider may report queued -> sent -> delivered).
+sms_status_events = Table(
+    "sms_status_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gateway", String(32), nullable=False),
+    Column("gateway_message_id", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sms_status_msg", sms_status_events.c.gateway, sms_status_events.c.gateway_message_id)
+
+# Messages customers sent to the shop (activation by card number, STOP), with what the server did.
+inbound_sms = Table(
+    "inbound_sms", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("gateway", String(32)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("card_number", String(32)),
+)
+
+# Phones that asked for no more notices or marketing (reply STOP); codes are still sent.
+sms_opt_outs = Table(
+    "sms_opt_outs", metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Per-device rights an operator set with `store-server devices till-activation` (store_server/till_activation.py).
+device_rights = Table(
+    "device_rights", metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("till_activation", String(8), nullable=False),  # direct | review | off, over the shop setting
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# Registrations made at a till whose right is "review": the card stays issued until an operator decides.
+till_activations = Table(
+    "till_activations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False, unique=True),
+    Column("card_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("device_id", String(36), nullable=False),
+    Column("cashier", String(100)),
+    Column("details", JSON, nullable=False),  # consent, marketing, answers, lang as the till sent them
+    Column("at", DateTime(timezone=True), nullable=False),  # when the customer gave them at the till
+    Column("state", String(16), nullable=False),  # pending | approved | rejected
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(100)),
+    Column("reason", String(500)),
+)
+# One waiting activation per card, even when two tills send one at the same moment.
+Index("uq_till_activations_pending_card", till_activations.c.card_number, unique=True,
+      sqlite_where=till_activations.c.state == "pending", postgresql_where=till_activations.c.state == "pending")
+
+
+
+def _added(column: Column) -> Column:
+    """The column as ALTER TABLE ADD COLUMN needs it: rows already there get the column's default."""
+    new = column._copy()
+    default = column.default.arg if column.default is not None and not callable(column.default.arg) else None
+    if isinstance(default, bool):
+        new.server_default = sa.DefaultClause(sa.true() if default else sa.false())
+    elif isinstance(default, int):
+        new.server_default = sa.DefaultClause(sa.text(str(default)))
+    elif isinstance(default, str):
+        new.server_default = sa.DefaultClause(sa.literal(default))
+    return new
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    inspector = sa.inspect(bind)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            table.create(bind)  # with its indexes
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in have]
+        if missing:
+            with op.batch_alter_table(table.name) as batch:
+                for column in missing:
+                    batch.add_column(_added(column))
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(bind)
+
+
+def downgrade() -> None:
+    metadata.drop_all(op.get_bind())

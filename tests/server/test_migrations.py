@@ -1,0 +1,138 @@
+"""Schema migrations on SQLite and (KIOSK_TEST_PG=1) PostgreSQL: the revisions build exactly db.py's schema, a
+database an earlier release left is upgraded with its data intact, and nothing runs on an outdated schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, inspect, select
+
+from store_server import cards, db, operations, shop
+from store_server.data import migrate
+from tests.server.legacy import schema_a743605 as legacy
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def differences(engine) -> list:
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+
+
+def test_revisions_build_exactly_db_py_schema(database_url):
+    """Fails when someone changes db.py without a revision (or a revision without db.py): write one with
+    `python -m store_server.data.new_revision "what changed"`."""
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.upgrade(migrate._config(conn), "head")  # every revision in turn, from nothing
+    assert differences(engine) == []
+    with engine.connect() as conn:
+        assert migrate.current(conn) == migrate.head()
+    engine.dispose()
+
+
+def test_new_database_is_db_py_schema_at_head(database_url):
+    engine = db.make_engine(database_url)
+    db.create_schema(engine)
+    db.create_schema(engine)  # twice is harmless
+    assert differences(engine) == []
+    with engine.connect() as conn:
+        assert migrate.state(conn).up_to_date
+    engine.dispose()
+
+
+def test_history_is_linear():
+    scripts = migrate._scripts()
+    assert len(scripts.get_heads()) == 1
+    revs = list(scripts.walk_revisions())
+    assert revs[-1].revision == "0001_baseline" and revs[-1].down_revision is None
+
+
+def _legacy_shop(engine) -> None:
+    """What a shop running release a743605 has: cards, a customer, sales in the ledger, settings."""
+    legacy.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(legacy.settings).values(key="public_name", value="Old Shop"))
+        conn.execute(insert(legacy.customers).values(id=1, phone="+380501112233", name="Olena",
+                                                     marketing_opt_in=False, created_at=NOW))
+        conn.execute(insert(legacy.cards), [
+            {"number": "10001", "state": "active", "kind": "bonus", "discount_percent": 0, "digital": False,
+             "customer_id": 1, "created_at": NOW, "activated_at": NOW},
+            {"number": "10002", "state": "issued", "kind": "discount", "discount_percent": 5, "digital": False,
+             "customer_id": None, "created_at": NOW, "activated_at": None},
+        ])
+        conn.execute(insert(legacy.operations).values(
+            id="op-1", device_id="till", type="sale", at=NOW, received_at=NOW, card_number="10001",
+            payload={"amount": 10000}, status="applied"))
+        conn.execute(insert(legacy.ledger).values(card_number="10001", operation_id="op-1", kind="accrual",
+                                                  amount=1000, at=NOW))
+        conn.execute(insert(legacy.rules).values(name="10% back", kind="percent", value=1000, priority=10,
+                                                 combine=True, active=True))
+
+
+def test_database_of_an_earlier_release_is_upgraded_with_its_data(database_url):
+    engine = db.make_engine(database_url)
+    _legacy_shop(engine)
+    with pytest.raises(migrate.SchemaError, match="earlier release.*store-server upgrade"):
+        db.create_schema(engine)  # the server and every command refuse it instead of answering 500
+
+    before, after = migrate.upgrade(engine)
+    assert (before, after) == (None, migrate.head())
+    assert differences(engine) == []
+
+    with engine.begin() as conn:
+        card = cards.get_card(conn, "10001")
+        assert (card["state"], card["balance"], card["card_type"]) == ("active", 1000, "standard")
+        assert cards.get_card(conn, "10002")["discount_percent"] == 5
+        assert shop.get(conn, "public_name") == "Old Shop"
+        assert conn.execute(select(db.customers.c.phone)).scalar() == "+380501112233"
+    # and the ledger takes new operations on the upgraded database
+    res = operations.apply_batch(engine, [{"id": "op-2", "type": "sale", "at": NOW, "payload": {
+        "card_number": "10001", "amount": 5000}, "verification_token": None, "cashier": None}],
+        {"id": "till", "role": "cashier"})[0]
+    assert res["status"] == "applied", res
+    assert migrate.upgrade(engine) == (migrate.head(), migrate.head())  # again: nothing to do
+    engine.dispose()
+
+
+def test_unknown_revision_is_refused(database_url):
+    engine = db.make_engine(database_url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(migrate.SchemaError, match="does not know"):
+        db.create_schema(engine)
+    with pytest.raises(migrate.SchemaError, match="does not know"):
+        migrate.upgrade(engine)
+    engine.dispose()
+
+
+def test_upgrade_command_and_refusal_on_the_command_line(tmp_path):
+    config = tmp_path / "server.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n', encoding="utf-8")
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    _legacy_shop(engine)
+    engine.dispose()
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(config), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    refused = cli("settings", "show")
+    assert refused.returncode == 2 and "store-server upgrade" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    done = cli("upgrade")
+    assert done.returncode == 0, done.stderr
+    assert migrate.head() in done.stdout
+    assert cli("settings", "show").returncode == 0
+    again = cli("upgrade")
+    assert again.returncode == 0 and "already" in again.stdout
+    tables = inspect(db.make_engine(f"sqlite:///{tmp_path / 'store.db'}")).get_table_names()
+    assert "alembic_version" in tables and "till_activations" in tables
