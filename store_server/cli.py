@@ -53,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
+    from .api.limits import GuardedProtocol
 
     config = ServerConfig.load(args.config)
     if args.workers > 1:
@@ -64,11 +65,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["STORE_SERVER_CONFIG"] = str(Path(args.config).resolve())
         uvicorn.run("store_server.api.factory:from_env", factory=True, workers=args.workers,
                     host=args.host or config.host, port=args.port or config.port, log_level="warning",
-                    access_log=False)
+                    access_log=False, http=GuardedProtocol)
         return 0
     app = create_app(config)
+    # GuardedProtocol: the connection cap and the request-head deadline (store_server/api/limits.py).
     uvicorn.run(app, host=args.host or config.host, port=args.port or config.port,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, http=GuardedProtocol)
     return 0
 
 

@@ -28,6 +28,8 @@ class ServerConfig:
     sms: dict = field(default_factory=dict)
     # One-time code limits (store_server.otp.OtpPolicy keys); the shop setting "otp" overrides them.
     otp: dict = field(default_factory=dict)
+    # Request limits (store_server.api.limits.Limits keys): body sizes, timeouts, connections, enrolment rate.
+    limits: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

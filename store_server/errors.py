@@ -27,3 +27,7 @@ class Forbidden(DomainError):
 
 class TooMany(DomainError):
     status = 429
+
+
+class TooLarge(DomainError):
+    status = 413

@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import ConfigError, ServerConfig
 from ..db import create_schema, make_engine
 from ..errors import DomainError
 from ..otp import OtpPolicy
 from ..sms.base import Gateway
-from . import card_page, routes
+from . import card_page, limits, routes
+
+# Stable codes for the errors the framework raises itself (unknown path, wrong method, body problems).
+_HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 408: "body_too_slow", 413: "body_too_large", 415: "bad_request",
+               429: "too_many_requests"}
 
 
 def build_gateway(config: ServerConfig) -> Gateway:
@@ -34,6 +40,11 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         OtpPolicy.from_settings(config.otp)
     except DomainError as e:
         raise ConfigError(f"[otp]: {e.message}") from e
+    try:
+        app.state.limits = limits.configure(limits.Limits.from_settings(config.limits))
+    except DomainError as e:
+        raise ConfigError(f"[limits]: {e.message}") from e
+    app.add_middleware(limits.RequestLimits, limits=app.state.limits)
     app.state.config = config
     app.state.engine = engine
     app.state.gateway = gateway or build_gateway(config)
@@ -45,9 +56,32 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return JSONResponse(status_code=422, content={"error": "bad_request",
+                                                          "message": "the request body is not valid JSON"})
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors())
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in errors)
         return JSONResponse(status_code=422, content={"error": "bad_request", "message": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body it cannot parse, e.g. nested past Python's recursion limit; an
+        # unknown path) in the same shape as ours, never {"detail": ...}.
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code in (408, 413):
+            headers["connection"] = "close"  # the rest of the body is not worth reading
+        return JSONResponse(status_code=exc.status_code, content={"error": code, "message": message},
+                            headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        # Logged by the server with its traceback (parameters hidden, see db.make_engine); the device gets
+        # the documented shape and retries later.
+        return JSONResponse(status_code=500, content={"error": "internal_error",
+                                                      "message": "the server failed; try again later"})
 
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API

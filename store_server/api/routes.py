@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import cards, clock, devices, digital_card, operations, otp, shop, till_activation
-from ..errors import DomainError, Forbidden
+from ..errors import DomainError, Forbidden, TooLarge
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
 from ..sms.outbound import after_batch
+from .limits import payload_problem
 
 router = APIRouter()
 router.include_router(webhooks.router)
@@ -145,6 +146,12 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
 @router.post("/operations:batch")
 def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
     ops = [op.model_dump() for op in body.operations]
+    for op in ops:
+        # Refused as a whole batch (the kiosk splits it until the culprit is alone and keeps that one as
+        # failed): nothing of an oversized payload reaches the audit table.
+        problem = payload_problem(op["payload"], request.app.state.limits)
+        if problem is not None:
+            raise TooLarge(problem[0], problem[1], operation_id=op["id"])
     results = operations.apply_batch(engine(request), ops, dev)
     after_batch(engine(request), request.app.state.gateway, ops, results)
     return {"results": results}
