@@ -275,6 +275,7 @@ def cmd_audit(args):
 
     from .cards import resolve
     from .db import devices, ledger, operations
+    from .reports import write_csv
 
     with _engine(args).connect() as conn:
         number = resolve(conn, args.card) or args.card
@@ -288,11 +289,10 @@ def cmd_audit(args):
     by_op: dict[str, list[str]] = {}
     for op_id, kind, amount in moves:
         by_op.setdefault(op_id, []).append(f"{kind} {amount:+d}")
-    print("at,received_at,id,type,status,error,device,cashier,ledger")
-    for op in ops:
-        print(",".join(str(v) for v in (
-            op["at"], op["received_at"], op["id"], op["type"], op["status"], op["error"] or "",
-            op["device_name"] or op["device_id"], op["cashier"] or "", " ".join(by_op.get(op["id"], [])))))
+    write_csv(sys.stdout, ["at", "received_at", "id", "type", "status", "error", "device", "cashier", "ledger"],
+              ([op["at"], op["received_at"], op["id"], op["type"], op["status"], op["error"] or "",
+                op["device_name"] or op["device_id"], op["cashier"] or "", " ".join(by_op.get(op["id"], []))]
+               for op in ops))
     print(f"# balance {sum(amount for _, _, amount in moves)}", file=sys.stderr)
     return 0
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TextIO
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -32,9 +34,27 @@ def operations_report(conn: Connection, by: str, *, since: datetime | None = Non
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...); a
+# cashier's or device's name is typed by people, so text cells get a leading apostrophe (OWASP's advice).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(out: TextIO, columns: list[str], rows: Iterable[dict | Sequence]) -> None:
+    """Every CSV the server writes: quoted by `csv` (commas, quotes, newlines stay inside their cell)."""
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    for row in rows:
+        values = [row.get(c) for c in columns] if isinstance(row, dict) else row
+        writer.writerow([safe_cell("" if v is None else v) for v in values])
+
+
 def to_csv(rows: list[dict], columns: list[str]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(out, columns, rows)
     return out.getvalue()
