@@ -24,14 +24,32 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         config = ServerConfig(data_dir=data_dir, demo=args.demo, shop_name=args.shop_name,
                               country=args.country, port=args.port, secret_key=new_secret(32))
-        config_path.write_text(config.to_toml(), encoding="utf-8")
+        # The secret key and gateway credentials: readable by the server's own user only.
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(config.to_toml())
     engine = make_engine(config.database_url)
     upgrade(engine)  # a new database gets today's schema; one an earlier release left is brought up to date
+    _tighten_sqlite_files(config.database_url)
     if args.demo:
         with engine.begin() as conn:
             shop.seed_demo(conn, config.shop_name, public_url=f"http://{config.host}:{config.port}")
     print(f"store server ready: config {config_path}, database {config.database_url}")
     return 0
+
+
+def _tighten_sqlite_files(url: str) -> None:
+    """Phones and the ledger: the owner writes, the group (backups) reads, nobody else (an earlier release
+    left the database world-readable)."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o037:
+                file.chmod(0o640)
+        except FileNotFoundError:
+            pass
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -141,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("enrolment-token", help="create a one-time device enrolment token and its QR payload")
-    p.add_argument("--role", choices=["entrance", "cashier"])
+    p.add_argument("--role", choices=["entrance", "cashier"], required=True,
+                   help="the role the device gets (a token without one is refused at enrolment)")
     p.add_argument("--hours", type=float, default=24, help="how long the token stays valid")
     p.add_argument("--server-url", help="the URL devices use to reach this server")
     p.set_defaults(func=cmd_token)
@@ -163,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Whatever the server creates (database, WAL, backups, exports) is not world-readable.
+    os.umask(os.umask(0o027) | 0o027)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,15 +10,14 @@ from sqlalchemy.engine import Connection
 
 from . import clock
 from .db import devices, enrolment_tokens
-from .errors import DomainError, Unauthorised
+from .errors import DomainError, Forbidden, Unauthorised
 from .security import hash_secret, new_secret
 
 ROLES = ("entrance", "cashier")
 
 
-def create_enrolment_token(conn: Connection, *, role: str | None = None,
-                           ttl: timedelta = timedelta(hours=24)) -> str:
-    if role is not None and role not in ROLES:
+def create_enrolment_token(conn: Connection, *, role: str, ttl: timedelta = timedelta(hours=24)) -> str:
+    if role not in ROLES:
         raise DomainError("bad_role", f"role must be one of {', '.join(ROLES)}")
     token = new_secret(12)
     conn.execute(insert(enrolment_tokens).values(
@@ -35,7 +34,11 @@ def enrol(conn: Connection, *, token: str, name: str, role: str) -> dict:
         raise Unauthorised("enrolment_token_invalid", "the enrolment token is unknown or already used")
     if clock.now() > clock.aware(row["expires_at"]):
         raise Unauthorised("enrolment_token_expired", "the enrolment token has expired; create a new one")
-    if row["role"] and row["role"] != role:
+    if not row["role"]:
+        # Tokens from before roles were required: which role a device gets is the operator's call, not
+        # the device's; a token that does not say so enrols nothing.
+        raise Forbidden("enrolment_token_without_role", "this token names no role; create one with --role")
+    if row["role"] != role:
         raise DomainError("role_not_allowed", f"this token enrols a {row['role']} device only")
     device_id, key = str(uuid.uuid4()), new_secret(32)
     now = clock.now()

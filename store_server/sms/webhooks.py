@@ -3,12 +3,18 @@
     POST /api/v1/sms/hooks/{secret}/status/{provider}    twilio | eskiz | smsc | generic
     POST /api/v1/sms/hooks/{secret}/inbound/{provider}   twilio | generic
 
-Providers cannot hold a device key, so the URL carries a secret (`[sms] webhook_secret` in server.toml);
-without one the routes answer 404, as if they did not exist. Bodies may be JSON or form-encoded.
+Providers cannot hold a device key, so the URL carries a secret (`[sms] webhook_secret` in server.toml),
+compared in constant time; without one the routes answer 404, as if they did not exist. Twilio also signs
+each request (X-Twilio-Signature: HMAC-SHA1 under the account's auth token of the URL and the form fields);
+its routes check that signature too, with `[sms] twilio_auth_token` or the auth token of the Twilio gateway,
+and refuse unsigned or wrongly signed requests with 403. Bodies may be JSON or form-encoded.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from urllib.parse import parse_qsl
 
@@ -16,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import DomainError, NotFound
+from ..errors import DomainError, Forbidden, NotFound
 from ..security import same
 from . import delivery
 
@@ -30,6 +36,31 @@ def _authorise(request: Request, secret: str) -> None:
     expected = str((request.app.state.config.sms or {}).get("webhook_secret") or "")
     if not expected or not same(secret, expected):
         raise NotFound("not_found", "no such route")
+
+
+def twilio_signature(auth_token: str, url: str, fields: dict) -> str:
+    """Twilio's request signature: base64(HMAC-SHA1(token, url + each field name and value, sorted by name))."""
+    data = url + "".join(f"{k}{fields[k]}" for k in sorted(fields))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def _twilio_tokens(sms: dict) -> list[str]:
+    tokens = [str(sms["twilio_auth_token"])] if sms.get("twilio_auth_token") else []
+    for gateway in sms.get("gateways") or []:
+        if isinstance(gateway, dict) and gateway.get("type") == "twilio" and gateway.get("auth_token"):
+            tokens.append(str(gateway["auth_token"]))
+    return tokens
+
+
+def _check_twilio(request: Request, fields: dict) -> None:
+    tokens = _twilio_tokens(request.app.state.config.sms or {})
+    given = request.headers.get("x-twilio-signature", "")
+    if not tokens:
+        raise Forbidden("signature_unverifiable", "no Twilio auth token is configured to check the signature")
+    # Twilio signs the URL it called; behind a TLS proxy that is the public https address.
+    urls = {str(request.url), str(request.url.replace(scheme="https"))}
+    if not given or not any(same(given, twilio_signature(t, u, fields)) for t in tokens for u in urls):
+        raise Forbidden("bad_signature", "the X-Twilio-Signature header does not match")
 
 
 async def _fields(request: Request) -> dict:
@@ -50,8 +81,11 @@ async def delivery_report(secret: str, provider: str, request: Request) -> dict:
     _authorise(request, secret)
     if provider not in STATUS_PROVIDERS:
         raise NotFound("unknown_provider", f"provider must be one of {', '.join(STATUS_PROVIDERS)}")
+    fields = await _fields(request)
+    if provider == "twilio":
+        _check_twilio(request, fields)
     try:
-        gateway, message_id, status = delivery.parse_report(provider, await _fields(request))
+        gateway, message_id, status = delivery.parse_report(provider, fields)
     except ValueError as e:
         raise DomainError("bad_report", str(e)) from e
     with request.app.state.engine.begin() as conn:
@@ -71,6 +105,7 @@ async def inbound_message(secret: str, provider: str, request: Request) -> Respo
         raise NotFound("unknown_provider", f"provider must be one of {', '.join(INBOUND_PROVIDERS)}")
     fields = await _fields(request)
     if provider == "twilio":
+        _check_twilio(request, fields)
         sender, text = fields.get("From"), fields.get("Body")
     else:
         sender, text = fields.get("from") or fields.get("phone"), fields.get("text") or fields.get("message")

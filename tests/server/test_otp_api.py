@@ -13,10 +13,12 @@ from sqlalchemy import select, update
 
 from store_server import shop
 from store_server.db import cards, make_engine, sms_log, sms_status_events
+from store_server.sms.webhooks import twilio_signature
 from tests.support.server import init_demo_server
 
 CUSTOMER = "+380501112201"
 SECRET = "hook-secret-0123456789"
+TWILIO_TOKEN = "twilio-auth-token-abc"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def server(tmp_path_factory):
     with srv.config_path.open("a", encoding="utf-8") as f:
         # Waiting 30 s between codes would make this module slow; the limits themselves are tested below.
         f.write(f'\n[otp]\nresend_after_seconds = 1\nsends_per_phone_15min = 20\n'
-                f'\n[sms]\nwebhook_secret = "{SECRET}"\n')
+                f'\n[sms]\nwebhook_secret = "{SECRET}"\ntwilio_auth_token = "{TWILIO_TOKEN}"\n')
     srv.start()
     yield srv
     srv.stop()
@@ -242,9 +244,19 @@ def test_inbound_webhook_activates_a_card_and_replies(server):
     r = requests.post(f"{hook}/generic", json={"from": "+380631112255", "text": "Карта 10050"}, timeout=10)
     assert r.status_code == 200 and r.json() == {"outcome": "activated"}
     assert "STOP" in server.last_sms("+380631112255")["text"]
-    # Twilio posts a form and wants TwiML back
-    r = requests.post(f"{hook}/twilio", data={"From": "+380631112266", "Body": "no number here", "MessageSid": "SM1"},
-                      timeout=10)
+    # Twilio posts a signed form and wants TwiML back; unsigned or wrongly signed, nothing happens.
+    form = {"From": "+380631112266", "Body": "no number here", "MessageSid": "SM1"}
+    good = twilio_signature(TWILIO_TOKEN, f"{hook}/twilio", form)
+    for signature in (None, twilio_signature("another-token", f"{hook}/twilio", form),
+                      twilio_signature(TWILIO_TOKEN, f"{hook}/generic", form)):
+        r = requests.post(f"{hook}/twilio", data=form, timeout=10,
+                          headers={"X-Twilio-Signature": signature} if signature else {})
+        assert r.status_code == 403 and r.json()["error"] == "bad_signature", r.text
+    r = requests.post(f"{hook}/twilio", data={**form, "Body": "Карта 10052"}, timeout=10,
+                      headers={"X-Twilio-Signature": good})  # a signed form with a changed field
+    assert r.status_code == 403
+    assert not [m for m in server.sms_file.read_text(encoding="utf-8").splitlines() if "+380631112266" in m]
+    r = requests.post(f"{hook}/twilio", data=form, timeout=10, headers={"X-Twilio-Signature": good})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml") and "<Response>" in r.text
     assert "10001" in server.last_sms("+380631112266")["text"]  # the advice shows what a number looks like
     assert requests.post(f"{server.url}/api/v1/sms/hooks/nope/inbound/generic",
