@@ -185,15 +185,18 @@ def _operator() -> str:
 
 
 def cmd_activations_list(args):
+    from .cashiers import display, names
     from .till_activation import listing
 
     with _engine(args).connect() as conn:
         rows = listing(conn, everything=args.all)
+        known = names(conn)
     for r in rows:
         decided = (f"\t{r['state']} by {r['decided_by']} {r['decided_at']:%Y-%m-%d %H:%M}"
                    f"{': ' + r['reason'] if r['reason'] else ''}" if r["state"] != "pending" else "")
         print(f"{r['id']}\t{r['at']:%Y-%m-%d %H:%M}\tcard {r['card_number']}\tbalance {r['balance']}"
-              f"\t{r['phone_masked']}\t{r['device_name'] or r['device_id']}\tcashier {r['cashier'] or '-'}"
+              f"\t{r['phone_masked']}\t{r['device_name'] or r['device_id']}"
+              f"\tcashier {display(r['cashier'], known) or '-'}"
               f"{decided}")
     if not rows:
         print("no activations wait for review" if not args.all else "no till activations yet", file=sys.stderr)
@@ -236,6 +239,49 @@ def cmd_activations_decide(args):
     return 0
 
 
+def _read_pin(args) -> str | None:
+    if not getattr(args, "pin_stdin", False):
+        return None
+    return sys.stdin.readline().strip()
+
+
+def cmd_cashiers_add(args):
+    from . import cashiers
+
+    def act(conn):
+        cid, pin = cashiers.add(conn, args.name, pin=_read_pin(args), badge=args.badge, phone=args.phone)
+        print(f"cashier {cid} {args.name} added" + ("" if args.pin_stdin else f"; PIN {pin}"))
+    return _run(args, act)
+
+
+def cmd_cashiers_list(args):
+    from . import cashiers
+    from .phones import mask
+
+    def act(conn):
+        for c in cashiers.listing(conn):
+            last = f"{c['last_login_at']:%Y-%m-%d %H:%M}" if c["last_login_at"] else "never"
+            print(f"{c['id']}\t{c['state']}\t{c['name']}\tbadge {'yes' if c['badge_hash'] else 'no'}"
+                  f"\tphone {mask(c['phone']) if c['phone'] else '-'}\tlast sign-in {last}")
+    return _run(args, act)
+
+
+def cmd_cashiers_state(args):
+    from . import cashiers
+
+    return _run(args, lambda conn: print(f"cashier {args.id} {cashiers.set_state(conn, args.id, args.state)['name']}: "
+                                         f"{args.state}"))
+
+
+def cmd_cashiers_reset_pin(args):
+    from . import cashiers
+
+    def act(conn):
+        pin = cashiers.reset_pin(conn, args.id, _read_pin(args))
+        print(f"cashier {args.id}: new PIN" + ("" if args.pin_stdin else f" {pin}"))
+    return _run(args, act)
+
+
 def cmd_import(args):
     from .importer import import_customers
 
@@ -273,6 +319,7 @@ def cmd_audit(args):
     """Every operation that touched a card, oldest first, with who, when, what and what it did to the ledger."""
     from sqlalchemy import select
 
+    from . import cashiers
     from .cards import resolve
     from .db import devices, ledger, operations
     from .reports import write_csv
@@ -282,16 +329,20 @@ def cmd_audit(args):
         ops = conn.execute(
             select(operations, devices.c.name.label("device_name"))
             .select_from(operations.outerjoin(devices, devices.c.id == operations.c.device_id))
-            .where(operations.c.card_number.in_({args.card, number})).order_by(operations.c.received_at)
+            # Returns and cancels name a sale, not a card: their ledger rows tie them to it.
+            .where(operations.c.card_number.in_({args.card, number})
+                   | operations.c.id.in_(select(ledger.c.operation_id).where(ledger.c.card_number == number)))
+            .order_by(operations.c.received_at)
         ).mappings().all()
         moves = conn.execute(select(ledger.c.operation_id, ledger.c.kind, ledger.c.amount)
                              .where(ledger.c.card_number == number)).all()
+        known = cashiers.names(conn)
     by_op: dict[str, list[str]] = {}
     for op_id, kind, amount in moves:
         by_op.setdefault(op_id, []).append(f"{kind} {amount:+d}")
     write_csv(sys.stdout, ["at", "received_at", "id", "type", "status", "error", "device", "cashier", "ledger"],
               ([op["at"], op["received_at"], op["id"], op["type"], op["status"], op["error"] or "",
-                op["device_name"] or op["device_id"], op["cashier"] or "", " ".join(by_op.get(op["id"], []))]
+                op["device_name"] or op["device_id"], cashiers.display(op["cashier"], known), " ".join(by_op.get(op["id"], []))]
                for op in ops))
     print(f"# balance {sum(amount for _, _, amount in moves)}", file=sys.stderr)
     return 0
@@ -380,6 +431,24 @@ def add_commands(sub) -> None:
     q.add_argument("--reason", required=True)
     q.add_argument("--by", help="who decides, for the audit (default: the login name)")
     q.set_defaults(func=cmd_activations_decide, decision="reject")
+
+    p = sub.add_parser("cashiers", help="the shop's cashiers: PINs and badges that sign them in at a till")
+    cs = p.add_subparsers(dest="cashiers_command", required=True)
+    q = cs.add_parser("add", help="add a cashier; prints a new 6-digit PIN unless --pin-stdin")
+    q.add_argument("name")
+    q.add_argument("--pin-stdin", action="store_true", help="read the PIN (4-8 digits) from standard input")
+    q.add_argument("--badge", help="the code printed on the cashier's staff badge")
+    q.add_argument("--phone", help="the cashier's own phone (the fraud report looks for it on customers' cards)")
+    q.set_defaults(func=cmd_cashiers_add)
+    cs.add_parser("list").set_defaults(func=cmd_cashiers_list)
+    for name, state in (("block", "blocked"), ("unblock", "active")):
+        q = cs.add_parser(name, help=f"{name} a cashier (a blocked one cannot sign in or book)")
+        q.add_argument("id")
+        q.set_defaults(func=cmd_cashiers_state, state=state)
+    q = cs.add_parser("reset-pin", help="a new PIN (printed unless --pin-stdin); clears nothing else")
+    q.add_argument("id")
+    q.add_argument("--pin-stdin", action="store_true")
+    q.set_defaults(func=cmd_cashiers_reset_pin)
 
     p = sub.add_parser("settings", help="shop settings devices see (docs/server.md lists them)")
     ss = p.add_subparsers(dest="settings_command", required=True)

@@ -287,6 +287,57 @@ Index("uq_till_activations_pending_card", till_activations.c.card_number, unique
       sqlite_where=till_activations.c.state == "pending", postgresql_where=till_activations.c.state == "pending")
 
 
+# Printed receipt numbers: a short number a cashier can type on the till's numpad to find a sale again
+# (GET /sales/{receipt}). Its own table so that the sales table keeps its shape.
+receipts = Table(
+    "receipts", metadata,
+    Column("no", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(36), nullable=False, unique=True),
+)
+
+# The shop's cashiers (store_server/cashiers.py): a PIN (scrypt hash) or a staff badge signs one in at a till.
+cashiers = Table(
+    "cashiers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("pin_hash", String(200)),
+    Column("badge_hash", String(64), unique=True),
+    Column("phone", String(20)),  # the cashier's own phone: the fraud report looks for it on customers' cards
+    Column("state", String(16), nullable=False, default="active"),  # active | blocked
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+# Wrong PINs per till, counted on the server's clock: a till that guessed too often waits.
+cashier_login_failures = Table(
+    "cashier_login_failures", metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+# Activation codes printed on cards of a range issued with `cards issue --activation-codes`, stored hashed:
+# such a card is activated only with its code (or at a till), never by its number alone.
+activation_codes = Table(
+    "activation_codes", metadata,
+    Column("card_number", String(32), ForeignKey("cards.number"), primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+# Transaction notices sent to customers ("Not you? Reply NO"), and the NO replies that flagged them.
+transaction_notices = Table(
+    "transaction_notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(36), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("card_number", String(32)),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("flagged_at", DateTime(timezone=True)),  # the customer answered NO
+)
+Index("ix_transaction_notices_phone", transaction_notices.c.phone, transaction_notices.c.sent_at)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # hide_parameters: a traceback or SQL log line shows the statement, never its values (phones, code

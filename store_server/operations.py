@@ -8,16 +8,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import binding, clock, ledger, otp, rules, shop, tiers, till_activation
+from . import binding, cashiers, clock, ledger, otp, receipts, rules, shop, tiers, till_activation
 from . import customers as customer_data
 from .db import cancellations, card_numbers, cards, customers, operations, sales
 from .db import ledger as ledger_table
+from .db import receipts as receipts_table
 from .errors import DomainError
 
 MAX_BATCH = 500
@@ -33,6 +34,7 @@ _EXTRA = select(card_numbers.c.card_number).where(card_numbers.c.number == bindp
 _INSERT_OP = insert(operations)
 _SET_RESULT = update(operations).where(operations.c.id == bindparam("op_id"))
 _INSERT_SALE = insert(sales)
+_INSERT_RECEIPT = insert(receipts_table)
 _REPLAY = select(operations.c.status, operations.c.error, operations.c.result).where(
     operations.c.id == bindparam("op_id"))
 
@@ -123,19 +125,6 @@ def _verify(ctx: OperationContext, purpose: str, card: dict, amount: int) -> Non
     require_verification(ctx.conn, ctx.op, purpose, card, amount, settings=ctx.setting)
 
 
-def _verify_sale(ctx: OperationContext, card: dict, discount: int, redeemed: int) -> None:
-    """A sale that both takes the card's discount and spends bonuses, where the shop wants a code for
-    each, is settled by one code (purpose "sale", for discount + bonuses): an operation carries one token,
-    and the customer should read out one code, not two."""
-    needed = [(purpose, value) for purpose, value in (("discount", discount), ("redeem", redeemed))
-              if value and otp.code_required(ctx.setting, purpose, value)]
-    if len(needed) == 2:
-        _consume_for_card(ctx.conn, ctx.op, "sale", card, discount + redeemed)
-    elif needed:
-        (purpose, value), = needed
-        _consume_for_card(ctx.conn, ctx.op, purpose, card, value)
-
-
 def apply_register(ctx: OperationContext) -> dict:
     conn, p = ctx.conn, ctx.payload
     phone = _text(p, "phone", max_len=20)
@@ -167,44 +156,39 @@ def apply_update_customer(ctx: OperationContext) -> dict:
     return {"card_number": card["number"]}
 
 
-def _accrual(ctx: OperationContext, card: dict, paid: int) -> tuple[int, str | None]:
-    if card["kind"] != "bonus" or paid == 0:
-        return 0, None
-    bonus = rules.accrual(ctx.cached("rules", rules.load), paid, at=ctx.at, timezone=ctx.setting("timezone"),
-                          card_type=card["card_type"])
-    loaded = ctx.cached("tiers", tiers.load)
-    tier = None
-    if loaded:
-        turnover = tiers.turnover(ctx.conn, customer_id=card["customer_id"], card_number=card["number"],
-                                  at=ctx.at, days=int(ctx.setting("tier_period_days")))
-        tier = tiers.tier_for(loaded, turnover)
-        if tier is not None:
-            bonus += paid * tier.rate // 10_000
-    return bonus, tier.name if tier else None
+def _bonus_payment(payload: dict) -> int:
+    """`bonus_payment`, or `redeem`, its old name that kiosks in the field still send."""
+    if payload.get("bonus_payment") is not None:
+        return _amount(payload, "bonus_payment", default=0)
+    return _amount(payload, "redeem", default=0)
 
 
 def apply_sale(ctx: OperationContext) -> dict:
-    """A purchase: discount for discount cards, optional bonuses spent on it, accrual on the money paid."""
+    """One receipt: the card's discount, bonuses paid on it, accrual on the money paid, in one step."""
     _require_role(ctx, "cashier")
     card = _card(ctx.conn, _text(ctx.payload, "card_number"))
-    amount = _amount(ctx.payload)
-    discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
-    wanted = min(_amount(ctx.payload, "redeem", default=0), amount - discount)
-    redeemed = _spendable(ctx, card, wanted) if wanted else 0
-    _verify_sale(ctx, card, discount, redeemed)
-    if redeemed:
-        ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
-                    amount=-redeemed, at=ctx.at)
-    paid = amount - discount - redeemed
-    accrued, tier = _accrual(ctx, card, paid)
+    r = receipts.price(ctx, card, _amount(ctx.payload), _bonus_payment(ctx.payload),
+                       allow_partial=ctx.payload.get("allow_partial") is True)
+    if r.code_purpose:
+        _consume_for_card(ctx.conn, ctx.op, r.code_purpose, card, r.code_amount)
+    ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
+                amount=-r.bonus_payment, at=ctx.at)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="accrual",
-                amount=accrued, at=ctx.at)
+                amount=r.accrued, at=ctx.at)
     ctx.conn.execute(_INSERT_SALE, dict(
         operation_id=ctx.op["id"], card_number=card["number"], customer_id=card["customer_id"], at=ctx.at,
-        amount=amount, discount=discount, redeemed=redeemed, paid=paid, accrued=accrued, returned_amount=0,
-        accrual_taken=0, redeem_refunded=0, money_refunded=0, cancelled_by=None))
-    return {"accrued": accrued, "discount": discount, "redeemed": redeemed, "paid": paid, "tier": tier,
-            "balance": ledger.balance(ctx.conn, card["number"])}
+        amount=r.amount, discount=r.discount, redeemed=r.bonus_payment, paid=r.to_pay, accrued=r.accrued,
+        returned_amount=0, accrual_taken=0, redeem_refunded=0, money_refunded=0, cancelled_by=None))
+    no = ctx.conn.execute(_INSERT_RECEIPT, {"operation_id": ctx.op["id"]}).inserted_primary_key[0]
+    return _sale_result(r.amount, r.discount, r.bonus_payment, r.accrued, r.tier, r.balance_after, no)
+
+
+def _sale_result(amount: int, discount: int, bonus_payment: int, accrued: int, tier: str | None, balance: int,
+                 no: int) -> dict:
+    # `redeemed` and `paid` are the old names of bonus_payment and to_pay, kept for kiosks in the field.
+    return {"amount": amount, "discount": discount, "bonus_payment": bonus_payment,
+            "to_pay": amount - discount - bonus_payment, "accrued": accrued, "balance": balance, "tier": tier,
+            "receipt_no": no, "redeemed": bonus_payment, "paid": amount - discount - bonus_payment}
 
 
 def _spendable(ctx: OperationContext, card: dict, wanted: int) -> int:
@@ -233,7 +217,15 @@ def _sale(ctx: OperationContext, sale_id: str) -> dict:
         raise DomainError("sale_not_found", "no applied sale has this id")
     if row["cancelled_by"] is not None:
         raise DomainError("already_cancelled", "this sale was cancelled")
+    _within_return_days(ctx, row["at"])
     return dict(row)
+
+
+def _within_return_days(ctx: OperationContext, sold_at: datetime) -> None:
+    days = ctx.setting("return_days")
+    if days is not None and ctx.at - clock.aware(sold_at) > timedelta(days=int(days)):
+        raise DomainError("return_period_over", f"the sale is older than the shop's {int(days)} days for returns",
+                          return_days=int(days))
 
 
 def apply_return(ctx: OperationContext) -> dict:
@@ -272,7 +264,8 @@ def apply_return(ctx: OperationContext) -> dict:
         returned_amount=after, accrual_taken=sales.c.accrual_taken + take,
         redeem_refunded=sales.c.redeem_refunded + refund, money_refunded=sales.c.money_refunded + money - shortfall))
     return {"sale_id": sale["operation_id"], "returned": amount, "money_refund": money - shortfall,
-            "bonuses_taken": take - shortfall, "bonuses_refunded": refund, "shortfall": shortfall,
+            "bonuses_taken": take - shortfall, "bonuses_refunded": refund, "bonus_payment_refunded": refund,
+            "shortfall": shortfall,
             "balance": ledger.balance(ctx.conn, card["number"])}
 
 
@@ -308,6 +301,15 @@ def apply_cancel(ctx: OperationContext) -> dict:
     number = sale["card_number"] if sale else (rows[0][0] if rows else None)
     return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0,
             "balance": ledger.balance(ctx.conn, number) if number else 0}
+
+
+def preview_sale(conn: Connection, device: dict, payload: dict, at: datetime | None = None) -> dict:
+    """What a `sale` with this payload would book now (POST /receipts:preview): the same engine, no writes."""
+    ctx = OperationContext(conn, {"at": _utc(at or clock.now()), "payload": payload}, device, {})
+    card = _card(conn, _text(payload, "card_number"))
+    r = receipts.price(ctx, card, _amount(payload), _bonus_payment(payload),
+                       allow_partial=payload.get("allow_partial") is True)
+    return {**r.preview(), "card_number": card["number"], "at": ctx.at.isoformat()}
 
 
 APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
@@ -354,7 +356,9 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
             applier = APPLIERS.get(op["type"])
             if applier is None:
                 raise DomainError("unknown_type", f"unknown operation type {op['type']!r}")
-            result = applier(OperationContext(conn, op, device, {} if cache is None else cache))
+            ctx = OperationContext(conn, op, device, {} if cache is None else cache)
+            cashiers.check_operation(ctx.cached("cashiers", cashiers.states), op, device)
+            result = applier(ctx)
             conn.execute(_SET_RESULT, {"op_id": op_id, "result": result})
         return {"id": op_id, "status": "applied", "result": result}
     except IntegrityError:
@@ -385,8 +389,9 @@ def _plain_sales(ops: list[dict], device: dict) -> bool:
         p = op.get("payload") or {}
         if op["type"] != "sale" or op.get("device_id") not in (None, device["id"]):
             return False
-        if "redeem" in p and not (type(p["redeem"]) is int and p["redeem"] == 0):
-            return False
+        for key in ("redeem", "bonus_payment"):
+            if p.get(key) is not None and not (type(p[key]) is int and p[key] == 0):
+                return False
     return True
 
 
@@ -429,6 +434,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
                    cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
                    payload=payload, status="applied", error=None, result=None)
         try:
+            cashiers.check_operation(ctx.cached("cashiers", cashiers.states), op, device)
             card = found.get(_text(payload, "card_number"))
             if card["state"] == "blocked":
                 raise DomainError("card_blocked", "this card is blocked")
@@ -442,8 +448,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
         accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card["card_type"])
                    if card["kind"] == "bonus" and paid else 0)
         balances[card["number"]] = int(balances.get(card["number"]) or 0) + accrued
-        result = {"accrued": accrued, "discount": discount, "redeemed": 0, "paid": paid, "tier": None,
-                  "balance": balances[card["number"]]}
+        result = _sale_result(amount, discount, 0, accrued, None, balances[card["number"]], 0)
         op_rows.append({**row, "result": result})
         if accrued:
             ledger_rows.append(dict(card_number=card["number"], operation_id=op["id"], kind="accrual",
@@ -455,6 +460,15 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
         results.append({"id": op["id"], "status": "applied", "result": result})
     try:
         with conn.begin_nested():
+            if sale_rows:
+                # Receipt numbers first: the results stored with the operations carry them.
+                sold = [row["operation_id"] for row in sale_rows]
+                conn.execute(_INSERT_RECEIPT, [{"operation_id": op_id} for op_id in sold])
+                numbers = dict(conn.execute(select(receipts_table.c.operation_id, receipts_table.c.no)
+                                            .where(receipts_table.c.operation_id.in_(sold))).all())
+                for r in results:
+                    if r is not None and r["status"] == "applied":
+                        r["result"]["receipt_no"] = numbers[r["id"]]
             for statement, rows in ((_INSERT_OP, op_rows), (ledger.POST, ledger_rows), (_INSERT_SALE, sale_rows)):
                 if rows:
                     conn.execute(statement, rows)
@@ -480,7 +494,6 @@ def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
 def expire_bonuses(engine: Engine, *, now: datetime | None = None) -> int:
     """Writes off bonuses older than the shop's `bonus_expiry_days`; one audited operation per card."""
     import uuid
-    from datetime import timedelta
 
     now = now or clock.now()
     with _write_lock, writer(engine) as conn:

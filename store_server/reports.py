@@ -31,7 +31,22 @@ def operations_report(conn: Connection, by: str, *, since: datetime | None = Non
         query = query.where(operations.c.at >= since)
     if until is not None:
         query = query.where(operations.c.at < until)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    if by == "cashier":
+        # Operations carry the cashier's id; the report names them (what an old till sent stays as it was).
+        from .cashiers import display, names
+
+        known = names(conn)
+        merged: dict[tuple, dict] = {}
+        for r in rows:
+            r["cashier"] = display(r["cashier"], known)
+            group = (r["cashier"], r["type"], r["status"])
+            if group in merged:
+                merged[group]["count"] += r["count"]
+            else:
+                merged[group] = r
+        rows = sorted(merged.values(), key=lambda r: (r["cashier"], r["type"], r["status"]))
+    return rows
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...); a

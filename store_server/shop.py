@@ -33,6 +33,17 @@ DEFAULTS: dict = {
     # at (None: no links, the kiosk shows the card number's QR), and how long a card QR on the page is valid.
     "public_url": None,
     "card_qr_minutes": 10,
+    # The till's receipt (store_server/receipts.py): the share of a receipt, after discount, that may be paid
+    # with bonuses, and how many days after a sale its goods may come back (None: no limit).
+    "bonus_payment_max_percent": 100,
+    "return_days": 30,
+    # Looking a customer up by phone at the till needs the code sent to that phone (an `identify` token).
+    "identify_code_required": True,
+    # Transaction notices: "off", "money" (operations that move bonuses) or "all" (every sale, return, cancel).
+    "transaction_sms": "off",
+    # Phones of the shop's staff (the fraud report looks for them), and the owner's phone for NO replies.
+    "staff_phones": [],
+    "owner_phone": None,
 }
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .. import cards, clock, devices, digital_card, operations, otp, shop, till_activation
+from .. import cards, cashiers, clock, devices, digital_card, operations, otp, receipts, shop, till_activation
 from ..errors import DomainError, Forbidden, TooLarge
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
@@ -62,6 +62,19 @@ class Operation(BaseModel):
     cashier: str | None = Field(default=None, max_length=100)
     payload: dict = Field(default_factory=dict)
     verification_token: str | None = Field(default=None, max_length=200)
+
+
+class PreviewBody(BaseModel):
+    card_number: str = Field(min_length=1, max_length=64)
+    amount: int
+    bonus_payment: int | None = None
+    allow_partial: bool = False
+    at: datetime | None = None  # the receipt's time on the till (rules by time of day); default: now
+
+
+class LoginBody(BaseModel):
+    pin: str | None = Field(default=None, max_length=32)
+    badge: str | None = Field(default=None, max_length=200)
 
 
 class Batch(BaseModel):
@@ -155,3 +168,51 @@ def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
     results = operations.apply_batch(engine(request), ops, dev)
     after_batch(engine(request), request.app.state.gateway, ops, results)
     return {"results": results}
+
+
+def _cashier_device(dev: dict, what: str) -> None:
+    if dev.get("role") != "cashier":
+        raise Forbidden("role_not_allowed", f"only a cashier device may {what}")
+
+
+@router.post("/receipts:preview")
+def preview_receipt(body: PreviewBody, request: Request, dev: Device) -> dict:
+    """Exactly what the sale would book now (store_server/receipts.py): the till shows it before Confirm."""
+    _cashier_device(dev, "preview receipts")
+    payload = body.model_dump(exclude={"at"}, exclude_none=True)
+    with engine(request).connect() as conn:
+        return operations.preview_sale(conn, dev, payload, body.at)
+
+
+@router.get("/cards/{number}/sales")
+def card_sales(number: str, request: Request, dev: Device,
+               limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
+    """The card's sales that can still be returned or cancelled, from whichever till sold them."""
+    _cashier_device(dev, "list a card's sales")
+    with engine(request).connect() as conn:
+        if digital_card.is_token(number) and cards.resolve(conn, number) is None:
+            number = digital_card.resolve(conn, number, clock.now())
+        return {"sales": receipts.card_sales(conn, number, now=clock.now(),
+                                             return_days=shop.get(conn, "return_days"), limit=limit)}
+
+
+@router.get("/sales/{receipt:path}")
+def find_sale(receipt: str, request: Request, dev: Device) -> dict:
+    """A sale by operation id, printed receipt number or receipt QR (lk://receipt/<id>)."""
+    _cashier_device(dev, "look sales up")
+    with engine(request).connect() as conn:
+        return receipts.find_sale(conn, receipt)
+
+
+@router.post("/cashiers/login")
+def cashier_login(body: LoginBody, request: Request, dev: Device) -> dict:
+    # A wrong PIN must count even though the answer is an error: commit first, raise after.
+    error: DomainError | None = None
+    with engine(request).begin() as conn:
+        try:
+            answer = cashiers.login(conn, dev, pin=body.pin, badge=body.badge)
+        except DomainError as e:
+            error = e
+    if error is not None:
+        raise error
+    return answer

@@ -86,7 +86,7 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
     from .. import otp, shop
 
     with engine.connect() as conn:
-        if not shop.get(conn, "transaction_sms"):
+        if shop.get(conn, "transaction_sms") not in ("money", "all"):
             return 0
         name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
     by_id = {r["id"]: r for r in results if r.get("status") == "applied"}

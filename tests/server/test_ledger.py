@@ -7,7 +7,8 @@ from store_server import cards
 
 def test_sale_accrues_ten_percent_of_the_money_paid(shop_db):
     res = shop_db.ok("sale", card_number="10001", amount=50_000)["result"]
-    assert res == {"accrued": 5_000, "discount": 0, "redeemed": 0, "paid": 50_000, "tier": None, "balance": 5_000}
+    assert res == {"amount": 50_000, "accrued": 5_000, "discount": 0, "bonus_payment": 0, "to_pay": 50_000,
+                   "redeemed": 0, "paid": 50_000, "tier": None, "balance": 5_000, "receipt_no": 1}
     assert shop_db.balance("10001") == 5_000
 
 

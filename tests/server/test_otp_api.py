@@ -268,7 +268,7 @@ def test_transaction_notices_only_when_on_and_not_after_stop(server, till, db, c
     till.op("sale", card_number=customer_card, amount=1000)
     assert server.last_sms(CUSTOMER)["text"] == before  # notices are off by default
     with db.begin() as conn:
-        shop.put(conn, "transaction_sms", True)
+        shop.put(conn, "transaction_sms", "money")
     try:
         till.op("sale", card_number=customer_card, amount=1000)
         assert "+1.00" in server.last_sms(CUSTOMER)["text"] and customer_card in server.last_sms(CUSTOMER)["text"]
@@ -280,4 +280,4 @@ def test_transaction_notices_only_when_on_and_not_after_stop(server, till, db, c
         assert server.last_sms(CUSTOMER)["text"] == stop_reply
     finally:
         with db.begin() as conn:
-            shop.put(conn, "transaction_sms", False)
+            shop.put(conn, "transaction_sms", "off")
