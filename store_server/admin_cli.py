@@ -342,7 +342,8 @@ def cmd_audit(args):
         by_op.setdefault(op_id, []).append(f"{kind} {amount:+d}")
     write_csv(sys.stdout, ["at", "received_at", "id", "type", "status", "error", "device", "cashier", "ledger"],
               ([op["at"], op["received_at"], op["id"], op["type"], op["status"], op["error"] or "",
-                op["device_name"] or op["device_id"], cashiers.display(op["cashier"], known), " ".join(by_op.get(op["id"], []))]
+                op["device_name"] or op["device_id"], cashiers.display(op["cashier"], known),
+                " ".join(by_op.get(op["id"], []))]
                for op in ops))
     print(f"# balance {sum(amount for _, _, amount in moves)}", file=sys.stderr)
     return 0
