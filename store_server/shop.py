@@ -61,7 +61,8 @@ def put(conn: Connection, key: str, value) -> None:
 
 def device_config(conn: Connection) -> dict:
     return {key: get(conn, key) for key in
-            ("public_name", "country", "languages", "questionnaire", "code_required", "no_code_limit")}
+            ("public_name", "country", "languages", "questionnaire", "code_required", "no_code_limit",
+             "identify_code_required", "bonus_payment_max_percent", "return_days")}
 
 
 def reserve_digital_card(conn: Connection, phone: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -106,17 +107,25 @@ async def get_card(number: str, request: Request, _device: Device) -> JSONRespon
 
 
 @router.get("/customers")
-async def find_customer(request: Request, dev: Device,
-                        phone: Annotated[str, Query(min_length=3, max_length=32)]) -> JSONResponse:
+def find_customer(request: Request, dev: Device, phone: Annotated[str, Query(min_length=3, max_length=32)],
+                  x_verification_token: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     # Typing a phone number shows that customer's balance: only at the till, where a cashier stands by. The
     # entrance kiosk identifies by card number only, or anyone could read a stranger's card from a phone.
     if dev.get("role") != "cashier":
         raise Forbidden("role_not_allowed", "only a cashier device may look customers up by phone")
-    with engine(request).connect() as conn:
+    with engine(request).begin() as conn:
         try:
             e164 = normalise(phone, shop.get(conn, "country"))
         except InvalidPhone as e:
             raise DomainError("invalid_phone", str(e)) from e
+        if shop.get(conn, "identify_code_required"):
+            # A cashier typing their own phone to collect a stranger's accrual (seed 000): the customer reads
+            # out the code sent to the phone they named. The token works once, for this phone only; a refused
+            # look-up rolls back and leaves it unused.
+            if not x_verification_token:
+                raise Forbidden("verification_required", "the customer's code is needed to find them by phone")
+            otp.consume_token(conn, token=x_verification_token, purpose="identify",
+                              operation_id=str(uuid.uuid4()), phone=e164)
         return JSONResponse(cards.find_by_phone(conn, e164))  # the card view masks the phone
 
 

@@ -16,6 +16,7 @@ def server(tmp_path_factory):
     with srv.config_path.open("a", encoding="utf-8") as f:
         f.write("\n[otp]\nresend_after_seconds = 1\n")
     srv.start()
+    srv.cli("settings", "set", "identify_code_required", "false")  # the code is tested at the end, switched on
     yield srv
     srv.stop()
 
@@ -58,3 +59,27 @@ def test_unknown_and_malformed_phones(devices):
     assert (r.status_code, r.json()["error"]) == (404, "customer_not_found")
     r = find(till, "12ab")
     assert (r.status_code, r.json()["error"]) == (400, "invalid_phone")
+
+
+def test_with_identify_code_required_the_phone_look_up_needs_the_customers_code(server, devices):
+    """Seed 000: a cashier typing their own phone number finds nothing without the code sent to it, and the
+    code sent to one phone opens no other (a cashier's phone cannot stand in for the customer's)."""
+    _entrance, till = devices
+    server.cli("settings", "set", "identify_code_required", "true")
+    try:
+        r = find(till, CUSTOMER)
+        assert (r.status_code, r.json()["error"]) == (403, "verification_required")
+        assert "10001" not in r.text
+        cashier_phone = "+380671112299"
+        own = till.token(server, "identify", cashier_phone)
+        r = requests.get(f"{till.url}/customers", params={"phone": CUSTOMER}, timeout=5,
+                         headers={"Authorization": f"Bearer {till.key}", "X-Verification-Token": own})
+        assert (r.status_code, r.json()["error"]) == (400, "verification_mismatch")
+        token = till.token(server, "identify", CUSTOMER)
+        headers = {"Authorization": f"Bearer {till.key}", "X-Verification-Token": token}
+        r = requests.get(f"{till.url}/customers", params={"phone": "050 111 22 01"}, headers=headers, timeout=5)
+        assert r.status_code == 200 and r.json()["number"] == "10001"
+        r = requests.get(f"{till.url}/customers", params={"phone": CUSTOMER}, headers=headers, timeout=5)
+        assert (r.status_code, r.json()["error"]) == (400, "verification_used")
+    finally:
+        server.cli("settings", "set", "identify_code_required", "false")
