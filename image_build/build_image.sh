@@ -4,7 +4,7 @@
 #   KIOSK_TECHNICIAN_PASSWORD=... KIOSK_SSH_PUBKEY="ssh-ed25519 AAAA... tech@shop" image_build/build_image.sh
 #
 # Optional environment: KIOSK_WITH_STORE_SERVER=1 (one-device shop image), KIOSK_TIMEZONE (Etc/UTC),
-# KIOSK_CONSTRAINTS=path/to/constraints.txt (pinned versions for pip), PI_GEN_REF (pi-gen commit),
+# KIOSK_CONSTRAINTS (pinned versions for pip; default: the repo's constraints.txt), PI_GEN_REF (pi-gen commit),
 # PI_GEN_DIR (work folder, default build/pi-gen). Needs git, docker and, on an x86 host, binfmt/qemu
 # for arm64 (apt install qemu-user-static binfmt-support). Output: build/pi-gen/deploy/*-kiosk.img.xz.
 # Steps and reasons: docs/image.md.
@@ -30,15 +30,10 @@ git -C "$PI_GEN_DIR" checkout --quiet --detach "$PI_GEN_REF"
 stage="$PI_GEN_DIR/stage-kiosk"
 rm -rf "$stage"
 cp -a "$ROOT/image_build/pi-gen/stage-kiosk" "$stage"
-files="$stage/01-app/files"
-mkdir -p "$files/src" "$files/dist"
-# Only committed files go into the image: a reproducible input, no stray local state.
-git -C "$ROOT" archive --format=tar HEAD | tar -x -C "$files/src"
-"$PYTHON" -m pip wheel --no-deps --wheel-dir "$files/dist" "$files/src"
-if [ -n "${KIOSK_CONSTRAINTS:-}" ]; then
-    cp "$KIOSK_CONSTRAINTS" "$files/dist/constraints.txt"
-fi
-printf 'KIOSK_WITH_STORE_SERVER=%s\n' "${KIOSK_WITH_STORE_SERVER:-0}" > "$files/build.env"
+server_flag=()
+[ "${KIOSK_WITH_STORE_SERVER:-0}" = "1" ] && server_flag=(--with-store-server)
+# The snapshot of HEAD, its wheel (with the compiled catalogues) and the pinned versions.
+PYTHON="$PYTHON" "$ROOT/image_build/stage_files.sh" "$stage/01-app/files" "${server_flag[@]}"
 
 # stage2 is the base, not a product: no Lite image of its own.
 touch "$PI_GEN_DIR/stage2/SKIP_IMAGES"

@@ -118,6 +118,7 @@ class KioskApp(App):
         self._overlay = BusyOverlay()
         self.role = config.role
         self.languages = [lang for lang in config.languages if lang in i18n.LANGUAGES] or [config.language]
+        i18n.warn_missing_catalogues([config.language, *self.languages])
         self.title = _("Loyalty kiosk")
 
     # set-up ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`kiosk selftest`: check the display, scanners, indicators, modem and the store server; print a report.
+"""`kiosk selftest`: check the display, scanners, indicators, modem, the store server, storage and the
+catalogues of the shop's languages; print a report.
 
 Written for a technician at the device (or over SSH): each line says what was found and, when something is
 wrong, what to do about it. Nothing here changes the device, except that the indicators play one short
@@ -182,6 +183,17 @@ def check_storage(config: KioskConfig, minimum_mb: int = 100) -> Check:
     return Check("storage", status, f"{free_mb} MB free in {folder}")
 
 
+def check_languages(config: KioskConfig, locale_dir: Path | None = None) -> Check:
+    from . import i18n
+
+    wanted = list(dict.fromkeys([config.language, *config.languages]))
+    missing = i18n.missing_catalogues(wanted, *([locale_dir] if locale_dir else []))
+    if missing:
+        return Check("languages", FAIL, f"no compiled catalogue for {', '.join(missing)}: those screens would be "
+                                        "English; reinstall the app from a wheel built by image_build/stage_files.sh")
+    return Check("languages", OK, ", ".join(wanted))
+
+
 def run_all(config: KioskConfig, *, env: dict[str, str] | None = None, places: Places = Places(),
             pin_factory=None) -> list[Check]:
     env = dict(os.environ if env is None else env)
@@ -192,6 +204,7 @@ def run_all(config: KioskConfig, *, env: dict[str, str] | None = None, places: P
         ("modem", lambda: check_modem(places)),
         ("server", lambda: check_server(config)),
         ("storage", lambda: check_storage(config)),
+        ("languages", lambda: check_languages(config)),
     ]
     results = []
     for name, check in checks:

@@ -35,10 +35,11 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 stamp="$VENV/.installed"
-if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$ROOT/constraints.txt" -nt "$stamp" ]; then
     log="$VENV/pip-install.log"
     echo "installing Python packages into .venv (log: $log)" >&2
-    if ! "$VENV/bin/python" -m pip install -e "$ROOT[kiosk,server,dev]" >"$log" 2>&1; then
+    # constraints.txt: the versions the image installs (scripts/freeze-constraints), so tests run on them.
+    if ! "$VENV/bin/python" -m pip install -e "$ROOT[kiosk,server,dev]" -c "$ROOT/constraints.txt" >"$log" 2>&1; then
         tail -n 30 "$log" >&2
         echo "pip install failed; see $log" >&2
         exit 1

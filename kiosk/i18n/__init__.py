@@ -7,6 +7,7 @@ messages that are translated when shown.
 from __future__ import annotations
 
 import gettext
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,22 @@ def set_language(lang: str) -> None:
     _language = lang
     for listener in list(_listeners):
         listener(lang)
+
+
+def missing_catalogues(languages: list[str], locale_dir: Path = LOCALE_DIR) -> list[str]:
+    """The languages among these with no compiled catalogue (.mo): gettext would show them in English
+    without a word. A build that skipped `python -m kiosk.i18n.build` (or setup.py's build step) has none."""
+    return [lang for lang in languages if gettext.find(DOMAIN, str(locale_dir), languages=[lang]) is None]
+
+
+def warn_missing_catalogues(languages: list[str], locale_dir: Path = LOCALE_DIR) -> list[str]:
+    """Log a warning for each language without a catalogue (at start, so the journal says why)."""
+    missing = missing_catalogues(list(dict.fromkeys(languages)), locale_dir)
+    for lang in missing:
+        logging.getLogger("kiosk.i18n").warning(
+            "no compiled catalogue for language %r: its screens show English (the app was built without "
+            "`python -m kiosk.i18n.build`; `kiosk selftest` fails until it is reinstalled)", lang)
+    return missing
 
 
 def language() -> str:

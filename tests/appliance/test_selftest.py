@@ -141,7 +141,7 @@ def test_kiosk_selftest_command_prints_every_check(store_server, tmp_path: Path)
     result = subprocess.run([sys.executable, "-m", "kiosk.cli", "selftest"], capture_output=True, text=True,
                             timeout=60, check=False, env={**os.environ, **env, **x11})
     names = [line.split()[1] for line in result.stdout.splitlines()[:-1]]
-    assert names == ["display", "scanners", "indicators", "modem", "server", "storage"], result.stdout
+    assert names == ["display", "scanners", "indicators", "modem", "server", "storage", "languages"], result.stdout
     assert result.stdout.splitlines()[-1] == "all checks passed"
     assert result.returncode == 0
 
@@ -153,3 +153,19 @@ def test_kiosk_selftest_command_prints_every_check(store_server, tmp_path: Path)
         store_server.start()
     assert down.returncode == 1
     assert "1 check(s) failed" in down.stdout and "FAIL  server" in down.stdout
+
+
+def test_languages_without_a_compiled_catalogue_fail(tmp_path: Path) -> None:
+    from kiosk import i18n
+
+    # A locale folder as a wheel built without the compile step leaves it: .po files, no .mo.
+    locale = tmp_path / "i18n"
+    for lang in ("uk", "en"):
+        (locale / lang / "LC_MESSAGES").mkdir(parents=True)
+        (locale / lang / "LC_MESSAGES" / "kiosk.po").write_text("")
+    (locale / "en" / "LC_MESSAGES" / "kiosk.mo").write_bytes((i18n.LOCALE_DIR / "en/LC_MESSAGES/kiosk.mo").read_bytes())
+    check = selftest.check_languages(KioskConfig(language="uk", languages=["uk", "en"]), locale)
+    assert check.status == FAIL and check.detail.startswith("no compiled catalogue for uk:")
+    # The package's own catalogues (compiled by scripts/test, as by the wheel's build): all there.
+    full = selftest.check_languages(KioskConfig(language="uk", languages=["uk", "en", "ru", "kk", "vi"]))
+    assert (full.status, full.detail) == (OK, "uk, en, ru, kk, vi")
