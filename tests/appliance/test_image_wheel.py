@@ -54,3 +54,34 @@ def test_a_language_without_catalogue_is_logged(tmp_path: Path, caplog: pytest.L
         "no compiled catalogue for language 'uk': its screens show English (the app was built without "
         "`python -m kiosk.i18n.build`; `kiosk selftest` fails until it is reinstalled)"]
     assert i18n.warn_missing_catalogues(["uk", "en"]) == []
+
+
+def test_constraints_pin_every_package_the_app_installs() -> None:
+    """Every distribution loyalty-kiosk[kiosk,server] pulls in (transitively, resolved in this venv, which
+    bootstrap.sh installs with the same constraints) is pinned, at the version installed here."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    seen: set[str] = set()
+    todo = [("loyalty-kiosk", {"kiosk", "server"})]
+    while todo:
+        name, extras = todo.pop()
+        for text in metadata.requires(name) or []:
+            req = Requirement(text)
+            if req.marker and not any(req.marker.evaluate({"extra": e}) for e in extras or {""}):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep not in seen:
+                seen.add(dep)
+                todo.append((dep, set(req.extras)))
+    unpinned = sorted(seen - set(pins))
+    assert not unpinned, f"constraints.txt lacks {unpinned}: run scripts/freeze-constraints"
+    stale = {d: (pins[d], metadata.version(d)) for d in seen if metadata.version(d) != pins[d]}
+    assert not stale, f"installed versions differ from constraints.txt (pin, installed): {stale}"
