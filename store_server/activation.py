@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, digital_card, shop
+from . import clock, digital_card, shop, takeover
 from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
+from .errors import DomainError
 from .phones import InvalidPhone, mask, normalise
 from .sms import templates
 from .sms.base import Gateway, GatewayError
@@ -39,7 +40,8 @@ MIN_CARD_DIGITS, MAX_CARD_DIGITS = 5, 20
 @dataclass(frozen=True)
 class Outcome:
     outcome: str  # activated | already_active | no_number | unknown_card | card_blocked | phone_has_card
-    #               | card_other_phone | opted_out | bad_sender
+    #               | card_other_phone | opted_out | bad_sender | card_needs_till | activation_code_required
+    #               | activation_code_wrong | flagged (a NO reply to a transaction notice)
     reply: str | None  # the template to answer with, None for no answer
     card_number: str | None = None
     values: dict = field(default_factory=dict)
@@ -75,11 +77,24 @@ def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = N
         return Outcome("no_number", "activation_no_number")
     card = _find_card(conn, number)
     if card is None:
+        # "10001 12345678": the number and the activation code printed on the card, read as one number above.
+        for word in text.split():
+            digits = re.sub(r"\D", "", word)
+            if MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and (card := _find_card(conn, digits)):
+                break
+    if card is None:
         return Outcome("unknown_card", "activation_unknown_card", number, {"card": number})
     number = card["number"]
     values = {"card": number}
     if card["state"] == "blocked":
         return Outcome("card_blocked", "activation_card_blocked", number, values)
+    if card["state"] == "issued":
+        # A card holding bonuses is not given to whoever knows its number (store_server/takeover.py).
+        try:
+            takeover.check(conn, card, at_till=False, code=takeover.code_in(text, number))
+        except DomainError as e:
+            reply = "activation_needs_till" if e.code == "card_needs_till" else "activation_code_required"
+            return Outcome(e.code, reply, number, values)
     customer = conn.execute(select(customers).where(customers.c.phone == phone)).mappings().first()
     if card["state"] == "active":
         if customer is not None and card["customer_id"] == customer["id"]:

@@ -55,7 +55,21 @@ def cmd_cards_issue(args):
     def act(conn):
         n = cards.issue_range(conn, args.first, args.last, card_type=args.type, ean13_prefix=args.ean13_prefix)
         print(f"{n} cards issued ({args.first}-{args.last}, type {args.type})")
+        if args.activation_codes:
+            _write_codes(conn, args, args.activation_codes)
     return _run(args, act)
+
+
+def _write_codes(conn, args, out: str) -> None:
+    from . import cards, takeover
+
+    pairs = takeover.generate(conn, cards.range_numbers(args.first, args.last, args.ean13_prefix))
+    takeover.write_csv(Path(out), pairs)
+    print(f"{len(pairs)} activation codes written to {out} (stored hashed: print them, then delete the file)")
+
+
+def cmd_cards_export_codes(args):
+    return _run(args, lambda conn: _write_codes(conn, args, args.out))
 
 
 def cmd_cards_type(args):
@@ -363,7 +377,16 @@ def add_commands(sub) -> None:
     q.add_argument("last", type=int)
     q.add_argument("--type", default="standard", help="card type (default: standard, a bonus card)")
     q.add_argument("--ean13-prefix", help="make EAN-13 numbers: this prefix, the number zero-padded, a check digit")
+    q.add_argument("--activation-codes", metavar="CSV",
+                   help="protect the range with activation codes printed on the cards; writes number,code to CSV")
     q.set_defaults(func=cmd_cards_issue)
+    q = cs.add_parser("export-codes", help="new activation codes for the range's cards not yet activated (a "
+                                           "re-print: earlier codes stop working), written to a CSV")
+    q.add_argument("first", type=int)
+    q.add_argument("last", type=int)
+    q.add_argument("--ean13-prefix")
+    q.add_argument("--out", required=True, help="the CSV for the card printer (created readable by you only)")
+    q.set_defaults(func=cmd_cards_export_codes)
     q = cs.add_parser("type", help="create a card type")
     q.add_argument("name")
     q.add_argument("--kind", choices=["bonus", "discount"], required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import clock, ledger
+from . import clock, ledger, takeover
 from .db import card_numbers, card_types, cards, customers, till_activations
 from .errors import DomainError, NotFound
 from .phones import mask
@@ -70,6 +70,8 @@ def view(conn: Connection, row) -> dict:
         "phone_masked": mask(row["phone"]),
         "balance": balance,
         "activation_pending": requested is not None,
+        # What activating this issued card takes besides a phone: null, "code" (printed on it) or "till".
+        "activation": takeover.needs(conn, row) if row["state"] == "issued" else None,
         "activation_requested_at": clock.aware(requested).isoformat() if requested is not None else None,
         "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
                     for h in recent],

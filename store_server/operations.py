@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import binding, cashiers, clock, ledger, otp, receipts, rules, shop, tiers, till_activation
+from . import binding, cashiers, clock, ledger, otp, receipts, rules, shop, takeover, tiers, till_activation
 from . import customers as customer_data
 from .db import cancellations, card_numbers, cards, customers, operations, sales
 from .db import ledger as ledger_table
@@ -131,9 +131,17 @@ def apply_register(ctx: OperationContext) -> dict:
     requested = _text(p, "card_number", required=False)
     # At a till the cashier's right decides (till_activation.py); checked before the code is spent.
     mode = till_activation.refuse_if_off(conn, ctx.device, ctx.setting("till_activation"))
+    at_till = ctx.device.get("role") == "cashier"
+    if requested and not at_till and takeover.needs(conn, _card(conn, requested)) == "till":
+        raise DomainError("card_needs_till", "this card already holds bonuses or was used: activate it at the "
+                                             "till, with the card in hand")
+    # A printed activation code is checked only after the phone's code, so it cannot be guessed without one.
     token = otp.consume_token(conn, token=ctx.op.get("verification_token"), purpose="register",
                               operation_id=ctx.op["id"], phone=phone, card_number=requested)
     card = _card(conn, requested or token["card_number"])
+    if card["state"] == "issued":
+        # A card worth something is not given to whoever knows its number (store_server/takeover.py).
+        takeover.check(conn, card, at_till=at_till, code=p.get("activation_code"))
     if mode == "review" and card["state"] != "active":
         return till_activation.submit(conn, op=ctx.op, device=ctx.device, card=card, phone=phone, payload=p,
                                       questionnaire=ctx.setting("questionnaire"))

@@ -135,6 +135,13 @@ def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
     if body.purpose == "register" and dev.get("role") == "cashier":
         with engine(request).connect() as conn:  # no SMS for an activation the till may not make
             till_activation.refuse_if_off(conn, dev)
+    elif body.purpose == "register" and body.card_number:
+        with engine(request).connect() as conn:  # nor for a card the entrance may not activate at all
+            number = cards.resolve(conn, body.card_number)
+            card = cards.get_card(conn, number) if number else None
+            if card is not None and card["activation"] == "till":
+                raise DomainError("card_needs_till", "this card already holds bonuses or was used: activate it "
+                                                     "at the till, with the card in hand")
     return otp.request_code(engine(request), request.app.state.gateway, secret_key=config.secret_key,
                             server_otp=config.otp, device_id=dev["id"], phone=body.phone, purpose=body.purpose,
                             card_number=body.card_number, amount=body.amount, lang=body.lang)

@@ -72,17 +72,77 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ru": "{shop}: вы больше не будете получать сообщения, только коды, которые запросите",
         "kk": "{shop}: енді сізге хабарлама келмейді, тек өзіңіз сұраған кодтар",
     },
+    "activation_needs_till": {
+        "en": "{shop}: card {card} already holds bonuses. To keep them safe, activate it at the till with the card "
+              "in hand",
+        "uk": "{shop}: на картці {card} вже є бонуси. Щоб їх захистити, активуйте її на касі, показавши картку",
+        "ru": "{shop}: на карте {card} уже есть бонусы. Чтобы их защитить, активируйте её на кассе, показав карту",
+        "kk": "{shop}: {card} картасында бонустар бар. Оларды қорғау үшін картаны кассада көрсетіп белсендіріңіз",
+    },
+    "activation_code_required": {
+        "en": "{shop}: card {card} is activated with the code printed on it. Send: {card} CODE, or ask at the till",
+        "uk": "{shop}: картку {card} активують кодом, надрукованим на ній. Надішліть: {card} КОД, або зверніться "
+              "до каси",
+        "ru": "{shop}: карту {card} активируют кодом, напечатанным на ней. Отправьте: {card} КОД, или обратитесь "
+              "на кассу",
+        "kk": "{shop}: {card} картасы онда басылған кодпен белсендіріледі. Жіберіңіз: {card} КОД, немесе кассаға "
+              "жүгініңіз",
+    },
+    # Transaction notices (shop setting transaction_sms): amounts are money or bonuses as 12.50.
     "notice_accrual": {
-        "en": "{shop}: +{points} bonuses on card {card}, balance {balance}",
-        "uk": "{shop}: +{points} бонусів на картку {card}, баланс {balance}",
-        "ru": "{shop}: +{points} бонусов на карту {card}, баланс {balance}",
-        "kk": "{shop}: {card} картасына +{points} бонус, қалдық {balance}",
+        "en": "{shop}: +{points} bonuses on card {card}, balance {balance}. Not you? Reply NO",
+        "uk": "{shop}: +{points} бонусів на картку {card}, баланс {balance}. Це не ви? Відповідайте НІ",
+        "ru": "{shop}: +{points} бонусов на карту {card}, баланс {balance}. Это не вы? Ответьте НЕТ",
+        "kk": "{shop}: {card} картасына +{points} бонус, қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп жауап беріңіз",
     },
     "notice_redeem": {
-        "en": "{shop}: {points} bonuses spent from card {card}, balance {balance}",
-        "uk": "{shop}: з картки {card} списано {points} бонусів, баланс {balance}",
-        "ru": "{shop}: с карты {card} списано {points} бонусов, баланс {balance}",
-        "kk": "{shop}: {card} картасынан {points} бонус жұмсалды, қалдық {balance}",
+        "en": "{shop}: {points} bonuses spent from card {card}, balance {balance}. Not you? Reply NO",
+        "uk": "{shop}: з картки {card} списано {points} бонусів, баланс {balance}. Це не ви? Відповідайте НІ",
+        "ru": "{shop}: с карты {card} списано {points} бонусов, баланс {balance}. Это не вы? Ответьте НЕТ",
+        "kk": "{shop}: {card} картасынан {points} бонус жұмсалды, қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп "
+              "жауап беріңіз",
+    },
+    "notice_sale": {
+        "en": "{shop}: purchase {amount}, card {card}: bonuses paid {spent}, earned {points}, balance {balance}. "
+              "Not you? Reply NO",
+        "uk": "{shop}: покупка {amount}, картка {card}: оплачено бонусами {spent}, нараховано {points}, "
+              "баланс {balance}. Це не ви? Відповідайте НІ",
+        "ru": "{shop}: покупка {amount}, карта {card}: оплачено бонусами {spent}, начислено {points}, "
+              "баланс {balance}. Это не вы? Ответьте НЕТ",
+        "kk": "{shop}: сатып алу {amount}, {card} картасы: бонуспен төленді {spent}, есептелді {points}, "
+              "қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп жауап беріңіз",
+    },
+    "notice_return": {
+        "en": "{shop}: return {amount}, card {card}: bonuses {points}, balance {balance}. Not you? Reply NO",
+        "uk": "{shop}: повернення {amount}, картка {card}: бонуси {points}, баланс {balance}. Це не ви? "
+              "Відповідайте НІ",
+        "ru": "{shop}: возврат {amount}, карта {card}: бонусы {points}, баланс {balance}. Это не вы? Ответьте НЕТ",
+        "kk": "{shop}: қайтару {amount}, {card} картасы: бонустар {points}, қалдық {balance}. Бұл сіз емессіз бе? "
+              "ЖОҚ деп жауап беріңіз",
+    },
+    "notice_cancel": {
+        "en": "{shop}: purchase cancelled, card {card}: bonuses {points}, balance {balance}. Not you? Reply NO",
+        "uk": "{shop}: покупку скасовано, картка {card}: бонуси {points}, баланс {balance}. Це не ви? "
+              "Відповідайте НІ",
+        "ru": "{shop}: покупка отменена, карта {card}: бонусы {points}, баланс {balance}. Это не вы? Ответьте НЕТ",
+        "kk": "{shop}: сатып алу болдырылмады, {card} картасы: бонустар {points}, қалдық {balance}. Бұл сіз "
+              "емессіз бе? ЖОҚ деп жауап беріңіз",
+    },
+    "notice_flagged": {
+        "en": "{shop}: thank you, the shop's manager will look into it. To block your card, ask at the till",
+        "uk": "{shop}: дякуємо, керівник магазину це перевірить. Щоб заблокувати картку, зверніться до каси",
+        "ru": "{shop}: спасибо, руководитель магазина это проверит. Чтобы заблокировать карту, обратитесь на кассу",
+        "kk": "{shop}: рақмет, дүкен басшысы мұны тексереді. Картаны бұғаттау үшін кассаға жүгініңіз",
+    },
+    "owner_alert": {
+        "en": "{shop}: customer {phone} replied NO to {operation} on card {card} ({when}, till {device}, "
+              "cashier {cashier})",
+        "uk": "{shop}: клієнт {phone} відповів НІ на {operation} по картці {card} ({when}, каса {device}, "
+              "касир {cashier})",
+        "ru": "{shop}: клиент {phone} ответил НЕТ на {operation} по карте {card} ({when}, касса {device}, "
+              "кассир {cashier})",
+        "kk": "{shop}: клиент {phone} {card} картасы бойынша {operation} операциясына ЖОҚ деп жауап берді "
+              "({when}, касса {device}, кассир {cashier})",
     },
 }
 
@@ -97,7 +157,9 @@ WELCOME_WITH_LINK: dict[str, str] = {
 }
 
 # Purposes that may go only to confirmed customers who did not opt out.
-RESTRICTED = ("notice_accrual", "notice_redeem", "marketing")
+RESTRICTED = ("notice_accrual", "notice_redeem", "notice_sale", "notice_return", "notice_cancel", "marketing")
+# A customer's answer to a transaction notice that says "that was not me".
+NO_WORDS = ("NO", "НІ", "НЕТ", "ЖОҚ", "ЖОК", "KHÔNG", "KHONG", "NOT ME")
 
 
 class TemplateError(ValueError):
@@ -123,6 +185,10 @@ def format_points(minor_units: int) -> str:
     sign = "-" if minor_units < 0 else ""
     whole, cents = divmod(abs(minor_units), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def is_no(text: str) -> bool:
+    return text.strip().strip(".!").upper() in NO_WORDS
 
 
 def is_stop(text: str) -> bool:
