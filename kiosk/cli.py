@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .config import ConfigError, KioskConfig
+from .config import DEFAULT_PATH, ConfigError, KioskConfig
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,6 +49,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
                 raise enrol.EnrolmentError("--server, --token and --role are needed (or --qr / --scan)")
             enrolment = enrol.from_arguments(args.server, args.token, args.role)
         enrolled = enrol.enrol(enrolment, config_path=args.config, name=args.name, state_dir=args.state_dir)
+    except enrol.EnrolledElsewhere as e:
+        print(f"kiosk provision: {e.args[0]} ({e.args[1]} written); no QR needed", flush=True)
+        return 0
     except enrol.EnrolmentError as e:
         print(f"kiosk provision: {e}", file=sys.stderr)
         return 2
@@ -69,10 +72,30 @@ def _scan_enrolment(args: argparse.Namespace):
     from . import enrol
 
     scanners = enrol.enrolment_scanners(args.config)
+    config_path = Path(args.config or os.environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
+    before = _file_stamp(config_path)
+
+    # `kiosk provision` stores the device key first and renames kiosk.toml into place last: once the file
+    # changed, the other enrolment is complete.
+    def enrolled_elsewhere() -> bool:
+        return _file_stamp(config_path) != before
+
     print(f"scan the enrolment QR code now (waiting {args.scan_timeout:.0f} s)", flush=True)
     with ScannerManager(scanners) as manager:
-        return enrol.wait_for_qr(manager.queue, args.scan_timeout, args.role,
-                                 on_other=lambda why: print(f"ignored: {why}", flush=True))
+        try:
+            return enrol.wait_for_qr(manager.queue, args.scan_timeout, args.role,
+                                     on_other=lambda why: print(f"ignored: {why}", flush=True),
+                                     enrolled_elsewhere=enrolled_elsewhere)
+        except enrol.EnrolledElsewhere as e:
+            raise enrol.EnrolledElsewhere(str(e), config_path) from None
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _when(ts: float | None) -> str:

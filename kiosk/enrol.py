@@ -65,11 +65,20 @@ def from_qr(payload: str, role: str | None = None) -> Enrolment:
     return from_arguments(decoded.server_url, decoded.token, chosen)
 
 
+class EnrolledElsewhere(Exception):
+    """While waiting for a QR, the device was enrolled another way (`kiosk provision` over SSH wrote kiosk.toml)."""
+
+
 def wait_for_qr(queue: ScanQueue, timeout: float, role: str | None = None,
-                on_other=lambda reason: None) -> Enrolment:
-    """The first enrolment QR read on `queue`; other scans are reported through `on_other` and skipped."""
+                on_other=lambda reason: None, enrolled_elsewhere=lambda: False) -> Enrolment:
+    """The first enrolment QR read on `queue`; other scans are reported through `on_other` and skipped.
+
+    Raises EnrolledElsewhere as soon as `enrolled_elsewhere()` is true: kiosk-enrol.service then ends at once,
+    and a technician's `systemctl start kiosk` after enrolling by hand does not wait out the scan timeout."""
     give_up_at = time.monotonic() + timeout
     while (left := give_up_at - time.monotonic()) > 0:
+        if enrolled_elsewhere():
+            raise EnrolledElsewhere("enrolled meanwhile by another way")
         scan = queue.get(timeout=min(left, 0.5))
         if scan is None:
             continue

@@ -48,6 +48,12 @@ DONE_FILE = "kiosk-provision.done"
 ERROR_FILE = "kiosk-provision-error.txt"
 WIFI_CONNECTION = "kiosk-wifi"
 EX_TEMPFAIL = 75
+# Limits of the helpers (seconds). kiosk-firstboot.service's TimeoutStartSec must exceed the sum that
+# worst_case_seconds() makes of them, or systemd kills provisioning half-way (a test checks it).
+WIFI_COUNTRY_TIMEOUT = 60
+NM_RELOAD_TIMEOUT = 30
+NM_UP_TIMEOUT = 60
+PROVISION_ATTEMPT_TIMEOUT = 120
 ROLES = ("cashier", "entrance")
 ROTATIONS = (0, 90, 180, 270)
 ALLOWED_KEYS = {
@@ -224,9 +230,9 @@ def apply_wifi(wifi: Wifi, settings: Settings, log: Log) -> None:
     log(f"Wi-Fi: connection '{WIFI_CONNECTION}' for network '{wifi.ssid}' written to {path}")
     if wifi.country:
         # raspi-config sets the regulatory domain and lifts the rfkill block that keeps Wi-Fi off.
-        _run_optional(["raspi-config", "nonint", "do_wifi_country", wifi.country], log, timeout=60)
-    _run_optional(["nmcli", "connection", "reload"], log, timeout=30)
-    _run_optional(["nmcli", "--wait", "45", "connection", "up", WIFI_CONNECTION], log, timeout=60)
+        _run_optional(["raspi-config", "nonint", "do_wifi_country", wifi.country], log, timeout=WIFI_COUNTRY_TIMEOUT)
+    _run_optional(["nmcli", "connection", "reload"], log, timeout=NM_RELOAD_TIMEOUT)
+    _run_optional(["nmcli", "--wait", "45", "connection", "up", WIFI_CONNECTION], log, timeout=NM_UP_TIMEOUT)
 
 
 def _run_optional(command: list[str], log: Log, timeout: float) -> None:
@@ -264,10 +270,12 @@ def enrol(enrolment: Enrolment, settings: Settings, log: Log) -> None:
     while True:
         attempt += 1
         log(f"enrolling at {enrolment.server} as {enrolment.role} (attempt {attempt})")
+        # The deadline holds for the last attempt too, so the whole run stays within worst_case_seconds().
+        timeout = max(1.0, min(PROVISION_ATTEMPT_TIMEOUT, give_up_at - time.monotonic()))
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
-            raise ProvisionError("kiosk provision did not finish within 120 s") from exc
+            raise ProvisionError(f"kiosk provision did not finish within {timeout:.0f} s") from exc
         output = _redact((result.stdout + result.stderr).strip(), enrolment.token)
         if output:
             log(output)
@@ -281,6 +289,13 @@ def enrol(enrolment: Enrolment, settings: Settings, log: Log) -> None:
                 "check the network and the server URL"
             )
         time.sleep(settings.retry_s)
+
+
+def worst_case_seconds(settings: Settings) -> float:
+    """The longest a run can take: every Wi-Fi helper at its time limit, then enrolment until its deadline
+    (the last attempt cut to fit), plus one retry pause and a margin for the file work."""
+    wifi = WIFI_COUNTRY_TIMEOUT + NM_RELOAD_TIMEOUT + NM_UP_TIMEOUT
+    return wifi + settings.deadline_s + 1.0 + settings.retry_s + 10
 
 
 def hand_over_to_kiosk_user(settings: Settings, log: Log) -> None:

@@ -185,3 +185,34 @@ def test_a_blank_device_reads_the_qr_from_any_scanner_found(tmp_path: Path) -> N
         os.close(slave)
     with pytest.raises(EnrolmentError, match="no scanner found"):
         enrolment_scanners(tmp_path / "no-kiosk.toml", input_root=str(tmp_path / "input"), serial_globs=())
+
+
+
+def test_waiting_for_a_qr_ends_when_the_device_is_enrolled_another_way(store_server, tmp_path: Path) -> None:
+    """kiosk-enrol.service waits up to an hour for a scan; a technician enrols the device by hand over SSH
+    (the one-device shop's way): the wait ends at once, exit 0, so kiosk-enrol's ExecStartPost starts the
+    kiosk and a `systemctl start kiosk` queued behind it does not wait out the hour."""
+    master, slave = pty.openpty()
+    try:
+        # Scanners from kiosk.toml, as a device has them once configured (a blank one discovers them).
+        config, state = device_dir(tmp_path, "d", EXISTING.replace("PORT", os.ttyname(slave)))
+        started = time.monotonic()
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "--config", str(config), "provision", "--scan",
+             "--scan-timeout", "3600", "--state-dir", str(state)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "scan the enrolment QR" in waiting.stdout.readline()
+            by_hand = kiosk("--config", str(config), "provision", "--server", store_server.url, "--token",
+                            store_server.enrolment_token("entrance"), "--role", "entrance", "--state-dir", str(state))
+            assert by_hand.returncode == 0, by_hand.stderr
+            out, err = waiting.communicate(timeout=30)
+        finally:
+            waiting.kill()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert waiting.returncode == 0, out + err
+    assert f"enrolled meanwhile by another way ({config} written); no QR needed" in out
+    assert time.monotonic() - started < 60
+    assert_enrolled(store_server, state, "entrance")

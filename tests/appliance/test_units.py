@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -181,3 +182,55 @@ def test_long_running_services_keep_a_low_exposure_score(unit: str, tmp_path: Pa
     line = next(line for line in result.stdout.splitlines() if "Overall exposure level" in line)
     score = float(line.split(":")[1].split()[0])
     assert score <= 2.5, result.stdout[-3000:]
+
+
+def exposure(unit: str, cwd: Path) -> tuple[float, str]:
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", str(REPO / "systemd" / unit)],
+                            capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
+    line = next(line for line in result.stdout.splitlines() if "Overall exposure level" in line)
+    return float(line.split(":")[1].split()[0]), result.stdout
+
+
+@pytest.mark.requires_tool("systemd-analyze", "systemd")
+@pytest.mark.parametrize("unit", ["kiosk-firstboot.service", "kiosk-enrol.service"])
+def test_root_oneshots_are_sandboxed(unit: str, tmp_path: Path) -> None:
+    # They run as root (they write /etc/kiosk and hand files to the kiosk user), so the score cannot reach
+    # the kiosk's; it was 9.6 ("UNSAFE") with no sandbox at all.
+    score, report = exposure(unit, tmp_path)
+    assert score <= 5.0, report[-4000:]
+    service = read_unit((REPO / "systemd" / unit).read_text())["Service"]
+    assert service["ProtectSystem"] == ["strict"]
+    # What they must still write: the config, the device's database (and the boot partition for firstboot).
+    writable = " ".join(service["ReadWritePaths"]).split()
+    assert {"/etc/kiosk", "/var/lib/kiosk"} <= set(writable)
+    if unit == "kiosk-firstboot.service":
+        assert {"/boot/firmware", "-/etc/NetworkManager/system-connections"} <= set(writable)
+    else:
+        assert "char-input r" in service["DeviceAllow"]  # every input device, for any scanner
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_ordering_after_time_sync_also_pulls_it_in(unit: str) -> None:
+    # After= alone orders against time-sync.target only if something else happens to start it.
+    section = read_unit((REPO / "systemd" / unit).read_text())["Unit"]
+    after = " ".join(section.get("After", [])).split()
+    if "time-sync.target" in after:
+        assert "time-sync.target" in " ".join(section.get("Wants", [])).split()
+
+
+def test_firstboot_worst_case_fits_in_its_start_timeout() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kiosk_firstboot", REPO / "systemd/kiosk-firstboot.py")
+    firstboot = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = firstboot  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(firstboot)
+    finally:
+        del sys.modules[spec.name]
+    service = read_unit((REPO / "systemd/kiosk-firstboot.service").read_text())["Service"]
+    env = dict(value.split("=", 1) for value in service.get("Environment", []))
+    worst = firstboot.worst_case_seconds(firstboot.Settings.from_environ(env))
+    timeout = service["TimeoutStartSec"][0]
+    limit = int(timeout.removesuffix("min")) * 60 if timeout.endswith("min") else int(timeout.removesuffix("s"))
+    assert worst < limit, f"firstboot may need {worst:.0f} s but systemd stops it after {limit} s"
