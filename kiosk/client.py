@@ -110,6 +110,10 @@ class StoreClient:
     def config(self) -> dict:
         return self._call("GET", "/config")
 
+    def heartbeat(self, status: dict) -> dict:
+        """Tells the server how this device is (version, outbox backlog, last sync error); answers /config."""
+        return self._call("POST", "/devices/heartbeat", json=status)
+
     def card(self, number: str, timeout: float | None = None) -> dict:
         return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}", timeout=timeout)
 

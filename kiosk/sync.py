@@ -18,6 +18,18 @@ from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT, SYNC_LAST_SUCCESS, Local
 
 log = logging.getLogger(__name__)
 
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("loyalty-kiosk")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+source"
+
+
+APP_VERSION = _version()
+
 # Whole-batch refusals that are about the operations themselves (malformed, too large), as opposed to the
 # device (401/403), the rate (429) or a wrong URL (404): those are split until the culprit is alone.
 _PAYLOAD_REFUSALS = (400, 413, 422)
@@ -146,13 +158,26 @@ class SyncWorker:
             if shop.get("public_name"):
                 self.store.set_setting("shop_name", shop["public_name"])
 
+    def _heartbeat(self):
+        """The back office's device list shows what this says; the answer is the shop's config."""
+        state = self.refresh_state()
+        status = {"app_version": APP_VERSION, "outbox_pending": state.pending, "outbox_failed": state.failed,
+                  "last_sync_error": (state.last_error or "")[:300] or None,
+                  "last_sync_error_at": state.last_error_at}
+        try:
+            return self.client.heartbeat(status)
+        except ServerRefused as e:
+            if e.status != 404:  # a server from before the heartbeat: its /config still answers
+                raise
+            return self.client.config()
+
     def step(self) -> float:
         """One round of the worker's loop; returns how long to wait before the next one."""
         try:
             sent = self.drain()
             refreshed = self.refresh_cards()
             if not sent and not refreshed and time.time() - self._last_contact > self.heartbeat:
-                self._keep_shop_config(self.client.config())
+                self._keep_shop_config(self._heartbeat())
                 self._last_contact = time.time()
             self._succeeded(changed=bool(sent or refreshed))
             delay = self.idle_interval

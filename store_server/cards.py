@@ -10,7 +10,7 @@ from .db import card_numbers, card_types, cards, customers, till_activations
 from .errors import DomainError, NotFound
 from .phones import mask
 
-STATES = ("issued", "active", "blocked")
+STATES = ("issued", "active", "blocked", "replaced")  # replaced: a lost card, its balance moved to a new one
 KINDS = ("bonus", "discount")
 MAX_RANGE = 1_000_000
 
@@ -146,6 +146,8 @@ def set_state(conn: Connection, number: str, state: str) -> None:
     row = conn.execute(select(cards.c.state, cards.c.customer_id).where(cards.c.number == number)).first()
     if row is None:
         raise NotFound("card_not_found", "this card is not one of ours")
+    if row.state == "replaced":
+        raise DomainError("card_replaced", "this card was replaced by a new one; it stays so")
     if state != "blocked":
         # Unblocking returns the card to what its binding says it is.
         state = "active" if row.customer_id is not None else "issued"

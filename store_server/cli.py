@@ -175,9 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100, help="at most this many messages per run")
     p.set_defaults(func=cmd_sms_status)
 
+    from .admin.cli import add_commands as add_account_commands
     from .admin_cli import add_commands
 
     add_commands(sub)
+    add_account_commands(sub)
     return parser
 
 

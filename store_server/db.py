@@ -337,6 +337,81 @@ transaction_notices = Table(
 )
 Index("ix_transaction_notices_phone", transaction_notices.c.phone, transaction_notices.c.sent_at)
 
+# The back office (store_server/admin): its accounts, their sessions and what they did.
+admin_accounts = Table(
+    "admin_accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # owner | operator
+    Column("password_hash", String(200), nullable=False),  # Argon2id, with its parameters
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),  # wrong passwords since the last good one
+    Column("locked_until", DateTime(timezone=True)),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+admin_sessions = Table(
+    "admin_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),  # the cookie carries the id, signed; we keep its hash
+    Column("account_id", Integer, ForeignKey("admin_accounts.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("address", String(64)),
+)
+Index("ix_admin_sessions_account", admin_sessions.c.account_id)
+
+# Wrong passwords by address, for throttling a guesser who tries many names.
+admin_login_failures = Table(
+    "admin_login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_admin_login_failures_address_at", admin_login_failures.c.address, admin_login_failures.c.at)
+
+admin_audit = Table(
+    "admin_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("account", String(64), nullable=False),  # the name, kept even if the account goes
+    Column("action", String(64), nullable=False),
+    Column("target", String(100)),
+    Column("details", JSON, nullable=False),
+    Column("address", String(64)),
+)
+Index("ix_admin_audit_at", admin_audit.c.at)
+
+# What each device last said about itself (POST /api/v1/devices/heartbeat).
+device_status = Table(
+    "device_status", metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("app_version", String(32)),
+    Column("outbox_pending", Integer),
+    Column("outbox_failed", Integer),
+    Column("last_sync_error", String(300)),
+    Column("last_sync_error_at", DateTime(timezone=True)),
+)
+
+# A lost card replaced by a new one: the old number answers "replaced" and points here.
+card_replacements = Table(
+    "card_replacements", metadata,
+    Column("old_number", String(32), ForeignKey("cards.number"), primary_key=True),
+    Column("new_number", String(32), ForeignKey("cards.number"), nullable=False),
+    Column("operation_id", String(36), ForeignKey("operations.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_card_replacements_new", card_replacements.c.new_number)
+
+# The back office's journal pages walk operations by time, newest first (keyset on at, id).
+Index("ix_operations_at_id", operations.c.at, operations.c.id)
+Index("ix_operations_device_at", operations.c.device_id, operations.c.at)
+Index("ix_sms_log_sent", sms_log.c.sent_at)
+Index("ix_sms_log_phone", sms_log.c.phone)
+Index("ix_customers_name", customers.c.name)
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
-from .db import devices, enrolment_tokens
+from .db import device_status, devices, enrolment_tokens
 from .errors import DomainError, Forbidden, Unauthorised
 from .security import hash_secret, new_secret
 
@@ -65,3 +65,27 @@ def authenticate(conn: Connection, key: str | None) -> dict:
 
 def revoke(conn: Connection, device_id: str) -> None:
     conn.execute(update(devices).where(devices.c.id == device_id).values(revoked_at=clock.now()))
+
+
+def record_heartbeat(conn: Connection, device_id: str, status: dict) -> None:
+    from datetime import UTC, datetime
+
+    error_at = status.get("last_sync_error_at")
+    values = dict(last_seen_at=clock.now(), app_version=status.get("app_version"),
+                  outbox_pending=status.get("outbox_pending"), outbox_failed=status.get("outbox_failed"),
+                  last_sync_error=status.get("last_sync_error"),
+                  last_sync_error_at=datetime.fromtimestamp(error_at, UTC) if error_at else None)
+    if conn.execute(update(device_status).where(device_status.c.device_id == device_id).values(**values)).rowcount:
+        return
+    conn.execute(insert(device_status).values(device_id=device_id, **values))
+
+
+def listing(conn: Connection) -> list[dict]:
+    """Devices with what they last reported, newest enrolment first."""
+    query = (select(devices.c.id, devices.c.name, devices.c.role, devices.c.created_at, devices.c.revoked_at,
+                    device_status.c.last_seen_at, device_status.c.app_version, device_status.c.outbox_pending,
+                    device_status.c.outbox_failed, device_status.c.last_sync_error,
+                    device_status.c.last_sync_error_at)
+             .select_from(devices.outerjoin(device_status, device_status.c.device_id == devices.c.id))
+             .order_by(devices.c.revoked_at.is_not(None), devices.c.created_at.desc()))
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -16,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from . import binding, cashiers, clock, ledger, otp, receipts, rules, shop, takeover, tiers, till_activation
 from . import customers as customer_data
-from .db import cancellations, card_numbers, cards, customers, operations, sales
+from .db import (
+    cancellations,
+    card_numbers,
+    card_replacements,
+    cards,
+    customers,
+    operations,
+    sales,
+    till_activations,
+)
 from .db import ledger as ledger_table
 from .db import receipts as receipts_table
 from .errors import DomainError
@@ -90,6 +99,8 @@ def _card(conn: Connection, number: str | None) -> dict:
         raise DomainError("card_not_found", "this card is not one of ours")
     if row["state"] == "blocked":
         raise DomainError("card_blocked", "this card is blocked")
+    if row["state"] == "replaced":
+        raise DomainError("card_replaced", "this card was replaced by a new one")
     return dict(row)
 
 
@@ -320,6 +331,71 @@ def preview_sale(conn: Connection, device: dict, payload: dict, at: datetime | N
     return {**r.preview(), "card_number": card["number"], "at": ctx.at.isoformat()}
 
 
+# The back office's operations (store_server/admin): they go through apply_one like a device's, as the
+# pseudo-device ADMIN_DEVICE, so they are recorded, idempotent and written to the ledger the same way.
+ADMIN_DEVICE = {"id": "admin", "role": "admin"}
+MAX_REASON = 500
+
+
+def _reason(payload: dict) -> str:
+    reason = payload.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise DomainError("reason_required", f"say why, in at most {MAX_REASON} characters")
+    return reason.strip()
+
+
+def apply_adjust(ctx: OperationContext) -> dict:
+    """A manual balance correction by the owner: a signed amount and the reason, one ledger row."""
+    _require_role(ctx, "admin")
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    amount = ctx.payload.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > MAX_AMOUNT:
+        raise DomainError("bad_amount", "the correction is a non-zero whole number of minor units")
+    _reason(ctx.payload)
+    have = ledger.balance(ctx.conn, card["number"])
+    if have + amount < 0:
+        raise DomainError("insufficient_balance", "the balance cannot go below zero", balance=have)
+    ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="adjustment",
+                amount=amount, at=ctx.at)
+    return {"adjusted": amount, "balance": have + amount}
+
+
+def apply_replace(ctx: OperationContext) -> dict:
+    """A lost card replaced: the balance, the customer (so the phone) and the extra numbers move to an issued
+    card; the old number stays, in state "replaced", so devices scanning it are told so."""
+    _require_role(ctx, "admin")
+    conn = ctx.conn
+    old = _card(conn, _text(ctx.payload, "card_number"))
+    if old["state"] != "active" or old["customer_id"] is None:
+        raise DomainError("card_not_active", "only an active card can be replaced")
+    new = conn.execute(_CARD, {"number": _text(ctx.payload, "new_number")}).mappings().first()
+    if new is None:
+        raise DomainError("card_not_found", "the new card is not one of ours")
+    if new["number"] == old["number"]:
+        raise DomainError("same_card", "the new card is the old one")
+    if new["state"] != "issued" or new["customer_id"] is not None or new["reserved_phone"]:
+        raise DomainError("card_not_free", "the new card must be a fresh, not activated card")
+    if conn.execute(select(till_activations.c.id).where(till_activations.c.card_number == new["number"],
+                                                        till_activations.c.state == "pending")).first():
+        raise DomainError("activation_pending", "the new card waits for an activation review")
+    _reason(ctx.payload)
+    moved = ledger.balance(conn, old["number"])
+    ledger.post(conn, card_number=old["number"], operation_id=ctx.op["id"], kind="transfer_out", amount=-moved,
+                at=ctx.at)
+    ledger.post(conn, card_number=new["number"], operation_id=ctx.op["id"], kind="transfer_in", amount=moved,
+                at=ctx.at)
+    # The old card keeps its customer_id so the customer's history still finds it.
+    conn.execute(update(cards).where(cards.c.number == old["number"]).values(state="replaced"))
+    conn.execute(update(cards).where(cards.c.number == new["number"]).values(
+        state="active", customer_id=old["customer_id"], activated_at=ctx.at))
+    conn.execute(update(card_numbers).where(card_numbers.c.card_number == old["number"])
+                 .values(card_number=new["number"]))
+    conn.execute(insert(card_replacements).values(old_number=old["number"], new_number=new["number"],
+                                                  operation_id=ctx.op["id"], at=ctx.at))
+    return {"card_number": old["number"], "new_number": new["number"], "moved": moved,
+            "balance": ledger.balance(conn, new["number"])}
+
+
 APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
     "register": apply_register,
     "update_customer": apply_update_customer,
@@ -327,6 +403,8 @@ APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
     "redeem": apply_redeem,
     "return": apply_return,
     "cancel": apply_cancel,
+    "adjust": apply_adjust,
+    "replace": apply_replace,
 }
 
 
@@ -446,6 +524,8 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
             card = found.get(_text(payload, "card_number"))
             if card["state"] == "blocked":
                 raise DomainError("card_blocked", "this card is blocked")
+            if card["state"] == "replaced":
+                raise DomainError("card_replaced", "this card was replaced by a new one")
             amount = _amount(payload)
         except DomainError as e:
             op_rows.append({**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
@@ -497,6 +577,27 @@ def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
         if fast is not None:
             return fast
         return [apply_one(conn, op, device, cache) for op in ops]
+
+
+def apply_admin(engine: Engine, op_type: str, payload: dict, *, by: str, op_id: str | None = None,
+                then: Callable[[Connection, dict], None] | None = None) -> dict:
+    """Applies a back-office operation (adjust, replace) as ADMIN_DEVICE; raises DomainError when refused.
+
+    `op_id` comes from the form that asked for it, so a double submit applies it once (the second answer
+    is the first one's result). `then` runs in the same transaction once it applied (the audit row).
+    """
+    import uuid
+
+    op = {"id": op_id or str(uuid.uuid4()), "type": op_type, "at": clock.now(), "cashier": by,
+          "payload": payload}
+    with _write_lock, writer(engine) as conn:
+        result = apply_one(conn, op, ADMIN_DEVICE, {})
+        done = {"id": op["id"], **(result.get("result") or {})}
+        if result["status"] == "applied" and then is not None:
+            then(conn, done)
+    if result["status"] == "rejected":
+        raise DomainError(result["error"], result["message"])
+    return done
 
 
 def expire_bonuses(engine: Engine, *, now: datetime | None = None) -> int:

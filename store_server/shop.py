@@ -44,6 +44,8 @@ DEFAULTS: dict = {
     # Phones of the shop's staff (the fraud report looks for them), and the owner's phone for NO replies.
     "staff_phones": [],
     "owner_phone": None,
+    # ISO 4217 code the back office shows money in; None: the legal tender of `country` (Babel knows it).
+    "currency": None,
 }
 
 

@@ -85,6 +85,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
 
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API
+    from ..admin.routes import mount as mount_back_office
+
+    mount_back_office(app)  # the shop owner's pages under /admin/
     from ..activation import attach_poller  # inbound activation through the GSM modem, when there is one
 
     attach_poller(app)

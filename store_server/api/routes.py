@@ -88,6 +88,22 @@ def enrol(body: EnrolBody, request: Request) -> dict:
         return devices.enrol(conn, token=body.enrolment_token, name=body.name, role=body.role)
 
 
+class HeartbeatBody(BaseModel):
+    app_version: str | None = Field(default=None, max_length=32)
+    outbox_pending: int | None = Field(default=None, ge=0)
+    outbox_failed: int | None = Field(default=None, ge=0)
+    last_sync_error: str | None = Field(default=None, max_length=300)
+    last_sync_error_at: float | None = Field(default=None, ge=0, le=4e9)  # the device's Unix time
+
+
+@router.post("/devices/heartbeat")
+def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
+    """A device says how it is (the back office's device list shows it) and gets the shop's config back."""
+    with engine(request).begin() as conn:
+        devices.record_heartbeat(conn, dev["id"], body.model_dump())
+        return {**shop.device_config(conn), "till_activation": till_activation.mode_for(conn, dev)}
+
+
 @router.get("/config")
 def config(request: Request, dev: Device) -> dict:
     with engine(request).connect() as conn:

@@ -178,6 +178,24 @@ def test_the_idle_heartbeat_keeps_the_shops_current_config(store_server, cashier
         store_server.cli("settings", "set", "till_activation", "direct")
 
 
+def test_the_heartbeat_tells_the_server_how_the_device_is(store_server, cashier, store):
+    import sqlite3
+
+    from kiosk.sync import APP_VERSION
+
+    store.enqueue("sale", {"card_number": "10017", "amount": 1000})
+    worker = worker_for(store, store_server.url, cashier["device_key"], heartbeat=0)
+    worker.step()  # drains the sale; the next idle round is the heartbeat
+    worker.step()
+    db = sqlite3.connect(f"file:{store_server.database}?mode=ro", uri=True)
+    try:
+        row = db.execute("select app_version, outbox_pending, outbox_failed, last_seen_at from device_status "
+                         "where device_id = ?", [cashier["device_id"]]).fetchone()
+    finally:
+        db.close()
+    assert row is not None and row[0] == APP_VERSION and row[1] == 0 and row[2] == 0 and row[3]
+
+
 def test_queued_operations_survive_a_restart(store_server, cashier, tmp_path):
     first = LocalStore(tmp_path / "kiosk.db")
     ids = [first.enqueue("sale", {"card_number": "10017", "amount": 1000}) for _ in range(3)]

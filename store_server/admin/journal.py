@@ -1,0 +1,156 @@
+"""The operations journal: filtered, newest first, paged by key (time, id) so page 1000 costs what page 1 does."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Connection
+
+from .. import clock
+from ..db import devices, ledger, operations
+
+PAGE = 50
+TYPES = ("sale", "redeem", "return", "cancel", "register", "update_customer", "adjust", "replace", "expire",
+         "activation_approved", "activation_rejected")
+STATUSES = ("applied", "rejected")
+
+
+@dataclass
+class Filters:
+    since: date | None = None  # shop-local dates, both inclusive
+    until: date | None = None
+    type: str | None = None
+    device: str | None = None
+    cashier: str | None = None
+    status: str | None = None
+    card: str | None = None
+
+    @classmethod
+    def from_query(cls, params) -> Filters:
+        def day(key: str) -> date | None:
+            try:
+                return date.fromisoformat(params.get(key) or "")
+            except ValueError:
+                return None
+
+        def text(key: str) -> str | None:
+            value = (params.get(key) or "").strip()
+            return value[:100] or None
+
+        f = cls(since=day("since"), until=day("until"), type=text("type"), device=text("device"),
+                cashier=text("cashier"), status=text("status"), card=text("card"))
+        if f.status not in STATUSES:
+            f.status = None
+        return f
+
+    def as_query(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(self).items() if v}
+
+
+def _bounds(f: Filters, timezone: str) -> list:
+    zone = ZoneInfo(timezone or "UTC")
+    where = []
+    if f.since:
+        where.append(operations.c.at >= datetime.combine(f.since, time(), zone).astimezone(ZoneInfo("UTC")))
+    if f.until:
+        end = datetime.combine(f.until + timedelta(days=1), time(), zone).astimezone(ZoneInfo("UTC"))
+        where.append(operations.c.at < end)
+    for column, value in ((operations.c.type, f.type), (operations.c.device_id, f.device),
+                          (operations.c.cashier, f.cashier), (operations.c.status, f.status),
+                          (operations.c.card_number, f.card)):
+        if value:
+            where.append(column == value)
+    return where
+
+
+def encode_cursor(row: dict) -> str:
+    return f"{clock.aware(row['at']).isoformat()}|{row['id']}"
+
+
+def after(cursor: str | None) -> list:
+    if not cursor or "|" not in cursor:
+        return []
+    at_text, op_id = cursor.split("|", 1)
+    try:
+        at = clock.aware(datetime.fromisoformat(at_text)).astimezone(ZoneInfo("UTC"))
+    except ValueError:
+        return []
+    return [or_(operations.c.at < at, and_(operations.c.at == at, operations.c.id < op_id))]
+
+
+def _query(f: Filters, timezone: str):
+    return (select(operations.c.id, operations.c.type, operations.c.at, operations.c.received_at,
+                   operations.c.device_id, operations.c.cashier, operations.c.card_number, operations.c.status,
+                   operations.c.error, operations.c.result, devices.c.name.label("device_name"))
+            .select_from(operations.outerjoin(devices, devices.c.id == operations.c.device_id))
+            .where(*_bounds(f, timezone)).order_by(operations.c.at.desc(), operations.c.id.desc()))
+
+
+def page(conn: Connection, f: Filters, timezone: str, cursor: str | None = None, size: int = PAGE) -> dict:
+    rows = [dict(r) for r in conn.execute(_query(f, timezone).where(*after(cursor)).limit(size + 1)).mappings()]
+    more = len(rows) > size
+    rows = rows[:size]
+    if rows:
+        moves: dict[str, int] = {}
+        for op_id, amount in conn.execute(select(ledger.c.operation_id, ledger.c.amount).where(
+                ledger.c.operation_id.in_([r["id"] for r in rows]))).all():
+            moves[op_id] = moves.get(op_id, 0) + int(amount)
+        for r in rows:
+            r["bonus"] = moves.get(r["id"])
+    return {"rows": rows, "next": encode_cursor(rows[-1]) if more else None}
+
+
+def device_choices(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(devices.c.id, devices.c.name).order_by(devices.c.name)).mappings()]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    """A spreadsheet opening the CSV must not run a cell as a formula (CSV injection): such text gets a
+    leading apostrophe. Plain numbers, negative ones included, stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        try:
+            float(text)
+            return text
+        except ValueError:
+            return "'" + text
+    return text
+
+
+CSV_COLUMNS = ("at", "id", "type", "status", "error", "card_number", "device", "cashier", "bonus")
+
+
+def csv_rows(conn: Connection, f: Filters, timezone: str, limit: int = 1_000_000) -> Iterator[str]:
+    """The filtered journal as CSV, a page at a time (no million-row list in memory)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    cursor, written = None, 0
+    zone = ZoneInfo(timezone or "UTC")
+    while written < limit:
+        chunk = page(conn, f, timezone, cursor, size=1000)
+        for r in chunk["rows"]:
+            writer.writerow([safe_cell(v) for v in (
+                clock.aware(r["at"]).astimezone(zone).isoformat(timespec="seconds"), r["id"], r["type"],
+                r["status"], r["error"], r["card_number"], r["device_name"] or r["device_id"], r["cashier"],
+                r["bonus"])])
+        written += len(chunk["rows"])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        cursor = chunk["next"]
+        if cursor is None:
+            break

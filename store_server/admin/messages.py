@@ -1,0 +1,132 @@
+"""Words for the codes pages show: what was done, why something was refused, states, types, actions.
+
+Codes come from the server's domain errors and the back office itself; unknown ones fall back to the
+English message the error carried.
+"""
+
+from __future__ import annotations
+
+from .i18n import N_
+
+DONE = {
+    "balance_corrected": N_("The balance was corrected."),
+    "card_replaced": N_("The card was replaced. This is the new card."),
+    "card_blocked": N_("The card is blocked."),
+    "card_unblocked": N_("The card is unblocked."),
+    "answers_saved": N_("The answers were saved."),
+    "customer_erased": N_("The customer's personal data was erased."),
+    "activation_approved": N_("The activation was approved and the welcome SMS sent."),
+    "activation_approved_no_sms": N_("The activation was approved, but the welcome SMS could not be sent."),
+    "activation_rejected": N_("The activation was rejected."),
+    "device_revoked": N_("The device was revoked."),
+    "account_created": N_("The account was created."),
+    "account_unlocked": N_("The account was unlocked."),
+    "password_changed": N_("Your password was changed. Other sessions of this account were signed out."),
+}
+
+ERRORS = {
+    "bad_login": N_("Wrong name or password."),
+    "account_locked": N_("This account is locked after too many wrong passwords. Try again later."),
+    "too_many_logins": N_("Too many wrong passwords from this computer. Try again later."),
+    "csrf": N_("The form expired or did not come from this page. Open the page again and repeat."),
+    "owner_only": N_("Only the shop owner may do this."),
+    "passwords_differ": N_("The two new passwords differ."),
+    "password_too_short": N_("A password needs at least 10 characters."),
+    "bad_password": N_("The current password is not right."),
+    "bad_amount": N_("Enter the amount as a number, e.g. 50 or -12.50."),
+    "reason_required": N_("Say why: the reason is required."),
+    "insufficient_balance": N_("The balance cannot go below zero."),
+    "card_not_found": N_("No such card."),
+    "card_blocked": N_("The card is blocked. Unblock it first."),
+    "card_replaced": N_("This card was replaced by a new one."),
+    "card_not_active": N_("The card has no customer yet."),
+    "card_not_free": N_("The new card must be a fresh card that is not activated."),
+    "same_card": N_("The new card is the same as the old one."),
+    "activation_pending": N_("The card waits for an activation review."),
+    "phone_has_card": N_("The customer's other card is active. Block it first."),
+    "confirm_number": N_("Type the card number to confirm."),
+    "activation_decided": N_("This activation was already decided."),
+    "activation_not_found": N_("No such activation."),
+    "card_bound_to_other": N_("This card is bound to another phone."),
+    "account_exists": N_("An account with this name exists already."),
+    "bad_name": N_("An account name has 1 to 64 characters."),
+    "bad_role": N_("Choose a role."),
+    "bad_answer": N_("An answer does not fit its question."),
+    "bad_state": N_("Unknown state."),
+    "not_found": N_("This page does not exist."),
+}
+
+STATES = {
+    "issued": N_("not activated"),
+    "active": N_("active"),
+    "blocked": N_("blocked"),
+    "replaced": N_("replaced"),
+    "pending": N_("waiting"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "applied": N_("applied"),
+}
+
+TYPES = {
+    "sale": N_("sale"),
+    "redeem": N_("bonus payment"),
+    "return": N_("return"),
+    "cancel": N_("cancellation"),
+    "register": N_("registration"),
+    "update_customer": N_("questionnaire"),
+    "adjust": N_("balance correction"),
+    "replace": N_("card replacement"),
+    "expire": N_("bonus expiry"),
+    "activation_approved": N_("activation approved"),
+    "activation_rejected": N_("activation rejected"),
+}
+
+LEDGER = {
+    "accrual": N_("accrual"),
+    "redemption": N_("spent"),
+    "reversal": N_("reversal"),
+    "return_refund": N_("refund on return"),
+    "return_take": N_("taken back on return"),
+    "expiry": N_("expired"),
+    "adjustment": N_("correction"),
+    "transfer_out": N_("moved to new card"),
+    "transfer_in": N_("moved from old card"),
+}
+
+ACTIONS = {
+    "sign_in": N_("signed in"),
+    "sign_out": N_("signed out"),
+    "password_changed": N_("changed the password"),
+    "balance_corrected": N_("corrected a balance"),
+    "card_replaced": N_("replaced a card"),
+    "card_blocked": N_("blocked a card"),
+    "card_unblocked": N_("unblocked a card"),
+    "answers_edited": N_("edited answers"),
+    "data_exported": N_("exported personal data"),
+    "customer_erased": N_("erased personal data"),
+    "journal_exported": N_("exported the journal"),
+    "activation_approved": N_("approved an activation"),
+    "activation_rejected": N_("rejected an activation"),
+    "enrolment_token_created": N_("created an enrolment token"),
+    "device_revoked": N_("revoked a device"),
+    "account_created": N_("created an account"),
+    "account_unlocked": N_("unlocked an account"),
+}
+
+ROLES = {
+    "owner": N_("owner"),
+    "operator": N_("operator"),
+    "entrance": N_("entrance kiosk"),
+    "cashier": N_("till"),
+    "admin": N_("back office"),
+}
+
+TABLES = {"done": DONE, "error": ERRORS, "state": STATES, "type": TYPES, "ledger": LEDGER, "action": ACTIONS,
+          "role": ROLES}
+
+
+def word(gettext, table: str, code: str | None, fallback: str | None = None) -> str:
+    if not code:
+        return ""
+    message = TABLES[table].get(code)
+    return gettext(message) if message else (fallback or code)

@@ -1,0 +1,44 @@
+"""The back office's pages, one module per area; `mount` puts them all under /admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from ...errors import DomainError
+from ..web import NeedLogin, Refused, render
+from . import accounts, activations, auth, customers, devices, journal, sms
+
+ROUTERS = (auth, customers, journal, activations, devices, sms, accounts)
+STATIC = Path(__file__).parent.parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    for module in ROUTERS:
+        app.include_router(module.router, prefix="/admin")
+    app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
+
+    @app.exception_handler(NeedLogin)
+    async def _login(request: Request, _exc: NeedLogin):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/admin/"
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused):
+        return render(request, "refused.html", status=403, reason=exc.reason)
+
+    # A DomainError on an /admin page is a page, not the device API's JSON.
+    device_handler = app.exception_handlers.get(DomainError)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        if request.url.path.startswith("/admin"):
+            return render(request, "refused.html", status=exc.status, reason=exc.code, message=exc.message)
+        return await device_handler(request, exc)

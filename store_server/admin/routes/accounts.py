@@ -1,0 +1,67 @@
+"""Accounts and the audit trail (owner only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+
+from ...errors import DomainError
+from .. import accounts, audit
+from ..web import Admin, back, check_csrf, owner_only, render, signed_in
+
+router = APIRouter()
+Signed = Annotated[Admin, Depends(signed_in)]
+
+
+def _page(request: Request, admin: Admin, **context):
+    owner_only(admin)
+    with request.app.state.engine.connect() as conn:
+        rows = accounts.listing(conn)
+    return render(request, "accounts.html", admin, rows=rows, roles=accounts.ROLES, **context)
+
+
+@router.get("/accounts")
+def account_list(request: Request, admin: Signed):
+    return _page(request, admin)
+
+
+@router.post("/accounts")
+def add_account(request: Request, admin: Signed, csrf: Annotated[str, Form()] = "",
+                name: Annotated[str, Form(max_length=64)] = "", role: Annotated[str, Form(max_length=16)] = "",
+                password: Annotated[str, Form(max_length=200)] = "",
+                again: Annotated[str, Form(max_length=200)] = ""):
+    check_csrf(admin, csrf)
+    owner_only(admin)
+    if password != again:
+        return _page(request, admin, error="passwords_differ", name=name)
+    try:
+        with request.app.state.engine.begin() as conn:
+            accounts.create(conn, name, role, password)
+            audit.record(conn, account=admin.name, action="account_created", target=name.strip(),
+                         details={"role": role}, address=admin.address)
+    except DomainError as e:
+        return _page(request, admin, error=e.code, error_message=e.message, name=name)
+    return back("/admin/accounts", ok="account_created")
+
+
+@router.post("/accounts/{name}/unlock")
+def unlock(name: str, request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""):
+    check_csrf(admin, csrf)
+    owner_only(admin)
+    with request.app.state.engine.begin() as conn:
+        accounts.unlock(conn, name)
+        audit.record(conn, account=admin.name, action="account_unlocked", target=name, address=admin.address)
+    return back("/admin/accounts", ok="account_unlocked")
+
+
+@router.get("/audit")
+def audit_page(request: Request, admin: Signed, before: int | None = None, account: str | None = None):
+    owner_only(admin)
+    with request.app.state.engine.connect() as conn:
+        rows = audit.page(conn, before=before, account=account or None, limit=51)
+    more = len(rows) > 50
+    rows = rows[:50]
+    return render(request, "audit.html", admin, rows=rows, account=account or "",
+                  next_url=f"/admin/audit?before={rows[-1]['id']}" + (f"&account={account}" if account else "")
+                  if more else None)
