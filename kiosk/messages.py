@@ -28,6 +28,7 @@ MESSAGES = {
     "number_missing": N_("Type the number first."),
     "not_ours": N_("This is not one of our cards."),
     "card_blocked": N_("This card is blocked. Please ask at the till."),
+    "card_replaced": N_("This card was replaced by a new one. Please use the new card or ask at the till."),
     "phone_has_card": N_("This phone already has another card."),
     "card_bound_to_other": N_("This card belongs to another phone."),
     "not_activated": N_("This card is not activated yet. Activate it to keep your bonuses safe."),

@@ -41,6 +41,8 @@ class Balance:
             notice = "offline_as_of"
         elif state == "blocked":
             notice = "card_blocked"
+        elif state == "replaced":  # a lost card the shop replaced: its balance lives on the new card
+            notice = "card_replaced"
         elif issued and pending:
             notice = "activation_waits_for_approval"
         elif issued:
