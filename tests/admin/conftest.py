@@ -1,0 +1,136 @@
+"""Back-office tests: a real store server process, accounts made with the CLI, Debian's Chromium via Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from store_server import binding, clock
+from store_server.db import cards, customers, make_engine
+from tests.support.server import init_demo_server
+
+OWNER, OPERATOR, PASSWORD = "olga", "petro", "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "admin"
+SIZES = ((1366, 768), (800, 1280))
+
+
+def add_account(server, name: str, role: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "admin",
+                           "add", name, "--role", role], input=password + "\n", capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = init_demo_server(tmp_path_factory.mktemp("backoffice")).start()
+    for name, role in ((OWNER, "owner"), (OPERATOR, "operator")):
+        assert add_account(srv, name, role).returncode == 0
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def db(server):
+    return make_engine(f"sqlite:///{server.database}")
+
+
+def seed_customer(db, number: str, phone: str, name: str) -> int:
+    from sqlalchemy import select, update
+
+    with db.begin() as conn:
+        card = conn.execute(select(cards).where(cards.c.number == number)).mappings().one()
+        customer_id = binding.bind(conn, dict(card), phone, {"consent": True, "marketing": True}, at=clock.now(),
+                                   questionnaire=[])
+        conn.execute(update(customers).where(customers.c.id == customer_id).values(name=name))
+    return customer_id
+
+
+class Till:
+    """A cashier device speaking the real device API."""
+
+    def __init__(self, server, name: str = "Till 1") -> None:
+        self.server = server
+        enrolled = server.enrol("cashier", name=name)
+        self.id = enrolled["device_id"]
+        self.headers = {"Authorization": f"Bearer {enrolled['device_key']}"}
+
+    def batch(self, *ops: dict) -> list[dict]:
+        r = requests.post(f"{self.server.url}/api/v1/operations:batch", headers=self.headers, timeout=10,
+                          json={"operations": list(ops)})
+        r.raise_for_status()
+        return r.json()["results"]
+
+    def sale(self, number: str, amount: int, cashier: str = "Iryna") -> dict:
+        import uuid
+
+        return self.batch({"id": str(uuid.uuid4()), "type": "sale", "at": clock.now().isoformat(),
+                           "cashier": cashier, "payload": {"card_number": number, "amount": amount}})[0]
+
+    def card(self, number: str) -> dict:
+        r = requests.get(f"{self.server.url}/api/v1/cards/{number}", headers=self.headers, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.on("dialog", lambda dialog: dialog.accept())  # the confirm() before each action
+    yield pg
+    context.close()
+
+
+def sign_in(page, server, name: str = OWNER, password: str = PASSWORD) -> None:
+    page.goto(f"{server.url}/admin/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/customers.*"))
+
+
+def shoot(page, name: str) -> None:
+    """The page at a laptop's and a tablet's size, full length, for a person to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+
+
+def session(server, name: str = OWNER, password: str = PASSWORD) -> requests.Session:
+    """A signed-in HTTP session without a browser (for refusals a browser would not even send)."""
+    s = requests.Session()
+    r = s.get(f"{server.url}/admin/login", timeout=5)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = s.post(f"{server.url}/admin/login", data={"name": name, "password": password, "csrf": csrf,
+                                                  "next": "/admin/customers"}, timeout=10, allow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    return s
+
+
+def csrf_of(s: requests.Session, url: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', s.get(url, timeout=5).text).group(1)
+
+
