@@ -1,0 +1,219 @@
+"""Back-office page times on a big shop: p50/p95 of search, card page and journal beside a device card look-up.
+
+Builds (once, cached outside the checkout) a database of 100,000 customers with a card each and 1,000,000
+operations with their ledger rows, spread over a year; starts a real `store-server serve` on a copy of it,
+signs in as the owner and asks each page in turn over keep-alive HTTP. The anchor is the device API's card
+look-up (GET /api/v1/cards/N), the server's hottest call, measured in the same run. Goal: p95 <= 150 ms.
+
+    .venv/bin/python benchmarks/admin_pages.py [--customers 100000] [--operations 1000000] [--samples 200]
+    KIOSK_BENCH_PG_URL=postgresql://... .venv/bin/python benchmarks/admin_pages.py   # the same on PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.server import ServerProcess, free_port  # noqa: E402
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loyalty-kiosk" / "bench"
+PASSWORD = "benchmark password"
+FIRST = 2_000_001  # card numbers of the big shop
+NAMES = ("Olena", "Taras", "Iryna", "Mykola", "Oksana", "Petro", "Anna", "Serhii", "Natalia", "Andrii")
+SURNAMES = ("Kovalenko", "Shevchenko", "Bondarenko", "Tkachenko", "Kravchenko", "Melnyk", "Boiko", "Moroz")
+
+
+def phone(i: int) -> str:
+    return f"+38050{i:07d}"
+
+
+def fill(url: str, customers: int, operations: int) -> None:
+    """Writes the shop straight into the tables (the API would take hours for a million operations)."""
+    from sqlalchemy import insert
+
+    from store_server.db import cards, devices, ledger, make_engine
+    from store_server.db import customers as customers_t
+    from store_server.db import operations as ops_t
+
+    engine = make_engine(url)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        conn.execute(insert(devices), [dict(id=f"till-{i}", name=f"Till {i}", role="cashier",
+                                            key_hash=uuid.uuid4().hex + uuid.uuid4().hex, created_at=start)
+                                       for i in range(1, 6)])
+        for lo in range(0, customers, 10_000):
+            hi = min(customers, lo + 10_000)
+            conn.execute(insert(customers_t), [dict(
+                id=i + 1, phone=phone(i), name=f"{NAMES[i % len(NAMES)]} {SURNAMES[i // 10 % len(SURNAMES)]} {i}",
+                consent_at=start, marketing_opt_in=bool(i % 3), created_at=start) for i in range(lo, hi)])
+            conn.execute(insert(cards), [dict(
+                number=str(FIRST + i), state="active", kind="bonus", discount_percent=0, card_type="standard",
+                digital=False, customer_id=i + 1, created_at=start, activated_at=start) for i in range(lo, hi)])
+    seconds = 365 * 24 * 3600
+    for lo in range(0, operations, 20_000):
+        hi = min(operations, lo + 20_000)
+        op_rows, ledger_rows = [], []
+        for n in range(lo, hi):
+            op_id = f"{n:08d}-bench-{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}"
+            card = str(FIRST + rng.randrange(customers))
+            at = start + timedelta(seconds=seconds * n // operations)
+            amount = rng.randrange(1_000, 200_000)
+            rejected = n % 50 == 0
+            op_rows.append(dict(id=op_id, device_id=f"till-{n % 5 + 1}", type="sale", at=at, received_at=at,
+                                cashier=NAMES[n % len(NAMES)], card_number=card,
+                                payload={"card_number": card, "amount": amount},
+                                status="rejected" if rejected else "applied",
+                                error="card_blocked" if rejected else None,
+                                result={"accrued": amount // 10}))
+            if not rejected:
+                ledger_rows.append(dict(card_number=card, operation_id=op_id, kind="accrual", amount=amount // 10,
+                                        at=at))
+        with engine.begin() as conn:
+            conn.execute(insert(ops_t), op_rows)
+            conn.execute(insert(ledger), ledger_rows)
+        print(f"\rbuilding: {hi:,}/{operations:,} operations", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    engine.dispose()
+
+
+def init(data_dir: Path, database_url: str | None) -> ServerProcess:
+    port = free_port()
+    subprocess.run([sys.executable, "-m", "store_server.cli", "init", "--data-dir", str(data_dir), "--port",
+                    str(port)], check=True, capture_output=True)
+    server = ServerProcess(data_dir, port)
+    if database_url:
+        text = server.config_path.read_text().replace(f'database_url = "sqlite:///{data_dir / "store.db"}"',
+                                                      f'database_url = "{database_url}"')
+        server.config_path.write_text(text)
+        subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "upgrade"],
+                       check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "admin", "add",
+                    "owner", "--role", "owner"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    return server
+
+
+def sqlite_shop(customers: int, operations: int, tmp: Path) -> ServerProcess:
+    from store_server.data import migrate
+
+    cached = CACHE / f"admin-{customers}-{operations}-{migrate.head()}.db"
+    server = init(tmp, None)
+    if not cached.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        fill(f"sqlite:///{server.database}", customers, operations)
+        subprocess.run(["sqlite3", str(server.database), "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;"], check=False,
+                       capture_output=True)
+        shutil.copy(server.database, cached.with_suffix(".tmp"))
+        cached.with_suffix(".tmp").rename(cached)
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{server.database}{suffix}").unlink(missing_ok=True)
+        shutil.copy(cached, server.database)
+        # the account made by init lived in the database just replaced
+        subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "admin",
+                        "add", "owner", "--role", "owner"], input=PASSWORD + "\n", text=True, capture_output=True)
+    return server
+
+
+def sign_in(url: str) -> requests.Session:
+    s = requests.Session()
+    token = re.search(r'name="csrf" value="([^"]+)"', s.get(f"{url}/admin/login").text).group(1)
+    r = s.post(f"{url}/admin/login", data={"name": "owner", "password": PASSWORD, "csrf": token},
+               allow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    return s
+
+
+def timed(session: requests.Session, urls: list[str], headers: dict | None = None) -> list[float]:
+    times = []
+    for url in urls:
+        started = time.perf_counter()
+        r = session.get(url, headers=headers, timeout=30)
+        times.append((time.perf_counter() - started) * 1000)
+        if r.status_code != 200:
+            raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+    return times
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[max(0, int(len(values) * p) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--operations", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    pg_url = os.environ.get("KIOSK_BENCH_PG_URL")
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        if pg_url:
+            server = init(Path(tmp), pg_url)
+            fill(pg_url, args.customers, args.operations)
+        else:
+            server = sqlite_shop(args.customers, args.operations, Path(tmp))
+        server.start()
+        try:
+            url = server.url
+            device = requests.post(f"{url}/api/v1/devices/enrol", timeout=10, json={
+                "enrolment_token": server.enrolment_token("cashier"), "name": "bench", "role": "cashier"}).json()
+            s = sign_in(url)
+            n = args.samples
+
+            def some_card() -> int:
+                return rng.randrange(args.customers)
+
+            # the shapes people type: a card number, a phone as said aloud, part of a name
+            searches = []
+            for i in range(n):
+                k = some_card()
+                searches.append([f"{FIRST + k}", f"050 {k // 10000:03d} {k % 10000:04d}"[:16],
+                                 f"{NAMES[k % len(NAMES)]} {SURNAMES[k // 10 % len(SURNAMES)]} {k}"][i % 3])
+            pages = {
+                "search": [f"{url}/admin/customers?q={q}" for q in searches],
+                "card page": [f"{url}/admin/cards/{FIRST + some_card()}" for _ in range(n)],
+                "journal": [f"{url}/admin/journal" + (
+                    "" if i % 4 == 0 else f"?since=2026-0{1 + i % 9}-01&until=2026-0{1 + i % 9}-07" if i % 4 == 1
+                    else f"?device=till-{1 + i % 5}&status=rejected" if i % 4 == 2
+                    else f"?card={FIRST + some_card()}") for i in range(n)],
+            }
+            session = requests.Session()
+            anchor_urls = [f"{url}/api/v1/cards/{FIRST + some_card()}" for _ in range(n)]
+            headers = {"Authorization": f"Bearer {device['device_key']}"}
+            timed(session, anchor_urls[:20], headers)  # warm-up
+            for urls in pages.values():
+                timed(s, urls[:10])
+            anchor = timed(session, anchor_urls, headers)
+            backend = "PostgreSQL" if pg_url else "SQLite"
+            print(f"admin_pages ({backend}, {args.customers:,} customers, {args.operations:,} operations, "
+                  f"{n} requests each):")
+            print(f"  anchor: device card look-up p50 {statistics.median(anchor):.1f} ms, "
+                  f"p95 {pct(anchor, .95):.1f} ms")
+            for name, urls in pages.items():
+                times = timed(s, urls)
+                p95 = pct(times, .95)
+                print(f"  {name}: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms "
+                      f"({p95 / pct(anchor, .95):.1f}x the anchor's p95; goal p95 <= 150 ms: "
+                      f"{'met' if p95 <= 150 else 'MISSED'})")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
