@@ -51,13 +51,12 @@ def new_token(request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""
     owner_only(admin)
     try:
         with request.app.state.engine.begin() as conn:
-            token = devices.create_enrolment_token(conn, role=role or None, ttl=timedelta(hours=hours))
+            token = devices.create_enrolment_token(conn, role=role, ttl=timedelta(hours=hours))
             audit.record(conn, account=admin.name, action="enrolment_token_created",
-                         details={"role": role or None, "hours": hours}, address=admin.address)
+                         details={"role": role, "hours": hours}, address=admin.address)
     except DomainError as e:
         return _page(request, admin, error=e.code, error_message=e.message)
-    payload = "lk://enrol?" + urlencode({"server": server_url(request), "token": token, **({"role": role} if role
-                                                                                            else {})})
+    payload = "lk://enrol?" + urlencode({"server": server_url(request), "token": token, "role": role})
     # Shown once, on the answer to the POST: reloading the list does not show it again.
     return _page(request, admin, token=token, payload=payload, qr=qr_data_uri(payload), token_hours=hours,
                  token_role=role)
