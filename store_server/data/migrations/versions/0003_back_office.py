@@ -1,8 +1,8 @@
 """The back office (store_server/admin): accounts, sessions, login failures and the audit trail; what devices
 report by heartbeat; replaced cards; indexes the journal, search and SMS log pages walk.
 
-Revision ID: 0002_back_office
-Revises: 0001_baseline
+Revision ID: 0003_back_office
+Revises: 0002_till_money_flow_tables
 Created: 2026-11-26
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_back_office"
-down_revision = "0001_baseline"
+revision = "0003_back_office"
+down_revision = "0002_till_money_flow_tables"
 branch_labels = None
 depends_on = None
 
