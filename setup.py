@@ -1,6 +1,6 @@
 """Builds compile the kiosk's and the back office's .po catalogues into the .mo files gettext reads
-(kiosk.i18n.build, the same step scripts/test runs), so every wheel, and the image made from it, speaks every language: .mo files
-are build products and never committed. Everything else about the package is in pyproject.toml."""
+(kiosk.i18n.build, the same step scripts/test runs), so every wheel, and the image made from it, speaks every
+language: .mo files are build products and never committed. Everything else about the package is in pyproject.toml."""
 
 import sys
 from pathlib import Path
