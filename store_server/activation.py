@@ -26,7 +26,7 @@ from . import clock, digital_card, shop, takeover
 from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
 from .errors import DomainError
 from .phones import InvalidPhone, mask, normalise
-from .sms import templates
+from .sms import guard, templates
 from .sms.base import Gateway, GatewayError
 from .sms.outbound import send_logged
 
@@ -140,6 +140,11 @@ def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, 
             outcome=outcome.outcome, card_number=outcome.card_number))
     log.info("inbound SMS from %s: %s", mask(phone) if phone else "a non-phone sender", outcome.outcome)
     if outcome.reply and gateway is not None and phone is not None:
+        with engine.connect() as conn:
+            if not guard.may_reply(conn, phone):
+                # Texting the shop must not make it text back without end (each reply costs the shop).
+                log.info("no reply to %s: its replies this hour are used up", mask(phone))
+                return outcome
         reply = templates.render(outcome.reply, lang, shop=shop_name, **outcome.values)
         try:
             purpose = "activation" if outcome.reply.startswith("activation") else outcome.reply

@@ -176,6 +176,9 @@ def cmd_settings_set(args):
             customers.check_questionnaire(value)
         if args.key == "till_activation":
             check_mode(value)
+        from .sms.guard import check_settings
+
+        check_settings(args.key, value)
         if args.key not in shop.DEFAULTS:
             raise DomainError("unknown_setting", f"no setting {args.key}; known: {', '.join(shop.DEFAULTS)}")
         shop.put(conn, args.key, value)

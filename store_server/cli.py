@@ -127,9 +127,10 @@ def cmd_fraud_report(args: argparse.Namespace) -> int:
 
     config = ServerConfig.load(args.config)
     with make_engine(config.database_url).connect() as conn:
-        rep = fraud.report(conn, days=args.days, min_devices=args.min_devices)
+        rep = fraud.report(conn, days=args.days, min_devices=args.min_devices, min_unverified=args.min_unverified,
+                           min_failed=args.min_failed)
     print(fraud.render(rep))
-    return 1 if (rep.many_devices or rep.staff_codes) and args.fail_on_signal else 0
+    return 1 if rep.signals and args.fail_on_signal else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,9 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-url", help="the URL devices use to reach this server")
     p.set_defaults(func=cmd_token)
 
-    p = sub.add_parser("fraud-report", help="phones that got codes from many devices; codes for staff phones")
+    p = sub.add_parser("fraud-report", help="phones that got codes from many devices; codes for staff "
+                                                "phones; devices pumping SMS or guessing codes")
     p.add_argument("--days", type=float, default=7, help="how far back to look")
     p.add_argument("--min-devices", type=int, default=3, help="devices per phone that count as many")
+    p.add_argument("--min-unverified", type=int, default=10,
+                   help="numbers per device that never entered their code (SMS pumping)")
+    p.add_argument("--min-failed", type=int, default=20, help="wrong codes per device that count as many")
     p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
     p.set_defaults(func=cmd_fraud_report)
 

@@ -6,6 +6,9 @@
 - Codes requested for staff phones (the shop setting "staff_phones"): a cashier verifying an operation
   with their own phone.
 
+- SMS pumping (store_server/sms/guard.py keeps most of it out): a device that asked codes for many numbers
+  that never entered one, and a device with many wrong codes typed.
+
 Phones are masked in the report: it is read on screens and pasted into chats.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from . import clock, shop
@@ -41,10 +44,23 @@ class StaffCode:
 
 
 @dataclass(frozen=True)
+class DeviceSignal:
+    device: str
+    count: int  # numbers that never entered their code, or wrong codes typed
+    codes: int  # codes the device asked for in the period
+
+
+@dataclass(frozen=True)
 class Report:
     since: datetime
     many_devices: list[ManyDevices]
     staff_codes: list[StaffCode]
+    unverified_numbers: list[DeviceSignal] = ()
+    failed_checks: list[DeviceSignal] = ()
+
+    @property
+    def signals(self) -> bool:
+        return bool(self.many_devices or self.staff_codes or self.unverified_numbers or self.failed_checks)
 
 
 def staff_phones(conn: Connection) -> set[str]:
@@ -58,7 +74,18 @@ def staff_phones(conn: Connection) -> set[str]:
     return phones
 
 
-def report(conn: Connection, *, days: float = 7, min_devices: int = 3) -> Report:
+def _per_device(conn: Connection, since: datetime, measure, minimum: int) -> list[DeviceSignal]:
+    ch = otp_challenges.c
+    rows = conn.execute(
+        select(ch.device_id, devices.c.name, measure.label("n"), func.count().label("codes"))
+        .select_from(otp_challenges.outerjoin(devices, devices.c.id == ch.device_id))
+        .where(ch.created_at >= since).group_by(ch.device_id, devices.c.name)
+        .having(measure >= minimum).order_by(measure.desc()))
+    return [DeviceSignal(row.name or row.device_id, int(row.n), int(row.codes)) for row in rows]
+
+
+def report(conn: Connection, *, days: float = 7, min_devices: int = 3, min_unverified: int = 10,
+           min_failed: int = 20) -> Report:
     since = clock.now() - timedelta(days=days)
     ch = otp_challenges.c
     many = [
@@ -81,7 +108,13 @@ def report(conn: Connection, *, days: float = 7, min_devices: int = 3) -> Report
             .where(ch.created_at >= since, ch.phone.in_(staff)).order_by(ch.created_at.desc())
         )
     ] if staff else []
-    return Report(since, many, staff_codes)
+    ch = otp_challenges.c
+    # A number whose code was never entered, once per number: pumping texts numbers nobody at the kiosk owns.
+    unverified = func.count(func.distinct(case((ch.verified_at.is_(None), ch.phone))))
+    # Wrong tries: every try of an unverified challenge, all but the last of a verified one.
+    wrong = func.sum(case((ch.verified_at.is_(None), ch.attempts), else_=ch.attempts - 1))
+    return Report(since, many, staff_codes, _per_device(conn, since, unverified, min_unverified),
+                  _per_device(conn, since, wrong, min_failed))
 
 
 def render(rep: Report) -> str:
@@ -94,4 +127,9 @@ def render(rep: Report) -> str:
               + (f"  card {s.card_number}" if s.card_number else "")
               + (f"  amount {s.amount}" if s.amount is not None else "")
               for s in rep.staff_codes]
+    lines.append(f"devices that asked codes for many numbers never confirmed: {len(rep.unverified_numbers)}")
+    lines += [f"  {d.device}  {d.count} numbers without their code entered, {d.codes} codes"
+              for d in rep.unverified_numbers]
+    lines.append(f"devices with many wrong codes typed: {len(rep.failed_checks)}")
+    lines += [f"  {d.device}  {d.count} wrong codes, {d.codes} codes" for d in rep.failed_checks]
     return "\n".join(lines)

@@ -38,6 +38,7 @@ class OtpPolicy:
     sends_per_phone_15min: int = 3
     sends_per_phone_day: int = 10
     sends_per_device_hour: int = 30
+    sends_per_device_day: int = 100
 
     # server.toml [otp] / the shop setting "otp" use plain numbers; durations in seconds.
     _SECONDS = {"code_ttl_seconds": "code_ttl", "resend_after_seconds": "resend_after",
@@ -100,6 +101,7 @@ def _check_limits(conn: Connection, phone: str, device_id: str, policy: OtpPolic
         (ph, phone, timedelta(minutes=15), policy.sends_per_phone_15min, "too_many_codes"),
         (ph, phone, timedelta(days=1), policy.sends_per_phone_day, "too_many_codes_today"),
         (dev, device_id, timedelta(hours=1), policy.sends_per_device_hour, "device_code_limit"),
+        (dev, device_id, timedelta(days=1), policy.sends_per_device_day, "device_code_limit_today"),
     ):
         since = now - window
         if _count_since(conn, column, value, since) >= limit:
@@ -249,21 +251,29 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     """Creates a challenge and sends its code in the shop's language; the answer never holds the code."""
     from . import shop
     from .phones import InvalidPhone, mask, normalise
-    from .sms import templates
+    from .sms import guard, templates
     from .sms.base import GatewayError
     from .sms.outbound import send_logged
 
-    with engine.begin() as conn:
-        if phone:
-            try:
-                phone = normalise(phone, shop.get(conn, "country"))
-            except InvalidPhone as e:
-                raise DomainError("invalid_phone", str(e)) from e
-        challenge, code = create_challenge(
-            conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
-            card_number=card_number, amount=amount, policy=policy_for(conn, server_otp))
-        name = shop.get(conn, "public_name")
-        languages = shop.get(conn, "languages") or ["en"]
+    try:
+        with engine.begin() as conn:
+            if phone:
+                try:
+                    phone = normalise(phone, shop.get(conn, "country"))
+                except InvalidPhone as e:
+                    raise DomainError("invalid_phone", str(e)) from e
+                if purpose not in MONEY_PURPOSES:  # money codes go to the card's phone, checked when bound
+                    guard.check_destination(conn, phone)
+            guard.check_shop_caps(conn)
+            challenge, code = create_challenge(
+                conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
+                card_number=card_number, amount=amount, policy=policy_for(conn, server_otp))
+            name = shop.get(conn, "public_name")
+            languages = shop.get(conn, "languages") or ["en"]
+    except TooMany as e:
+        if e.code.startswith("shop_code_limit"):
+            guard.alert_owner(engine, gateway, e)
+        raise
     text = templates.render("code", lang if lang in languages else languages[0], shop=name, code=code)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number

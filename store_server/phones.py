@@ -9,7 +9,7 @@ class InvalidPhone(ValueError):
     pass
 
 
-def normalise(raw: str, region: str = "UA") -> str:
+def normalise(raw: str, region: str | None = "UA") -> str:
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as e:

@@ -46,6 +46,12 @@ DEFAULTS: dict = {
     "owner_phone": None,
     # ISO 4217 code the back office shows money in; None: the legal tender of `country` (Babel knows it).
     "currency": None,
+    # The SMS pumping guard (store_server/sms/guard.py): the countries codes may go to (None: the shop's
+    # country), the shop-wide caps on codes (owner_phone is texted when one is hit), replies to inbound texts.
+    "sms_countries": None,
+    "sms_shop_per_hour": 100,
+    "sms_shop_per_day": 500,
+    "inbound_replies_per_phone_hour": 3,
 }
 
 

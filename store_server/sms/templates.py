@@ -88,6 +88,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "kk": "{shop}: {card} картасы онда басылған кодпен белсендіріледі. Жіберіңіз: {card} КОД, немесе кассаға "
               "жүгініңіз",
     },
+    # To the shop's owner when the SMS pumping guard stops codes (store_server/sms/guard.py).
+    "pumping_alert": {
+        "en": "{shop}: codes stopped, the shop's limit of {limit} SMS was reached. Check store-server fraud-report",
+        "uk": "{shop}: коди зупинено, ліміт магазину {limit} SMS вичерпано. Перевірте store-server fraud-report",
+        "ru": "{shop}: коды остановлены, лимит магазина {limit} SMS исчерпан. Проверьте store-server fraud-report",
+        "kk": "{shop}: кодтар тоқтатылды, дүкеннің {limit} SMS шегі таусылды. store-server fraud-report тексеріңіз",
+    },
     # Transaction notices (shop setting transaction_sms): amounts are money or bonuses as 12.50.
     "notice_accrual": {
         "en": "{shop}: +{points} bonuses on card {card}, balance {balance}. Not you? Reply NO",

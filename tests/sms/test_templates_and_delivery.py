@@ -22,7 +22,7 @@ PHONE = "+380671234567"
 def test_every_purpose_has_every_language_with_the_shop_name(purpose, lang):
     values = dict(code="123456", card="10001", other="10002", points="12.50", balance="40.00", amount="250.00",
                   spent="10.00", phone="+380 •• ••• •• 01", operation="sale", when="2026-11-26 14:00",
-                  device="Till 1", cashier="Olena")
+                  device="Till 1", cashier="Olena", limit=100)
     text = templates.render(purpose, lang, shop="Kavun", **values)
     assert "Kavun" in text and "{" not in text
     assert text != templates.render(purpose, "en" if lang != "en" else "uk", shop="Kavun", **values)
