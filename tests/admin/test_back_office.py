@@ -151,6 +151,11 @@ def test_an_operator_approves_an_activation(server, page):
     assert till.card("10020")["state"] == "active"
     page.goto(f"{server.url}/admin/activations?all=1")
     assert "approved" in page.inner_text("#activations") and OPERATOR in page.inner_text("#activations")
+    # the SMS log, filtered by the phone as people write it: the code and the welcome, delivered (console gateway)
+    page.goto(f"{server.url}/admin/sms?phone=093 123 45 20")
+    log = page.inner_text("table.sms")
+    assert "welcome" in log and "register" in log and "delivered" in log and "+380 •• ••• •• 20" in log
+    assert "+380931234520" not in page.content()
 
 
 def test_the_enrolment_token_qr_on_the_page_enrols_a_kiosk(server, page):
