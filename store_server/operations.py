@@ -5,6 +5,7 @@ Operation types and their payloads (amounts in minor units) are listed in docs/s
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +45,8 @@ _INSERT_OP = insert(operations)
 _SET_RESULT = update(operations).where(operations.c.id == bindparam("op_id"))
 _INSERT_SALE = insert(sales)
 _INSERT_RECEIPT = insert(receipts_table)
-_REPLAY = select(operations.c.status, operations.c.error, operations.c.result).where(
+_REPLAY = select(operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
+                 operations.c.type, operations.c.payload).where(
     operations.c.id == bindparam("op_id"))
 
 
@@ -408,8 +410,21 @@ APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
 }
 
 
-def _replay(conn: Connection, op_id: str, row=None) -> dict:
+def _same_payload(a: object, b: object) -> bool:
+    # The stored payload came back through JSON; compare both in that form.
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _replay(conn: Connection, op: dict, device: dict, row=None) -> dict:
+    """The answer to an id the server has seen: the first result, but only to the device that sent it and
+    only for the same operation. Ids are the devices' own; another device's id, or the same id with other
+    content, is refused and learns nothing of the first (its result holds a card's balance)."""
+    op_id = op["id"]
     row = row or conn.execute(_REPLAY, {"op_id": op_id}).mappings().one()
+    if row["device_id"] != device["id"] or row["type"] != op["type"] or not _same_payload(
+            row["payload"], op.get("payload") or {}):
+        return {"id": op_id, "status": "rejected", "error": "id_reused",
+                "message": "this operation id was already used for another operation; give it a new id"}
     if row["status"] == "rejected":
         return {"id": op_id, "status": "rejected", "error": row["error"], "message": row["result"]["message"]}
     return {"id": op_id, "status": "duplicate", "result": row["result"]}
@@ -449,7 +464,7 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
         return {"id": op_id, "status": "applied", "result": result}
     except IntegrityError:
         if conn.execute(_REPLAY, {"op_id": op_id}).first() is not None:
-            return _replay(conn, op_id)
+            return _replay(conn, op, device)
         # Not our id but another unique key (two devices registering one phone at once): a plain refusal.
         e = DomainError("conflict", "a concurrent operation changed the same record; send it again")
         conn.execute(_INSERT_OP, {**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
@@ -498,7 +513,8 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
         return None
     ids = [op["id"] for op in ops]
     seen = {r["id"]: r for r in conn.execute(
-        select(operations.c.id, operations.c.status, operations.c.error, operations.c.result)
+        select(operations.c.id, operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
+               operations.c.type, operations.c.payload)
         .where(operations.c.id.in_(ids))).mappings()}
     wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
     found = {r["number"]: dict(r) for r in conn.execute(select(cards).where(cards.c.number.in_(wanted))).mappings()}
@@ -562,7 +578,8 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
                     conn.execute(statement, rows)
     except IntegrityError:
         return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
-    return [r if r is not None else _replay(conn, op_id, seen[op_id]) for r, op_id in zip(results, ids, strict=True)]
+    return [r if r is not None else _replay(conn, op, device, seen[op["id"]])
+            for r, op in zip(results, ops, strict=True)]
 
 
 BULK = True  # tests switch it off to compare the shortcut with the one-by-one path

@@ -123,23 +123,32 @@ def test_batch_limit_and_bad_bodies_are_422(store_server):
 
 
 def test_exactly_once_under_concurrent_devices_and_retries(store_server):
-    keys = [store_server.enrol("cashier")["device_key"] for _ in range(4)]
+    keys = [store_server.enrol("cashier")["device_key"] for _ in range(2)]
     ops = [sale("10023", 1_000, op_id=f"concurrent-{i:04d}") for i in range(60)]
-    statuses: list[str] = []
+    seen: list[tuple[int, str, str, str | None]] = []
     lock = threading.Lock()
 
-    def send(key):
-        for _ in range(3):  # each device retries the whole batch
-            res = call(store_server, "POST", "/operations:batch", key, json={"operations": ops}).json()["results"]
+    def send(device: int):
+        for _ in range(3):  # each sender retries the whole batch
+            res = call(store_server, "POST", "/operations:batch", keys[device], json={"operations": ops}).json()
             with lock:
-                statuses.extend(r["status"] for r in res)
+                seen.extend((device, r["id"], r["status"], r.get("error")) for r in res["results"])
 
-    threads = [threading.Thread(target=send, args=(k,)) for k in keys]
+    # Three senders of one device race each other (a till retrying while its first try is still in flight);
+    # a fourth, another device, reuses the same ids: ids are per device, so it must learn nothing.
+    threads = [threading.Thread(target=send, args=(d,)) for d in (0, 0, 0, 1)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert statuses.count("applied") == 60 and statuses.count("duplicate") == 60 * 11
+    applied = [(d, op_id) for d, op_id, status, _ in seen if status == "applied"]
+    assert len(applied) == 60 and len({op_id for _, op_id in applied}) == 60
+    owner = dict((op_id, d) for d, op_id in applied)
+    for d, op_id, status, error in seen:
+        if d == owner[op_id]:
+            assert status in ("applied", "duplicate")
+        else:
+            assert (status, error) == ("rejected", "id_reused")
     assert call(store_server, "GET", "/cards/10023", keys[0]).json()["balance"] == 60 * 100
 
 

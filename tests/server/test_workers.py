@@ -46,7 +46,7 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
                      for k, key in enumerate(keys)])
         assert len(seen) == 4 * 6 * 50 and {r["status"] for r in seen} == {"applied", "duplicate"}
         seen.clear()
-        all_at_once([(key, ops) for key in keys])
+        all_at_once([(keys[0], ops) for _ in keys])  # one device's retries racing across the two processes
         assert len(seen) == 80 * 12
         applied = [r for r in seen if r["status"] == "applied"]
         assert len({r["id"] for r in applied}) == len(applied)  # never twice
