@@ -45,6 +45,7 @@ class Outcome:
     reply: str | None  # the template to answer with, None for no answer
     card_number: str | None = None
     values: dict = field(default_factory=dict)
+    alert: dict | None = None  # for the shop owner's SMS (a NO reply): what was flagged
 
 
 def card_number_in(text: str) -> str | None:
@@ -72,6 +73,8 @@ def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = N
             conn.execute(insert(sms_opt_outs).values(phone=phone, at=at))
         conn.execute(update(customers).where(customers.c.phone == phone).values(marketing_opt_in=False))
         return Outcome("opted_out", "opted_out")
+    if templates.is_no(text):
+        return _flag_last_notice(conn, phone, at)
     number = card_number_in(text)
     if number is None:
         return Outcome("no_number", "activation_no_number")
@@ -119,6 +122,32 @@ def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = N
     return Outcome("activated", "welcome", number, {**values, "link": digital_card.card_link(conn, number)})
 
 
+NOTICE_ANSWER_DAYS = 7  # a NO refers to a notice of the last week
+
+
+def _flag_last_notice(conn: Connection, phone: str, at: datetime) -> Outcome:
+    """"Not you? Reply NO": the last notice this phone got flags its operation and the cashier who made it."""
+    from .cashiers import display, names
+    from .db import devices, operations, transaction_notices
+
+    n = transaction_notices.c
+    row = conn.execute(
+        select(n.id, n.operation_id, n.card_number, operations.c.type, operations.c.at, operations.c.cashier,
+               devices.c.name.label("device"))
+        .select_from(transaction_notices.join(operations, operations.c.id == n.operation_id)
+                     .outerjoin(devices, devices.c.id == operations.c.device_id))
+        .where(n.phone == phone, n.sent_at >= at - timedelta(days=NOTICE_ANSWER_DAYS))
+        .order_by(n.sent_at.desc(), n.id.desc()).limit(1)).mappings().first()
+    if row is None:
+        return Outcome("no_notice", None)
+    conn.execute(update(transaction_notices).where(n.id == row["id"], n.flagged_at.is_(None)).values(flagged_at=at))
+    alert = {"operation": row["type"], "card": row["card_number"], "phone": mask(phone),
+             "when": f"{clock.aware(row['at']):%Y-%m-%d %H:%M}", "device": row["device"] or "-",
+             "cashier": display(row["cashier"], names(conn)) or "-"}
+    log.warning("NO reply from %s flags operation %s (%s)", mask(phone), row["operation_id"], row["type"])
+    return Outcome("flagged", "notice_flagged", row["card_number"], {}, alert)
+
+
 def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, source: str,
             at: datetime | None = None) -> Outcome:
     """Handles one inbound message end to end: decide, log, commit, then reply through `gateway`."""
@@ -151,7 +180,23 @@ def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, 
             send_logged(engine, gateway, phone=phone, text=reply, purpose=purpose)
         except GatewayError as e:  # the binding stands; the reply is in the log as failed
             log.warning("reply to %s failed: %s", mask(phone), e)
+    if outcome.alert and gateway is not None:
+        _alert_owner(engine, gateway, outcome.alert, shop_name=shop_name, lang=lang)
     return outcome
+
+
+def _alert_owner(engine: Engine, gateway: Gateway, alert: dict, *, shop_name: str, lang: str) -> None:
+    """The shop owner hears of a NO reply at once (shop setting owner_phone); the fraud report keeps it too."""
+    with engine.connect() as conn:
+        owner, country = shop.get(conn, "owner_phone"), shop.get(conn, "country") or "UA"
+    if not owner:
+        return
+    try:
+        to = normalise(str(owner), country)
+        send_logged(engine, gateway, phone=to, text=templates.render("owner_alert", lang, shop=shop_name, **alert),
+                    purpose="owner_alert")
+    except (InvalidPhone, GatewayError) as e:
+        log.warning("the owner's alert could not be sent: %s", e)
 
 
 class ModemPoller:

@@ -181,6 +181,7 @@ def cmd_settings_set(args):
         check_settings(args.key, value)
         if args.key not in shop.DEFAULTS:
             raise DomainError("unknown_setting", f"no setting {args.key}; known: {', '.join(shop.DEFAULTS)}")
+        shop.check(args.key, value, shop.get(conn, "country") or "UA")
         shop.put(conn, args.key, value)
         print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
     return _run(args, act)

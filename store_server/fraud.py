@@ -5,6 +5,10 @@
   "their" number, or a pumped number.
 - Codes requested for staff phones (the shop setting "staff_phones"): a cashier verifying an operation
   with their own phone.
+- Bonuses moved by a cashier on a card bound to that cashier's own phone (`cashiers add --phone`) or a staff
+  phone: the seed-000 fraud of accruing strangers' purchases onto one's own card.
+- Phones identified by code (`identify`) at many tills, and the customers' NO replies to transaction notices.
+- Per cashier: sales, bonuses earned on cards and spent from cards, to compare cashiers with each other.
 
 - SMS pumping (store_server/sms/guard.py keeps most of it out): a device that asked codes for many numbers
   that never entered one, and a device with many wrong codes typed.
@@ -21,7 +25,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from . import clock, shop
-from .db import devices, otp_challenges
+from .cashiers import display, names
+from .db import cards, cashiers, customers, devices, ledger, operations, otp_challenges, transaction_notices
 from .phones import InvalidPhone, mask, normalise
 
 
@@ -51,16 +56,53 @@ class DeviceSignal:
 
 
 @dataclass(frozen=True)
+class CashierTotals:
+    cashier: str
+    sales: int
+    accrued: int  # bonuses earned on cards through this cashier's operations
+    redeemed: int  # bonuses spent (sales paid with bonuses and redemptions)
+
+
+@dataclass(frozen=True)
+class OwnPhone:
+    """Bonuses moved by a cashier on a card whose phone is that cashier's own or a staff phone."""
+    cashier: str
+    phone: str
+    whose: str  # "cashier" (the cashier's own phone) or "staff"
+    card_number: str
+    operations: int
+    accrued: int
+    redeemed: int
+
+
+@dataclass(frozen=True)
+class FlaggedNotice:
+    """A customer answered NO to a transaction notice."""
+    at: datetime
+    phone: str
+    operation_id: str
+    type: str
+    card_number: str | None
+    device: str
+    cashier: str
+
+
+@dataclass(frozen=True)
 class Report:
     since: datetime
     many_devices: list[ManyDevices]
     staff_codes: list[StaffCode]
     unverified_numbers: list[DeviceSignal] = ()
     failed_checks: list[DeviceSignal] = ()
+    per_cashier: list[CashierTotals] = ()
+    own_phone: list[OwnPhone] = ()
+    identified_many: list[ManyDevices] = ()  # phones looked up by code at many tills
+    no_replies: list[FlaggedNotice] = ()
 
     @property
     def signals(self) -> bool:
-        return bool(self.many_devices or self.staff_codes or self.unverified_numbers or self.failed_checks)
+        return bool(self.many_devices or self.staff_codes or self.unverified_numbers or self.failed_checks
+                    or self.own_phone or self.identified_many or self.no_replies)
 
 
 def staff_phones(conn: Connection) -> set[str]:
@@ -113,8 +155,75 @@ def report(conn: Connection, *, days: float = 7, min_devices: int = 3, min_unver
     unverified = func.count(func.distinct(case((ch.verified_at.is_(None), ch.phone))))
     # Wrong tries: every try of an unverified challenge, all but the last of a verified one.
     wrong = func.sum(case((ch.verified_at.is_(None), ch.attempts), else_=ch.attempts - 1))
+    identified = [
+        ManyDevices(row.phone, row.devices, row.codes, clock.aware(row.last_at))
+        for row in conn.execute(
+            select(ch.phone, func.count(func.distinct(ch.device_id)).label("devices"),
+                   func.count().label("codes"), func.max(ch.created_at).label("last_at"))
+            .where(ch.created_at >= since, ch.purpose == "identify").group_by(ch.phone)
+            .having(func.count(func.distinct(ch.device_id)) >= min_devices)
+            .order_by(func.count(func.distinct(ch.device_id)).desc(), ch.phone))
+    ]
+    known = names(conn)
     return Report(since, many, staff_codes, _per_device(conn, since, unverified, min_unverified),
-                  _per_device(conn, since, wrong, min_failed))
+                  _per_device(conn, since, wrong, min_failed), per_cashier=_per_cashier(conn, since, known),
+                  own_phone=_own_phone(conn, since, staff, known), identified_many=identified,
+                  no_replies=_no_replies(conn, since, known))
+
+
+def _moves(since: datetime):
+    """Per operation and card: bonuses earned and spent by sales and redemptions since `since`."""
+    o, lg = operations.c, ledger.c
+    earned = func.coalesce(func.sum(case((lg.kind == "accrual", lg.amount), else_=0)), 0)
+    spent = func.coalesce(func.sum(case((lg.kind == "redemption", -lg.amount), else_=0)), 0)
+    return (select(o.id, o.cashier, o.type, lg.card_number, earned.label("accrued"), spent.label("redeemed"))
+            .select_from(operations.join(ledger, lg.operation_id == o.id))
+            .where(o.received_at >= since, o.type.in_(("sale", "redeem")))
+            .group_by(o.id, o.cashier, o.type, lg.card_number)).subquery()
+
+
+def _per_cashier(conn: Connection, since: datetime, known: dict[str, str]) -> list[CashierTotals]:
+    m = _moves(since)
+    rows = conn.execute(select(m.c.cashier, func.sum(case((m.c.type == "sale", 1), else_=0)),
+                               func.sum(m.c.accrued), func.sum(m.c.redeemed)).group_by(m.c.cashier)).all()
+    totals: dict[str, list[int]] = {}
+    for cashier, count, accrued, redeemed in rows:
+        t = totals.setdefault(display(cashier, known) or "-", [0, 0, 0])
+        t[0], t[1], t[2] = t[0] + int(count or 0), t[1] + int(accrued or 0), t[2] + int(redeemed or 0)
+    return sorted((CashierTotals(name, *t) for name, t in totals.items()), key=lambda c: (-c.accrued - c.redeemed,
+                                                                                          c.cashier))
+
+
+def _own_phone(conn: Connection, since: datetime, staff: set[str], known: dict[str, str]) -> list[OwnPhone]:
+    own = {str(cid): phone for cid, phone in conn.execute(select(cashiers.c.id, cashiers.c.phone)) if phone}
+    watched = staff | set(own.values())
+    if not watched:
+        return []
+    m = _moves(since)
+    rows = conn.execute(
+        select(m.c.cashier, customers.c.phone, m.c.card_number, func.count(), func.sum(m.c.accrued),
+               func.sum(m.c.redeemed))
+        .select_from(m.join(cards, cards.c.number == m.c.card_number).join(customers))
+        .where(customers.c.phone.in_(watched))
+        .group_by(m.c.cashier, customers.c.phone, m.c.card_number)).all()
+    found = [OwnPhone(display(cashier, known) or "-", phone,
+                      "cashier" if own.get(str(cashier or "")) == phone else "staff", card, int(count),
+                      int(accrued or 0), int(redeemed or 0))
+             for cashier, phone, card, count, accrued, redeemed in rows]
+    return sorted(found, key=lambda f: (f.whose != "cashier", f.cashier, f.card_number))
+
+
+def _no_replies(conn: Connection, since: datetime, known: dict[str, str]) -> list[FlaggedNotice]:
+    n = transaction_notices.c
+    rows = conn.execute(
+        select(n.flagged_at, n.phone, n.operation_id, operations.c.type, n.card_number, devices.c.name,
+               operations.c.device_id, operations.c.cashier)
+        .select_from(transaction_notices.join(operations, operations.c.id == n.operation_id)
+                     .outerjoin(devices, devices.c.id == operations.c.device_id))
+        .where(n.flagged_at >= since).order_by(n.flagged_at.desc())).all()
+    return [FlaggedNotice(clock.aware(at), phone, op_id, type_, card, name or device_id,
+                          display(cashier, known) or "-")
+            for at, phone, op_id, type_, card, name, device_id, cashier in rows]
 
 
 def render(rep: Report) -> str:
@@ -132,4 +241,17 @@ def render(rep: Report) -> str:
               for d in rep.unverified_numbers]
     lines.append(f"devices with many wrong codes typed: {len(rep.failed_checks)}")
     lines += [f"  {d.device}  {d.count} wrong codes, {d.codes} codes" for d in rep.failed_checks]
+    lines.append(f"customers' NO replies to transaction notices: {len(rep.no_replies)}")
+    lines += [f"  {f.at:%Y-%m-%d %H:%M}  {mask(f.phone)}  {f.type} {f.operation_id}"
+              + (f"  card {f.card_number}" if f.card_number else "") + f"  device {f.device}  cashier {f.cashier}"
+              for f in rep.no_replies]
+    lines.append(f"bonuses moved on cashiers' own or staff phones: {len(rep.own_phone)}")
+    lines += [f"  cashier {o.cashier}  {'own phone' if o.whose == 'cashier' else 'staff phone'} {mask(o.phone)}"
+              f"  card {o.card_number}  {o.operations} operations, earned {o.accrued}, spent {o.redeemed}"
+              for o in rep.own_phone]
+    lines.append(f"phones identified by code at many tills: {len(rep.identified_many)}")
+    lines += [f"  {mask(m.phone)}  {m.devices} tills, {m.codes} codes, last {m.last_at:%Y-%m-%d %H:%M}"
+              for m in rep.identified_many]
+    lines.append("bonuses per cashier (sales, earned on cards, spent from cards):")
+    lines += [f"  {c.cashier}  {c.sales} sales, earned {c.accrued}, spent {c.redeemed}" for c in rep.per_cashier]
     return "\n".join(lines)

@@ -286,7 +286,7 @@ def apply_return(ctx: OperationContext) -> dict:
         redeem_refunded=sales.c.redeem_refunded + refund, money_refunded=sales.c.money_refunded + money - shortfall))
     return {"sale_id": sale["operation_id"], "returned": amount, "money_refund": money - shortfall,
             "bonuses_taken": take - shortfall, "bonuses_refunded": refund, "bonus_payment_refunded": refund,
-            "shortfall": shortfall,
+            "shortfall": shortfall, "card_number": card["number"],
             "balance": ledger.balance(ctx.conn, card["number"])}
 
 
@@ -320,8 +320,8 @@ def apply_cancel(ctx: OperationContext) -> dict:
             cancelled_by=ctx.op["id"], money_refunded=sale["paid"]))
     # The ledger names the main card even when the operation was made with an extra number.
     number = sale["card_number"] if sale else (rows[0][0] if rows else None)
-    return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0,
-            "balance": ledger.balance(ctx.conn, number) if number else 0}
+    return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0, "card_number": number,
+            "bonuses": -sum(int(net) for _, net in rows), "balance": ledger.balance(ctx.conn, number) if number else 0}
 
 
 def preview_sale(conn: Connection, device: dict, payload: dict, at: datetime | None = None) -> dict:

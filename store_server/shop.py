@@ -55,6 +55,36 @@ DEFAULTS: dict = {
 }
 
 
+def check(key: str, value, country: str = "UA") -> None:
+    """Refuses a value the server could not use, before it is stored (`settings set`)."""
+    from .errors import DomainError
+
+    def bad(what: str) -> DomainError:
+        return DomainError("bad_setting", f"{key} must be {what}")
+
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key == "bonus_payment_max_percent" and not (whole and 0 <= value <= 100):
+        raise bad("a whole percent 0..100")
+    if key == "return_days" and value is not None and not (whole and value >= 0):
+        raise bad("a number of days (or null: no limit)")
+    if key == "identify_code_required" and not isinstance(value, bool):
+        raise bad("true or false")
+    if key == "transaction_sms" and value not in ("off", "money", "all"):
+        raise bad('"off", "money" or "all"')
+    if key == "staff_phones" and not (isinstance(value, list) and all(isinstance(p, str) for p in value)):
+        raise bad('a list of phone numbers, e.g. ["+380501234567"]')
+    if key == "owner_phone" and value is not None and not isinstance(value, str):
+        raise bad('a phone number such as "+380501234567", or null')
+    if key in ("staff_phones", "owner_phone") and value:
+        from .phones import InvalidPhone, normalise
+
+        for phone in value if isinstance(value, list) else [value]:
+            try:
+                normalise(phone, country)
+            except InvalidPhone as e:
+                raise bad(f"phone numbers ({phone}: {e})") from e
+
+
 def get(conn: Connection, key: str):
     value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
     return DEFAULTS.get(key) if value is None else value

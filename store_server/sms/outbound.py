@@ -77,40 +77,73 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
     return sent
 
 
+def notice_for(op: dict, result: dict, mode: str) -> tuple[str, dict] | None:
+    """The notice an applied operation gets under `transaction_sms` = mode ("money" or "all"), or None.
+
+    "money": operations that moved bonuses (earned, paid with, given back, taken back); "all": every sale,
+    redemption, return and cancel, also a discount card's purchase that moves no bonuses.
+    """
+    points, money = templates.format_points, templates.format_points
+    kind = op.get("type")
+    if kind == "sale":
+        spent, accrued = result.get("bonus_payment", result.get("redeemed", 0)), result.get("accrued", 0)
+        if not (spent or accrued) and mode != "all":
+            return None
+        if spent or mode == "all" and not accrued:
+            return "notice_sale", {"amount": money(result.get("amount", 0)), "spent": points(spent),
+                                   "points": points(accrued)}
+        return "notice_accrual", {"points": points(accrued)}
+    if kind == "redeem" and result.get("redeemed"):
+        return "notice_redeem", {"points": points(result["redeemed"])}
+    if kind == "return":
+        change = result.get("bonuses_refunded", 0) - result.get("bonuses_taken", 0)
+        if change or mode == "all":
+            return "notice_return", {"amount": money(result.get("money_refund", 0)),
+                                     "points": ("+" if change > 0 else "") + points(change)}
+    if kind == "cancel":
+        change = result.get("bonuses", 0)
+        if change or mode == "all":
+            return "notice_cancel", {"points": ("+" if change > 0 else "") + points(change)}
+    return None
+
+
 def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> int:
-    """Transaction notices (bonuses earned / spent) when the shop turned them on ("transaction_sms").
+    """Transaction notices with "Not you? Reply NO" when the shop turned them on (`transaction_sms`).
 
     Only to confirmed customers who did not opt out (`templates.may_send`); only for "applied" results, so
-    a retried batch does not notify twice.
+    a retried batch does not notify twice. Each notice sent is recorded, so a NO reply finds its operation.
     """
-    from .. import otp, shop
+    from .. import cards, otp, shop
+    from ..db import transaction_notices
 
     with engine.connect() as conn:
-        if shop.get(conn, "transaction_sms") not in ("money", "all"):
+        mode = shop.get(conn, "transaction_sms")
+        if mode not in ("money", "all"):
             return 0
         name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
     by_id = {r["id"]: r for r in results if r.get("status") == "applied"}
     sent = 0
     for op in ops:
         result = (by_id.get(op["id"]) or {}).get("result") or {}
-        card = (op.get("payload") or {}).get("card_number")
-        if op.get("type") == "sale" and result.get("accrued"):
-            purpose, points = "notice_accrual", result["accrued"]
-        elif op.get("type") == "redeem" and result.get("redeemed"):
-            purpose, points = "notice_redeem", result["redeemed"]
-        else:
+        notice = notice_for(op, result, mode) if result else None
+        card = result.get("card_number") or (op.get("payload") or {}).get("card_number")
+        if notice is None or not card:
             continue
+        purpose, values = notice
         with engine.connect() as conn:
+            card = cards.resolve(conn, str(card)) or str(card)  # an extra number (key fob) means its card
             phone = otp.card_phone(conn, card)
         if phone is None:
             continue
         try:
             send_template(engine, gateway, phone=phone, purpose=purpose, lang=languages[0], shop_name=name,
-                          card=card, points=templates.format_points(points),
-                          balance=templates.format_points(result.get("balance", 0)))
-            sent += 1
+                          card=card, balance=templates.format_points(result.get("balance", 0)), **values)
         except (GatewayError, NotAllowed):
             continue
+        with engine.begin() as conn:
+            conn.execute(insert(transaction_notices).values(operation_id=op["id"], phone=phone, card_number=str(card),
+                                                            sent_at=clock.now()))
+        sent += 1
     return sent
 
 

@@ -89,7 +89,8 @@ def test_earn_spend_return_exploit_refused_when_shop_says_so(shop_db):
 def test_cancel_reverts_a_sale_and_refuses_when_bonuses_were_spent(shop_db):
     sale = shop_db.ok("sale", card_number="10001", amount=20_000, op_id="sale-0001")
     res = shop_db.ok("cancel", operation_id=sale["id"])["result"]
-    assert res == {"cancelled": "sale-0001", "money_refund": 20_000, "balance": 0}
+    assert res == {"cancelled": "sale-0001", "money_refund": 20_000, "balance": 0, "card_number": "10001",
+                   "bonuses": -2_000}
     again = shop_db.op("cancel", operation_id=sale["id"])
     assert again["error"] == "already_cancelled"
     assert shop_db.op("return", sale_id=sale["id"], amount=1)["error"] == "already_cancelled"
