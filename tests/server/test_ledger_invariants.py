@@ -1,4 +1,5 @@
-"""Property test: random operation sequences keep balance = sum(ledger) >= 0 and never leave the customer ahead."""
+"""Property test: random operation sequences (receipts paid partly with bonuses under a changing cap, redemptions,
+returns, cancels) keep balance = sum(ledger) >= 0 and never leave the customer ahead."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from store_server.db import ledger
 numbers = itertools.count(700_000)
 
 steps = st.lists(st.one_of(
-    st.tuples(st.just("sale"), st.integers(1, 50_000), st.integers(0, 8_000)),
+    # A receipt: amount, bonuses the customer wants to pay with, the old field name or the new one.
+    st.tuples(st.just("sale"), st.integers(1, 50_000), st.integers(0, 8_000), st.booleans()),
+    st.tuples(st.just("cap"), st.sampled_from([0, 30, 50, 100])),  # the shop changes bonus_payment_max_percent
     st.tuples(st.just("redeem"), st.integers(1, 6_000), st.booleans()),
     st.tuples(st.just("return"), st.integers(0, 20), st.integers(1, 100)),  # percent of what is left
     st.tuples(st.just("cancel"), st.integers(0, 20), st.booleans()),
@@ -30,6 +33,8 @@ def test_random_sequences_keep_the_ledger_sound(shop_db, policy, steps):
     number = str(next(numbers))
     with shop_db.engine.begin() as conn:
         cards.issue_range(conn, int(number), int(number))
+    shop_db.put("bonus_payment_max_percent", 100)
+    cap = 100
     sales, redeems, sold = [], [], {}
     paid = refunded = spent_outside = 0
 
@@ -42,12 +47,20 @@ def test_random_sequences_keep_the_ledger_sound(shop_db, policy, steps):
         return shown
 
     for step in steps:
-        if step[0] == "sale":
-            res = shop_db.op("sale", card_number=number, amount=step[1], redeem=step[2], allow_partial=True)
+        if step[0] == "cap":
+            shop_db.put("bonus_payment_max_percent", step[1])
+            cap = step[1]
+        elif step[0] == "sale":
+            field = "bonus_payment" if step[3] else "redeem"
+            res = shop_db.op("sale", card_number=number, amount=step[1], allow_partial=True, **{field: step[2]})
             if res["status"] == "applied":
+                r = res["result"]
                 sales.append(res["id"])
                 sold[res["id"]] = step[1]
-                paid += res["result"]["paid"]
+                paid += r["to_pay"]
+                # One receipt: bonuses within the cap, accrual (10 %) on the money paid only.
+                assert r["bonus_payment"] <= min(step[2], step[1] * cap // 100)
+                assert r["to_pay"] == step[1] - r["bonus_payment"] and r["accrued"] == r["to_pay"] // 10
         elif step[0] == "redeem":
             res = shop_db.op("redeem", card_number=number, amount=step[1], allow_partial=step[2])
             if res["status"] == "applied":
