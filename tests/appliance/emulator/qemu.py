@@ -1,0 +1,215 @@
+"""One boot of the emulator image under qemu-system-aarch64 (QEMU's "virt" board, Cortex-A72, virtio-gpu, a USB
+keyboard standing in for the barcode scanner, an i6300ESB watchdog, no network device), driven through the
+serial console (a root shell the test image logs in on ttyAMA0) and the QEMU monitor (screendump, sendkey).
+
+Every wait has a deadline; `close()` kills QEMU whatever happened, so a hung guest never hangs the suite."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+# QEMU key names (HMP sendkey) for what an enrolment QR payload can hold; a USB HID scanner types the same.
+_SHIFTED = {":": "semicolon", "?": "slash", "&": "7", "%": "5", "_": "minus", "+": "equal", "~": "grave_accent",
+            "!": "1", "@": "2", "#": "3", "$": "4", "*": "8", "(": "9", ")": "0"}
+_PLAIN = {"/": "slash", "=": "equal", ".": "dot", "-": "minus", ",": "comma", ";": "semicolon", " ": "spc"}
+
+
+def key_names(text: str) -> list[str]:
+    keys = []
+    for ch in text:
+        if ch.isascii() and (ch.islower() or ch.isdigit()):
+            keys.append(ch)
+        elif ch.isascii() and ch.isupper():
+            keys.append(f"shift-{ch.lower()}")
+        elif ch in _PLAIN:
+            keys.append(_PLAIN[ch])
+        elif ch in _SHIFTED:
+            keys.append(f"shift-{_SHIFTED[ch]}")
+        else:
+            raise ValueError(f"no key for {ch!r}")
+    return keys
+
+
+class GuestError(AssertionError):
+    """The guest did not do what was expected in time; the message carries the serial console's tail."""
+
+
+class Guest:
+    def __init__(self, image_dir: Path, disk: Path, work: Path, *, memory_mb: int = 1536) -> None:
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        self.serial_log = work / "serial.log"
+        self.serial_sock = work / "serial.sock"
+        self.monitor_sock = work / "monitor.sock"
+        cmdline = (image_dir / "cmdline").read_text().strip()
+        self.command = [
+            shutil.which("qemu-system-aarch64") or "qemu-system-aarch64",
+            "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", str(memory_mb), "-accel", "tcg,thread=multi",
+            "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"), "-append", cmdline,
+            "-drive", f"if=none,id=disk,format=qcow2,file={disk}", "-device", "virtio-blk-pci,drive=disk",
+            "-device", "virtio-gpu-pci", "-display", "none",
+            "-device", "qemu-xhci", "-device", "usb-kbd",
+            "-device", "i6300esb",
+            "-nic", "none",
+            "-chardev", f"socket,id=serial,path={self.serial_sock},server=on,wait=off,logfile={self.serial_log}",
+            "-serial", "chardev:serial",
+            "-monitor", f"unix:{self.monitor_sock},server=on,wait=off",
+            # A reboot (kiosk.service's StartLimitAction, a kernel panic) ends QEMU: the test sees it.
+            "-no-reboot",
+        ]
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+        self._serial: socket.socket | None = None
+        self._output = bytearray()
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._marker = 0
+
+    # life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.started = time.monotonic()
+        with open(self.work / "qemu.log", "wb") as log:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not (self.serial_sock.exists() and self.monitor_sock.exists()):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise GuestError("QEMU made no sockets within 30 s: " + (self.work / "qemu.log").read_text())
+            time.sleep(0.1)
+        self._serial = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._serial.connect(str(self.serial_sock))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=30)
+        if self._serial:
+            self._serial.close()
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def _check_alive(self) -> None:
+        if self.process and self.process.poll() is not None:
+            raise GuestError(f"QEMU ended (exit {self.process.returncode}): the guest rebooted, powered off or "
+                             f"crashed\n{self.tail()}")
+
+    def _read(self) -> None:
+        assert self._serial
+        while True:
+            try:
+                data = self._serial.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self._output += data
+
+    def text(self) -> str:
+        with self._lock:
+            return self._output.decode("utf-8", "replace")
+
+    def tail(self, chars: int = 4000) -> str:
+        return "--- serial console (tail) ---\n" + self.text()[-chars:]
+
+    # serial console ---------------------------------------------------------------------------------
+    def wait_for(self, pattern: str, timeout: float, start: int = 0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while True:
+            found = regex.search(self.text(), start)
+            if found:
+                return found
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise GuestError(f"no {pattern!r} on the serial console within {timeout:.0f} s\n{self.tail()}")
+            time.sleep(0.5)
+
+    def login(self, timeout: float) -> None:
+        """Wait for the autologin root shell, then turn off echo so answers are only the commands' output."""
+        self.wait_for(r"root@loyalty-kiosk:[^\n]*# ", timeout)
+        self.run("stty -echo cols 250; export SYSTEMD_PAGER= SYSTEMD_COLORS=0 TERM=dumb", timeout=60)
+
+    def run(self, command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a shell command on the serial console; (exit status, output)."""
+        self._marker += 1
+        n = self._marker
+        start = len(self.text())
+        # The marker is computed by the shell, so the echoed command line (before stty -echo) never matches.
+        line = f"{command} 2>&1; echo \"@@$((7000+{n}))@@ $?\"\n"
+        assert self._serial
+        self._serial.sendall(line.encode())
+        found = self.wait_for(rf"@@{7000 + n}@@ (\d+)", timeout, start)
+        output = self.text()[start:found.start()]
+        # Drop the echoed command line (only present before `stty -echo` took effect).
+        if "@@$((" in output:
+            output = output.split("\n", 1)[1] if "\n" in output else ""
+        return int(found.group(1)), output.replace("\r", "").strip()
+
+    def check(self, command: str, timeout: float = 60) -> str:
+        status, output = self.run(command, timeout)
+        if status != 0:
+            raise GuestError(f"`{command}` exited {status}:\n{output}")
+        return output
+
+    def poll(self, command: str, timeout: float, interval: float = 3.0) -> str:
+        """Run `command` until it succeeds; its output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, output = self.run(command, timeout=max(30.0, timeout))
+            if status == 0:
+                return output
+            if time.monotonic() > deadline:
+                raise GuestError(f"`{command}` still failing after {timeout:.0f} s (exit {status}):\n{output}")
+            time.sleep(interval)
+
+    # monitor ------------------------------------------------------------------------------------------
+    def monitor(self, command: str, timeout: float = 30) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
+            mon.settimeout(timeout)
+            mon.connect(str(self.monitor_sock))
+            answer = b""
+            while b"(qemu) " not in answer:
+                answer += mon.recv(4096)
+            mon.sendall(command.encode() + b"\n")
+            answer = b""
+            while answer.count(b"(qemu) ") < 1:
+                answer += mon.recv(4096)
+            return answer.decode("utf-8", "replace")
+
+    def screendump(self, png: Path) -> Path:
+        from PIL import Image
+
+        ppm = self.work / "screen.ppm"
+        ppm.unlink(missing_ok=True)
+        self.monitor(f"screendump {ppm}")
+        deadline = time.monotonic() + 30
+        while not ppm.exists() or ppm.stat().st_size == 0:
+            if time.monotonic() > deadline:
+                raise GuestError("QEMU wrote no screendump")
+            time.sleep(0.2)
+        time.sleep(0.5)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(ppm).save(png)
+        return png
+
+    def type_text(self, text: str, *, enter: bool = True) -> None:
+        """Type on the emulated USB keyboard, the way a USB HID barcode scanner types a code."""
+        for key in key_names(text) + (["ret"] if enter else []):
+            self.monitor(f"sendkey {key} 30")
+            time.sleep(0.03)

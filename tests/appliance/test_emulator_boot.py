@@ -1,0 +1,199 @@
+"""The appliance boots for real: the image made by image_build/emulator/build.sh (Debian bookworm arm64, the SAME
+pi-gen stage scripts, the one-device shop) booted under qemu-system-aarch64 -M virt, checked from the serial
+console, the journal and a screenshot of the guest's screen. docs/image.md says what this proves and what
+only a real Pi does.
+
+Switch: KIOSK_TEST_EMULATOR=1 runs it (scripts/test sets the default; the figures there say what it costs).
+The base root file system is cached in ~/.cache/loyalty-kiosk/image (keyed by the package lists), so only a
+cold machine pays for mmdebstrap. Tools come from Debian (scripts/bootstrap.sh installs them when the switch
+is on). Every step has a deadline and QEMU is killed whatever happens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.appliance.conftest import in_ci
+from tests.appliance.emulator.qemu import Guest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "image_build" / "emulator" / "build.sh"
+CUSTOMIZE = Path(__file__).parent / "emulator" / "one_device_shop.sh"
+OUTPUT = REPO / "test-output" / "emulator"
+TOOLS = {"mmdebstrap": "mmdebstrap", "qemu-system-aarch64": "qemu-system-arm", "qemu-img": "qemu-utils",
+         "mcopy": "mtools", "mkfs.vfat": "dosfstools", "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs"}
+# Hard limits (seconds, wall clock on a loaded two-core machine; the guest's own figures are asserted apart).
+BUILD_LIMIT_COLD = 75 * 60
+BUILD_LIMIT_WARM = 20 * 60
+LOGIN_LIMIT = 10 * 60
+KIOSK_LIMIT = 10 * 60
+# The issue's figure, in the guest's own clock (CLOCK_MONOTONIC since its kernel started).
+KIOSK_WITHIN_S = 180
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(BUILD_LIMIT_COLD + 4 * KIOSK_LIMIT),
+    pytest.mark.skipif(os.environ.get("KIOSK_TEST_EMULATOR", "0") != "1",
+                       reason="the emulator boot test runs with KIOSK_TEST_EMULATOR=1 (see scripts/test)"),
+]
+
+
+def missing_tools() -> list[str]:
+    missing = [f"{tool} ({package})" for tool, package in TOOLS.items() if shutil.which(tool) is None]
+    if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
+        missing.append("binfmt for arm64 (qemu-user-static, binfmt-support)")
+    if os.geteuid() != 0:
+        missing.append("root (mmdebstrap, chroot)")
+    return missing
+
+
+def record(line: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with open(OUTPUT / "times.txt", "a") as out:
+        out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+    print(line)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    missing = missing_tools()
+    if missing:
+        message = f"the emulator boot test needs {', '.join(missing)}"
+        pytest.fail(message, pytrace=False) if in_ci() else pytest.skip(message)
+    out = tmp_path_factory.mktemp("emulator-image")
+    cache = Path(os.environ.get("KIOSK_IMAGE_CACHE", Path.home() / ".cache/loyalty-kiosk/image"))
+    warm = any(cache.glob("base-*.tar"))
+    started = time.monotonic()
+    log = out / "build.log"
+    with open(log, "w") as handle:
+        try:
+            command = ["bash", str(BUILD), str(out), "--with-store-server", "--customize", str(CUSTOMIZE)]
+            result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    timeout=BUILD_LIMIT_WARM if warm else BUILD_LIMIT_COLD, check=False,
+                                    start_new_session=True)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the image build took longer than its limit\n{log.read_text()[-4000:]}", pytrace=False)
+    took = time.monotonic() - started
+    assert result.returncode == 0, log.read_text()[-6000:]
+    record(f"image build ({'base cached' if warm else 'cold, base built'}): {took:.0f} s")
+    shutil.copy(log, OUTPUT / "build.log")
+    return out
+
+
+def overlay(image: Path, base: Path, name: str) -> Path:
+    disk = image / f"{name}.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "raw", str(disk)],
+                   check=True, timeout=60)
+    return disk
+
+
+def boot(image: Path, disk: Path, name: str) -> Guest:
+    guest = Guest(image, disk, image / f"run-{name}")
+    guest.start()
+    try:
+        guest.login(LOGIN_LIMIT)
+    except BaseException:
+        guest.close()
+        raise
+    record(f"{name}: serial console root shell after {guest.seconds():.0f} s (host clock)")
+    return guest
+
+
+def kiosk_ready(guest: Guest, name: str) -> dict[str, str]:
+    """Waits for kiosk.service to be active (Type=notify: READY=1 sent) and returns its properties."""
+    guest.poll("systemctl is-active --quiet kiosk.service", KIOSK_LIMIT, interval=5)
+    props = dict(line.split("=", 1) for line in guest.check(
+        "systemctl show kiosk.service -p ActiveEnterTimestampMonotonic -p StatusText -p NRestarts "
+        "-p Environment -p WatchdogUSec").splitlines() if "=" in line)
+    ready_s = int(props["ActiveEnterTimestampMonotonic"]) / 1e6
+    record(f"{name}: kiosk.service READY=1 at {ready_s:.0f} s of guest time, host {guest.seconds():.0f} s; "
+           f"status: {props['StatusText']}")
+    assert ready_s <= KIOSK_WITHIN_S, f"READY=1 only {ready_s:.0f} s after boot"
+    assert props["StatusText"] == "kiosk up, screen attract"
+    assert props["NRestarts"] == "0", guest.check("journalctl -b -u kiosk.service -o cat | tail -n 60")
+    assert "SDL_VIDEODRIVER=kmsdrm" in props["Environment"]
+    journal = guest.check("journalctl -b -u kiosk.service -o cat")
+    assert "Provider: sdl2" in journal, journal[-3000:]
+    assert "no compiled catalogue" not in journal
+    return props
+
+
+def assert_watchdogs(guest: Guest) -> None:
+    # The app's pings: systemd records the last WATCHDOG=1 it got.
+    first = guest.check("systemctl show kiosk.service -p WatchdogTimestampMonotonic --value")
+    time.sleep(15)
+    second = guest.check("systemctl show kiosk.service -p WatchdogTimestampMonotonic --value")
+    assert int(second) > int(first) > 0, (first, second)
+    # PID 1 drives the board's hardware watchdog (an i6300ESB here, the BCM2835's on a Pi).
+    manager = guest.check("journalctl -b -o cat _PID=1 | grep -i watchdog")
+    assert "hardware watchdog" in manager.lower(), manager
+
+
+def assert_no_failed_units(guest: Guest) -> None:
+    failed = guest.check("systemctl list-units --state=failed --no-legend --plain")
+    assert failed == "", failed + "\n" + guest.check("journalctl -b -p warning -o short-monotonic | tail -n 80")
+
+
+def assert_attract_screen(guest: Guest, png_name: str) -> Path:
+    from PIL import Image
+
+    png = guest.screendump(OUTPUT / png_name)
+    picture = Image.open(png).convert("RGB")
+    colours = picture.getcolors(maxcolors=1 << 20) or []
+    # Not a black console or an empty frame: the kiosk's own drawing (its dark blue ground, text, buttons).
+    assert len(colours) > 50, f"{png}: only {len(colours)} colours"
+    count, dominant = max(colours)
+    assert dominant != (0, 0, 0), f"{png}: mostly black"
+    return png
+
+
+def test_first_boot_enrols_from_the_boot_partition_and_shows_the_attract_screen(image: Path) -> None:
+    guest = boot(image, overlay(image, image / "disk.img", "provisioned"), "provisioned")
+    try:
+        props = kiosk_ready(guest, "provisioned")
+        assert props
+        firstboot = guest.check("journalctl -b -u kiosk-firstboot.service -o cat")
+        assert "enrolled as entrance device" in firstboot, firstboot
+        guest.check("test -f /boot/firmware/kiosk-provision.done && test ! -e /boot/firmware/kiosk-provision.toml")
+        health = guest.check("python3 -c \"import urllib.request as u; "
+                             "r = u.urlopen('http://127.0.0.1:8700/healthz', timeout=10); "
+                             "print(r.status, r.read().decode())\"")
+        assert health.startswith("200"), health
+        assert_watchdogs(guest)
+        assert_no_failed_units(guest)
+        png = assert_attract_screen(guest, "attract-provisioned.png")
+        record(f"provisioned: screenshot {png.relative_to(REPO)}")
+    finally:
+        guest.close()
+        shutil.copy(guest.serial_log, OUTPUT / "serial-provisioned.log")
+
+
+def test_a_blank_device_enrols_by_the_qr_typed_by_a_usb_scanner(image: Path) -> None:
+    blank = image / "blank.img"
+    subprocess.run(["cp", "--sparse=always", str(image / "disk.img"), str(blank)], check=True, timeout=600)
+    # The FAT boot partition starts at 1 MiB (build.sh): no provisioning file on this card.
+    subprocess.run(["mdel", "-i", f"{blank}@@1M", "::kiosk-provision.toml"], check=True, timeout=60)
+    guest = boot(image, overlay(image, blank, "blank"), "blank")
+    try:
+        guest.poll("systemctl show kiosk-enrol.service -p ActiveState --value | grep -qx activating", 300)
+        # The prompt on the screen (tty1, where kiosk-enrol writes): read back from the console's memory.
+        guest.poll("tr -s ' ' < /dev/vcs1 | grep -q 'scan the enrolment QR code now'", 300)
+        time.sleep(3)  # the scanner readers open the input devices after printing the prompt
+        payload = guest.check("cat /root/enrol-qr.txt")
+        assert payload.startswith("lk://enrol?")
+        guest.type_text(payload)
+        record(f"blank: QR typed on the USB keyboard at {guest.seconds():.0f} s")
+        kiosk_ready(guest, "blank")
+        guest.check("test -f /etc/kiosk/kiosk.toml")
+        assert guest.check("systemctl show kiosk-enrol.service -p Result --value") == "success"
+        assert_no_failed_units(guest)
+        png = assert_attract_screen(guest, "attract-after-qr.png")
+        record(f"blank: screenshot {png.relative_to(REPO)}")
+    finally:
+        guest.close()
+        shutil.copy(guest.serial_log, OUTPUT / "serial-blank.log")
