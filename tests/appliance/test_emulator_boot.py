@@ -61,6 +61,9 @@ def record(line: str) -> None:
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = os.environ.get("KIOSK_TEST_EMULATOR_IMAGE")
+    if built:  # a developer's shortcut: boot an image build.sh already made (with the test's --customize)
+        return Path(built)
     missing = missing_tools()
     if missing:
         message = f"the emulator boot test needs {', '.join(missing)}"

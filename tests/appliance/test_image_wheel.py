@@ -36,6 +36,7 @@ def test_the_image_wheel_carries_every_compiled_catalogue(stage_files: Path) -> 
     names = set(zipfile.ZipFile(wheel).namelist())
     for lang in i18n.LANGUAGES:
         assert f"kiosk/i18n/{lang}/LC_MESSAGES/kiosk.mo" in names, f"no {lang} catalogue in {wheel.name}"
+        assert f"store_server/admin/locale/{lang}/LC_MESSAGES/admin.mo" in names, f"no {lang} back office"
 
 
 def test_the_image_installs_with_the_repo_constraints(stage_files: Path) -> None:
