@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from . import clock, shop
 from .db import cashier_login_failures, cashiers
@@ -147,9 +148,12 @@ def _failures(conn: Connection, device_id: str) -> dict | None:
 
 
 def _count_failure(conn: Connection, device_id: str, now: datetime) -> DomainError:
-    row = _failures(conn, device_id)
-    if row is None:
-        conn.execute(insert(cashier_login_failures).values(device_id=device_id, failures=0))
+    if _failures(conn, device_id) is None:
+        try:  # two wrong PINs at one instant: the second insert loses, and both count on the row below
+            with conn.begin_nested():
+                conn.execute(insert(cashier_login_failures).values(device_id=device_id, failures=0))
+        except IntegrityError:
+            pass
     conn.execute(update(cashier_login_failures).where(cashier_login_failures.c.device_id == device_id)
                  .values(failures=cashier_login_failures.c.failures + 1))
     failures = _failures(conn, device_id)["failures"]
