@@ -3,6 +3,8 @@ payment and the customer's code, then partial and full returns of it at another 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -178,3 +180,21 @@ def test_reports_audit_and_lockout_show_the_cashier(server, shop):
     r = till.post("/cashiers/login", {"pin": shop["olena"][1]})
     assert r.status_code == 423  # even the right PIN waits
     assert shop["a"].post("/cashiers/login", {"pin": shop["olena"][1]}).status_code == 200  # other tills do not
+
+
+def test_cli_pin_from_stdin_must_be_unique_and_reset_pin_replaces_it(server, shop):
+    def cli(*args: str, pin: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
+                              input=pin + "\n", capture_output=True, text=True)
+
+    taken = cli("cashiers", "add", "Ivan", "--pin-stdin", pin=shop["olena"][1])
+    assert taken.returncode == 1 and "pin_taken" in taken.stderr
+    assert cli("cashiers", "add", "Ivan", "--pin-stdin", pin="12a4").returncode == 1  # 4-8 digits only
+    added = cli("cashiers", "add", "Ivan", "--pin-stdin", pin="24682468")
+    assert added.returncode == 0 and "24682468" not in added.stdout  # a PIN typed in is never echoed
+    ivan = added.stdout.split()[1]
+    till = Device(server, "cashier", "Till D")
+    assert till.post("/cashiers/login", {"pin": "24682468"}).json()["cashier_id"] == ivan
+    assert cli("cashiers", "reset-pin", ivan, "--pin-stdin", pin="13571357").returncode == 0
+    assert till.post("/cashiers/login", {"pin": "24682468"}).status_code == 401
+    assert till.post("/cashiers/login", {"pin": "13571357"}).json()["name"] == "Ivan"
