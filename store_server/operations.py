@@ -43,6 +43,11 @@ _CARD = select(cards).where(cards.c.number == bindparam("number"))
 _EXTRA = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
 _INSERT_OP = insert(operations)
 _SET_RESULT = update(operations).where(operations.c.id == bindparam("op_id"))
+_SET_CARD = update(operations).where(operations.c.id == bindparam("op_id")).values(
+    card_number=bindparam("card_number"))
+# How long after its registration (server time) the registering device may still add answers and choices
+# without the customer's code: the customer is standing at that kiosk.
+REGISTRATION_WINDOW = timedelta(minutes=30)
 _INSERT_SALE = insert(sales)
 _INSERT_RECEIPT = insert(receipts_table)
 _REPLAY = select(operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
@@ -159,7 +164,27 @@ def apply_register(ctx: OperationContext) -> dict:
         return till_activation.submit(conn, op=ctx.op, device=ctx.device, card=card, phone=phone, payload=p,
                                       questionnaire=ctx.setting("questionnaire"))
     binding.bind(conn, card, phone, p, at=ctx.at, questionnaire=ctx.setting("questionnaire"))
+    # The card the registration chose (a digital one is the server's pick): `audit CARD` lists it, and an
+    # update_customer from this device may follow it (apply_update_customer).
+    conn.execute(_SET_CARD, {"op_id": ctx.op["id"], "card_number": card["number"]})
     return {"card_number": card["number"]}  # "pending_review" only appears when it is true
+
+
+def _may_update_profile(ctx: OperationContext, card: dict) -> None:
+    """A customer's consent and answers change with the customer's code (an `identify` token for the card's
+    phone) or from the device that registered them, shortly after: no other kiosk may rewrite a stranger's
+    choices."""
+    if ctx.op.get("verification_token"):
+        phone = ctx.conn.execute(select(customers.c.phone).where(customers.c.id == card["customer_id"])).scalar()
+        otp.consume_token(ctx.conn, token=ctx.op["verification_token"], purpose="identify",
+                          operation_id=ctx.op["id"], phone=phone)
+        return
+    registered = ctx.conn.execute(
+        select(func.max(operations.c.received_at)).where(
+            operations.c.type == "register", operations.c.status == "applied",
+            operations.c.device_id == ctx.device["id"], operations.c.card_number == card["number"])).scalar()
+    if registered is None or clock.now() - clock.aware(registered) > REGISTRATION_WINDOW:
+        raise DomainError("verification_required", "changing a customer's details needs the customer's code")
 
 
 def apply_update_customer(ctx: OperationContext) -> dict:
@@ -167,13 +192,16 @@ def apply_update_customer(ctx: OperationContext) -> dict:
     card = _card(ctx.conn, _text(ctx.payload, "card_number"))
     if card["customer_id"] is None:
         raise DomainError("card_not_active", "this card has no customer yet")
+    _may_update_profile(ctx, card)
     p = ctx.payload
+    # Stamped with the server's time: a device's clock (or a device lying about it) cannot backdate consent.
+    now = clock.now()
     if p.get("answers") is not None:
         customer_data.save_answers(ctx.conn, card["customer_id"], p["answers"], ctx.setting("questionnaire"),
-                                   at=ctx.at)
+                                   at=now)
     if "marketing" in p or "consent" in p:
         customer_data.set_choices(ctx.conn, card["customer_id"], consent=p.get("consent"),
-                                  marketing=p.get("marketing"), at=ctx.at)
+                                  marketing=p.get("marketing"), at=now)
     return {"card_number": card["number"]}
 
 

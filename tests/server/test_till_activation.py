@@ -104,7 +104,8 @@ def test_under_review_the_card_waits_and_the_operator_approves(server, review):
     assert res["status"] == "applied" and res["result"]["pending_review"] is True, res
     activation = res["result"]["activation_id"]
     # applied exactly once: the retry answers with the first result and records nothing more
-    again = till.send("register", "spent-token-does-not-matter", op_id=op_id, phone=phone, card_number="10002")
+    again = till.send("register", "spent-token-does-not-matter", op_id=op_id, phone=phone, card_number="10002",
+                      consent=True, marketing=True)
     assert again == {"id": op_id, "status": "duplicate", "result": res["result"]}
     assert pending_ids(server).count(activation) == 1
     card = till.card("10002")
