@@ -98,3 +98,23 @@ def test_fraud_report_shows_own_phone_cards_per_cashier_and_identify_at_many_til
     assert "cashier Olena  own phone +380 •• ••• •• 02  card 10002" in report
     assert "phones identified by code at many tills: 1" in report and "+380 •• ••• •• 01  3 tills" in report
     assert "Olena  " in report.split("bonuses per cashier")[1]
+
+
+def test_all_mode_also_tells_of_a_purchase_that_moved_no_bonuses(server, shop):
+    phone = "+380501115507"
+    server.cli("cards", "type", "vip", "--kind", "discount", "--discount", "10")
+    server.cli("cards", "issue", "30001", "30001", "--type", "vip")
+    kiosk = Device(server, "entrance", "Entrance 2")
+    token = kiosk.token("register", phone, card_number="30001")
+    assert kiosk.op("register", token, cashier=None, phone=phone, card_number="30001",
+                    consent=True)["status"] == "applied"
+    welcome = server.last_sms(phone)["text"]
+    assert shop[0].op("sale", card_number="30001", amount=10_000)["status"] == "applied"
+    assert server.last_sms(phone)["text"] == welcome  # "money": a discount moves no bonuses
+    server.cli("settings", "set", "transaction_sms", "all")
+    try:
+        assert shop[0].op("sale", card_number="30001", amount=10_000)["status"] == "applied"
+        notice = server.last_sms(phone)["text"]
+        assert "100.00" in notice and "30001" in notice and "НІ" in notice
+    finally:
+        server.cli("settings", "set", "transaction_sms", "money")
