@@ -45,6 +45,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     except DomainError as e:
         raise ConfigError(f"[limits]: {e.message}") from e
     app.add_middleware(limits.RequestLimits, limits=app.state.limits)
+    app.state.card_lookups = limits.RateWindow(app.state.limits.card_lookups_per_minute)
     app.state.config = config
     app.state.engine = engine
     app.state.gateway = gateway or build_gateway(config)

@@ -44,6 +44,9 @@ class Limits:
     max_connections: int = 1000
     # Failed enrolment attempts per client address per minute (per server process).
     enrol_failures_per_minute: int = 10
+    # Card look-ups per device per minute (per server process): a kiosk shows a card every few seconds and
+    # refreshes at most 50 cached cards a round; walking the card numbers takes far more.
+    card_lookups_per_minute: int = 300
 
     @classmethod
     def from_settings(cls, raw: dict | None) -> Limits:

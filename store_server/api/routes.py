@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from .. import cards, cashiers, clock, devices, digital_card, operations, otp, receipts, shop, till_activation
-from ..errors import DomainError, Forbidden, TooLarge
+from ..errors import DomainError, Forbidden, TooLarge, TooMany
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
 from ..sms.outbound import after_batch
@@ -112,14 +112,27 @@ def config(request: Request, dev: Device) -> dict:
 
 
 @router.get("/cards/{number}")
-async def get_card(number: str, request: Request, _device: Device) -> JSONResponse:
+async def get_card(number: str, request: Request, dev: Device) -> JSONResponse:
+    # One device walking the card numbers would read every balance and masked phone: look-ups per device
+    # are capped ([limits] card_lookups_per_minute).
+    lookups = request.app.state.card_lookups
+    wait = lookups.wait(dev["id"])
+    if wait is not None:
+        raise TooMany("too_many_lookups", "too many card look-ups from this device; try again shortly",
+                      retry_after=max(1, round(wait)))
+    lookups.add(dev["id"])
     # The hottest call: a few indexed reads answered on the event loop (no worker-thread hop), and the
     # dict handed straight to JSONResponse, which skips FastAPI's generic encoder.
     with engine(request).connect() as conn:
         # A phone's card QR (lk://card/<token>) arrives here too; a plain number never takes this branch.
         if digital_card.is_token(number) and cards.resolve(conn, number) is None:
             number = digital_card.resolve(conn, number, clock.now())
-        return JSONResponse(cards.get_card(conn, number))
+        card = cards.get_card(conn, number)
+    if dev.get("role") != "cashier":
+        # The entrance kiosk is unattended: whoever holds a card (or types a number) sees its balance, not
+        # what was bought and when.
+        card["history"] = []
+    return JSONResponse(card)
 
 
 @router.get("/customers")

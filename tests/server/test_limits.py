@@ -22,7 +22,8 @@ API = "/api/v1"
 def server(tmp_path_factory):
     srv = init_demo_server(tmp_path_factory.mktemp("limits"))
     with srv.config_path.open("a", encoding="utf-8") as f:
-        f.write("\n[limits]\nheader_timeout_seconds = 1.5\nbody_timeout_seconds = 2.0\nmax_connections = 300\n")
+        f.write("\n[limits]\nheader_timeout_seconds = 1.5\nbody_timeout_seconds = 2.0\nmax_connections = 300\n"
+                "card_lookups_per_minute = 30\n")
     srv.start()
     yield srv
     srv.stop()
@@ -165,6 +166,28 @@ def test_oversized_head_and_slow_body(server):
     assert 1.5 < took < 8
 
 
+def test_card_lookups_are_capped_per_device_and_the_entrance_sees_no_ledger_rows(server):
+    till, kiosk = server.enrol("cashier")["device_key"], server.enrol("entrance")["device_key"]
+    sale = {"id": str(uuid.uuid4()), "type": "sale", "at": "2026-11-23T12:00:00Z",
+            "payload": {"card_number": "10005", "amount": 5_000}}
+    requests.post(f"{server.url}{API}/operations:batch", json={"operations": [sale]}, timeout=10,
+                  headers={"Authorization": f"Bearer {till}"}).raise_for_status()
+
+    def look(key: str, number: str = "10005") -> requests.Response:
+        return requests.get(f"{server.url}{API}/cards/{number}", headers={"Authorization": f"Bearer {key}"},
+                            timeout=10)
+
+    assert look(till).json()["history"] and look(till).json()["balance"] == 500
+    seen = look(kiosk).json()
+    assert seen["balance"] == 500 and seen["history"] == []
+    answers = [look(kiosk, str(10001 + i % 90)).status_code for i in range(40)]  # walking the card numbers
+    assert answers[:29] == [200] * 29 and set(answers[29:]) == {429}, answers
+    r = look(kiosk)
+    assert r.json()["error"] == "too_many_lookups" and r.json()["retry_after"] >= 1
+    assert look(till).status_code == 200  # per device: the till next to it is not slowed
+
+
+# Last in this module: afterwards this address may not enrol for a minute.
 def test_enrolment_guessing_is_rate_limited_per_address(server):
     timings = []
     for i in range(12):
