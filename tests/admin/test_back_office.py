@@ -290,3 +290,26 @@ def test_screenshots_of_the_remaining_pages(server, page):
     page.context.clear_cookies()
     page.goto(f"{server.url}/admin/")
     shoot(page, "login")
+
+
+def test_changing_the_password_signs_other_sessions_out(server):
+    from .conftest import add_account
+
+    assert add_account(server, "maria", "operator").returncode == 0
+    here, elsewhere = session(server, "maria"), session(server, "maria")
+    token = csrf_of(here, f"{server.url}/admin/password")
+    r = here.post(f"{server.url}/admin/password", data={"csrf": token, "current": "wrong password!",
+                                                        "new": "a new long password", "again": "a new long password"})
+    assert r.status_code == 400 and "current password is not right" in r.text
+    r = here.post(f"{server.url}/admin/password", data={"csrf": token, "current": "correct horse battery",
+                                                        "new": "a new long password", "again": "another one!!"})
+    assert r.status_code == 400 and "differ" in r.text
+    r = here.post(f"{server.url}/admin/password", data={"csrf": token, "current": "correct horse battery",
+                                                        "new": "short", "again": "short"})
+    assert r.status_code == 400 and "at least 10" in r.text
+    r = here.post(f"{server.url}/admin/password", data={"csrf": token, "current": "correct horse battery",
+                                                        "new": "a new long password", "again": "a new long password"})
+    assert r.status_code == 200 and "password was changed" in r.text
+    assert here.get(f"{server.url}/admin/customers").url.endswith("/admin/customers")  # this browser stays in
+    assert "/admin/login" in elsewhere.get(f"{server.url}/admin/customers").url  # the other one is out
+    session(server, "maria", "a new long password")
