@@ -407,7 +407,17 @@ Index("ix_card_replacements_new", card_replacements.c.new_number)
 
 # The back office's journal pages walk operations by time, newest first (keyset on at, id).
 Index("ix_operations_at_id", operations.c.at, operations.c.id)
-Index("ix_operations_device_at", operations.c.device_id, operations.c.at)
+Index("ix_operations_device_at_id", operations.c.device_id, operations.c.at, operations.c.id)
+# Rare kinds the owner filters for (refusals, corrections, replacements, expiry): small partial indexes that
+# the plain sales a till sends by the thousand never touch. The journal repeats the index's condition in its
+# query so both SQLite and PostgreSQL see the index applies.
+Index("ix_operations_rejected", operations.c.device_id, operations.c.at, operations.c.id,
+      sqlite_where=operations.c.status == "rejected", postgresql_where=operations.c.status == "rejected")
+Index("ix_operations_type_at_id", operations.c.type, operations.c.at, operations.c.id,
+      sqlite_where=operations.c.type != "sale", postgresql_where=operations.c.type != "sale")
+# The journal and the card page show each operation's ledger rows; apply_cancel reads them by operation too.
+Index("ix_ledger_operation", ledger.c.operation_id)
+Index("ix_cards_reserved_phone", cards.c.reserved_phone)
 Index("ix_sms_log_sent", sms_log.c.sent_at)
 Index("ix_sms_log_phone", sms_log.c.phone)
 Index("ix_customers_name", customers.c.name)

@@ -61,6 +61,8 @@ def _bounds(f: Filters, timezone: str) -> list:
     if f.until:
         end = datetime.combine(f.until + timedelta(days=1), time(), zone).astimezone(ZoneInfo("UTC"))
         where.append(operations.c.at < end)
+    if f.type and f.type != "sale":
+        where.append(operations.c.type != "sale")  # lets the planner see ix_operations_type_at_id applies
     for column, value in ((operations.c.type, f.type), (operations.c.device_id, f.device),
                           (operations.c.cashier, f.cashier), (operations.c.status, f.status),
                           (operations.c.card_number, f.card)):
