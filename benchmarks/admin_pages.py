@@ -111,8 +111,9 @@ def init(data_dir: Path, database_url: str | None) -> ServerProcess:
 
 def sqlite_shop(customers: int, operations: int, tmp: Path) -> ServerProcess:
     from store_server.data import migrate
+    from store_server.db import make_engine
 
-    cached = CACHE / f"admin-{customers}-{operations}-{migrate.head()}.db"
+    cached = CACHE / f"admin-{customers}-{operations}.db"
     server = init(tmp, None)
     if not cached.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -122,6 +123,10 @@ def sqlite_shop(customers: int, operations: int, tmp: Path) -> ServerProcess:
         shutil.copy(server.database, cached.with_suffix(".tmp"))
         cached.with_suffix(".tmp").rename(cached)
     else:
+        # A cache built by an older release: brought to this one's schema (new indexes are built once, here).
+        engine = make_engine(f"sqlite:///{cached}")
+        migrate.upgrade(engine)
+        engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{server.database}{suffix}").unlink(missing_ok=True)
         shutil.copy(cached, server.database)

@@ -38,9 +38,12 @@ def search(conn: Connection, text: str, country: str) -> list[dict]:
     text = text.strip()[:100]
     if not text:
         return []
-    listed = (select(cards.c.number, cards.c.state, cards.c.card_type, customers.c.id.label("customer_id"),
-                     customers.c.name, customers.c.phone)
-              .select_from(cards.outerjoin(customers, customers.c.id == cards.c.customer_id)))
+    columns = (cards.c.number, cards.c.state, cards.c.card_type, customers.c.id.label("customer_id"),
+               customers.c.name, customers.c.phone)
+    listed = select(*columns).select_from(cards.outerjoin(customers, customers.c.id == cards.c.customer_id))
+    # By phone or name the customer comes first: an inner join lets the planner start from customers' index
+    # instead of walking every card.
+    people = select(*columns).select_from(customers.join(cards, cards.c.customer_id == customers.c.id))
     found: dict[str, dict] = {}
 
     def add(query) -> None:
@@ -58,10 +61,10 @@ def search(conn: Connection, text: str, country: str) -> list[dict]:
     except InvalidPhone:
         phone = None
     if phone:
-        add(listed.where(customers.c.phone == phone).order_by(cards.c.state))
+        add(people.where(customers.c.phone == phone).order_by(cards.c.state))
         add(listed.where(cards.c.reserved_phone == phone))
     if not compact.isdigit() and len(text) >= 2:
-        add(listed.where(_name_matches(conn, text)).order_by(customers.c.name))
+        add(people.where(_name_matches(conn, text)).order_by(customers.c.name))
     result = list(found.values())[:SEARCH_LIMIT]
     if result:
         balances = dict(conn.execute(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from .. import clock
@@ -61,8 +61,12 @@ def _bounds(f: Filters, timezone: str) -> list:
     if f.until:
         end = datetime.combine(f.until + timedelta(days=1), time(), zone).astimezone(ZoneInfo("UTC"))
         where.append(operations.c.at < end)
+    # The partial indexes' own conditions, as literals: a planner cannot tell that a bound parameter will be
+    # 'rejected' when it plans, so only the literal term lets it use ix_operations_rejected / _type_at_id.
+    if f.status == "rejected":
+        where.append(operations.c.status == literal_column("'rejected'"))
     if f.type and f.type != "sale":
-        where.append(operations.c.type != "sale")  # lets the planner see ix_operations_type_at_id applies
+        where.append(operations.c.type != literal_column("'sale'"))
     for column, value in ((operations.c.type, f.type), (operations.c.device_id, f.device),
                           (operations.c.cashier, f.cashier), (operations.c.status, f.status),
                           (operations.c.card_number, f.card)):
