@@ -12,6 +12,9 @@ DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ROLES = ("entrance", "cashier")
 
 
+_KINDS = {str: "text in quotes", int: "a whole number", bool: "true or false", dict: "a table", list: "a list"}
+
+
 class ConfigError(Exception):
     """The kiosk configuration is broken; the message says which setting and how to fix it."""
 
@@ -45,6 +48,23 @@ class KioskConfig:
             raise ConfigError(f"server_url must start with http:// or https://, not {self.server_url!r}")
         if self.idle_timeout <= 0 or self.request_timeout <= 0:
             raise ConfigError("idle_timeout and request_timeout must be positive numbers of seconds")
+        from .i18n import LANGUAGES
+
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+        wrong = [lang for lang in self.languages if lang not in LANGUAGES]
+        if not self.languages or wrong:
+            raise ConfigError(f"languages must list some of {', '.join(LANGUAGES)}"
+                              + (f"; {', '.join(map(repr, wrong))} is not one" if wrong else ""))
+        for key in ("width", "height"):
+            if not 100 <= getattr(self, key) <= 10_000:
+                raise ConfigError(f"{key} must be the window's size in pixels (100-10000), not {getattr(self, key)}")
+        import phonenumbers
+
+        if self.country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"country must be an ISO 3166 code such as UA, KZ or VN, not {self.country!r}")
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise ConfigError(f"ca_bundle {self.ca_bundle!r} is not a readable file (a PEM file with the shop's CA)")
 
     @property
     def database(self) -> Path:
@@ -59,6 +79,10 @@ class KioskConfig:
             raise ConfigError(f"{path} not found; run `kiosk provision` or copy docs/kiosk.example.toml") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path} is not valid TOML: {e}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {e.start})") from e
+        except OSError as e:  # a directory, no permission, an unreadable SD card
+            raise ConfigError(f"{path} cannot be read: {e.strerror or e}") from e
         config = cls.from_dict(raw, origin=str(path))
         config.source = path
         return config
@@ -69,10 +93,14 @@ class KioskConfig:
         if unknown:
             raise ConfigError(f"{origin}: unknown setting(s) {', '.join(sorted(unknown))}")
         expected = {"server_url": str, "role": str, "language": str, "country": str, "fullscreen": bool,
-                    "width": int, "height": int, "scanners": dict, "indicators": dict, "languages": list}
+                    "width": int, "height": int, "scanners": dict, "indicators": dict, "languages": list,
+                    "state_dir": str, "ca_bundle": str}
         for key, kind in expected.items():
-            if key in raw and not isinstance(raw[key], kind):
-                raise ConfigError(f"{origin}: {key} must be a {kind.__name__}")
+            # bool is an int to Python; `width = true` is still not a size
+            if key in raw and (not isinstance(raw[key], kind) or (kind is int and isinstance(raw[key], bool))):
+                raise ConfigError(f"{origin}: {key} must be {_KINDS[kind]}")
+        if not all(isinstance(lang, str) for lang in raw.get("languages", [])):
+            raise ConfigError(f"{origin}: languages must be a list of language codes, e.g. [\"uk\", \"en\"]")
         if "panel_inches" in raw and not (isinstance(raw["panel_inches"], int | float)
                                           and 2 <= raw["panel_inches"] <= 100):
             raise ConfigError(f"{origin}: panel_inches must be the panel's diagonal in inches, e.g. 7 or 10.1")

@@ -164,33 +164,43 @@ def cmd_devices_revoke(args):
 
 
 def cmd_settings_set(args):
-    from . import customers, shop
-    from .till_activation import check_mode
+    from . import settings_schema, shop
 
     def act(conn):
-        try:
-            value = json.loads(args.value)
-        except json.JSONDecodeError:
-            value = args.value  # a bare word such as a shop name
-        if args.key == "questionnaire":
-            customers.check_questionnaire(value)
-        if args.key == "till_activation":
-            check_mode(value)
-        from .sms.guard import check_settings
-
-        check_settings(args.key, value)
-        if args.key not in shop.DEFAULTS:
-            raise DomainError("unknown_setting", f"no setting {args.key}; known: {', '.join(shop.DEFAULTS)}")
-        shop.check(args.key, value, shop.get(conn, "country") or "UA")
-        shop.put(conn, args.key, value)
-        print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
+        value = shop.set_setting(conn, args.key, settings_schema.parse(args.key, " ".join(args.value)))
+        print(f"{args.key} = {settings_schema.plain(value)}")
     return _run(args, act)
 
 
-def cmd_settings_show(args):
-    from . import shop
-    return _run(args, lambda conn: [print(f"{k} = {json.dumps(shop.get(conn, k), ensure_ascii=False)}")
-                                    for k in shop.DEFAULTS])
+def cmd_settings_reset(args):
+    from . import settings_schema, shop
+
+    def act(conn):
+        shop.reset_setting(conn, args.key)
+        print(f"{args.key} = {settings_schema.plain(settings_schema.DEFAULTS[args.key])} (the default)")
+    return _run(args, act)
+
+
+def cmd_settings_list(args):
+    from . import settings_schema, shop
+
+    def act(conn):
+        rows = settings_schema.listing(shop.stored(conn))
+        if args.group:
+            rows = [r for r in rows if r["group"] == args.group]
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        for group, title in settings_schema.GROUPS.items():
+            in_group = [r for r in rows if r["group"] == group]
+            if not in_group:
+                continue
+            print(f"# {title}")
+            for r in in_group:
+                default = "(default)" if r["is_default"] else f"(default: {settings_schema.plain(r['default'])})"
+                print(f"{r['key']} = {settings_schema.plain(r['value'])}  {default}")
+                print(f"    {r['type']}: {r['description']}")
+    return _run(args, act)
 
 
 def _operator() -> str:
@@ -478,13 +488,30 @@ def add_commands(sub) -> None:
     q.add_argument("--pin-stdin", action="store_true")
     q.set_defaults(func=cmd_cashiers_reset_pin)
 
-    p = sub.add_parser("settings", help="shop settings devices see (docs/server.md lists them)")
+    from .settings_schema import GROUPS
+
+    p = sub.add_parser("settings", help="shop settings: list them, set one (checked by its type), reset one",
+                       description="The shop's settings, kept in the database (devices pick changes up on their "
+                                   "next sync). docs/server.md lists them.")
     ss = p.add_subparsers(dest="settings_command", required=True)
-    q = ss.add_parser("set", help="set KEY to a JSON value, e.g. return_shortfall '\"refuse\"'")
+    q = ss.add_parser("set", help="set KEY to VALUE, checked by the key's type",
+                      description="VALUE is plain text, a number, yes/no, a comma-separated list or none; maps "
+                                  "are JSON. A value that does not fit is refused with the reason and nothing "
+                                  "changes. Examples: settings set public_name My Shop; settings set "
+                                  "languages uk,en; settings set no_code_limit 500; settings set code_required "
+                                  "'{\"redeem\": true, \"return\": false}'; settings set bonus_expiry_days none")
     q.add_argument("key")
-    q.add_argument("value")
+    q.add_argument("value", nargs="+", help="the value (words are joined with spaces: My Shop)")
     q.set_defaults(func=cmd_settings_set)
-    ss.add_parser("show").set_defaults(func=cmd_settings_show)
+    q = ss.add_parser("reset", help="put KEY back to its default", description="Example: settings reset otp")
+    q.add_argument("key")
+    q.set_defaults(func=cmd_settings_reset)
+    for name in ("list", "show"):
+        q = ss.add_parser(name, help="every setting: value, default, type and meaning, by group" if name == "list"
+                          else "the same as list", description="Example: settings list --group codes --json")
+        q.add_argument("--group", choices=list(GROUPS))
+        q.add_argument("--json", action="store_true", help="as JSON: key, group, type, value, default, ...")
+        q.set_defaults(func=cmd_settings_list)
 
     p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)")
     p.add_argument("csv")

@@ -7,34 +7,86 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, ServerConfig
+from . import __version__
+from .config import DEFAULT_PORT, ConfigError, ServerConfig
 from .security import new_secret
+
+# A country's usual time zone, so `init --country KZ` needs no --timezone; others pass it.
+TIMEZONES = {"UA": "Europe/Kyiv", "KZ": "Asia/Almaty", "UZ": "Asia/Tashkent", "KG": "Asia/Bishkek",
+             "VN": "Asia/Ho_Chi_Minh", "MD": "Europe/Chisinau", "GE": "Asia/Tbilisi", "AM": "Asia/Yerevan",
+             "AZ": "Asia/Baku", "PL": "Europe/Warsaw", "GB": "Europe/London", "DE": "Europe/Berlin"}
+
+
+def _config_flag(config_path: Path) -> str:
+    """The --config the next commands need (none for the default path the unit uses)."""
+    import shlex
+
+    from .config import DEFAULT_PATH
+
+    if config_path.resolve() == DEFAULT_PATH or os.environ.get("STORE_SERVER_CONFIG") == str(config_path):
+        return ""
+    return f" --config {shlex.quote(str(config_path))}"
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from . import shop
+    from . import settings_schema, shop
     from .data.migrate import upgrade
     from .db import make_engine
+    from .errors import DomainError
 
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config_path = Path(args.config) if args.config else data_dir / "server.toml"
-    if config_path.exists():
-        config = ServerConfig.load(config_path)
-    else:
-        config = ServerConfig(data_dir=data_dir, demo=args.demo, shop_name=args.shop_name,
-                              country=args.country, port=args.port, secret_key=new_secret(32))
+    config_path = Path(args.config or os.environ.get("STORE_SERVER_CONFIG") or data_dir / "server.toml").resolve()
+    shop_values = {"public_name": args.shop_name or ("Demo Shop" if args.demo else None), "country": args.country,
+                   "languages": args.languages, "timezone": args.timezone,
+                   "public_url": args.public_url}
+    if shop_values["timezone"] is None and args.country:
+        shop_values["timezone"] = TIMEZONES.get(args.country.upper())
+    new_config = not config_path.exists()
+    if new_config and not shop_values["public_name"]:
+        raise ConfigError("init needs the shop's name customers will see: --shop-name \"My Shop\" (or --demo)")
+    if new_config and args.country and not shop_values["timezone"]:
+        raise ConfigError(f"no usual time zone known for {args.country}: pass --timezone, e.g. Europe/Kyiv")
+    try:  # every value checked before anything is written
+        checked = {key: settings_schema.parse(key, value) for key, value in shop_values.items() if value is not None}
+    except DomainError as e:
+        raise ConfigError(e.message) from None
+
+    if new_config:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config = ServerConfig(data_dir=data_dir, demo=args.demo, host=args.host, port=args.port,
+                              database_url=args.database_url or "", secret_key=new_secret(32))
+        config_path.parent.mkdir(parents=True, exist_ok=True)
         # The secret key and gateway credentials: readable by the server's own user only.
         fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(config.to_toml())
+    else:
+        config = ServerConfig.load(config_path)
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(config.database_url)
-    upgrade(engine)  # a new database gets today's schema; one an earlier release left is brought up to date
+    before, after = upgrade(engine)  # a new database gets today's schema; an older one is brought up to date
     _tighten_sqlite_files(config.database_url)
-    if args.demo:
-        with engine.begin() as conn:
-            shop.seed_demo(conn, config.shop_name, public_url=f"http://{config.host}:{config.port}")
-    print(f"store server ready: config {config_path}, database {config.database_url}")
+    with engine.begin() as conn:
+        for key, value in checked.items():
+            shop.set_setting(conn, key, value)
+        if args.demo:
+            shop.seed_demo(conn, shop.get(conn, "public_name"), public_url=f"http://{config.host}:{config.port}")
+        name, country = shop.get(conn, "public_name"), shop.get(conn, "country")
+        languages, zone = shop.get(conn, "languages"), shop.get(conn, "timezone")
+    engine.dispose()
+    flag = _config_flag(config_path)
+    url = f"http://{config.host}:{config.port}"
+    print(f"store server ready: config {config_path}{'' if new_config else ' (kept)'}, "
+          f"database {config.backend} {config.database_url} at schema {after}")
+    print(f"shop: {name}, country {country}, languages {','.join(languages)}, time zone {zone}")
+    print("next:")
+    if not config.demo and not config.sms:
+        print(f"  add an SMS gateway to {config_path} ([[sms.gateways]], docs/sms.md); serve needs one")
+    print(f"  store-server{flag} cards issue 10001 20000          # your printed cards' numbers")
+    print(f"  store-server{flag} settings list                    # codes, limits, SMS, privacy")
+    print(f"  store-server{flag} serve                            # listens on {url}")
+    print(f"  store-server{flag} enrolment-token --role entrance --server-url {url}")
     return 0
 
 
@@ -67,28 +119,57 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_line(config: ServerConfig, host: str, port: int, workers: int, gateway) -> str:
+    from sqlalchemy.engine import make_url
+
+    from .data.migrate import head
+
+    url = make_url(config.database_url).render_as_string(hide_password=True)
+    return (f"store server {__version__} listening on http://{host}:{port}, database {config.backend} {url} "
+            f"(schema {head()}), SMS through {getattr(gateway, 'name', 'none')}, {workers} worker(s)")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import shutil
+
     import uvicorn
 
-    from .api.app import create_app
+    from . import logs
+    from .api.app import check_stored_settings, create_app, gateway_for
     from .api.limits import GuardedProtocol
 
     config = ServerConfig.load(args.config)
+    logs.setup(config.log_level, config.log_format)
+    host, port = args.host or config.host, args.port or config.port
     if args.workers > 1:
+        from .db import create_schema, make_engine
+
         if "gsm_modem" in repr(config.sms):
             raise ConfigError("--workers > 1 cannot share the GSM modem's serial port; run one worker")
+        # The checks each worker makes at start, once here, so a bad config says so in one line, not N tracebacks.
+        engine = make_engine(config.database_url)
+        create_schema(engine)
+        check_stored_settings(engine)
+        engine.dispose()
+        gateway = gateway_for(config)
         # Each worker process builds its own app from the same config; SQLite writers queue on the
         # database's write lock (BEGIN IMMEDIATE), so exactly-once holds across processes too.
         if args.config:
             os.environ["STORE_SERVER_CONFIG"] = str(Path(args.config).resolve())
-        uvicorn.run("store_server.api.factory:from_env", factory=True, workers=args.workers,
-                    host=args.host or config.host, port=args.port or config.port, log_level="warning",
-                    access_log=False, http=GuardedProtocol)
+        # Each worker counts into its own files here; /metrics adds them up (store_server/api/observe.py).
+        metrics_dir = config.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        logging.getLogger("store_server").info(_start_line(config, host, port, args.workers, gateway))
+        uvicorn.run("store_server.api.factory:from_env", factory=True, workers=args.workers, host=host, port=port,
+                    log_config=None, access_log=False, http=GuardedProtocol)
         return 0
     app = create_app(config)
     # GuardedProtocol: the connection cap and the request-head deadline (store_server/api/limits.py).
-    uvicorn.run(app, host=args.host or config.host, port=args.port or config.port,
-                log_level="warning", access_log=False, http=GuardedProtocol)
+    logging.getLogger("store_server").info(_start_line(config, host, port, 1, app.state.gateway))
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, http=GuardedProtocol)
     return 0
 
 
@@ -110,13 +191,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_sms_status(args: argparse.Namespace) -> int:
-    from .api.app import build_gateway
+    from .api.app import gateway_for
     from .db import make_engine
     from .sms import delivery
 
     config = ServerConfig.load(args.config)
     with make_engine(config.database_url).begin() as conn:
-        changed = delivery.poll(conn, build_gateway(config), limit=args.limit)
+        changed = delivery.poll(conn, gateway_for(config), limit=args.limit)
     print(f"delivery status updated for {changed} message(s)")
     return 0
 
@@ -134,17 +215,32 @@ def cmd_fraud_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="store-server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="store-server", description=__doc__,
+                                     epilog="docs/server.md has a first-shop walkthrough. Example: "
+                                            "store-server --config /etc/store-server/server.toml settings list")
+    parser.add_argument("--version", action="version", version=f"store-server {__version__}")
     parser.add_argument("--config", help="server.toml (default: $STORE_SERVER_CONFIG or "
                                          "/etc/store-server/server.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="create the database and config (with --demo: a demo shop)")
-    p.add_argument("--data-dir", required=True, help="where the database and logs live")
+    p = sub.add_parser(
+        "init", help="set up a shop: server.toml, the database, the shop's name, country, languages, time zone",
+        description="Writes server.toml (into --data-dir unless --config names it), creates or upgrades the "
+                    "database and stores the shop's settings. Run again, it keeps server.toml and the data and "
+                    "changes only the settings given. Example: store-server --config /etc/store-server/server.toml "
+                    "init --data-dir /var/lib/store-server --shop-name \"Kavun\" --country UA --languages uk,en")
+    p.add_argument("--data-dir", required=True, help="where the database and the demo SMS file live")
     p.add_argument("--demo", action="store_true", help="demo shop: cards 10001-10100, 10%% rule, SMS on console")
-    p.add_argument("--shop-name", default="Demo Shop")
-    p.add_argument("--country", default="UA", help="default region for phone numbers (ISO 3166 code)")
-    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--shop-name", help="the name customers see (required for a real shop)")
+    p.add_argument("--country", help="ISO 3166 code: how phone numbers without +country are read (default UA)")
+    p.add_argument("--languages", help="languages customers choose from, the first is the default, e.g. uk,en")
+    p.add_argument("--timezone", help="the shop's time zone, e.g. Europe/Kyiv (default: the country's usual one)")
+    p.add_argument("--public-url", help="the address customers' phones reach the server at (card page links)")
+    p.add_argument("--host", default="127.0.0.1", help="the address serve listens on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the port serve listens on (default "
+                                                                   f"{DEFAULT_PORT})")
+    p.add_argument("--database-url", help="postgresql+psycopg://USER@HOST/DB for PostgreSQL (default: SQLite "
+                                          "in --data-dir)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("upgrade", help="bring the database's schema to this release (run after installing a new one)",

@@ -2,87 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import clock
+from . import clock, settings_schema
 from .cards import issue_range
 from .db import cards, rules, settings
 
-DEFAULTS: dict = {
-    "public_name": "Demo Shop",
-    "country": "UA",
-    "languages": ["uk", "en", "ru", "kk"],
-    "questionnaire": [],
-    # Which operations need the customer's SMS code, and the write-off below which none is needed.
-    "code_required": {"redeem": True, "discount": False, "return": True},
-    "no_code_limit": 0,
-    "next_digital_card": 9_000_000_001,
-    # Rule windows (time of day, weekday, validity dates) are read in the shop's own time.
-    "timezone": "Europe/Kyiv",
-    # A return whose accrual was already spent: "reduce_refund" pays the shortfall out of the money
-    # refund, "refuse" rejects the return with bonuses_already_spent.
-    "return_shortfall": "reduce_refund",
-    "tier_period_days": 365,
-    "bonus_expiry_days": None,  # None: bonuses never expire
-    "otp": None,  # code limits over server.toml [otp] (store_server/otp.py reads it)
-    # A cashier's activation of a card: "direct" binds at once, "review" waits for an operator's approval,
-    # "off" refuses it; `store-server devices till-activation` overrides it per till (till_activation.py).
-    "till_activation": "direct",
-    # The digital card's page (store_server/digital_card.py): the base URL customers' phones reach the server
-    # at (None: no links, the kiosk shows the card number's QR), and how long a card QR on the page is valid.
-    "public_url": None,
-    "card_qr_minutes": 10,
-    # The till's receipt (store_server/receipts.py): the share of a receipt, after discount, that may be paid
-    # with bonuses, and how many days after a sale its goods may come back (None: no limit).
-    "bonus_payment_max_percent": 100,
-    "return_days": 30,
-    # Looking a customer up by phone at the till needs the code sent to that phone (an `identify` token).
-    "identify_code_required": True,
-    # Transaction notices: "off", "money" (operations that move bonuses) or "all" (every sale, return, cancel).
-    "transaction_sms": "off",
-    # Phones of the shop's staff (the fraud report looks for them), and the owner's phone for NO replies.
-    "staff_phones": [],
-    "owner_phone": None,
-    # ISO 4217 code the back office shows money in; None: the legal tender of `country` (Babel knows it).
-    "currency": None,
-    # The SMS pumping guard (store_server/sms/guard.py): the countries codes may go to (None: the shop's
-    # country), the shop-wide caps on codes (owner_phone is texted when one is hit), replies to inbound texts.
-    "sms_countries": None,
-    "sms_shop_per_hour": 100,
-    "sms_shop_per_day": 500,
-    "inbound_replies_per_phone_hour": 3,
-}
-
-
-def check(key: str, value, country: str = "UA") -> None:
-    """Refuses a value the server could not use, before it is stored (`settings set`)."""
-    from .errors import DomainError
-
-    def bad(what: str) -> DomainError:
-        return DomainError("bad_setting", f"{key} must be {what}")
-
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if key == "bonus_payment_max_percent" and not (whole and 0 <= value <= 100):
-        raise bad("a whole percent 0..100")
-    if key == "return_days" and value is not None and not (whole and value >= 0):
-        raise bad("a number of days (or null: no limit)")
-    if key == "identify_code_required" and not isinstance(value, bool):
-        raise bad("true or false")
-    if key == "transaction_sms" and value not in ("off", "money", "all"):
-        raise bad('"off", "money" or "all"')
-    if key == "staff_phones" and not (isinstance(value, list) and all(isinstance(p, str) for p in value)):
-        raise bad('a list of phone numbers, e.g. ["+380501234567"]')
-    if key == "owner_phone" and value is not None and not isinstance(value, str):
-        raise bad('a phone number such as "+380501234567", or null')
-    if key in ("staff_phones", "owner_phone") and value:
-        from .phones import InvalidPhone, normalise
-
-        for phone in value if isinstance(value, list) else [value]:
-            try:
-                normalise(phone, country)
-            except InvalidPhone as e:
-                raise bad(f"phone numbers ({phone}: {e})") from e
+# Every setting's type, default, description and group: store_server/settings_schema.py (one line per setting).
+DEFAULTS = settings_schema.DEFAULTS
 
 
 def get(conn: Connection, key: str):
@@ -97,10 +25,25 @@ def put(conn: Connection, key: str, value) -> None:
         conn.execute(insert(settings).values(key=key, value=value))
 
 
+def set_setting(conn: Connection, key: str, value):
+    """Check the value against the setting's type (settings_schema.SettingError says why not), then store it."""
+    value = settings_schema.validate(key, value)
+    put(conn, key, value)
+    return value
+
+
+def reset_setting(conn: Connection, key: str) -> None:
+    settings_schema.spec(key)
+    conn.execute(delete(settings).where(settings.c.key == key))
+
+
+def stored(conn: Connection) -> dict:
+    """The settings the shop changed from their defaults (and internal ones such as the card page's secret)."""
+    return dict(conn.execute(select(settings.c.key, settings.c.value)).all())
+
+
 def device_config(conn: Connection) -> dict:
-    return {key: get(conn, key) for key in
-            ("public_name", "country", "languages", "questionnaire", "code_required", "no_code_limit",
-             "identify_code_required", "bonus_payment_max_percent", "return_days")}
+    return {s.key: get(conn, s.key) for s in settings_schema.SETTINGS if s.device}
 
 
 def reserve_digital_card(conn: Connection, phone: str) -> str:

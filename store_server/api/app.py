@@ -31,9 +31,36 @@ def build_gateway(config: ServerConfig) -> Gateway:
     return ConsoleGateway(config.sms_outbox_file, demo=config.demo)
 
 
+def check_stored_settings(engine) -> None:
+    """A stored setting its type refuses (written before settings were checked, or by hand) stops the start."""
+    from .. import settings_schema, shop
+
+    with engine.connect() as conn:
+        problems = settings_schema.check_stored(shop.stored(conn))
+    if problems:
+        key = problems[0].split(":", 1)[0]
+        raise ConfigError(f"stored shop setting {problems[0]}; fix it with `store-server settings set {key} "
+                          f"VALUE` or `store-server settings reset {key}`")
+
+
+def gateway_for(config: ServerConfig) -> Gateway:
+    """The SMS gateway, or ConfigError saying what to configure (codes and welcomes need one)."""
+    from ..sms.base import GatewayError
+
+    if not config.sms and not config.demo:
+        raise ConfigError("no SMS gateway configured: codes and welcome messages need one; add [[sms.gateways]] "
+                          "to server.toml as docs/sms.md shows (or demo = true to print SMS instead)")
+    try:
+        return build_gateway(config)
+    except GatewayError as e:
+        raise ConfigError(f"[sms]: {e}; add a gateway to server.toml as docs/sms.md shows "
+                          f"(or demo = true to print SMS instead of sending them)") from None
+
+
 def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     engine = make_engine(config.database_url)
     create_schema(engine)
+    check_stored_settings(engine)
     app = FastAPI(title="Loyalty store server", version="1", docs_url="/api/docs",
                   openapi_url="/api/v1/openapi.json")
     try:  # a typo in [otp] stops the server at start, not at a customer's first code
@@ -48,7 +75,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.card_lookups = limits.RateWindow(app.state.limits.card_lookups_per_minute)
     app.state.config = config
     app.state.engine = engine
-    app.state.gateway = gateway or build_gateway(config)
+    app.state.gateway = gateway or gateway_for(config)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -84,6 +111,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         return JSONResponse(status_code=500, content={"error": "internal_error",
                                                       "message": "the server failed; try again later"})
 
+    from . import observe
+
+    observe.install(app)  # /healthz, /metrics and the request counters
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API
     from ..admin.routes import mount as mount_back_office

@@ -9,4 +9,8 @@ from .app import create_app
 
 
 def from_env() -> FastAPI:
-    return create_app(ServerConfig.load())
+    from ..logs import setup
+
+    config = ServerConfig.load()
+    setup(config.log_level, config.log_format)  # a worker is a fresh interpreter: its own log set-up
+    return create_app(config)

@@ -15,6 +15,7 @@ from ..errors import DomainError, Forbidden, TooLarge, TooMany
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
 from ..sms.outbound import after_batch
+from . import observe
 from .limits import payload_problem
 
 router = APIRouter()
@@ -80,6 +81,8 @@ class LoginBody(BaseModel):
 
 class Batch(BaseModel):
     operations: list[Operation] = Field(max_length=operations.MAX_BATCH)
+    # How many operations the device still holds, this batch included (a gauge in /metrics).
+    outbox_backlog: int | None = Field(default=None, ge=0)
 
 
 @router.post("/devices/enrol")
@@ -211,6 +214,7 @@ def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
         if problem is not None:
             raise TooLarge(problem[0], problem[1], operation_id=op["id"])
     results = operations.apply_batch(engine(request), ops, dev)
+    observe.batch_seen(dev, ops, results, body.outbox_backlog)
     after_batch(engine(request), request.app.state.gateway, ops, results)
     return {"results": results}
 

@@ -122,21 +122,3 @@ def may_reply(conn: Connection, phone: str, now: datetime | None = None) -> bool
 
 # What activation.receive answers with, as the message log names it.
 REPLY_PURPOSES = ("activation", "welcome", "opted_out")
-
-
-def check_settings(key: str, value) -> None:
-    """Validation for `store-server settings set` of the guard's settings."""
-    if key == "sms_countries" and value is not None:  # None: the shop's own country
-        if not isinstance(value, list) or not all(
-                isinstance(c, str) and c.upper() in phonenumbers.SUPPORTED_REGIONS for c in value):
-            raise DomainError("bad_sms_countries", 'sms_countries is a list of ISO country codes, e.g. ["UA", "PL"]')
-    elif key in ("sms_shop_per_hour", "sms_shop_per_day", "inbound_replies_per_phone_hour"):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise DomainError("bad_setting", f"{key} is a whole number (0 stops them all)")
-    elif key == "owner_phone" and value is not None:
-        from ..phones import InvalidPhone, normalise
-
-        try:
-            normalise(str(value), None)
-        except InvalidPhone as e:
-            raise DomainError("invalid_phone", f"owner_phone: {e}") from e

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from .. import clock
 from ..db import sms_log
+from ..metrics import count_sms
+from ..phones import mask
 from . import templates
 from .base import Gateway, GatewayError, SendResult
+
+log = logging.getLogger(__name__)
 
 
 class NotAllowed(Exception):
@@ -21,11 +27,14 @@ def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purp
     try:
         result = gateway.send(phone, text)
     except GatewayError as e:
+        count_sms(gateway.name, purpose, ok=False)
+        log.warning("SMS %s to %s failed through %s: %s", purpose, mask(phone), gateway.name, e)
         with engine.begin() as conn:
             conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=gateway.name,
                                                 status="failed", error=str(e)[:200], sent_at=clock.now(),
                                                 challenge_id=challenge_id))
         raise
+    count_sms(result.gateway, purpose, ok=True)
     with engine.begin() as conn:
         conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=result.gateway,
                                             gateway_message_id=result.message_id, status=result.status,

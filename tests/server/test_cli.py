@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 
@@ -48,12 +49,34 @@ def test_rules_and_tiers(server):
 
 
 def test_settings(server):
-    run(server, "settings", "set", "return_shortfall", '"refuse"')
-    assert 'return_shortfall = "refuse"' in run(server, "settings", "show").stdout
-    assert "unknown_setting" in run(server, "settings", "set", "colour", "1", ok=False).stderr
-    bad_q = '[{"key": "pet", "type": "choice"}]'
-    assert "bad_questionnaire" in run(server, "settings", "set", "questionnaire", bad_q, ok=False).stderr
+    run(server, "settings", "set", "return_shortfall", '"refuse"')  # JSON still works
+    assert "return_shortfall = refuse  (default: reduce_refund)" in run(server, "settings", "show").stdout
+    run(server, "settings", "set", "public_name", "My", "Shop")  # plain words, no JSON quoting
+    run(server, "settings", "set", "languages", "uk,en")
+    run(server, "settings", "set", "no_code_limit", "500")
+    listing = json.loads(run(server, "settings", "list", "--json").stdout)
+    values = {r["key"]: r["value"] for r in listing}
+    assert values["public_name"] == "My Shop" and values["languages"] == ["uk", "en"]
+    assert values["no_code_limit"] == 500
+    assert {r["group"] for r in listing} <= {"shop", "bonuses", "codes", "sms", "privacy", "devices"}
+    assert all(r["type"] and r["description"] for r in listing)
+    for key, value, reason in (
+            ("colour", "1", "no setting 'colour'"),
+            ("timezone", "Mars/Base", "not a time zone name"),
+            ("languages", '"uk"', "Input should be 'uk', 'en'"),
+            ("languages", "uk,de", "Input should be 'uk', 'en', 'ru', 'kk' or 'vi'"),
+            ("code_required", "5", "valid dictionary"),
+            ("no_code_limit", '"abc"', "valid integer"),
+            ("no_code_limit", "-1", "greater than or equal to 0"),
+            ("questionnaire", '[{"key": "pet", "type": "choice"}]', "a choice field needs a list of choices")):
+        refused = run(server, "settings", "set", key, value, ok=False)
+        assert refused.returncode == 1 and reason in refused.stderr, (key, value, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    assert values == {r["key"]: r["value"] for r in json.loads(run(server, "settings", "list", "--json").stdout)}
     run(server, "settings", "set", "questionnaire", '[{"key": "pet", "type": "choice", "choices": ["cat", "dog"]}]')
+    for key in ("public_name", "languages", "no_code_limit", "return_shortfall"):
+        run(server, "settings", "reset", key)
+    assert "public_name = Demo Shop  (default)" in run(server, "settings", "list", "--group", "shop").stdout
 
 
 def write_csv(path, rows):

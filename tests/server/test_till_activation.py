@@ -214,8 +214,9 @@ def test_with_a_gsm_modem_the_cli_leaves_the_port_to_the_server(server, review, 
 
 
 def test_the_setting_is_checked(server):
-    assert "bad_till_activation" in cli(server, "settings", "set", "till_activation", "maybe", ok=False).stderr
-    assert 'till_activation = "direct"' in cli(server, "settings", "show").stdout
+    refused = cli(server, "settings", "set", "till_activation", "maybe", ok=False).stderr
+    assert "till_activation: Input should be 'direct', 'review' or 'off'" in refused
+    assert "till_activation = direct  (default)" in cli(server, "settings", "show").stdout
 
 
 # --- the same rules in process, on SQLite and (KIOSK_TEST_PG=1) PostgreSQL ---------------------------------------
