@@ -278,9 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .admin.cli import add_commands as add_account_commands
     from .admin_cli import add_commands
+    from .data.commands import add_commands as add_data_commands
 
     add_commands(sub)
     add_account_commands(sub)
+    add_data_commands(sub)
     return parser
 
 
