@@ -33,8 +33,11 @@ DUPLICATE_MARK = "#loyalty-kiosk-duplicate# "
 # Kernel command-line keys that may legitimately appear more than once (one console per device).
 REPEATABLE_CMDLINE_KEYS = {"console"}
 
-SERVICES = ("kiosk.service", "kiosk-firstboot.service", "kiosk-enrol.service", "store-server.service")
-OPTIONAL_SERVICES = {"store-server.service"}
+# The store server's jobs: each a oneshot service started by its timer (docs/server.md, "Timers").
+STORE_TIMERS = ("store-server-expire.timer", "store-server-sms-status.timer", "store-server-fraud-report.timer",
+                "store-server-backup.timer")
+SERVICES = ("kiosk.service", "kiosk-firstboot.service", "kiosk-enrol.service", "store-server.service", *STORE_TIMERS)
+OPTIONAL_SERVICES = {"store-server.service", *STORE_TIMERS}
 
 # (source relative to the repo, destination relative to ROOT, mode)
 FILES: tuple[tuple[str, str, int], ...] = (
@@ -42,6 +45,8 @@ FILES: tuple[tuple[str, str, int], ...] = (
     ("systemd/kiosk-firstboot.service", "etc/systemd/system/kiosk-firstboot.service", 0o644),
     ("systemd/kiosk-enrol.service", "etc/systemd/system/kiosk-enrol.service", 0o644),
     ("systemd/store-server.service", "etc/systemd/system/store-server.service", 0o644),
+    *((f"systemd/{timer[:-6]}.{kind}", f"etc/systemd/system/{timer[:-6]}.{kind}", 0o644)
+      for timer in STORE_TIMERS for kind in ("service", "timer")),
     ("systemd/kiosk-firstboot.py", "usr/local/lib/kiosk/kiosk-firstboot", 0o755),
     ("firmware_config/kivy/config.ini", "etc/kiosk/kivy/config.ini", 0o644),
     ("firmware_config/system.conf.d/90-kiosk-watchdog.conf",
@@ -53,7 +58,7 @@ FILES: tuple[tuple[str, str, int], ...] = (
     ("firmware_config/sysusers/kiosk.conf", "usr/lib/sysusers.d/kiosk.conf", 0o644),
     ("firmware_config/tmpfiles/kiosk.conf", "usr/lib/tmpfiles.d/kiosk.conf", 0o644),
 )
-DOCS = ("operations.md", "firmware.md", "image.md")
+DOCS = ("operations.md", "firmware.md", "image.md", "server.md")
 
 KIOSK_ENV_TEMPLATE = """\
 # Per-device settings for kiosk.service (KEY=value, read at every start). kiosk-firstboot writes the

@@ -123,8 +123,9 @@ def test_units_enabled_like_systemctl_enable(rootfs: Path) -> None:
     assert os.readlink(wants / "kiosk.service") == "/etc/systemd/system/kiosk.service"
     assert os.readlink(wants / "kiosk-firstboot.service") == "/etc/systemd/system/kiosk-firstboot.service"
     assert os.readlink(wants / "kiosk-enrol.service") == "/etc/systemd/system/kiosk-enrol.service"
-    # The store server is only for the one-device image.
+    # The store server (and its timers) is only for the one-device image.
     assert not (wants / "store-server.service").is_symlink()
+    assert not (rootfs / "etc/systemd/system/timers.target.wants/store-server-backup.timer").is_symlink()
 
 
 def test_console_login_ctrl_alt_del_and_swap_are_off(rootfs: Path) -> None:
@@ -187,8 +188,13 @@ def test_store_server_image_and_switching_back(tmp_path: Path) -> None:
     install(root, "--with-store-server")
     link = root / "etc/systemd/system/multi-user.target.wants/store-server.service"
     assert os.readlink(link) == "/etc/systemd/system/store-server.service"
+    timers = [root / "etc/systemd/system/timers.target.wants" / f"store-server-{job}.timer"
+              for job in ("expire", "sms-status", "fraud-report", "backup")]
+    for timer in timers:  # the server's jobs come with it, each timer starting its oneshot service
+        assert os.readlink(timer) == f"/etc/systemd/system/{timer.name}"
+        assert (root / "etc/systemd/system" / timer.name.replace(".timer", ".service")).is_file()
     install(root)
-    assert not link.is_symlink()
+    assert not link.is_symlink() and not any(t.is_symlink() for t in timers)
 
 
 def test_existing_kiosk_env_is_kept(tmp_path: Path) -> None:

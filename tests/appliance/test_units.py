@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service", "kiosk-enrol.service")
+JOBS = ("expire", "sms-status", "fraud-report", "backup")  # the store server's timers and their services
+UNITS = ("kiosk.service", "store-server.service", "kiosk-firstboot.service", "kiosk-enrol.service",
+         *(f"store-server-{job}.{kind}" for job in JOBS for kind in ("service", "timer")))
 # Programs the units start, created as stand-ins in the verification root.
 EXECUTABLES = ("opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/store-server", "usr/bin/python3", "usr/bin/chown",
                "usr/bin/systemctl")
@@ -234,3 +236,39 @@ def test_firstboot_worst_case_fits_in_its_start_timeout() -> None:
     timeout = service["TimeoutStartSec"][0]
     limit = int(timeout.removesuffix("min")) * 60 if timeout.endswith("min") else int(timeout.removesuffix("s"))
     assert worst < limit, f"firstboot may need {worst:.0f} s but systemd stops it after {limit} s"
+@pytest.mark.parametrize(("job", "command", "calendar"), [
+    ("expire", "expire", "*-*-* 03:30:00"),
+    ("sms-status", "sms-status", "*:0/15"),
+    ("fraud-report", "fraud-report --fail-on-signal", "*-*-* 07:00:00"),
+    ("backup", "backup --keep-days ${BACKUP_KEEP_DAYS}", "*-*-* 03:00:00"),
+])
+def test_store_server_jobs_run_from_timers_as_the_server_user(job: str, command: str, calendar: str) -> None:
+    timer = read_unit((REPO / f"systemd/store-server-{job}.timer").read_text())
+    assert timer["Timer"]["OnCalendar"] == [calendar]
+    assert timer["Timer"]["Persistent"] == ["true"]  # a night the machine was off is caught up at boot
+    assert timer["Timer"]["Unit"] == [f"store-server-{job}.service"]
+    assert timer["Install"]["WantedBy"] == ["timers.target"]
+    unit = read_unit((REPO / f"systemd/store-server-{job}.service").read_text())
+    service = unit["Service"]
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"] == [f"/opt/kiosk/venv/bin/store-server {command}"]
+    assert service["User"] == ["store-server"] and service["ProtectSystem"] == ["strict"]
+    assert "/var/lib/store-server" in service["ReadWritePaths"][0].split()
+    assert unit["Unit"]["ConditionPathExists"] == ["/etc/store-server/server.toml"]
+    assert "Install" not in unit  # started by its timer only
+
+
+def test_backup_job_may_write_to_a_usb_stick_and_keeps_n_days() -> None:
+    service = read_unit((REPO / "systemd/store-server-backup.service").read_text())["Service"]
+    assert set(service["ReadWritePaths"][0].split()) >= {"/var/lib/store-server", "-/media", "-/mnt"}
+    assert "BACKUP_KEEP_DAYS=14" in service["Environment"]
+
+
+@needs_analyze
+@pytest.mark.parametrize("job", JOBS)
+def test_store_server_jobs_keep_a_low_exposure_score(job: str, tmp_path: Path) -> None:
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                             str(REPO / "systemd" / f"store-server-{job}.service")],
+                            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    line = next(line for line in result.stdout.splitlines() if "Overall exposure level" in line)
+    assert float(line.split(":")[1].split()[0]) <= 2.5, result.stdout[-3000:]
