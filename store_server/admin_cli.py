@@ -311,13 +311,23 @@ def cmd_cashiers_reset_pin(args):
 
 
 def cmd_import(args):
+    from . import csv_input
     from .importer import import_customers
 
-    text = Path(args.csv).read_text(encoding="utf-8-sig")
+    try:
+        source = csv_input.read(Path(args.csv).read_bytes())
+    except OSError as e:
+        print(f"store-server: cannot read {args.csv}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except csv_input.CsvInputError as e:
+        print(f"store-server: {args.csv}: {e}", file=sys.stderr)
+        return 2
+    print(f"reading {args.csv} as {source.describe()}", file=sys.stderr)
     engine = _engine(args)
     with engine.connect() as conn:
         tx = conn.begin()
-        report = import_customers(conn, text, progress=None if args.quiet else ProgressBar("importing"))
+        report = import_customers(conn, source.text, delimiter=source.delimiter,
+                                  progress=None if args.quiet else ProgressBar("importing"))
         if report.errors:
             tx.rollback()
             for line, problem in report.errors:
@@ -513,7 +523,12 @@ def add_commands(sub) -> None:
         q.add_argument("--json", action="store_true", help="as JSON: key, group, type, value, default, ...")
         q.set_defaults(func=cmd_settings_list)
 
-    p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)")
+    p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)",
+                       description="Columns phone, card_number (required), name, extra_numbers, consent, "
+                                   "marketing and questionnaire keys. The encoding (UTF-8 with or without BOM, "
+                                   "UTF-16, Windows-1251) and the delimiter (comma, semicolon, tab) are found from "
+                                   "the file and named. Every row is checked first; with any error nothing is "
+                                   "imported. Example: store-server import-customers customers.csv")
     p.add_argument("csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)

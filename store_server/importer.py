@@ -31,10 +31,12 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _parse(conn: Connection, text: str, report: ImportReport) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text))
+def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = ",") -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if not reader.fieldnames or not {"phone", "card_number"} <= set(reader.fieldnames):
-        report.errors.append((1, "the header must name at least the columns phone and card_number"))
+        found = ", ".join(reader.fieldnames or []) or "nothing"
+        report.errors.append((1, f"the header must name at least the columns phone and card_number "
+                                 f"(found: {found[:200]})"))
         return []
     country = shop.get(conn, "country")
     questions = {f["key"]: f for f in shop.get(conn, "questionnaire") or []}
@@ -106,11 +108,13 @@ def _check_against_db(conn: Connection, phone: str | None, number: str, extras: 
     return problems
 
 
-def import_customers(conn: Connection, text: str, *,
+def import_customers(conn: Connection, text: str, *, delimiter: str = ",",
                      progress: Callable[[int, int], None] | None = None) -> ImportReport:
-    """Runs inside the caller's transaction: with any error nothing is written (the caller rolls back)."""
+    """Runs inside the caller's transaction: with any error nothing is written (the caller rolls back).
+
+    `text` is already decoded; store_server/csv_input.py finds a file's encoding and delimiter."""
     report = ImportReport()
-    rows = _parse(conn, text, report)
+    rows = _parse(conn, text, report, delimiter)
     if report.errors:
         return report
     now = clock.now()

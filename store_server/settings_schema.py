@@ -328,8 +328,8 @@ def check_stored(stored: dict) -> list[str]:
 def listing(stored: dict) -> list[dict]:
     """Every setting with its group, type, value, default and whether the value is the default."""
     return [{"key": s.key, "group": s.group, "type": describe_type(s), "value": stored.get(s.key, s.default),
-             "default": s.default, "is_default": s.key not in stored, "description": s.description,
-             "device": s.device} for s in SETTINGS]
+             "default": s.default, "is_default": stored.get(s.key, s.default) == s.default,
+             "description": s.description, "device": s.device} for s in SETTINGS]
 
 
 def markdown_table() -> str:
