@@ -61,8 +61,12 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     engine = make_engine(config.database_url)
     create_schema(engine)
     check_stored_settings(engine)
-    app = FastAPI(title="Loyalty store server", version="1", docs_url="/api/docs",
-                  openapi_url="/api/v1/openapi.json")
+    from fastapi_offline import FastAPIOffline
+
+    # Swagger UI and ReDoc with their scripts and styles served from here, not a CDN: a shop's network often
+    # has no internet, and the pages would stay blank.
+    app = FastAPIOffline(title="Loyalty store server", version="1", docs_url="/api/docs", redoc_url="/api/redoc",
+                         static_url="/api/docs-static", openapi_url="/api/v1/openapi.json")
     try:  # a typo in [otp] stops the server at start, not at a customer's first code
         OtpPolicy.from_settings(config.otp)
     except DomainError as e:
