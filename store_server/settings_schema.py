@@ -280,23 +280,23 @@ def validate(key: str, value):
 def parse(key: str, text: str):
     """A value typed on the command line: plain (`My Shop`, `500`, `uk,en`, `none`) or JSON (`{"redeem": true}`)."""
     setting = spec(key)
-    candidates = []
     stripped = text.strip()
+    candidates: list[tuple[object, bool]] = []  # (value, typed bare: "500", "yes" read by the key's type)
     if stripped.lower() in ("none", "null", ""):
-        candidates.append(None)
+        candidates.append((None, False))
     try:
-        candidates.append(json.loads(stripped))
+        candidates.append((json.loads(stripped), False))
     except ValueError:
         pass
-    candidates.append(stripped)
+    candidates.append((stripped, True))
     if "," in stripped and not stripped.startswith(("[", "{")):
-        candidates.append([part.strip() for part in stripped.split(",") if part.strip()])
+        candidates.append(([part.strip() for part in stripped.split(",") if part.strip()], False))
     elif not stripped.startswith(("[", "{")) and stripped:
-        candidates.append([stripped])  # a list of one: `languages uk`
+        candidates.append(([stripped], False))  # a list of one: `languages uk`
     errors: list[SettingError] = []
-    for value in candidates:
+    for value, bare in candidates:
         try:
-            return validate(key, _from_cli(setting, value))
+            return validate(key, _from_cli(setting, value) if bare else value)
         except SettingError as e:
             errors.append(e)
     # The reading that had the right shape says most ("'de' is not one of ..." beats "not a list").

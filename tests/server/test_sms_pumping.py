@@ -67,7 +67,8 @@ def test_premium_satellite_landline_and_foreign_numbers_get_no_code(server):
         assert ask(server, key, "+37322123456").json()["error"] == "phone_country_not_allowed"
     finally:
         cli(server, "settings", "set", "sms_countries", "null")
-    assert "bad_sms_countries" in cli(server, "settings", "set", "sms_countries", '["XX"]', ok=False).stderr
+    assert "sms_countries: 'XX' is not an ISO 3166 country code" in cli(server, "settings", "set", "sms_countries",
+                                                                        '["XX"]', ok=False).stderr
 
 
 def test_the_shop_cap_stops_codes_from_all_devices_and_tells_the_owner_once(server):
