@@ -31,6 +31,27 @@ def _run(args: argparse.Namespace, action) -> int:
     return 0
 
 
+def print_json(value) -> None:
+    """--json output of the list and report commands: plain JSON, times as ISO text, phones masked."""
+    import dataclasses
+
+    from .phones import mask
+
+    def plain(v, key=None):
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            v = dataclasses.asdict(v)
+        if isinstance(v, dict):
+            return {k: plain(x, k) for k, x in v.items() if k != "phone" or "phone_masked" not in v}
+        if isinstance(v, list | tuple | set):
+            return [plain(x) for x in v]
+        if key == "phone" and isinstance(v, str):
+            return mask(v)
+        if isinstance(v, datetime | date):
+            return v.isoformat()
+        return v
+    print(json.dumps(plain(value), ensure_ascii=False, indent=2, default=str))
+
+
 class ProgressBar:
     """A one-line bar on stderr, redrawn at most every percent so it costs nothing on big files."""
 
@@ -111,6 +132,8 @@ def cmd_rules_list(args):
     from . import rules
 
     def act(conn):
+        if args.json:
+            return print_json(rules.load(conn))
         for r in rules.load(conn):
             value = f"{r.value / 100:g}%" if r.kind == "percent" else f"{r.value} fixed"
             window = (f" {r.time_from // 60:02d}:{r.time_from % 60:02d}-{r.time_to // 60:02d}:{r.time_to % 60:02d}"
@@ -130,6 +153,8 @@ def cmd_tiers_add(args):
 
 def cmd_tiers_list(args):
     from . import tiers
+    if args.json:
+        return _run(args, lambda conn: print_json(list(reversed(tiers.load(conn)))))
     return _run(args, lambda conn: [print(f"{t.name}\tfrom {t.min_turnover}\t+{t.rate / 100:g}%")
                                     for t in reversed(tiers.load(conn))])
 
@@ -142,6 +167,10 @@ def cmd_devices_list(args):
 
     def act(conn):
         own = device_modes(conn)
+        if args.json:
+            return print_json([{"id": d["id"], "name": d["name"], "role": d["role"], "created_at": d["created_at"],
+                                "revoked_at": d["revoked_at"], "till_activation": own.get(d["id"])}
+                               for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings()])
         for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings():
             state = f"revoked {d['revoked_at']:%Y-%m-%d %H:%M}" if d["revoked_at"] else "active"
             right = f"\ttill_activation={own[d['id']]}" if d["id"] in own else ""
@@ -219,6 +248,9 @@ def cmd_activations_list(args):
     with _engine(args).connect() as conn:
         rows = listing(conn, everything=args.all)
         known = names(conn)
+    if args.json:
+        print_json([{**r, "cashier": display(r["cashier"], known) or None} for r in rows])
+        return 0
     for r in rows:
         decided = (f"\t{r['state']} by {r['decided_by']} {r['decided_at']:%Y-%m-%d %H:%M}"
                    f"{': ' + r['reason'] if r['reason'] else ''}" if r["state"] != "pending" else "")
@@ -344,6 +376,9 @@ def cmd_report(args):
 
     with _engine(args).connect() as conn:
         rows = operations_report(conn, args.by, since=args.since, until=args.until)
+    if args.json:
+        print_json(rows)
+        return 0
     text = to_csv(rows, [args.by, "type", "status", "count"])
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -210,7 +210,12 @@ def cmd_fraud_report(args: argparse.Namespace) -> int:
     with make_engine(config.database_url).connect() as conn:
         rep = fraud.report(conn, days=args.days, min_devices=args.min_devices, min_unverified=args.min_unverified,
                            min_failed=args.min_failed)
-    print(fraud.render(rep))
+    if args.json:
+        from .admin_cli import print_json
+
+        print_json(rep)
+    else:
+        print(fraud.render(rep))
     return 1 if rep.signals and args.fail_on_signal else 0
 
 
@@ -283,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_account_commands(sub)
     add_data_commands(sub)
-    return parser
+    from .cli_help import finish
+
+    return finish(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,6 +302,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"store-server: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("store-server: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - an operator gets one line and an exit code, never a traceback
+        from sqlalchemy.exc import DBAPIError
+
+        from .errors import DomainError
+
+        if isinstance(e, DomainError):
+            print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
+            return 1
+        if isinstance(e, DBAPIError):  # database gone, locked for too long, disk full
+            print(f"store-server: the database failed: {str(e.orig).splitlines()[0] if e.orig else e}",
+                  file=sys.stderr)
+            return 2
+        if os.environ.get("STORE_SERVER_DEBUG"):
+            raise
+        print(f"store-server: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+              f"(STORE_SERVER_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -184,6 +184,8 @@ def reject(engine: Engine, activation_id: int, *, by: str, reason: str) -> dict:
     with _writer(engine) as conn:
         row = _pending(conn, activation_id)
         _decide(conn, row, "rejected", by, reason[:500], clock.now())
+    log.info("till activation %s rejected by %s: card %s stays not activated (%s)", activation_id, by,
+             row["card_number"], reason[:200])
     return row
 
 
