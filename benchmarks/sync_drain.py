@@ -38,10 +38,10 @@ class TimedClient(StoreClient):
     waited = 0.0
     requests_sent = 0
 
-    def send_batch(self, operations, timeout=None):
+    def send_batch(self, operations, timeout=None, backlog=None):
         started = time.perf_counter()
         try:
-            return super().send_batch(operations, timeout=timeout)
+            return super().send_batch(operations, timeout=timeout, backlog=backlog)
         finally:
             self.waited += time.perf_counter() - started
             self.requests_sent += 1

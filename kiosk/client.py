@@ -129,8 +129,11 @@ class StoreClient:
     def check_code(self, challenge_id: str, code: str) -> dict:
         return self._call("POST", f"/otp/{challenge_id}/check", json={"code": code})
 
-    def send_batch(self, operations: list[dict], timeout: float | None = None) -> list[dict]:
-        body = self._call("POST", "/operations:batch", json={"operations": operations}, timeout=timeout)
+    def send_batch(self, operations: list[dict], timeout: float | None = None,
+                   backlog: int | None = None) -> list[dict]:
+        # backlog: what the device still holds, this batch included; the server shows it in /metrics.
+        payload = {"operations": operations, **({"outbox_backlog": backlog} if backlog is not None else {})}
+        body = self._call("POST", "/operations:batch", json=payload, timeout=timeout)
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(r, dict) and "id" in r for r in results):
             raise BadResponse("batch answer without per-operation results")

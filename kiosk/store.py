@@ -275,6 +275,11 @@ class LocalStore:
                 new_ids.append(new_id)
         return new_ids
 
+    def backlog(self) -> int:
+        """Operations still waiting to be sent (an index range count: cheap with any number of done rows)."""
+        with self._lock:
+            return self.db.execute("select count(*) from outbox where status = ?", [PENDING]).fetchone()[0]
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self.db.execute("select status, count(*) from outbox group by status").fetchall()

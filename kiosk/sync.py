@@ -92,7 +92,7 @@ class SyncWorker:
 
     def _deliver(self, batch: list[dict]) -> int:
         try:
-            results = self.client.send_batch(batch, timeout=self.batch_timeout)
+            results = self.client.send_batch(batch, timeout=self.batch_timeout, backlog=self.store.backlog())
         except ServerRefused as e:
             if e.status not in _PAYLOAD_REFUSALS:
                 self.store.note_attempt([op["id"] for op in batch], str(e))

@@ -116,9 +116,9 @@ def test_kiosk_killed_at_random_moments_loses_nothing_and_applies_nothing_twice(
 class SignallingClient(StoreClient):
     in_flight = threading.Event()
 
-    def send_batch(self, operations, timeout=None):
+    def send_batch(self, operations, timeout=None, backlog=None):
         self.in_flight.set()
-        return super().send_batch(operations, timeout=timeout)
+        return super().send_batch(operations, timeout=timeout, backlog=backlog)
 
 
 def test_server_killed_and_restarted_mid_batch(server, tmp_path):
