@@ -23,8 +23,6 @@ from kiosk.gallery import SIZES
 from kiosk.gallery_scenes import scenes
 from kiosk.i18n import LANGUAGES
 
-pytestmark = pytest.mark.ui
-
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = ROOT / "test-output" / "screens"
 ALL = ",".join(LANGUAGES)
@@ -39,10 +37,18 @@ else:
     assert {size for _langs, sizes in RUNS for size in sizes.split(",")} == {f"{w}x{h}" for w, h in SIZES}
 
 
+# Drawing the gallery takes about 100 s on two idle cores; on a machine loaded to 15 it took over 300 s. The
+# deadline is for a hung window, not for a slow machine.
+RENDER_SECONDS = 1500
+# pytest-timeout counts the module fixture in the first test that asks for it.
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(RENDER_SECONDS + 120)]
+
+
 def _render(out: Path, langs: str, sizes: str) -> tuple[Path, subprocess.CompletedProcess]:
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
     proc = subprocess.run([sys.executable, "-m", "kiosk.gallery", "--out", str(out), "--langs", langs,
-                           "--sizes", sizes], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+                           "--sizes", sizes], capture_output=True, text=True, timeout=RENDER_SECONDS, env=env,
+                          cwd=ROOT)
     return out, proc
 
 
