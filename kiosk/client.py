@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,11 @@ class StoreClient:
         else:
             self.session.headers.pop("Authorization", None)
 
-    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Any:
+    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
+              headers: dict | None = None) -> Any:
         try:
             resp = self.session.request(method, self.base_url + path, json=json, verify=self.verify,
-                                        timeout=(self.connect_timeout, timeout or self.timeout))
+                                        timeout=(self.connect_timeout, timeout or self.timeout), headers=headers)
         except requests.exceptions.SSLError as e:
             raise ServerUntrusted("store server certificate not trusted: set ca_bundle in kiosk.toml "
                                   f"to the shop's CA file ({_reason(e)})") from e
@@ -133,7 +135,10 @@ class StoreClient:
                    backlog: int | None = None) -> list[dict]:
         # backlog: what the device still holds, this batch included; the server shows it in /metrics.
         payload = {"operations": operations, **({"outbox_backlog": backlog} if backlog is not None else {})}
-        body = self._call("POST", "/operations:batch", json=payload, timeout=timeout)
+        # The send time lets the server measure this device's clock and correct the operations' times by it
+        # (a Pi without its clock battery may think it is 1970); store_server/device_clock.py.
+        body = self._call("POST", "/operations:batch", json=payload, timeout=timeout,
+                          headers={"X-Device-Time": datetime.now(UTC).isoformat()})
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(r, dict) and "id" in r for r in results):
             raise BadResponse("batch answer without per-operation results")

@@ -219,6 +219,17 @@ def cmd_fraud_report(args: argparse.Namespace) -> int:
     return 1 if rep.signals and args.fail_on_signal else 0
 
 
+def cmd_clock_report(args: argparse.Namespace) -> int:
+    from . import device_clock
+    from .db import make_engine
+
+    config = ServerConfig.load(args.config)
+    with make_engine(config.database_url).connect() as conn:
+        rows = device_clock.report(conn, days=args.days)
+    print(device_clock.render(rows, args.days))
+    return 1 if rows and args.fail_on_signal else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="store-server", description=__doc__,
                                      epilog="docs/server.md has a first-shop walkthrough. Example: "
@@ -276,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-failed", type=int, default=20, help="wrong codes per device that count as many")
     p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
     p.set_defaults(func=cmd_fraud_report)
+
+    p = sub.add_parser("clock-report", help="operations whose device time was corrected or refused, per device")
+    p.add_argument("--days", type=float, default=7, help="how far back to look")
+    p.add_argument("--fail-on-signal", action="store_true", help="exit 1 when there is anything to report")
+    p.set_defaults(func=cmd_clock_report)
 
     p = sub.add_parser("sms-status", help="ask the SMS providers how recent messages fared (for a timer)")
     p.add_argument("--limit", type=int, default=100, help="at most this many messages per run")

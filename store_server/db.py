@@ -395,6 +395,28 @@ device_status = Table(
     Column("last_sync_error_at", DateTime(timezone=True)),
 )
 
+# Each device's clock as the server last measured it (store_server/device_clock.py): device time minus server
+# time when a batch arrived, from the X-Device-Time header the kiosk sends.
+device_clocks = Table(
+    "device_clocks", metadata,
+    Column("device_id", String(36), primary_key=True),
+    Column("offset_seconds", Integer, nullable=False),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+)
+
+# Operations whose device time the server corrected or refused, for the owner (`store-server clock-report`).
+clock_flags = Table(
+    "clock_flags", metadata,
+    Column("operation_id", String(36), primary_key=True),
+    Column("device_id", String(36), nullable=False),
+    Column("device_at", DateTime(timezone=True), nullable=False),  # what the device said
+    Column("used_at", DateTime(timezone=True)),  # what the server used; None: refused
+    Column("offset_seconds", Integer),
+    Column("reason", String(32), nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_clock_flags_flagged", clock_flags.c.flagged_at)
+
 # A lost card replaced by a new one: the old number answers "replaced" and points here.
 card_replacements = Table(
     "card_replacements", metadata,

@@ -15,7 +15,20 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import binding, cashiers, clock, ledger, otp, receipts, rules, shop, takeover, tiers, till_activation
+from . import (
+    binding,
+    cashiers,
+    clock,
+    device_clock,
+    ledger,
+    otp,
+    receipts,
+    rules,
+    shop,
+    takeover,
+    tiers,
+    till_activation,
+)
 from . import customers as customer_data
 from .db import (
     cancellations,
@@ -482,6 +495,8 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
             conn.execute(_INSERT_OP, row)
             if op.get("device_id") not in (None, device["id"]):
                 raise DomainError("device_mismatch", "the operation belongs to another device")
+            if op.get("refusal"):
+                raise DomainError(*op["refusal"])
             applier = APPLIERS.get(op["type"])
             if applier is None:
                 raise DomainError("unknown_type", f"unknown operation type {op['type']!r}")
@@ -489,6 +504,7 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
             cashiers.check_operation(ctx.cached("cashiers", cashiers.states), op, device)
             result = applier(ctx)
             conn.execute(_SET_RESULT, {"op_id": op_id, "result": result})
+        _flag_clock(conn, op, device)
         return {"id": op_id, "status": "applied", "result": result}
     except IntegrityError:
         if conn.execute(_REPLAY, {"op_id": op_id}).first() is not None:
@@ -500,6 +516,7 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
     except DomainError as e:
         # The savepoint undid everything the operation did; what stays is the record that it was refused.
         conn.execute(_INSERT_OP, {**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
+        _flag_clock(conn, op, device)
         return {"id": op_id, "status": "rejected", "error": e.code, "message": e.message}
 
 
@@ -613,12 +630,37 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
 BULK = True  # tests switch it off to compare the shortcut with the one-by-one path
 
 
-def apply_batch(engine: Engine, ops: list[dict], device: dict) -> list[dict]:
+def judge_time(op: dict, offset: timedelta | None, now: datetime) -> None:
+    """Moves an operation's time by its device's clock offset, or marks it refused (device_clock.py)."""
+    try:
+        at = _utc(op["at"])
+    except (OverflowError, ValueError):
+        return  # apply_one answers bad_time
+    used, reason, refusal = device_clock.decide(at, offset, now)
+    if refusal is not None:
+        op["refusal"] = (refusal, device_clock.REFUSALS[refusal])
+    else:
+        op["at"] = used
+    if reason is not None or refusal is not None:
+        op["clock"] = dict(device_at=at, used_at=None if refusal else used, offset=offset,
+                           reason=refusal or reason)
+
+
+def _flag_clock(conn: Connection, op: dict, device: dict) -> None:
+    if op.get("clock"):
+        device_clock.flag(conn, op_id=op["id"], device_id=device["id"], now=clock.now(), **op["clock"])
+
+
+def apply_batch(engine: Engine, ops: list[dict], device: dict, *, clock_offset: timedelta | None = None) -> list[dict]:
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
     cache: dict = {}
     with _write_lock, writer(engine) as conn:
-        fast = _apply_sales_in_bulk(conn, ops, device, cache) if BULK else None
+        if clock_offset is not None:
+            device_clock.record_offset(conn, device["id"], clock_offset, clock.now())
+        # Corrected or refused times are flagged one by one: the bulk shortcut is for the ordinary batch.
+        plain = not any(op.get("clock") for op in ops)
+        fast = _apply_sales_in_bulk(conn, ops, device, cache) if BULK and plain else None
         if fast is not None:
             return fast
         return [apply_one(conn, op, device, cache) for op in ops]

@@ -10,7 +10,19 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .. import cards, cashiers, clock, devices, digital_card, operations, otp, receipts, shop, till_activation
+from .. import (
+    cards,
+    cashiers,
+    clock,
+    device_clock,
+    devices,
+    digital_card,
+    operations,
+    otp,
+    receipts,
+    shop,
+    till_activation,
+)
 from ..errors import DomainError, Forbidden, TooLarge, TooMany
 from ..phones import InvalidPhone, normalise
 from ..sms import webhooks
@@ -213,7 +225,12 @@ def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
         problem = payload_problem(op["payload"], request.app.state.limits)
         if problem is not None:
             raise TooLarge(problem[0], problem[1], operation_id=op["id"])
-    results = operations.apply_batch(engine(request), ops, dev)
+    # The device's clock against ours; each operation's time corrected or refused (store_server/device_clock.py).
+    now = clock.now()
+    offset = device_clock.offset_from(request.headers.get(device_clock.HEADER), now)
+    for op in ops:
+        operations.judge_time(op, offset, now)
+    results = operations.apply_batch(engine(request), ops, dev, clock_offset=offset)
     observe.batch_seen(dev, ops, results, body.outbox_backlog)
     after_batch(engine(request), request.app.state.gateway, ops, results)
     return {"results": results}
