@@ -10,6 +10,9 @@ import requests
 
 from .config import ConfigError
 
+# Longer than the server's wait for the SMS gateways ([otp] send_wait_seconds, 15 s) plus the request itself.
+CODE_TIMEOUT = 25.0
+
 
 class ServerError(Exception):
     """Base of everything the client raises."""
@@ -125,8 +128,12 @@ class StoreClient:
 
     def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
                      amount: int | None = None, lang: str | None = None) -> dict:
-        return self._call("POST", "/otp", json={"phone": phone, "purpose": purpose,
-                                                "card_number": card_number, "amount": amount, "lang": lang})
+        # The server waits up to its send_wait_seconds (15 s by default) for the SMS gateways, then answers
+        # anyway: giving up sooner would show an error for a code that is on its way (and a second request
+        # would be refused resend_too_soon).
+        return self._call("POST", "/otp", json={"phone": phone, "purpose": purpose, "card_number": card_number,
+                                                "amount": amount, "lang": lang},
+                          timeout=max(self.timeout, CODE_TIMEOUT))
 
     def check_code(self, challenge_id: str, code: str) -> dict:
         return self._call("POST", f"/otp/{challenge_id}/check", json={"code": code})

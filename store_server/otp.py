@@ -13,6 +13,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
@@ -39,6 +41,9 @@ class OtpPolicy:
     sends_per_phone_day: int = 10
     sends_per_device_hour: int = 30
     sends_per_device_day: int = 100
+    # How long a code request waits for the SMS gateways (failover included) before it answers anyway and
+    # lets the send finish behind it; the kiosk waits longer than this (kiosk/client.py CODE_TIMEOUT).
+    send_wait_seconds: int = 15
 
     # server.toml [otp] / the shop setting "otp" use plain numbers; durations in seconds.
     _SECONDS = {"code_ttl_seconds": "code_ttl", "resend_after_seconds": "resend_after",
@@ -265,9 +270,11 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
                 if purpose not in MONEY_PURPOSES:  # money codes go to the card's phone, checked when bound
                     guard.check_destination(conn, phone)
             guard.check_shop_caps(conn)
+            policy = policy_for(conn, server_otp)
             challenge, code = create_challenge(
                 conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
-                card_number=card_number, amount=amount, policy=policy_for(conn, server_otp))
+                card_number=card_number, amount=amount, policy=policy)
+            wait = policy.send_wait_seconds
             name = shop.get(conn, "public_name")
             languages = shop.get(conn, "languages") or ["en"]
     except TooMany as e:
@@ -277,8 +284,18 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     text = templates.render("code", lang if lang in languages else languages[0], shop=name, code=code)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
+    sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,
+                             challenge_id=challenge["challenge_id"])
     try:
-        send_logged(engine, gateway, phone=to, text=text, purpose=purpose, challenge_id=challenge["challenge_id"])
+        sending.result(timeout=wait)
+    except FutureTimeout:
+        # A slow provider or a failover chain: the code is on its way (the message log will say how it
+        # went); the kiosk shows the code screen instead of an error that a second request would contradict.
+        challenge["sms_pending"] = True
     except GatewayError as e:
         raise DomainError("sms_failed", "the SMS could not be sent; try again later") from e
     return challenge
+
+
+# Sends that outlive their request: a few at a time is plenty for one shop's code requests.
+_SENDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms-send")

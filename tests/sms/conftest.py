@@ -33,6 +33,7 @@ class Reply:
     status: int
     body: object  # dict/list -> JSON, str -> text
     stall: bool = False  # hold the answer until the test ends, so the client's timeout fires
+    delay: float = 0.0  # answer, but only after this many seconds (a slow provider)
 
 
 @dataclass
@@ -42,8 +43,8 @@ class FakeProvider:
     replies: list[Reply] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def reply(self, status: int, body: object, *, stall: bool = False) -> None:
-        self.replies.append(Reply(status, body, stall))
+    def reply(self, status: int, body: object, *, stall: bool = False, delay: float = 0.0) -> None:
+        self.replies.append(Reply(status, body, stall, delay))
 
 
 @contextmanager
@@ -60,6 +61,8 @@ def running_provider() -> Iterator[FakeProvider]:
             if reply.stall:
                 fake.release.wait(10)
                 return
+            if reply.delay:
+                fake.release.wait(reply.delay)
             body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
             data = body.encode()
             self.send_response(reply.status)
