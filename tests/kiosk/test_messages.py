@@ -25,7 +25,10 @@ SERVER_ONLY = {"bad_card_type", "bad_range", "bad_state", "number_taken", "card_
                "bad_report", "not_found", "unknown_message", "unknown_provider",
                # the operator's queue of till activations (approve / reject, per-device mode)
                "bad_till_activation", "device_not_found", "activation_not_found", "activation_decided",
-               "reason_required"}
+               "reason_required",
+               # server.toml's [limits] (a config error at start), the guard's setting names in its limits
+               # loop, and the Twilio webhooks' signature check
+               "bad_limits", "sms_shop_per_hour", "sms_shop_per_day", "signature_unverifiable", "bad_signature"}
 KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing"}
 
 
