@@ -60,7 +60,13 @@ class PinLock:
         return hmac.compare_digest(_hash(DEFAULT_PIN, bytes.fromhex(record["salt"])), record["hash"])
 
     def locked_for(self) -> int:
-        return max(0, int(self._record()["locked_until"] - self.clock() + 0.999))
+        record, now = self._record(), self.clock()
+        if record["locked_until"] - now > LOCKOUT_SECONDS:
+            # The wall clock went back (NTP after a boot without the RTC, a technician setting it): a lockout
+            # is never longer than its five minutes, counted again from now, not a year.
+            record = {**record, "locked_until": now + LOCKOUT_SECONDS}
+            self.store.set_setting("technician_pin", record)
+        return max(0, int(record["locked_until"] - now + 0.999))
 
     def press(self, key: str) -> None:
         self.error = None

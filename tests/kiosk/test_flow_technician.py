@@ -59,6 +59,22 @@ def test_pin_locks_after_wrong_tries_and_the_lock_survives_a_restart(tmp_path):
     assert lock.submit() and lock.tries_left() == MAX_TRIES
 
 
+def test_a_clock_set_back_a_year_locks_for_five_minutes_not_a_year(tmp_path):
+    clock = Clock()
+    store = LocalStore(tmp_path / "k.db")
+    lock = PinLock(store, clock=clock)
+    for _ in range(MAX_TRIES):
+        type_in(lock, "0000")
+        lock.submit()
+    assert lock.locked_for() == LOCKOUT_SECONDS
+    clock.now -= 365 * 24 * 3600  # NTP puts the clock right after a boot that believed it was next year
+    assert lock.locked_for() == LOCKOUT_SECONDS
+    clock.now += LOCKOUT_SECONDS
+    assert lock.locked_for() == 0
+    type_in(lock, DEFAULT_PIN)
+    assert lock.submit()
+
+
 def test_pin_change_rejects_short_pins_and_keeps_no_plain_pin(tmp_path):
     store = LocalStore(tmp_path / "k.db")
     lock = PinLock(store)
