@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'scratch.db'}")
         with engine.begin() as conn:
             cfg = migrate._config(conn)
+            cfg.set_main_option("file_template", "%%(rev)s")  # the id already carries the words
             command.upgrade(cfg, "head")
             script = command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
         engine.dispose()
