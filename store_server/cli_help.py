@@ -14,6 +14,7 @@ EXAMPLES = {
     "enrolment-token": "store-server enrolment-token --role entrance --server-url https://loyalty.shop.example",
     "fraud-report": "store-server fraud-report --days 7 --json",
     "sms-status": "store-server sms-status --limit 100",
+    "clock-report": "store-server clock-report --days 7",
     "cards issue": "store-server cards issue 10001 20000 --type standard",
     "cards export-codes": "store-server cards export-codes 10001 20000 --out codes.csv",
     "cards type": "store-server cards type gold --kind discount --discount 5",
