@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,6 +31,11 @@ def build_gateway(config: ServerConfig) -> Gateway:
         return from_registry(config.sms, demo=config.demo, console_outbox=config.sms_outbox_file)
     from ..sms.console import ConsoleGateway
     return ConsoleGateway(config.sms_outbox_file, demo=config.demo)
+
+
+# Refusals worth a journal line: forbidden, conflicts, lock-outs and rate limits (codes, look-ups, enrolments).
+_LOGGED_REFUSALS = {403, 409, 423, 429}
+_refusals = logging.getLogger("store_server.refusals")
 
 
 def check_stored_settings(engine) -> None:
@@ -82,7 +89,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.gateway = gateway or gateway_for(config)
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if exc.status in _LOGGED_REFUSALS:  # not 404s of unknown cards: every stray scan would be a line
+            _refusals.info("refused %s %s: %s (%s)", request.method, request.url.path, exc.code, exc.message)
         return JSONResponse(status_code=exc.status,
                             content={"error": exc.code, "message": exc.message, **exc.details})
 

@@ -50,6 +50,8 @@ def test_health_metrics_and_the_journal(store_server):
     assert res["status"] == "rejected"
     for _ in range(3):
         assert call(store_server, "GET", f"{API}/cards/10031", till).status_code == 200
+    # the entrance may not look customers up by phone: a refusal the journal keeps
+    assert call(store_server, "GET", f"{API}/customers", kiosk, params={"phone": PHONE}).status_code == 403
 
     text = call(store_server, "GET", "/metrics").text
     assert metric(text, "store_http_requests_total", route="/cards/{number}", method="GET", status="200") >= 3
@@ -71,6 +73,7 @@ def test_health_metrics_and_the_journal(store_server):
     activated = next(line for line in journal.splitlines() if "card 10031 activated" in line)
     assert "door kiosk" in activated and "+380 •• ••• •• 55" in activated
     assert "refused redeem" in journal and "till 1" in journal
+    assert "refused GET /api/v1/customers: role_not_allowed" in journal
     server_lines = [line for line in journal.splitlines() if "store_server" in line]
     assert server_lines and not any(PHONE in line for line in server_lines)  # [SMS to ...] is the demo's console
 
@@ -95,3 +98,13 @@ def test_journal_priority_prefixes_json_and_masking(monkeypatch, capsys):
     assert entry["level"] == "info" and entry["card"] == "10001" and entry["phone"] == "+7 •• ••• •• 67"
     assert entry["message"] == "card 10001 activated for +7 •• ••• •• 67"
     logs.setup("INFO", "text", stream=io.StringIO())
+
+
+def test_api_docs_work_without_internet(store_server):
+    for page in ("/api/docs", "/api/redoc"):
+        html = call(store_server, "GET", page).text
+        assert "cdn." not in html and "unpkg" not in html, page
+        assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css|png))"', html)
+        assert assets, page
+        for asset in assets:
+            assert call(store_server, "GET", asset).status_code == 200, asset
