@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from kiosk.config import ConfigError, KioskConfig
@@ -45,3 +49,14 @@ def test_a_good_file_loads(tmp_path):
                     f'ca_bundle = "{ca}"\n', encoding="utf-8")
     config = KioskConfig.load(path)
     assert (config.language, config.languages, config.width, config.ca_bundle) == ("kk", ["kk", "ru"], 1280, str(ca))
+
+
+@pytest.mark.parametrize("content", [b'language = "de"\n', b'language = "\xff"\n', b"width = -5\n"])
+def test_the_kiosk_command_refuses_a_bad_file_in_one_line(tmp_path, content):
+    path = tmp_path / "kiosk.toml"
+    path.write_bytes(content)
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(path), "queue", "status"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KIOSK_STATE_DIR": str(tmp_path)})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("kiosk: ") and len(out.stderr.strip().splitlines()) == 1
