@@ -105,17 +105,26 @@ def _tighten_sqlite_files(url: str) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from .data.migrate import upgrade
+    from .data import backup
+    from .data.migrate import state, upgrade
     from .db import make_engine
 
     config = ServerConfig.load(args.config)
     engine = make_engine(config.database_url)
+    kept = None
+    with engine.connect() as conn:
+        seen = state(conn)
+    if not seen.up_to_date and not seen.empty and engine.dialect.name == "sqlite":
+        # A copy of the database as it was, in case the new release must be rolled back.
+        kept = backup.keep_copy(config, f"before-upgrade-{seen.current or 'unversioned'}")
     before, after = upgrade(engine)
     engine.dispose()
     if before == after:
         print(f"database schema already at {after}")
     else:
         print(f"database schema upgraded: {before or 'before schema versions'} -> {after}")
+        if kept:
+            print(f"the database as it was is kept at {kept}")
     return 0
 
 

@@ -270,6 +270,15 @@ def _compare(conn: Connection, manifest: dict, what: str) -> None:
         raise BackupError(f"{what} fails the ledger checks: {'; '.join(problems)}")
 
 
+def keep_copy(config: ServerConfig, label: str) -> Path:
+    """A plain copy of the SQLite database (online backup API) under DATA_DIR/backups, named by label and time."""
+    folder = config.data_dir / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"store-{label}-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    _backup_sqlite_raw(_sqlite_file(config), dest)
+    return dest
+
+
 def _restore_sqlite(config: ServerConfig, path: Path, manifest: dict) -> Path | None:
     staged = _plain(path, read_only=True)
     try:

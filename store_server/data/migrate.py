@@ -138,13 +138,11 @@ def ensure_schema(engine: Engine) -> None:
 
 def outdated_message(seen: SchemaState) -> str:
     if seen.current is None:
-        return ("the database was made by an earlier release, before schema versions: run `store-server upgrade` "
-                "(after `store-server backup`)")
+        return "the database was made by an earlier release, before schema versions: run `store-server upgrade`"
     if not known(seen.current):
         return (f"the database is at schema {seen.current}, which this release does not know (newer software "
                 f"wrote it?); this release runs on {seen.head}")
-    return (f"the database is at schema {seen.current}, this release needs {seen.head}: run `store-server upgrade` "
-            f"(after `store-server backup`)")
+    return f"the database is at schema {seen.current}, this release needs {seen.head}: run `store-server upgrade`"
 
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:

@@ -131,6 +131,11 @@ def test_upgrade_command_and_refusal_on_the_command_line(tmp_path):
     done = cli("upgrade")
     assert done.returncode == 0, done.stderr
     assert migrate.head() in done.stdout
+    kept = next(tmp_path.glob("backups/store-before-upgrade-unversioned-*.db"))  # the way back, if needed
+    assert f"kept at {kept}" in done.stdout
+    old = db.make_engine(f"sqlite:///{kept}")
+    assert "alembic_version" not in inspect(old).get_table_names()
+    old.dispose()
     assert cli("settings", "show").returncode == 0
     again = cli("upgrade")
     assert again.returncode == 0 and "already" in again.stdout
