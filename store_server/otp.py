@@ -255,6 +255,7 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
                  lang: str | None = None) -> dict:
     """Creates a challenge and sends its code in the shop's language; the answer never holds the code."""
     from . import shop
+    from .money import format_money_sms
     from .phones import InvalidPhone, mask, normalise
     from .sms import guard, templates
     from .sms.base import GatewayError
@@ -277,11 +278,15 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
             wait = policy.send_wait_seconds
             name = shop.get(conn, "public_name")
             languages = shop.get(conn, "languages") or ["en"]
+            currency, country = shop.currency(conn), shop.get(conn, "country")
     except TooMany as e:
         if e.code.startswith("shop_code_limit"):
             guard.alert_owner(engine, gateway, e)
         raise
-    text = templates.render("code", lang if lang in languages else languages[0], shop=name, code=code)
+    lang = lang if lang in languages else languages[0]
+    # each purpose says what the code is for: typed on the kiosk's screen, or the amount it lets the till move
+    shown = format_money_sms(amount, currency, lang, country) if amount else ""
+    text = templates.render(templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name, code=code, amount=shown)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
     sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,

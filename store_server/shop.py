@@ -42,8 +42,17 @@ def stored(conn: Connection) -> dict:
     return dict(conn.execute(select(settings.c.key, settings.c.value)).all())
 
 
+def currency(conn: Connection) -> str:
+    """The shop's currency: the setting, else the legal tender of its country (money.currency_for)."""
+    from .money import currency_for
+
+    return (get(conn, "currency") or currency_for(get(conn, "country"))).upper()
+
+
 def device_config(conn: Connection) -> dict:
-    return {s.key: get(conn, s.key) for s in settings_schema.SETTINGS if s.device}
+    config = {s.key: get(conn, s.key) for s in settings_schema.SETTINGS if s.device}
+    # devices show money in it: the setting, or the country's when the shop left it empty
+    return {**config, "currency": currency(conn)}
 
 
 def reserve_digital_card(conn: Connection, phone: str) -> str:

@@ -24,30 +24,35 @@ from ..db import cards
 router = APIRouter()
 
 TEXTS: dict[str, dict[str, str]] = {
-    "card": {"en": "Loyalty card", "uk": "Картка лояльності", "ru": "Карта лояльности", "kk": "Адалдық картасы"},
+    "card": {"en": "Loyalty card", "uk": "Картка лояльності", "ru": "Карта лояльности", "kk": "Адалдық картасы",
+             "vi": "Thẻ khách hàng thân thiết"},
     "show": {
         "en": "Show this QR code at the till or scan it at the kiosk.",
         "uk": "Покажіть цей QR-код на касі або відскануйте його в кіоску.",
         "ru": "Покажите этот QR-код на кассе или отсканируйте его в киоске.",
         "kk": "Бұл QR-кодты кассада көрсетіңіз немесе киоскіде сканерлеңіз.",
+        "vi": "Đưa mã QR này cho thu ngân hoặc quét nó tại ki-ốt.",
     },
     "renews": {
         "en": "The code renews itself every few minutes: keep this page open or reload it.",
         "uk": "Код оновлюється кожні кілька хвилин: тримайте сторінку відкритою або оновіть її.",
         "ru": "Код обновляется каждые несколько минут: держите страницу открытой или обновите её.",
         "kk": "Код бірнеше минут сайын жаңарады: бетті ашық ұстаңыз немесе қайта жүктеңіз.",
+        "vi": "Mã tự làm mới sau vài phút: hãy giữ trang này mở hoặc tải lại trang.",
     },
     "blocked": {
         "en": "This card is blocked. Please ask at the till.",
         "uk": "Картку заблоковано. Зверніться до каси.",
         "ru": "Карта заблокирована. Обратитесь на кассу.",
         "kk": "Карта бұғатталған. Кассаға жүгініңіз.",
+        "vi": "Thẻ này đã bị khóa. Vui lòng hỏi thu ngân.",
     },
     "not_found": {
         "en": "This card link is not valid. Check the link in the SMS or ask at the till.",
         "uk": "Посилання на картку недійсне. Перевірте посилання в SMS або зверніться до каси.",
         "ru": "Ссылка на карту недействительна. Проверьте ссылку в SMS или обратитесь на кассу.",
         "kk": "Карта сілтемесі жарамсыз. SMS-тегі сілтемені тексеріңіз немесе кассаға жүгініңіз.",
+        "vi": "Liên kết thẻ không hợp lệ. Hãy kiểm tra liên kết trong SMS hoặc hỏi thu ngân.",
     },
 }
 LANGUAGES = tuple(TEXTS["card"])

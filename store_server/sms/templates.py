@@ -14,79 +14,139 @@ from sqlalchemy.engine import Connection
 
 from ..db import cards, customers, sms_opt_outs
 
-LANGUAGES = ("en", "uk", "ru", "kk")
-STOP_WORDS = ("STOP", "СТОП", "STOPP", "ОТПИСКА", "ВІДПИСАТИСЯ", "ТОҚТАТУ")
+LANGUAGES = ("en", "uk", "ru", "kk", "vi")
+STOP_WORDS = ("STOP", "СТОП", "STOPP", "ОТПИСКА", "ВІДПИСАТИСЯ", "ТОҚТАТУ", "HUY", "HỦY", "DUNG", "DỪNG", "TC")
 
+# Every text starts with "{shop}: " and never puts the shop's name inside a sentence, where Ukrainian, Russian
+# and Kazakh would have to inflect it ("Вітаємо в {shop}" is wrong for most names).
+# Length: one SMS part for a 20-character shop name (tests/sms/test_templates_and_delivery.py counts it): 160
+# characters in English and Vietnamese, which are written without diacritics as Vietnamese SMS usually are, so
+# they stay in the GSM-7 alphabet; 70 in Cyrillic (UCS-2). Only texts with the card page's link take two.
+# Amounts come formatted in the shop's currency for the language (store_server.money), so no number meets a
+# noun that would need a plural form.
 TEMPLATES: dict[str, dict[str, str]] = {
+    # a code for a purpose the kiosk has no template for (activation by the operator)
     "code": {
-        "en": "{shop}: your code {code} - tell it only to the cashier, valid 5 min",
-        "uk": "{shop}: ваш код {code} - кажіть його лише касиру, дійсний 5 хв",
-        "ru": "{shop}: ваш код {code} - сообщите его только кассиру, действует 5 мин",
-        "kk": "{shop}: Сіздің кодыңыз: {code} - оны тек кассирге айтыңыз, 5 мин жарамды",
+        "en": "{shop}: your code {code} - valid 5 min",
+        "uk": "{shop}: ваш код {code} - дійсний 5 хв",
+        "ru": "{shop}: ваш код {code} - действует 5 мин",
+        "kk": "{shop}: Сіздің кодыңыз: {code} - 5 мин жарамды",
+        "vi": "{shop}: ma cua ban {code} - hieu luc 5 phut",
+    },
+    # self-service at the kiosk: the customer types it on the screen, nobody should ask for it
+    "code_register": {
+        "en": "{shop}: code {code} - enter it on the kiosk screen to join. Valid 5 min. Tell it to no one",
+        "uk": "{shop}: код {code} - введіть його на екрані кіоску",
+        "ru": "{shop}: код {code} - введите его на экране киоска",
+        "kk": "{shop}: код {code} - киоск экранына енгізіңіз",
+        "vi": "{shop}: ma {code} - nhap ma tren man hinh kiosk de dang ky. Hieu luc 5 phut. Khong dua ma cho ai",
+    },
+    "code_identify": {
+        "en": "{shop}: code {code} - enter it on the kiosk screen to see your card. Tell it to no one",
+        "uk": "{shop}: код {code} - введіть на екрані кіоску",
+        "ru": "{shop}: код {code} - введите на экране киоска",
+        "kk": "{shop}: код {code} - картаны көру үшін экранға",
+        "vi": "{shop}: ma {code} - nhap ma tren man hinh kiosk de xem the. Khong dua ma cho ai",
+    },
+    # at the till: the code confirms this very amount; the customer tells it to the cashier only to pay it
+    "code_redeem": {
+        "en": "{shop}: code {code} to pay {amount} with bonuses. Tell it to the cashier only if you pay",
+        "uk": "{shop}: код {code} - оплата {amount} бонусами",
+        "ru": "{shop}: код {code} - оплата {amount} бонусами",
+        "kk": "{shop}: код {code} - бонуспен {amount} төлеу",
+        "vi": "{shop}: ma {code} de thanh toan {amount} bang diem thuong. Chi dua ma cho thu ngan neu ban tra",
+    },
+    "code_sale": {
+        "en": "{shop}: code {code} to pay {amount} with bonuses and discount. Tell it to the cashier only if you pay",
+        "uk": "{shop}: код {code} - знижка і бонуси {amount}",
+        "ru": "{shop}: код {code} - скидка и бонусы {amount}",
+        "kk": "{shop}: код {code} - жеңілдік пен бонус {amount}",
+        "vi": "{shop}: ma {code} de dung {amount} giam gia va diem thuong. Chi dua ma cho thu ngan neu ban tra",
+    },
+    "code_discount": {
+        "en": "{shop}: code {code} for a discount of {amount}. Tell it to the cashier only if you buy",
+        "uk": "{shop}: код {code} - знижка {amount}",
+        "ru": "{shop}: код {code} - скидка {amount}",
+        "kk": "{shop}: код {code} - жеңілдік {amount}",
+        "vi": "{shop}: ma {code} de giam gia {amount}. Chi dua ma cho thu ngan neu ban mua",
+    },
+    "code_return": {
+        "en": "{shop}: code {code} confirms a return of {amount}. Tell it to the cashier only if you return goods",
+        "uk": "{shop}: код {code} - повернення на {amount}",
+        "ru": "{shop}: код {code} - возврат на {amount}",
+        "kk": "{shop}: код {code} - {amount} қайтару",
+        "vi": "{shop}: ma {code} xac nhan tra hang {amount}. Chi dua ma cho thu ngan neu ban tra hang",
     },
     "welcome": {
-        "en": "Welcome to {shop}! Card {card} is active. Reply STOP to get no more messages from us",
-        "uk": "Вітаємо в {shop}! Картку {card} активовано. Щоб не отримувати повідомлень, надішліть STOP",
-        "ru": "Добро пожаловать в {shop}! Карта {card} активна. Чтобы не получать сообщения, отправьте STOP",
-        "kk": "{shop}: қош келдіңіз! {card} картасы белсенді. Хабарлама алмау үшін STOP деп жіберіңіз",
+        "en": "{shop}: welcome! Card {card} is active. Reply STOP to get no more messages from us",
+        "uk": "{shop}: картку {card} активовано. Відписка: STOP",
+        "ru": "{shop}: карта {card} активна. Отписка: STOP",
+        "kk": "{shop}: {card} картасы белсенді. Бас тарту: STOP",
+        "vi": "{shop}: chao mung! The {card} da kich hoat. Soan STOP de khong nhan tin nua",
     },
     "activation_no_number": {
         "en": "{shop}: send us just the number printed under the barcode of your card, e.g. 10001",
-        "uk": "{shop}: надішліть нам лише номер під штрихкодом вашої картки, напр. 10001",
-        "ru": "{shop}: отправьте нам только номер под штрихкодом вашей карты, напр. 10001",
-        "kk": "{shop}: картаңыздың штрихкоды астындағы нөмірді ғана жіберіңіз, мысалы 10001",
+        "uk": "{shop}: надішліть номер з-під штрихкоду, напр. 10001",
+        "ru": "{shop}: пришлите номер из-под штрихкода, напр. 10001",
+        "kk": "{shop}: штрихкод астындағы нөмірді жіберіңіз: 10001",
+        "vi": "{shop}: chi gui so in duoi ma vach cua the, vi du 10001",
     },
     "activation_unknown_card": {
         "en": "{shop}: we have no card {card}. Check the number under the barcode or ask at the till",
-        "uk": "{shop}: картки {card} немає. Перевірте номер під штрихкодом або зверніться до каси",
-        "ru": "{shop}: карты {card} нет. Проверьте номер под штрихкодом или обратитесь на кассу",
-        "kk": "{shop}: {card} картасы жоқ. Штрихкод астындағы нөмірді тексеріңіз немесе кассаға жүгініңіз",
+        "uk": "{shop}: картки {card} немає. Спитайте на касі",
+        "ru": "{shop}: карты {card} нет. Спросите на кассе",
+        "kk": "{shop}: {card} картасы жоқ. Кассадан сұраңыз",
+        "vi": "{shop}: khong co the {card}. Kiem tra so duoi ma vach hoac hoi thu ngan",
     },
     "activation_phone_has_card": {
         "en": "{shop}: this phone already has card {other}. To move to card {card}, ask at the till",
-        "uk": "{shop}: до цього телефону вже прив'язана картка {other}. Щоб перейти на {card}, зверніться до каси",
-        "ru": "{shop}: к этому телефону уже привязана карта {other}. Чтобы перейти на {card}, обратитесь на кассу",
-        "kk": "{shop}: бұл телефонда {other} картасы бар. {card} картасына ауысу үшін кассаға жүгініңіз",
+        "uk": "{shop}: у вас уже є картка {other}. Інша - на касі",
+        "ru": "{shop}: у вас есть карта {other}. Другая - на кассе",
+        "kk": "{shop}: сізде {other} картасы бар. Басқасы - кассада",
+        "vi": "{shop}: so nay da co the {other}. De chuyen sang the {card}, hay hoi thu ngan",
     },
     "activation_card_other_phone": {
         "en": "{shop}: card {card} is registered to another phone. If it is yours, ask at the till",
-        "uk": "{shop}: картка {card} зареєстрована на інший телефон. Якщо вона ваша, зверніться до каси",
-        "ru": "{shop}: карта {card} зарегистрирована на другой телефон. Если она ваша, обратитесь на кассу",
-        "kk": "{shop}: {card} картасы басқа телефонға тіркелген. Егер ол сіздікі болса, кассаға жүгініңіз",
+        "uk": "{shop}: картка на іншому номері. Якщо ваша - до каси",
+        "ru": "{shop}: карта на другом номере. Если она ваша - на кассу",
+        "kk": "{shop}: карта басқа нөмірде. Сіздікі болса - кассаға",
+        "vi": "{shop}: the {card} da dang ky so khac. Neu la the cua ban, hay hoi thu ngan",
     },
     "activation_already_active": {
         "en": "{shop}: card {card} is already active on this phone",
         "uk": "{shop}: картка {card} вже активна на цьому телефоні",
         "ru": "{shop}: карта {card} уже активна на этом телефоне",
         "kk": "{shop}: {card} картасы осы телефонда белсенді",
+        "vi": "{shop}: the {card} da kich hoat tren so nay",
     },
     "activation_card_blocked": {
         "en": "{shop}: card {card} is blocked. Please ask at the till",
-        "uk": "{shop}: картку {card} заблоковано. Зверніться до каси",
-        "ru": "{shop}: карта {card} заблокирована. Обратитесь на кассу",
-        "kk": "{shop}: {card} картасы бұғатталған. Кассаға жүгініңіз",
+        "uk": "{shop}: картку {card} заблоковано. Спитайте на касі",
+        "ru": "{shop}: карта {card} заблокирована, касса поможет",
+        "kk": "{shop}: {card} картасы бұғатталған. Кассаға барыңыз",
+        "vi": "{shop}: the {card} da bi khoa. Vui long hoi thu ngan",
     },
     "opted_out": {
         "en": "{shop}: you will get no more messages from us, only the codes you ask for",
-        "uk": "{shop}: ви більше не отримуватимете повідомлень, лише коди, які запитаєте",
-        "ru": "{shop}: вы больше не будете получать сообщения, только коды, которые запросите",
-        "kk": "{shop}: енді сізге хабарлама келмейді, тек өзіңіз сұраған кодтар",
+        "uk": "{shop}: повідомлень більше не буде, лише коди на запит",
+        "ru": "{shop}: рассылки больше не будет, только коды по запросу",
+        "kk": "{shop}: енді хабарлама келмейді, тек сұраған кодтар",
+        "vi": "{shop}: ban se khong nhan tin nhan nua, chi nhan ma khi ban yeu cau",
     },
     "activation_needs_till": {
         "en": "{shop}: card {card} already holds bonuses. To keep them safe, activate it at the till with the card "
               "in hand",
-        "uk": "{shop}: на картці {card} вже є бонуси. Щоб їх захистити, активуйте її на касі, показавши картку",
-        "ru": "{shop}: на карте {card} уже есть бонусы. Чтобы их защитить, активируйте её на кассе, показав карту",
-        "kk": "{shop}: {card} картасында бонустар бар. Оларды қорғау үшін картаны кассада көрсетіп белсендіріңіз",
+        "uk": "{shop}: картка {card} з бонусами: активуйте на касі",
+        "ru": "{shop}: карта {card} с бонусами: активация на кассе",
+        "kk": "{shop}: {card} картасында бонус бар: кассаға барыңыз",
+        "vi": "{shop}: the {card} da co diem thuong. De bao ve diem, hay kich hoat the tai quay thu ngan khi mang theo the",
     },
     "activation_code_required": {
         "en": "{shop}: card {card} is activated with the code printed on it. Send: {card} CODE, or ask at the till",
-        "uk": "{shop}: картку {card} активують кодом, надрукованим на ній. Надішліть: {card} КОД, або зверніться "
-              "до каси",
-        "ru": "{shop}: карту {card} активируют кодом, напечатанным на ней. Отправьте: {card} КОД, или обратитесь "
-              "на кассу",
-        "kk": "{shop}: {card} картасы онда басылған кодпен белсендіріледі. Жіберіңіз: {card} КОД, немесе кассаға "
-              "жүгініңіз",
+        "uk": "{shop}: надішліть: {card} КОД (код - на картці)",
+        "ru": "{shop}: отправьте: {card} КОД (код - на карте)",
+        "kk": "{shop}: жіберіңіз: {card} КОД (код картада)",
+        "vi": "{shop}: the {card} duoc kich hoat bang ma in tren the. Gui: {card} MA, hoac hoi thu ngan",
     },
     # To the shop's owner when the SMS pumping guard stops codes (store_server/sms/guard.py).
     "pumping_alert": {
@@ -101,6 +161,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "uk": "{shop}: +{points} бонусів на картку {card}, баланс {balance}. Це не ви? Відповідайте НІ",
         "ru": "{shop}: +{points} бонусов на карту {card}, баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: {card} картасына +{points} бонус, қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп жауап беріңіз",
+        "vi": "{shop}: +{points} diem thuong vao the {card}, so du {balance}. Khong phai ban? Tra loi NO",
     },
     "notice_redeem": {
         "en": "{shop}: {points} bonuses spent from card {card}, balance {balance}. Not you? Reply NO",
@@ -108,6 +169,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ru": "{shop}: с карты {card} списано {points} бонусов, баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: {card} картасынан {points} бонус жұмсалды, қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп "
               "жауап беріңіз",
+        "vi": "{shop}: da dung {points} diem thuong tu the {card}, so du {balance}. Khong phai ban? Tra loi NO",
     },
     "notice_sale": {
         "en": "{shop}: purchase {amount}, card {card}: bonuses paid {spent}, earned {points}, balance {balance}. "
@@ -118,6 +180,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: сатып алу {amount}, {card} картасы: бонуспен төленді {spent}, есептелді {points}, "
               "қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп жауап беріңіз",
+        "vi": "{shop}: mua {amount}, the {card}: dung diem {spent}, tich luy {points}, so du {balance}. Khong phai ban? Tra loi NO",
     },
     "notice_return": {
         "en": "{shop}: return {amount}, card {card}: bonuses {points}, balance {balance}. Not you? Reply NO",
@@ -126,6 +189,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ru": "{shop}: возврат {amount}, карта {card}: бонусы {points}, баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: қайтару {amount}, {card} картасы: бонустар {points}, қалдық {balance}. Бұл сіз емессіз бе? "
               "ЖОҚ деп жауап беріңіз",
+        "vi": "{shop}: tra hang {amount}, the {card}: diem {points}, so du {balance}. Khong phai ban? Tra loi NO",
     },
     "notice_cancel": {
         "en": "{shop}: purchase cancelled, card {card}: bonuses {points}, balance {balance}. Not you? Reply NO",
@@ -134,12 +198,14 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ru": "{shop}: покупка отменена, карта {card}: бонусы {points}, баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: сатып алу болдырылмады, {card} картасы: бонустар {points}, қалдық {balance}. Бұл сіз "
               "емессіз бе? ЖОҚ деп жауап беріңіз",
+        "vi": "{shop}: da huy mua hang, the {card}: diem {points}, so du {balance}. Khong phai ban? Tra loi NO",
     },
     "notice_flagged": {
         "en": "{shop}: thank you, the shop's manager will look into it. To block your card, ask at the till",
-        "uk": "{shop}: дякуємо, керівник магазину це перевірить. Щоб заблокувати картку, зверніться до каси",
-        "ru": "{shop}: спасибо, руководитель магазина это проверит. Чтобы заблокировать карту, обратитесь на кассу",
-        "kk": "{shop}: рақмет, дүкен басшысы мұны тексереді. Картаны бұғаттау үшін кассаға жүгініңіз",
+        "uk": "{shop}: дякуємо, перевіримо. Блокування картки - на касі",
+        "ru": "{shop}: спасибо, проверим. Блокировка карты - на кассе",
+        "kk": "{shop}: рақмет, тексереміз. Картаны бұғаттау - кассада",
+        "vi": "{shop}: cam on, quan ly cua hang se kiem tra. De khoa the, hay hoi thu ngan",
     },
     "owner_alert": {
         "en": "{shop}: customer {phone} replied NO to {operation} on card {card} ({when}, till {device}, "
@@ -150,17 +216,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "кассир {cashier})",
         "kk": "{shop}: клиент {phone} {card} картасы бойынша {operation} операциясына ЖОҚ деп жауап берді "
               "({when}, касса {device}, кассир {cashier})",
+        "vi": "{shop}: khach {phone} tra loi NO cho {operation} tren the {card} ({when}, quay {device}, thu ngan {cashier})",
     },
 }
+# The purpose of a code -> its text (code_register, code_redeem, ...); "code" for the others.
+CODE_TEMPLATES = {purpose: f"code_{purpose}" for purpose in ("register", "identify", "redeem", "sale", "discount",
+                                                              "return")}
 
-# The welcome when the shop has a public_url: the card's page link instead of a longer sentence, so the
-# Cyrillic (UCS-2, 67 characters a part) texts stay at two parts like the plain welcome. The link ends in
-# a space, never in punctuation a phone would take into the URL.
+# The welcome when the shop has a public_url: the card's page link instead of a longer sentence. The link
+# ends in a space, never in punctuation a phone would take into the URL. Two parts in Cyrillic (the link
+# alone is some 40 characters), one in English and Vietnamese.
 WELCOME_WITH_LINK: dict[str, str] = {
-    "en": "Welcome to {shop}! Card {card}: {link} Reply STOP to opt out",
+    "en": "{shop}: welcome! Card {card}: {link} Reply STOP to opt out",
     "uk": "{shop}: картку {card} активовано {link} Відписатися: STOP",
     "ru": "{shop}: карта {card} активна {link} Отписаться: STOP",
-    "kk": "{shop}: {card} картасы белсенді {link} Хабарламадан бас тарту: STOP",
+    "kk": "{shop}: {card} картасы белсенді {link} Бас тарту: STOP",
+    "vi": "{shop}: chao mung! The {card}: {link} Soan STOP de huy",
 }
 
 # Purposes that may go only to confirmed customers who did not opt out.

@@ -28,13 +28,14 @@ from tests.support.server import free_port, init_demo_server
 
 PHONE = "+380671230077"
 PAGE_WORDS = {"en": "Show this QR code at the till", "uk": "Покажіть цей QR-код", "ru": "Покажите этот QR-код",
-              "kk": "Бұл QR-кодты кассада"}
+              "kk": "Бұл QR-кодты кассада", "vi": "Đưa mã QR này cho thu ngân"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     srv = init_demo_server(tmp_path_factory.mktemp("digital-card")).start()
     srv.cli("settings", "set", "public_name", "Kavun")
+    srv.cli("settings", "set", "languages", json.dumps(["uk", "en", "ru", "kk", "vi"]))
     srv.cli("settings", "set", "otp", json.dumps({"resend_after_seconds": 1, "sends_per_phone_15min": 50}))
     yield srv
     srv.stop()
@@ -106,7 +107,7 @@ def test_the_welcome_sms_carries_the_link_and_how_to_opt_out(joined):
     assert len(welcome) <= 2 * 67, welcome
 
 
-@pytest.mark.parametrize("lang", ["en", "uk", "ru", "kk"])
+@pytest.mark.parametrize("lang", ["en", "uk", "ru", "kk", "vi"])
 def test_the_page_speaks_the_customers_language_and_its_qr_identifies_the_card(server, db, joined, entrance, lang):
     flow, _ = joined
     asked = time.time()
