@@ -29,6 +29,7 @@ from .backend import Backend
 from .config import KioskConfig
 from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
+from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.redeem import RedeemFlow
 from .flows.register import RegisterFlow, RegisterState
@@ -36,9 +37,11 @@ from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow
 from .flows.technician import ROLES, PinChange, PinLock, TechnicianFlow
 from .i18n import _
-from .messages import message, till_sync_hint
+from .messages import message, till_sync_hint, waiting_to_sync
+from .screens import format
 from .screens.attract import AttractScreen
 from .screens.card import CardScreen
+from .screens.find import FindCodeScreen, FindPhoneScreen
 from .screens.identify import IdentifyTypedScreen
 from .screens.register import (
     RegisterCodeScreen,
@@ -61,7 +64,8 @@ from .screens.till import TillAmountScreen, TillCodeScreen, TillPickScreen, Till
 
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
-KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "till.kv", "technician.kv")
+KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "find.kv", "till.kv",
+            "technician.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
 # how often a screen showing an operation just saved looks for the server's answer (a SQLite read by id)
@@ -73,7 +77,8 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "till_pick": TillPickScreen, "till_result": TillResultScreen, "tech_pin": TechPinScreen,
     "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
     "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
-    "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen,
+    "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen, "find_phone": FindPhoneScreen,
+    "find_code": FindCodeScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
@@ -106,6 +111,7 @@ class KioskApp(App):
         self._steady_light = "ready"
         self.identify = IdentifyFlow(backend)
         self.register: RegisterFlow | None = None
+        self.find: FindCardFlow | None = None  # "Find my card" at the entrance
         self.till = None  # the cashier's current flow (sale, redeem, return, cancel)
         self.pin: PinLock | None = None
         self.tech: TechnicianFlow | None = None
@@ -132,6 +138,7 @@ class KioskApp(App):
             Builder.load_file(str(KV_DIR / name))
         self.switch_language(self.kiosk_config.language)
         self.shop_name = self.backend.store.get_setting("shop_name", "")
+        format.use_shop(shop_config(self.backend), self.backend.country)
         # no transition: a fade costs frames (FBOs) between the scan and the balance, the number that matters
         self.sm = ScreenManager(transition=NoTransition())
         # the two screens every customer sees are built now; the others on first use (start-up time, memory)
@@ -208,7 +215,7 @@ class KioskApp(App):
         idle = time.monotonic() - self._last_activity
         if self.sm.current != "attract" and not self.busy and idle > self.kiosk_config.idle_timeout:
             self.go_home()  # wipes what the last customer typed
-        if self.sm.current in ("register_code", "till_code"):
+        if self.sm.current in ("register_code", "till_code", "find_code"):
             self.screen(self.sm.current).update_resend(self)
         if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
             self.show("tech_pin")  # the lockout countdown
@@ -217,7 +224,7 @@ class KioskApp(App):
             state = sync.state
             parts = [_("Offline") if not state.online else _("Online")]
             if state.pending:
-                parts.append(_("{n} waiting to sync").format(n=state.pending))
+                parts.append(waiting_to_sync(state.pending))
             self.sync_status = " · ".join(parts)
             self.till_sync_hint = till_sync_hint(state.pending, state.failed) if self.role == "cashier" else ""
             steady = "offline" if not state.online else "ready"
@@ -290,11 +297,45 @@ class KioskApp(App):
     def _typed_identified(self, state: IdentifyState) -> None:
         self.show("card" if state is IdentifyState.CARD else "identify_typed")
 
-    def start_registration(self, card_number: str | None = None) -> None:
+    def start_registration(self, card_number: str | None = None, *, digits: str = "",
+                           notice: str | None = None) -> None:
         self._last_activity = time.monotonic()
         self.register = RegisterFlow(self.backend, card_number=card_number,
                                      questionnaire=shop_config(self.backend).get("questionnaire"))
+        self.register.digits, self.register.error = digits, notice
         self.show("register_phone")
+
+    # "Find my card" -------------------------------------------------------------------------------
+    def start_find_card(self) -> None:
+        self._last_activity = time.monotonic()
+        self.find = FindCardFlow(self.backend)
+        self.show("find_phone")
+
+    def find_event(self, name: str) -> None:
+        self._last_activity = time.monotonic()
+        flow = self.find
+        if flow is None:
+            return
+        if name == "back":
+            flow.back()
+            self.show("find_phone")
+            return
+
+        def after(_state) -> None:
+            if name in ("submit_phone", "resend") and flow.state is FindState.CODE and flow.error is None:
+                self._code_sent_at = time.monotonic()
+            if flow.state is FindState.FOUND:
+                self.find = None
+                self.identify.show_own(flow.view)
+                self.show("card")
+            elif flow.state is FindState.NO_CARD:
+                # the phone is theirs and has no card: joining is the next step, the number already typed
+                self.find = None
+                self.start_registration(digits=flow.digits, notice="no_card_yet")
+            else:
+                self.show("find_code" if flow.state is FindState.CODE else "find_phone")
+
+        self.run_async(getattr(flow, name), after)
 
     def numpad(self, key: str) -> None:
         self._last_activity = time.monotonic()
@@ -302,6 +343,7 @@ class KioskApp(App):
         target = (self.till if current.startswith("till") else self.pin if current == "tech_pin"
                   else self.pin_change if current == "tech_new_pin"
                   else self.register if current.startswith("register")
+                  else self.find if current.startswith("find")
                   else self.identify if current == "identify_typed" else None)
         if target is not None:
             target.press(key)
@@ -454,6 +496,7 @@ class KioskApp(App):
     def _enrolled(self, ok: bool) -> None:
         if ok:
             self.shop_name = self.backend.store.get_setting("shop_name", "")
+            format.use_shop(shop_config(self.backend), self.backend.country)
             self.identify.reset()
         self.show("tech_enrol")
 
@@ -471,18 +514,27 @@ class KioskApp(App):
             if name in ("submit_phone", "resend", "finish_questions") and flow.state is RegisterState.CODE \
                     and flow.error is None:
                 self._code_sent_at = time.monotonic()
+            if flow.state is RegisterState.OWN_CARD:  # the phone has a card: that card, not a second one
+                self.register = None
+                self.identify.show_own(flow.own_view, notice=flow.error)
+                self.show("card")
+                return
             self.show(self.register_screen())
 
         self.run_async(getattr(flow, name), after)
 
     def go_home(self) -> None:
-        self.register = self.till = self.pin = self.tech = self.pin_change = None
+        self.register = self.till = self.pin = self.tech = self.pin_change = self.find = None
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows
         attract = self.screen("attract")
-        attract.notice, attract.till = "", self.role == "cashier"  # the technician may have changed the role
+        attract.notice = ""
+        attract.render(self)  # the technician may have changed the role
         self.sm.current = "attract"
+        # the next customer starts in the shop's language, not in the one the last customer chose
+        if self.lang != self.kiosk_config.language:
+            self.switch_language(self.kiosk_config.language)
 
     def on_stop(self) -> None:
         self._stopping = True

@@ -20,6 +20,8 @@ class CardView:
     card: dict
     from_cache: bool
     fetched_at: float
+    # shown to its owner after an SMS code (Find my card, Join from a phone with a card): its QR may be shown
+    own: bool = False
 
 
 class Backend:
@@ -67,6 +69,12 @@ class Backend:
         card = self.client.customer_by_phone(phone)
         self.store.cache_card(card)
         return CardView(card, False, time.time())
+
+    def own_card(self, card: dict) -> CardView:
+        """The card the server showed its owner after a code (Find my card); cached like any look-up."""
+        # the page link is for the owner's eyes: the cache answers anyone who scans the card later
+        self.store.cache_card({k: v for k, v in card.items() if k != "card_link"})
+        return CardView(card, False, time.time(), own=True)
 
     def request_code(self, phone: str, purpose: str, **kw) -> dict:
         # The SMS comes in the language the customer chose on the screen.

@@ -12,6 +12,7 @@ on the panel in targets.json; labels, buttons and fields that cover each other i
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -219,9 +220,9 @@ class Gallery:
         if self.app.kiosk_config.panel_inches != panel_inches(size):
             # as that panel's kiosk.toml would say: the app keeps 15 mm buttons on a small, dense panel
             self.app.set_panel(panel_inches(size))
+        self.app.go_home()  # (the shop's own language again, as for every new customer)
         if self.app.lang != lang:
             self.app.switch_language(lang)
-        self.app.go_home()
         screen = setup(self.app)
         self.app.show(screen)
         self.app.sm.transition.duration = 0
@@ -251,7 +252,8 @@ class Gallery:
         self._next()
 
 
-def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "cashier") -> int:
+def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "cashier",
+        only: list[str] | None = None) -> int:
     from .backend import Backend
     from .client import StoreClient
     from .config import KioskConfig
@@ -280,7 +282,9 @@ def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "
     started = time.monotonic()
 
     def begin(_app) -> None:
-        app.gallery = Gallery(app, scenes(), langs, sizes, out, app.stop)
+        chosen = [(name, setup) for name, setup in scenes()
+                  if not only or any(fnmatch.fnmatch(name, pattern) for pattern in only)]
+        app.gallery = Gallery(app, chosen, langs, sizes, out, app.stop)
         app.gallery.start()
 
     app.bind(on_start=begin)
@@ -296,9 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="test-output/screens")
     parser.add_argument("--langs", default="en,uk,ru,kk,vi")
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
+    parser.add_argument("--scenes", default="", help="only these scenes (comma-separated, * wildcards): "
+                        "a quick look while working on one screen")
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    return run(Path(args.out), args.langs.split(","), sizes)
+    return run(Path(args.out), args.langs.split(","), sizes, only=[p for p in args.scenes.split(",") if p])
 
 
 if __name__ == "__main__":

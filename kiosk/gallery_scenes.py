@@ -8,6 +8,7 @@ from collections.abc import Callable
 from .backend import CardView
 from .flows.cancel import CancelFlow, CancelState
 from .flows.code import CodeStep
+from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyState
 from .flows.outcome import Outcome
 from .flows.redeem import RedeemFlow, RedeemState
@@ -48,6 +49,29 @@ def _show_card(view: CardView, role: str = "cashier", sync: tuple[int, int] = (0
         app.till_sync_hint = till_sync_hint(*sync)
         app.identify.view, app.identify.state = view, IdentifyState.CARD
         return "card"
+    return setup
+
+
+def _own_card(notice: str | None = None, link: str | None = None) -> Callable:
+    """The card its owner found with an SMS code: balance, history and its QR."""
+    def setup(app) -> str:
+        app.role = "entrance"
+        view = card()
+        view = CardView({**view.card, "card_link": link}, False, time.time(), own=True)
+        app.identify.show_own(view, notice)
+        return "card"
+    return setup
+
+
+def _find(state: FindState, digits: str = "", code: str = "", error: str | None = None,
+          attempts: int | None = None) -> Callable:
+    def setup(app) -> str:
+        app.role = "entrance"
+        flow = FindCardFlow(app.backend, digits)
+        flow.state, flow.phone, flow.error, flow.attempts_left = state, "+380671234567", error, attempts
+        flow.code_entry.text = code
+        app.find = flow
+        return "find_code" if state is FindState.CODE else "find_phone"
     return setup
 
 
@@ -170,6 +194,11 @@ def scenes() -> list[tuple[str, Callable]]:
     return [
         ("attract", _attract("cashier")),
         ("attract-notice", _attract("entrance", "server_unreachable")),
+        ("find-phone", _find(FindState.PHONE, "067123")),
+        ("find-phone-error", _find(FindState.PHONE, "+38067123456789", error="invalid_phone")),
+        ("find-code", _find(FindState.CODE, code="123", error="wrong_code", attempts=2)),
+        ("card-own", _own_card()),
+        ("card-own-joined", _own_card("already_have_card", "http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv")),
         ("identify-card-number", _typed("card", "entrance", "48200001234579", "card_not_found")),
         ("identify-phone", _typed("phone", "cashier", "+380671112244", "customer_not_found")),
         ("card", _show_card(card(), "entrance")),

@@ -121,7 +121,7 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
              lambda: app.backend.store.counts()["pending"] == 0, timeout=30),
         # a barcode the scanner cannot read: the customer types the number printed under it
         Step("home", app.go_home, lambda: current() == "attract"),
-        Step("card-number", lambda: tap(app, _("Type your card number")), lambda: current() == "identify_typed"),
+        Step("card-number", lambda: tap(app, _("Type the card number")), lambda: current() == "identify_typed"),
         Step("card-number-typed", lambda: tap_keys(app, card), lambda: app.identify.typed == card),
         Step("card-by-number", lambda: tap(app, _("Find the card")),
              lambda: current() == "card" and app.identify.card["number"] == card),

@@ -3,7 +3,7 @@ the words are chosen here, at the edge, in the current language."""
 
 from __future__ import annotations
 
-from .i18n import N_, _
+from .i18n import N_, _, ngettext
 
 MESSAGES = {
     "invalid_phone": N_("This phone number does not look right. Please check it."),
@@ -30,6 +30,8 @@ MESSAGES = {
     "card_blocked": N_("This card is blocked. Please ask at the till."),
     "card_replaced": N_("This card was replaced by a new one. Please use the new card or ask at the till."),
     "phone_has_card": N_("This phone already has another card."),
+    "already_have_card": N_("This phone already has a card. Here it is."),
+    "no_card_yet": N_("This phone has no card yet. Join now: it takes a minute."),
     "card_bound_to_other": N_("This card belongs to another phone."),
     "not_activated": N_("This card is not activated yet. Activate it to keep your bonuses safe."),
     "till_activation_off": N_("Cards cannot be activated at this till. The customer can activate at the entrance "
@@ -119,7 +121,7 @@ def message(code: str | None) -> str:
 def attempts_left(n: int | None) -> str:
     if n is None:
         return ""
-    return _("Attempts left: {n}").format(n=n)
+    return ngettext("{n} attempt left", "{n} attempts left", n).format(n=n)
 
 
 def till_sync_hint(pending: int, failed: int) -> str:
@@ -127,7 +129,14 @@ def till_sync_hint(pending: int, failed: int) -> str:
     (the technician's "failed operations" says which and why)."""
     parts = []
     if pending:
-        parts.append(_("{n} waiting to sync").format(n=pending))
+        parts.append(waiting_to_sync(pending))
     if failed:
-        parts.append(_("{n} failed: call the technician").format(n=failed))
+        parts.append(ngettext("{n} failed: call the technician", "{n} failed: call the technician",
+                              failed).format(n=failed))
     return " · ".join(parts)
+
+
+def waiting_to_sync(n: int) -> str:
+    # the same English for every number; Ukrainian, Russian and Kazakh need their own forms (1 операція, 2
+    # операції, 5 операцій)
+    return ngettext("{n} waiting to sync", "{n} waiting to sync", n).format(n=n)

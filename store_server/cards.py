@@ -56,6 +56,16 @@ def find_by_phone(conn: Connection, phone: str) -> dict:
     return view(conn, row)
 
 
+def own_card(conn: Connection, phone: str) -> dict | None:
+    """The card view of the active card bound to `phone`, for its owner who just proved the phone with a code
+    (the entrance's "Find my card", a "Join" from a phone that has a card); None when it has none."""
+    try:
+        card = find_by_phone(conn, phone)
+    except NotFound:
+        return None
+    return card if card["state"] == "active" else None
+
+
 def view(conn: Connection, row) -> dict:
     balance, recent = ledger.recent_with_balance(conn, row["number"], limit=5)
     # A till's activation under review: the card is still issued, and the till and kiosk should say why.

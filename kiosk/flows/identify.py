@@ -46,6 +46,7 @@ class IdentifyFlow:
         self.view: CardView | None = None
         self.error: str | None = None
         self.enrolment: EnrolmentCode | None = None
+        self.notice: str | None = None  # a messages.py code the card screen shows above the balance
 
     # typed on the numpad ------------------------------------------------------------------------
     def start_typing(self, by: str = "card", *, role: str = "entrance") -> None:
@@ -90,6 +91,12 @@ class IdentifyFlow:
         if not phonenumbers.is_valid_number(parsed):
             return None
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def show_own(self, view: CardView, notice: str | None = None) -> IdentifyState:
+        """The card its owner just proved with an SMS code (Find my card, Join from a phone with a card)."""
+        self.reset()
+        self.view, self.state, self.notice = view, IdentifyState.CARD, notice
+        return self.state
 
     @property
     def card(self) -> dict | None:

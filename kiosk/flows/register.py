@@ -26,6 +26,7 @@ class RegisterState(Enum):
     QUESTIONS = "questions"
     CODE = "code"
     DONE = "done"
+    OWN_CARD = "own_card"  # the phone already has an active card: `own_view` is it, no second card is made
 
 
 class RegisterFlow(Settling):
@@ -46,6 +47,7 @@ class RegisterFlow(Settling):
         self.error: str | None = None
         self.attempts_left: int | None = None
         self.operation_id: str | None = None
+        self.own_view = None  # CardView of the phone's card when it has one (OWN_CARD)
         # At a till whose right is "review" the registration only asks an operator to activate the card.
         self.pending_review = False
 
@@ -153,6 +155,15 @@ class RegisterFlow(Settling):
             return self.state
         except (ServerUnreachable, BadResponse):
             self.error = "server_unreachable"
+            return self.state
+        own = verified.get("own_card")
+        if isinstance(own, dict) and own.get("number"):
+            # "Join" from a phone that has a card: the code proved the phone, so its owner sees that card
+            # (a card in hand to activate besides it would only be refused: the screen says why)
+            self.own_view = self.backend.own_card(own)
+            self.error = ("phone_has_card" if self.card_number and self.card_number != own["number"]
+                          else "already_have_card")
+            self.state = RegisterState.OWN_CARD
             return self.state
         self.card_number = verified.get("card_number") or self.card_number
         link = verified.get("card_link")

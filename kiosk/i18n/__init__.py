@@ -1,7 +1,7 @@
 """Screens in the shop's language: gettext catalogues per language, switchable at run time.
 
-`_` translates now, in the current language; `N_` only marks a string for extraction, for tables of
-messages that are translated when shown.
+`_` translates now, in the current language; `ngettext` picks the plural form for a number; `N_` only
+marks a string for extraction, for tables of messages that are translated when shown.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ def on_change(listener: Callable[[str], None]) -> None:
 
 def _(message: str) -> str:
     return _current.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a sentence for the number `n` in the current language: 1 бонус, 2 бонуси, 5 бонусів."""
+    return _current.ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 from . import DOMAIN, LANGUAGES, LOCALE_DIR
 
 PACKAGE = LOCALE_DIR.parent
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
 
 def catalogue_path(lang: str) -> Path:

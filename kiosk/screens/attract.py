@@ -23,6 +23,15 @@ class AttractScreen(KioskScreen):
     notice = StringProperty("")
     till = BooleanProperty(False)  # a cashier's device: the phone may be typed too
 
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        self._find = self.ids.find_card.__self__  # ids are weak: taken out of the row, it must live on
+
     def render(self, app) -> None:
         self.till = app.role == "cashier"
         self.ids.languages.show(app, app.languages)
+        row, find = self.ids.ways_in, self._find
+        if self.till and find.parent is not None:
+            row.remove_widget(find)
+        elif not self.till and find.parent is None:
+            row.add_widget(find)  # after "type the number"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from ..flows.balance import HISTORY_ROWS, Balance
@@ -10,6 +10,7 @@ from ..i18n import _
 from ..messages import message
 from .base import KioskScreen
 from .format import money
+from .qr import qr_texture
 
 
 class HistoryList(BoxLayout):
@@ -46,6 +47,14 @@ class CardScreen(KioskScreen):
     history = BooleanProperty(False)
     can_activate = BooleanProperty(False)
     till = BooleanProperty(False)
+    # the card's own QR, shown only to its owner after an SMS code (Find my card): the page link when the shop
+    # has a public_url, else the number our scanners read
+    qr_texture = ObjectProperty(None, allownone=True)
+    qr_payload = StringProperty("")
+
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        self._qr = self.ids.qr.__self__  # ids are weak: taken out of the row, the QR must live on
 
     def render(self, app) -> None:
         summary = Balance.of(app.identify.view, role=app.role,
@@ -62,11 +71,25 @@ class CardScreen(KioskScreen):
         if summary.notice == "offline_as_of":
             self.warning = _("Offline: balance as of {when}").format(when=summary.as_of.strftime("%d.%m %H:%M"))
         else:
-            self.warning = message(summary.notice)
+            self.warning = message(summary.notice) or message(app.identify.notice)
+        view = app.identify.view
+        payload = ""
+        if view is not None and view.own and app.role != "cashier":
+            link = view.card.get("card_link")
+            payload = link if isinstance(link, str) and link.startswith(("http://", "https://")) \
+                else f"lk://card/{summary.number}"
+        if payload != self.qr_payload:  # drawn once per card, not on every redraw
+            self.qr_payload = payload
+            self.qr_texture = qr_texture(payload) if payload else None
+        row, qr = self.ids.card_row, self._qr
+        if self.qr_texture is None and qr.parent is not None:
+            row.remove_widget(qr)
+        elif self.qr_texture is not None and qr.parent is None:
+            row.add_widget(qr, index=1)  # between the card's lines and the history
         # the server ledger's movement kinds (store_server/ledger.py)
         kinds = {"accrual": _("earned"), "redemption": _("spent"), "return_take": _("returned goods"),
                  "return_refund": _("refunded"), "reversal": _("cancelled"), "expiry": _("expired")}
-        self.ids.history.rows = [(f"{h.at:%d.%m.%y}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))
+        self.ids.history.rows = [(f"{h.at:%d.%m}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))
                                  for h in summary.history]
         self.history = bool(summary.history)
         if not self.history:

@@ -1,8 +1,37 @@
-"""Numbers as the shop reads them: minor units shown as 1 234.50."""
+"""Numbers as the customer reads them: money in the shop's currency for the screen's language (Babel), phones
+grouped in the national format."""
 
 from __future__ import annotations
 
+import phonenumbers
+
+from store_server.money import currency_for, format_money
+
+from .. import i18n
+
+# The shop's currency and country, from the server's /config (the app sets them at start and after enrolment).
+_shop = {"currency": "", "country": "UA"}
+
+
+def use_shop(config: dict, country: str | None = None) -> None:
+    country = (config.get("country") or country or _shop["country"] or "UA").upper()
+    _shop["country"] = country
+    _shop["currency"] = (config.get("currency") or currency_for(country)).upper()
+
+
+def currency() -> str:
+    return _shop["currency"] or currency_for(_shop["country"])
+
 
 def money(minor: int, *, signed: bool = False) -> str:
-    sign = "-" if minor < 0 else ("+" if signed and minor > 0 else "")
-    return sign + f"{abs(minor) / 100:,.2f}".replace(",", " ")
+    return format_money(minor, currency(), i18n.language(), _shop["country"], signed=signed)
+
+
+def phone_as_typed(digits: str, country: str | None = None) -> str:
+    """What the customer typed so far, grouped as the country writes numbers (067 123 45 67, +7 701 234 56 78):
+    phonenumbers' as-you-type formatter, so a wrong digit stands out while typing."""
+    formatter = phonenumbers.AsYouTypeFormatter(country or _shop["country"] or "UA")
+    shown = ""
+    for ch in digits:
+        shown = formatter.input_digit(ch)
+    return shown

@@ -9,6 +9,7 @@ from ..i18n import _
 from ..messages import attempts_left, message
 from .base import CodeEntryScreen, KioskScreen
 from .qr import qr_texture
+from .theme import THEME
 
 
 class RegisterPhoneScreen(KioskScreen):
@@ -56,7 +57,7 @@ class RegisterQuestionsScreen(KioskScreen):
             for choice in field.get("choices") or []:
                 button = Factory.RowButton(text=choice, halign="center")
                 if choice == questions.typed:
-                    button.background_color = (0.2, 0.45, 0.3, 1)
+                    button.background_color = THEME["GREEN_ON"]
                 button.bind(on_release=lambda _b, c=choice: app.question_event("choose", c))
                 choices.add_widget(button)
             choices.add_widget(Factory.Widget())

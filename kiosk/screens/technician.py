@@ -11,6 +11,7 @@ from ..flows.technician import TOUCH_GRID
 from ..i18n import _
 from ..messages import message
 from .base import KioskScreen, RowsScreen
+from .theme import THEME
 
 # One label draws them all, as one texture: a GPU's texture limit (4096 px high on a Pi) caps the lines.
 LOG_LINES = 80
@@ -130,7 +131,7 @@ class TechSelfTestScreen(KioskScreen):
         for row in range(TOUCH_GRID[1]):
             for col in range(TOUCH_GRID[0]):
                 cell = Factory.Button(background_normal="", text="")
-                cell.background_color = (0.3, 0.78, 0.47, 1) if (col, row) in test.touched else (0.11, 0.22, 0.35, 1)
+                cell.background_color = THEME["GREEN"] if (col, row) in test.touched else THEME["PANEL"]
                 cell.bind(on_press=lambda _b, c=col, r=row: app.tech_event("touch", c, r))
                 grid.add_widget(cell)
 

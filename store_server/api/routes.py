@@ -204,7 +204,13 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
         except DomainError as e:
             error = e
         else:
-            if result["purpose"] == "register" and not result["card_number"]:
+            # The phone is proven now: its owner may see the card it already has ("Find my card", or "Join"
+            # from a phone with a card, which then shows that card instead of issuing a second one).
+            own = (cards.own_card(conn, result["phone"])
+                   if result["purpose"] in ("identify", "register") else None)
+            if own is not None:
+                own["card_link"] = digital_card.card_link(conn, own["number"])
+            if result["purpose"] == "register" and not result["card_number"] and own is None:
                 result["card_number"] = shop.reserve_digital_card(conn, result["phone"])
                 otp.bind_card(conn, challenge_id, result["card_number"])
             # The card's page, for the QR on the kiosk's done screen (None without the shop's public_url).
@@ -213,7 +219,7 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, _device: De
     if error is not None:
         raise error
     return {"verification_token": result["verification_token"], "card_number": result["card_number"],
-            "card_link": link}
+            "card_link": link, "own_card": own}
 
 
 @router.post("/operations:batch")

@@ -24,6 +24,11 @@ WORDS = re.compile(r"[^\W\d_]{2,}[\s,;:!?]+[^\W\d_]{2,}")  # two words: a senten
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 
+def _forms(value) -> tuple[str, ...]:
+    """A message's text(s): one string, or one per plural form (ngettext)."""
+    return value if isinstance(value, tuple) else (value,)
+
+
 def _catalogue(lang: str):
     with catalogue_path(lang).open("rb") as f:
         return read_po(f, locale=lang)
@@ -37,7 +42,7 @@ def template():
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_catalogue_translates_every_message_of_the_source(template, lang):
     catalogue = _catalogue(lang)
-    missing = [m.id for m in template if m.id and not (catalogue.get(m.id) and catalogue.get(m.id).string)]
+    missing = [m.id for m in template if m.id and not (catalogue.get(m.id) and all(_forms(catalogue.get(m.id).string)))]
     assert not missing, f"{lang}: untranslated, run `python -m kiosk.i18n.build extract`: {missing}"
     fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
     assert not fuzzy, f"{lang}: fuzzy (unchecked) translations: {fuzzy}"
@@ -47,7 +52,29 @@ def test_catalogue_translates_every_message_of_the_source(template, lang):
 def test_translations_keep_the_placeholders(lang):
     for m in _catalogue(lang):
         if m.id and m.string:
-            assert sorted(PLACEHOLDER.findall(m.string)) == sorted(PLACEHOLDER.findall(m.id)), (lang, m.id)
+            wanted = sorted(PLACEHOLDER.findall(_forms(m.id)[-1]))
+            for form in _forms(m.string):
+                assert sorted(PLACEHOLDER.findall(form)) == wanted, (lang, m.id)
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_plural_messages_have_every_form_of_the_language(lang):
+    catalogue = _catalogue(lang)
+    plurals = [m for m in catalogue if isinstance(m.id, tuple)]
+    assert plurals, "no plural messages: numbers meet nouns somewhere"
+    for m in plurals:
+        assert len(m.string) == catalogue.num_plurals and all(m.string), (lang, m.id)
+
+
+def test_ngettext_picks_the_ukrainian_form_for_the_number():
+    i18n.set_language("uk")
+    try:
+        shown = [i18n.ngettext("{n} waiting to sync", "{n} waiting to sync", n).format(n=n)
+                 for n in (1, 3, 5, 21)]
+    finally:
+        i18n.set_language("en")
+    assert shown == ["1 операція в черзі", "3 операції в черзі",
+                     "5 операцій у черзі", "21 операція в черзі"]
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -56,7 +83,9 @@ def test_compiled_catalogue_is_the_one_gettext_uses(lang):
     i18n.set_language(lang)
     try:
         for m in catalogue:
-            if m.id:
+            if isinstance(m.id, tuple):
+                assert i18n.ngettext(*m.id, 1) == m.string[0], f"{lang}: stale .mo"
+            elif m.id:
                 assert i18n._(m.id) == m.string, f"{lang}: stale .mo, run `python -m kiosk.i18n.build`"
     finally:
         i18n.set_language("en")
@@ -73,7 +102,8 @@ def _bypassing_strings_py(source: str) -> list[str]:
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
             # SQL and log lines are for machines and engineers
-            if name in ("_", "N_", "query", "execute", "executemany") or owner in ("log", "logging", "logger"):
+            if name in ("_", "N_", "ngettext", "query", "execute", "executemany") \
+                    or owner in ("log", "logging", "logger"):
                 exempt.update(id(n) for n in ast.walk(node))
         elif isinstance(node, ast.Raise | ast.Assert):
             exempt.update(id(n) for n in ast.walk(node))
@@ -129,7 +159,7 @@ def test_shipped_font_draws_every_letter_of_every_translation(face):
     letters = set("ӘәҒғҚқҢңӨөҰұҮүҺһІі" "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
     for lang in [*TRANSLATED, "en"]:
         for m in _catalogue(lang):
-            letters.update(m.string or m.id)
+            letters.update("".join(_forms(m.string or m.id)))
         letters.update(i18n.LANGUAGES[lang])
     missing = sorted(ch for ch in letters if not ch.isspace() and _glyph(font, ch) == tofu)
     assert not missing, f"{face.name} cannot draw {''.join(missing)}"

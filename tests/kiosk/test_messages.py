@@ -29,7 +29,8 @@ SERVER_ONLY = {"bad_card_type", "bad_range", "bad_state", "number_taken", "card_
                # server.toml's [limits] (a config error at start), the guard's setting names in its limits
                # loop, and the Twilio webhooks' signature check
                "bad_limits", "sms_shop_per_hour", "sms_shop_per_day", "signature_unverifiable", "bad_signature"}
-KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing"}
+KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing",
+              "already_have_card", "no_card_yet"}
 
 
 def server_codes() -> dict[str, str]:

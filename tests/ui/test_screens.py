@@ -133,7 +133,7 @@ def test_only_the_till_offers_finding_a_card_by_phone(gallery):
     buttons = json.loads((gallery / "buttons.json").read_text(encoding="utf-8"))
     assert "Card number or phone" in buttons["en-800x480/attract"]  # the gallery's attract is the till's
     entrance = buttons["en-800x480/attract-notice"]
-    assert "Type your card number" in entrance and "Card number or phone" not in entrance
+    assert "Type the card number" in entrance and "Card number or phone" not in entrance
     assert "Phone number" not in buttons["en-800x480/identify-card-number"]
     assert "+" not in buttons["en-800x480/identify-card-number"]
     assert {"Card number", "Phone number", "+", "Find the card"} <= set(buttons["en-800x480/identify-phone"])
