@@ -139,7 +139,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "uk": "{shop}: картка {card} з бонусами: активуйте на касі",
         "ru": "{shop}: карта {card} с бонусами: активация на кассе",
         "kk": "{shop}: {card} картасында бонус бар: кассаға барыңыз",
-        "vi": "{shop}: the {card} da co diem thuong. De bao ve diem, hay kich hoat the tai quay thu ngan khi mang theo the",
+        "vi": "{shop}: the {card} da co diem thuong. De bao ve diem, hay kich hoat the tai quay thu ngan "
+              "khi mang theo the",
     },
     "activation_code_required": {
         "en": "{shop}: card {card} is activated with the code printed on it. Send: {card} CODE, or ask at the till",
@@ -180,7 +181,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "баланс {balance}. Это не вы? Ответьте НЕТ",
         "kk": "{shop}: сатып алу {amount}, {card} картасы: бонуспен төленді {spent}, есептелді {points}, "
               "қалдық {balance}. Бұл сіз емессіз бе? ЖОҚ деп жауап беріңіз",
-        "vi": "{shop}: mua {amount}, the {card}: dung diem {spent}, tich luy {points}, so du {balance}. Khong phai ban? Tra loi NO",
+        "vi": "{shop}: mua {amount}, the {card}: dung diem {spent}, tich luy {points}, so du {balance}. "
+              "Khong phai ban? Tra loi NO",
     },
     "notice_return": {
         "en": "{shop}: return {amount}, card {card}: bonuses {points}, balance {balance}. Not you? Reply NO",
@@ -216,7 +218,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "кассир {cashier})",
         "kk": "{shop}: клиент {phone} {card} картасы бойынша {operation} операциясына ЖОҚ деп жауап берді "
               "({when}, касса {device}, кассир {cashier})",
-        "vi": "{shop}: khach {phone} tra loi NO cho {operation} tren the {card} ({when}, quay {device}, thu ngan {cashier})",
+        "vi": "{shop}: khach {phone} tra loi NO cho {operation} tren the {card} ({when}, quay {device}, "
+              "thu ngan {cashier})",
     },
 }
 # The purpose of a code -> its text (code_register, code_redeem, ...); "code" for the others.
