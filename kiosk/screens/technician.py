@@ -8,7 +8,7 @@ from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from ..flows.technician import TOUCH_GRID
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..messages import message
 from .base import KioskScreen, RowsScreen
 from .theme import THEME
@@ -149,6 +149,12 @@ class TechLogScreen(KioskScreen):
 
 class TechResetScreen(KioskScreen):
     pending = NumericProperty(0)
+    warning = StringProperty("")
 
     def render(self, app) -> None:
         self.pending = app.tech.status()["pending"]
+        self.warning = ngettext(
+            "This device forgets its enrolment, the card cache and {pending} operation not yet sent. It then "
+            "restarts, ready to be enrolled again.",
+            "This device forgets its enrolment, the card cache and {pending} operations not yet sent. It then "
+            "restarts, ready to be enrolled again.", self.pending).format(pending=self.pending)
