@@ -155,6 +155,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "uk": "{shop}: коди зупинено, ліміт магазину {limit} SMS вичерпано. Перевірте store-server fraud-report",
         "ru": "{shop}: коды остановлены, лимит магазина {limit} SMS исчерпан. Проверьте store-server fraud-report",
         "kk": "{shop}: кодтар тоқтатылды, дүкеннің {limit} SMS шегі таусылды. store-server fraud-report тексеріңіз",
+        "vi": "{shop}: da dung gui ma, cua hang da dat gioi han {limit} SMS. Kiem tra store-server fraud-report",
     },
     # Transaction notices (shop setting transaction_sms): amounts are money or bonuses as 12.50.
     "notice_accrual": {
