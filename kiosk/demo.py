@@ -25,6 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DEMO_OWNER_PASSWORD = "demo owner password"
+
+
 class DemoStore:
     """The demo's store server process, with its data in `root/server`."""
 
@@ -43,6 +46,11 @@ class DemoStore:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         self._cli("init", "--data-dir", str(self.data_dir), "--demo", "--port", str(self.port))
+        # The shop owner's back office of the same demo shop, with a password for the demo only.
+        subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(self.data_dir / "server.toml"),
+                        "admin", "add", "owner", "--role", "owner"], input=DEMO_OWNER_PASSWORD + "\n", text=True,
+                       check=True, capture_output=True)
+        print(f"back office: {self.url}/admin/ (owner / {DEMO_OWNER_PASSWORD})", flush=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config",
                                       str(self.data_dir / "server.toml"), "serve"])
         deadline = time.monotonic() + 30
