@@ -80,3 +80,4 @@ def test_csv_cells_cannot_become_formulas(tmp_path):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["at", "id", "type"] and rows[1][7] == "'=cmd|' /C calc'!A0"
     assert rows[1][0].startswith("2026-03-01T14:00:00+02:00")  # the shop's time
+

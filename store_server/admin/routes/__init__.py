@@ -21,6 +21,11 @@ def mount(app: FastAPI) -> None:
         app.include_router(module.router, prefix="/admin")
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
 
+    # Last, after the pages and the static files: a mistyped back-office address is a page, not JSON.
+    @app.get("/admin/{rest:path}", include_in_schema=False)
+    def _unknown(rest: str, request: Request):
+        return render(request, "refused.html", status=404, reason="not_found")
+
     @app.exception_handler(NeedLogin)
     async def _login(request: Request, _exc: NeedLogin):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
