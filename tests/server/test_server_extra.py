@@ -26,15 +26,17 @@ pytestmark = pytest.mark.slow
 
 def cached_server_venv() -> Path:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    deps = json.dumps([project["dependencies"], project["optional-dependencies"]["server"], sys.version_info[:2]])
+    constraints = REPO / "constraints.txt"  # the versions the image installs
+    deps = json.dumps([project["dependencies"], project["optional-dependencies"]["server"], sys.version_info[:2],
+                       constraints.read_text(encoding="utf-8")])
     key = hashlib.sha256(deps.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loyalty-kiosk"
     venv = cache / f"server-extra-{key}"
     if not (venv / ".ready").exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
         pins = [*project["dependencies"], *project["optional-dependencies"]["server"]]
-        subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", *pins], check=True, timeout=900,
-                       capture_output=True)
+        subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "-c", str(constraints), *pins],
+                       check=True, timeout=900, capture_output=True)
         (venv / ".ready").touch()
     return venv
 
