@@ -10,6 +10,7 @@ is on). Every step has a deadline and QEMU is killed whatever happens."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -107,6 +108,18 @@ def boot(image: Path, disk: Path, name: str) -> Guest:
     return guest
 
 
+@contextlib.contextmanager
+def diagnosed(guest: Guest, name: str):
+    """On any failure: the guest's state into test-output/emulator/diagnostics-NAME.txt and the message."""
+    try:
+        yield
+    except AssertionError as failure:
+        report = guest.diagnose()
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        (OUTPUT / f"diagnostics-{name}.txt").write_text(f"{failure}\n\n{report}\n")
+        raise AssertionError(f"{failure}\n\n{report[-6000:]}") from failure
+
+
 def kiosk_ready(guest: Guest, name: str) -> dict[str, str]:
     """Waits for kiosk.service to be active (Type=notify: READY=1 sent) and returns its properties."""
     guest.poll("systemctl is-active --quiet kiosk.service", KIOSK_LIMIT, interval=5)
@@ -158,19 +171,19 @@ def assert_attract_screen(guest: Guest, png_name: str) -> Path:
 def test_first_boot_enrols_from_the_boot_partition_and_shows_the_attract_screen(image: Path) -> None:
     guest = boot(image, overlay(image, image / "disk.img", "provisioned"), "provisioned")
     try:
-        props = kiosk_ready(guest, "provisioned")
-        assert props
-        firstboot = guest.check("journalctl -b -u kiosk-firstboot.service -o cat")
-        assert "enrolled as entrance device" in firstboot, firstboot
-        guest.check("test -f /boot/firmware/kiosk-provision.done && test ! -e /boot/firmware/kiosk-provision.toml")
-        health = guest.check("python3 -c \"import urllib.request as u; "
-                             "r = u.urlopen('http://127.0.0.1:8700/healthz', timeout=10); "
-                             "print(r.status, r.read().decode())\"")
-        assert health.startswith("200"), health
-        assert_watchdogs(guest)
-        assert_no_failed_units(guest)
-        png = assert_attract_screen(guest, "attract-provisioned.png")
-        record(f"provisioned: screenshot {png.relative_to(REPO)}")
+        with diagnosed(guest, "provisioned"):
+            kiosk_ready(guest, "provisioned")
+            firstboot = guest.check("journalctl -b -u kiosk-firstboot.service -o cat")
+            assert "enrolled as entrance device" in firstboot, firstboot
+            guest.check("test -f /boot/firmware/kiosk-provision.done && test ! -e /boot/firmware/kiosk-provision.toml")
+            health = guest.check("python3 -c \"import urllib.request as u; "
+                                 "r = u.urlopen('http://127.0.0.1:8700/healthz', timeout=10); "
+                                 "print(r.status, r.read().decode())\"")
+            assert health.startswith("200"), health
+            assert_watchdogs(guest)
+            assert_no_failed_units(guest)
+            png = assert_attract_screen(guest, "attract-provisioned.png")
+            record(f"provisioned: screenshot {png.relative_to(REPO)}")
     finally:
         guest.close()
         shutil.copy(guest.serial_log, OUTPUT / "serial-provisioned.log")
@@ -183,20 +196,21 @@ def test_a_blank_device_enrols_by_the_qr_typed_by_a_usb_scanner(image: Path) -> 
     subprocess.run(["mdel", "-i", f"{blank}@@1M", "::kiosk-provision.toml"], check=True, timeout=60)
     guest = boot(image, overlay(image, blank, "blank"), "blank")
     try:
-        guest.poll("systemctl show kiosk-enrol.service -p ActiveState --value | grep -qx activating", 300)
-        # The prompt on the screen (tty1, where kiosk-enrol writes): read back from the console's memory.
-        guest.poll("tr -s ' ' < /dev/vcs1 | grep -q 'scan the enrolment QR code now'", 300)
-        time.sleep(3)  # the scanner readers open the input devices after printing the prompt
-        payload = guest.check("cat /root/enrol-qr.txt")
-        assert payload.startswith("lk://enrol?")
-        guest.type_text(payload)
-        record(f"blank: QR typed on the USB keyboard at {guest.seconds():.0f} s")
-        kiosk_ready(guest, "blank")
-        guest.check("test -f /etc/kiosk/kiosk.toml")
-        assert guest.check("systemctl show kiosk-enrol.service -p Result --value") == "success"
-        assert_no_failed_units(guest)
-        png = assert_attract_screen(guest, "attract-after-qr.png")
-        record(f"blank: screenshot {png.relative_to(REPO)}")
+        with diagnosed(guest, "blank"):
+            guest.poll("systemctl show kiosk-enrol.service -p ActiveState --value | grep -qx activating", 300)
+            # The prompt on the screen (tty1, where kiosk-enrol writes): read back from the console's memory.
+            guest.poll("tr -s ' ' < /dev/vcs1 | grep -q 'scan the enrolment QR code now'", 300)
+            time.sleep(3)  # the scanner readers open the input devices after printing the prompt
+            payload = guest.check("cat /root/enrol-qr.txt")
+            assert payload.startswith("lk://enrol?")
+            guest.type_text(payload)
+            record(f"blank: QR typed on the USB keyboard at {guest.seconds():.0f} s")
+            kiosk_ready(guest, "blank")
+            guest.check("test -f /etc/kiosk/kiosk.toml")
+            assert guest.check("systemctl show kiosk-enrol.service -p Result --value") == "success"
+            assert_no_failed_units(guest)
+            png = assert_attract_screen(guest, "attract-after-qr.png")
+            record(f"blank: screenshot {png.relative_to(REPO)}")
     finally:
         guest.close()
         shutil.copy(guest.serial_log, OUTPUT / "serial-blank.log")

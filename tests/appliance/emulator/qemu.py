@@ -38,6 +38,14 @@ def key_names(text: str) -> list[str]:
     return keys
 
 
+def _die_with_parent() -> None:
+    """QEMU gets SIGKILL when the test process dies, even by SIGKILL: no guest outlives its test."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class GuestError(AssertionError):
     """The guest did not do what was expected in time; the message carries the serial console's tail."""
 
@@ -78,7 +86,8 @@ class Guest:
         self.started = time.monotonic()
         with open(self.work / "qemu.log", "wb") as log:
             self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while not (self.serial_sock.exists() and self.monitor_sock.exists()):
             self._check_alive()
@@ -166,6 +175,19 @@ class Guest:
         if status != 0:
             raise GuestError(f"`{command}` exited {status}:\n{output}")
         return output
+
+    def diagnose(self) -> str:
+        """What a technician would look at first; best effort, for a failure's message."""
+        parts = []
+        for command in ("systemctl list-units --state=failed --no-legend --plain",
+                        "systemctl status kiosk-firstboot kiosk-enrol store-server kiosk --no-pager -n 25 -l",
+                        "journalctl -b -p warning -o short-monotonic --no-pager | tail -n 60"):
+            try:
+                parts.append(f"$ {command}\n{self.run(command, timeout=90)[1]}")
+            except GuestError as e:
+                parts.append(f"$ {command}\n(no answer: {str(e).splitlines()[0]})")
+                break
+        return "\n".join(parts)
 
     def poll(self, command: str, timeout: float, interval: float = 3.0) -> str:
         """Run `command` until it succeeds; its output."""
