@@ -48,6 +48,15 @@ class BadResponse(ServerError):
     """The server answered something that is not our JSON (a proxy page, garbage, a 5xx)."""
 
 
+class ServerFault(BadResponse):
+    """The server (or a proxy before it) answered 5xx: it failed on this request. The sync worker splits a
+    batch that keeps getting one, so a single operation the server cannot take never stops the queue."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"server error HTTP {status}")
+        self.status = status
+
+
 def _reason(e: Exception) -> str:
     text = str(e)
     marker = "certificate verify failed"
@@ -95,14 +104,14 @@ class StoreClient:
             raise ServerTimeout("store server did not answer in time (ReadTimeout)") from e
         except requests.RequestException as e:
             raise ServerUnreachable(f"store server unreachable: {e.__class__.__name__}") from e
+        if resp.status_code >= 500:  # whatever the body: uvicorn's own 500 is plain text
+            raise ServerFault(resp.status_code)
         try:
             body = resp.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
             raise BadResponse(f"HTTP {resp.status_code} with a body that is not our JSON")
-        if resp.status_code >= 500:
-            raise BadResponse(f"server error HTTP {resp.status_code}")
         if resp.status_code >= 400:
             code = body.get("error") if isinstance(body.get("error"), str) else "http_" + str(resp.status_code)
             details = {k: v for k, v in body.items() if k not in ("error", "message")}

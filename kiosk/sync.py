@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .client import ServerError, ServerRefused, ServerTimeout, StoreClient
+from .client import ServerError, ServerFault, ServerRefused, ServerTimeout, StoreClient
 from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT, SYNC_LAST_SUCCESS, LocalStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ APP_VERSION = _version()
 # Whole-batch refusals that are about the operations themselves (malformed, too large), as opposed to the
 # device (401/403), the rate (429) or a wrong URL (404): those are split until the culprit is alone.
 _PAYLOAD_REFUSALS = (400, 413, 422)
+# A 5xx may be a passing hiccup (a restart, a proxy) or one operation the server keeps failing on: the
+# same batch is sent whole this many times before it is split to find the operation (SyncWorker._isolate).
+SPLIT_AFTER_5XX = 2
+SERVER_FAILED = "server_error"
 
 
 @dataclass
@@ -70,6 +74,7 @@ class SyncWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._faults = 0  # 5xx answers in a row
         self._last_contact = 0.0
         self._persisted_success = 0.0
         self._last_prune = 0.0
@@ -86,6 +91,12 @@ class SyncWorker:
         except ServerTimeout:
             self._limit = max(1, self._limit // 2)
             raise
+        except ServerFault:
+            self._faults += 1
+            if self._faults < SPLIT_AFTER_5XX:
+                raise
+            settled = self._isolate(batch)
+        self._faults = 0
         self._limit = min(self.batch_size, self._limit * 2)
         self._last_contact = time.time()
         return settled
@@ -109,6 +120,36 @@ class SyncWorker:
         known = {op["id"] for op in batch}
         marked = self.store.mark_results([r for r in results if r["id"] in known])
         return marked["done"] + marked["failed"]
+
+    def _isolate(self, batch: list[dict]) -> int:
+        """The server keeps answering 5xx to this batch: halve it until the operations it fails on stand
+        alone, deliver the rest, and set those aside as failed (with the reason, for the technician's
+        screen, where they can be sent again). Only when the server applied others meanwhile: a server that
+        fails on everything is down, not poisoned, and then nothing is set aside (ServerFault is raised
+        after a few requests, not after one per operation)."""
+        parts, settled, healthy, poisoned = [batch], 0, False, []
+        while parts:
+            part = parts.pop(0)
+            try:
+                settled += self._deliver(part)
+                healthy = True
+                continue
+            except ServerFault as e:
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    parts[:0] = [part[:middle], part[middle:]]
+                else:
+                    poisoned.append((part[0], e))
+            if not healthy and len(poisoned) >= 2:
+                break  # two single operations failed and nothing went through: the server is failing
+        if not healthy:
+            self.store.note_attempt([op["id"] for op in batch], str(poisoned[0][1]))
+            raise poisoned[0][1]
+        for op, error in poisoned:
+            log.error("operation %s: the server failed on it again and again (%s); set aside as failed",
+                      op["id"], error)
+            self.store.mark_failed(op["id"], f"{SERVER_FAILED}: {error}")
+        return settled + len(poisoned)
 
     def drain(self) -> int:
         """Sync until nothing is pending; raises ServerError if the server stops answering."""

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, digital_card, shop, takeover
+from . import clock, db, digital_card, shop, takeover
 from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
 from .errors import DomainError
 from .phones import InvalidPhone, mask, normalise
@@ -57,17 +57,19 @@ def card_number_in(text: str) -> str | None:
 
 
 def _find_card(conn: Connection, number: str) -> dict | None:
-    row = conn.execute(select(cards).where(cards.c.number == number)).mappings().first()
+    # Locked (after the phone, binding.lock's order): a till may be binding this card at the same moment.
+    row = conn.execute(select(cards).where(cards.c.number == number).with_for_update()).mappings().first()
     if row is None:
         main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
         if main is not None:
-            row = conn.execute(select(cards).where(cards.c.number == main)).mappings().first()
+            row = conn.execute(select(cards).where(cards.c.number == main).with_for_update()).mappings().first()
     return None if row is None else dict(row)
 
 
 def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = None) -> Outcome:
     """Decides and applies what one inbound text means; the caller commits and sends the reply."""
     at = at or clock.now()
+    db.lock_key(conn, "phone", phone)  # every binding of this phone (binding.lock), and its opt-out, in turn
     if templates.is_stop(text):
         if not templates.opted_out(conn, phone):
             conn.execute(insert(sms_opt_outs).values(phone=phone, at=at))
@@ -151,7 +153,7 @@ def _flag_last_notice(conn: Connection, phone: str, at: datetime) -> Outcome:
 def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, source: str,
             at: datetime | None = None) -> Outcome:
     """Handles one inbound message end to end: decide, log, commit, then reply through `gateway`."""
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         country = shop.get(conn, "country") or "UA"
         shop_name = shop.get(conn, "public_name")
         lang = (shop.get(conn, "languages") or ["en"])[0]

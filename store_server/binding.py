@@ -2,6 +2,11 @@
 
 Shared by a `register` operation that activates at once and by an operator approving a till activation
 later, so both bind the same way and refuse the same duplicates.
+
+Two tills may bind at the same moment, in different server processes: `lock` serialises every binding of
+the phone (a per-phone key lock, as the phone may have no row yet) and of the card (its row), and the
+checks read only after it. The partial unique index uq_cards_active_customer is the database's own
+backstop for one phone <-> one active card.
 """
 
 from __future__ import annotations
@@ -12,8 +17,21 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import customers as customer_data
+from . import db
 from .db import cards, customers
 from .errors import DomainError
+
+
+def lock(conn: Connection, card_number: str, phone: str) -> dict:
+    """Locks the phone's bindings and the card's row to this transaction; returns the card as it is now.
+
+    Always the phone first, then the card: every binding takes them in this order.
+    """
+    db.lock_key(conn, "phone", phone)
+    row = conn.execute(select(cards).where(cards.c.number == card_number).with_for_update()).mappings().first()
+    if row is None:
+        raise DomainError("card_not_found", "this card is not one of ours")
+    return dict(row)
 
 
 def check(conn: Connection, card: dict, phone: str) -> dict | None:
@@ -37,6 +55,9 @@ def bind(conn: Connection, card: dict, phone: str, details: dict, *, at: datetim
     `activated_at` differs from `at` when an operator approves later: the customer consented at the till,
     the card became active on approval.
     """
+    card = lock(conn, card["number"], phone)  # what another till did a moment ago counts
+    if card["state"] == "blocked":
+        raise DomainError("card_blocked", "this card is blocked")
     customer = check(conn, card, phone)
     if customer is None:
         customer_id = conn.execute(insert(customers).values(

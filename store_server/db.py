@@ -5,6 +5,14 @@ Money and bonuses are integers in minor units (kopecks, tiyn): no float ever tou
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,8 +29,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 metadata = MetaData()
 
@@ -59,6 +72,10 @@ cards = Table(
     Column("activated_at", DateTime(timezone=True)),
 )
 Index("ix_cards_customer", cards.c.customer_id)
+# One phone <-> one active card, kept by the database itself: a customer (one per phone, customers.phone is
+# unique) has at most one active card, whatever two tills or two server processes do at the same moment.
+Index("uq_cards_active_customer", cards.c.customer_id, unique=True,
+      sqlite_where=cards.c.state == "active", postgresql_where=cards.c.state == "active")
 
 card_types = Table(
     "card_types", metadata,
@@ -449,6 +466,7 @@ Index("ix_customers_name", customers.c.name)
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # timeout = SQLite's busy timeout: a writer waits up to 30 s for the write lock instead of failing.
         # hide_parameters: a traceback or SQL log line shows the statement, never its values (phones, code
         # hashes, tokens); the logs leave the shop in support bundles.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
@@ -467,9 +485,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
-            # Writers that read before they write (balance checks) take the write lock up front: a
-            # deferred transaction whose snapshot went stale fails with "database is locked" instead of
-            # waiting, e.g. when `store-server expire` runs next to the server.
+            # A transaction that reads before it writes takes the write lock up front (write_transaction):
+            # a deferred one whose snapshot went stale fails at once with "database is locked" instead of
+            # waiting for the other writer.
             immediate = conn.get_execution_options().get("sqlite_immediate")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -484,3 +502,81 @@ def create_schema(engine: Engine) -> None:
     from .data.migrate import ensure_schema
 
     ensure_schema(engine)
+
+
+# Concurrency (docs/server.md, "Concurrency"). ------------------------------------------------------------
+# One code path for both backends: every transaction that reads, checks and then writes runs in
+# `write_transaction` (or `run_write`, which adds the retry), and locks what it checked before reading it:
+# `.with_for_update()` (SELECT ... FOR UPDATE) on the card, the sale or the code it will change, `lock_key` for what
+# has no row yet (a phone's code limits and bindings). On SQLite both locks compile to nothing, because
+# BEGIN IMMEDIATE already holds the one write lock of the database; on PostgreSQL (READ COMMITTED) they are
+# the serialisation, and each statement after the lock sees what the previous holder committed.
+
+# Threads of one process queue here for SQLite's write lock in arrival order, rather than polling in
+# SQLite's busy handler (which sleeps up to 100 ms between tries). Only speed rests on this: correctness
+# comes from BEGIN IMMEDIATE, which also serialises separate processes.
+_sqlite_queues: dict[int, threading.RLock] = {}
+_queues_guard = threading.Lock()
+
+
+def _queue(engine: Engine) -> threading.RLock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _queues_guard:
+        # Re-entrant: a nested write transaction by mistake then fails on the busy timeout instead of hanging.
+        return _sqlite_queues.setdefault(id(engine), threading.RLock())
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads and then writes: SQLite's write lock held from BEGIN (waiting for it up to
+    the busy timeout, never failing at once); PostgreSQL at READ COMMITTED, with the caller's row and key
+    locks. Commits on leaving normally, rolls back on an exception."""
+    queue = _queue(engine)
+    if queue is not None:
+        queue.acquire()
+    try:
+        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            yield conn
+    finally:
+        if queue is not None:
+            queue.release()
+
+
+# PostgreSQL aborts one of two transactions that wait for each other (deadlock_detected) or could not be
+# serialised; the whole transaction is then safe to run again, and nothing of it was committed.
+RETRYABLE = {"40001", "40P01"}
+RETRIES = 5
+
+
+def retryable(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in RETRYABLE:
+        return True
+    # SQLite past its busy timeout: a writer held the lock for 30 s; one more wait is still better than a 500.
+    return isinstance(exc, DBAPIError) and "database is locked" in str(orig or exc)
+
+
+def run_write(engine: Engine, work: Callable[[Connection], T], *, attempts: int = RETRIES) -> T:
+    """`work(conn)` in a write transaction, run again (a bounded number of times, with a short random
+    pause) when the database aborted it as a deadlock victim or a serialisation failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn)
+        except DBAPIError as e:
+            if attempt == attempts or not retryable(e):
+                raise
+            log.info("transaction aborted (%s), running it again (%d of %d)",
+                     getattr(e.orig, "sqlstate", None) or "locked", attempt + 1, attempts)
+            time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
+    raise AssertionError("unreachable")
+
+
+def lock_key(conn: Connection, *parts: object) -> None:
+    """Serialises transactions about one thing that has no row to lock yet (a phone's codes, a phone's
+    card): PostgreSQL's transaction-scoped advisory lock on the key; nothing on SQLite (see above)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                     {"key": ":".join(str(p) for p in parts)})

@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
-from .db import clock_flags, device_clocks, devices
+from .db import clock_flags, device_clocks, devices, lock_key
 
 TOLERANCE = timedelta(minutes=2)
 MAX_AGE = timedelta(days=400)
@@ -51,6 +51,9 @@ def offset_from(header: str | None, now: datetime) -> timedelta | None:
 
 def record_offset(conn: Connection, device_id: str, offset: timedelta, now: datetime) -> None:
     values = dict(offset_seconds=int(offset.total_seconds()), measured_at=now)
+    # Two batches of one device at once (two server processes): the second waits, then updates the row the
+    # first inserted, instead of failing on its key (db.lock_key; nothing on SQLite, whose write lock is held).
+    lock_key(conn, "device-clock", device_id)
     if not conn.execute(update(device_clocks).where(device_clocks.c.device_id == device_id).values(**values)).rowcount:
         conn.execute(insert(device_clocks).values(device_id=device_id, **values))
 

@@ -42,10 +42,15 @@ def enrol(conn: Connection, *, token: str, name: str, role: str) -> dict:
         raise DomainError("role_not_allowed", f"this token enrols a {row['role']} device only")
     device_id, key = str(uuid.uuid4()), new_secret(32)
     now = clock.now()
+    # Claimed before the device exists, and only if still unused: a token double-tapped at two kiosks (or
+    # sent to two server processes) enrols one device, the other gets enrolment_token_invalid.
+    claimed = conn.execute(update(enrolment_tokens).where(
+        enrolment_tokens.c.token_hash == row["token_hash"], enrolment_tokens.c.used_at.is_(None),
+    ).values(used_at=now, device_id=device_id)).rowcount
+    if claimed != 1:
+        raise Unauthorised("enrolment_token_invalid", "the enrolment token is unknown or already used")
     conn.execute(insert(devices).values(id=device_id, name=name, role=role, key_hash=hash_secret(key),
                                         created_at=now))
-    conn.execute(update(enrolment_tokens).where(enrolment_tokens.c.token_hash == row["token_hash"])
-                 .values(used_at=now, device_id=device_id))
     return {"device_id": device_id, "device_key": key, "role": role}
 
 

@@ -51,6 +51,15 @@ def _unb64(text: str) -> bytes | None:
     return raw if _b64(raw) == text else None
 
 
+def ensure_secret(engine) -> None:
+    """Makes the shop's secret if there is none yet, at start-up: later requests then only read it (a GET
+    that wrote would need SQLite's write lock, and a plain transaction that reads and then writes fails)."""
+    from .db import write_transaction
+
+    with write_transaction(engine) as conn:
+        secret(conn)
+
+
 def _stored_secret(conn: Connection) -> str | None:
     return conn.execute(select(settings.c.value).where(settings.c.key == SECRET_SETTING)).scalar()
 

@@ -6,19 +6,19 @@ Operation types and their payloads (amounts in minor units) are listed in docs/s
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import (
     binding,
     cashiers,
     clock,
+    db,
     device_clock,
     ledger,
     otp,
@@ -47,12 +47,13 @@ from .errors import DomainError
 MAX_BATCH = 500
 MAX_AMOUNT = 10**12  # a trillion minor units: far beyond any till, well inside a 64-bit column
 
-# SQLite serialises writers anyway; taking the lock ourselves keeps read-check-write sequences (balance
-# checks) atomic without relying on SQLite's lock upgrade, which fails instead of waiting.
-_write_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 # Statements built once (see ledger.py): ingest runs them for every operation of every batch.
 _CARD = select(cards).where(cards.c.number == bindparam("number"))
+# The card row locked until commit (PostgreSQL; SQLite's write lock already covers it): whoever changes a
+# card's balance after checking it holds this first, so two spends of one balance run one after the other.
+_CARD_LOCKED = _CARD.with_for_update()
 _EXTRA = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
 _INSERT_OP = insert(operations)
 _SET_RESULT = update(operations).where(operations.c.id == bindparam("op_id"))
@@ -107,14 +108,16 @@ def _amount(payload: dict, key: str = "amount", *, default: int | None = None) -
     return value
 
 
-def _card(conn: Connection, number: str | None) -> dict:
+def _card(conn: Connection, number: str | None, *, lock: bool = False) -> dict:
+    """The card, also by an extra number; with `lock` its row stays locked to this transaction."""
     if not number:
         raise DomainError("card_required", "the operation names no card")
-    row = conn.execute(_CARD, {"number": number}).mappings().first()
+    query = _CARD_LOCKED if lock else _CARD
+    row = conn.execute(query, {"number": number}).mappings().first()
     if row is None:
         main = conn.execute(_EXTRA, {"number": number}).scalar()
         if main is not None:
-            row = conn.execute(_CARD, {"number": main}).mappings().first()
+            row = conn.execute(query, {"number": main}).mappings().first()
     if row is None:
         raise DomainError("card_not_found", "this card is not one of ours")
     if row["state"] == "blocked":
@@ -228,7 +231,9 @@ def _bonus_payment(payload: dict) -> int:
 def apply_sale(ctx: OperationContext) -> dict:
     """One receipt: the card's discount, bonuses paid on it, accrual on the money paid, in one step."""
     _require_role(ctx, "cashier")
-    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    # Paying with bonuses reads the balance first: lock the card. A sale that only earns needs no lock.
+    wants_bonus = any(ctx.payload.get(key) not in (None, 0) for key in ("bonus_payment", "redeem"))
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"), lock=wants_bonus)
     r = receipts.price(ctx, card, _amount(ctx.payload), _bonus_payment(ctx.payload),
                        allow_partial=ctx.payload.get("allow_partial") is True)
     if r.code_purpose:
@@ -265,7 +270,7 @@ def _spendable(ctx: OperationContext, card: dict, wanted: int) -> int:
 
 def apply_redeem(ctx: OperationContext) -> dict:
     _require_role(ctx, "cashier")
-    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"), lock=True)
     amount = _spendable(ctx, card, _amount(ctx.payload))
     _verify(ctx, "redeem", card, amount)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="redemption",
@@ -274,7 +279,9 @@ def apply_redeem(ctx: OperationContext) -> dict:
 
 
 def _sale(ctx: OperationContext, sale_id: str) -> dict:
-    row = ctx.conn.execute(select(sales).where(sales.c.operation_id == sale_id)).mappings().first()
+    # Locked: returns and cancels of one sale decide on its returned amount one after the other.
+    row = ctx.conn.execute(select(sales).where(sales.c.operation_id == sale_id).with_for_update()
+                           ).mappings().first()
     if row is None:
         raise DomainError("sale_not_found", "no applied sale has this id")
     if row["cancelled_by"] is not None:
@@ -303,7 +310,7 @@ def apply_return(ctx: OperationContext) -> dict:
     if amount > sale["amount"] - sale["returned_amount"]:
         raise DomainError("return_too_large", "more is returned than is left of the sale",
                           returnable=sale["amount"] - sale["returned_amount"])
-    card = _card(ctx.conn, sale["card_number"])
+    card = _card(ctx.conn, sale["card_number"], lock=True)  # after the sale: one lock order for all
     before, after = sale["returned_amount"], sale["returned_amount"] + amount
 
     def share(total: int) -> int:
@@ -322,9 +329,15 @@ def apply_return(ctx: OperationContext) -> dict:
                 amount=refund, at=ctx.at)
     ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="return_take",
                 amount=-(take - shortfall), at=ctx.at)
-    ctx.conn.execute(update(sales).where(sales.c.operation_id == sale["operation_id"]).values(
-        returned_amount=after, accrual_taken=sales.c.accrual_taken + take,
-        redeem_refunded=sales.c.redeem_refunded + refund, money_refunded=sales.c.money_refunded + money - shortfall))
+    # Conditional on what was read: a second line of defence should a caller ever skip the lock.
+    done = ctx.conn.execute(update(sales).where(
+        sales.c.operation_id == sale["operation_id"], sales.c.returned_amount == before,
+        sales.c.cancelled_by.is_(None),
+    ).values(returned_amount=after, accrual_taken=sales.c.accrual_taken + take,
+             redeem_refunded=sales.c.redeem_refunded + refund,
+             money_refunded=sales.c.money_refunded + money - shortfall)).rowcount
+    if done != 1:
+        raise DomainError("conflict", "the sale changed meanwhile; send the return again")
     return {"sale_id": sale["operation_id"], "returned": amount, "money_refund": money - shortfall,
             "bonuses_taken": take - shortfall, "bonuses_refunded": refund, "bonus_payment_refunded": refund,
             "shortfall": shortfall, "card_number": card["number"],
@@ -345,6 +358,8 @@ def apply_cancel(ctx: OperationContext) -> dict:
     rows = ctx.conn.execute(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
                             .where(ledger_table.c.operation_id == target_id)
                             .group_by(ledger_table.c.card_number)).all()
+    for number, _net in sorted(rows):  # sorted: two cancels lock their cards in the same order
+        ctx.conn.execute(_CARD_LOCKED, {"number": number})
     for number, net in rows:
         if ledger.balance(ctx.conn, number) - int(net) < 0:
             raise DomainError("bonuses_already_spent", "the bonuses this operation gave were already spent")
@@ -357,8 +372,11 @@ def apply_cancel(ctx: OperationContext) -> dict:
         ledger.post(ctx.conn, card_number=number, operation_id=ctx.op["id"], kind="reversal", amount=-int(net),
                     at=ctx.at)
     if sale is not None:
-        ctx.conn.execute(update(sales).where(sales.c.operation_id == target_id).values(
-            cancelled_by=ctx.op["id"], money_refunded=sale["paid"]))
+        done = ctx.conn.execute(update(sales).where(
+            sales.c.operation_id == target_id, sales.c.returned_amount == 0, sales.c.cancelled_by.is_(None),
+        ).values(cancelled_by=ctx.op["id"], money_refunded=sale["paid"])).rowcount
+        if done != 1:
+            raise DomainError("conflict", "the sale changed meanwhile; send the cancel again")
     # The ledger names the main card even when the operation was made with an extra number.
     number = sale["card_number"] if sale else (rows[0][0] if rows else None)
     return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0, "card_number": number,
@@ -390,7 +408,7 @@ def _reason(payload: dict) -> str:
 def apply_adjust(ctx: OperationContext) -> dict:
     """A manual balance correction by the owner: a signed amount and the reason, one ledger row."""
     _require_role(ctx, "admin")
-    card = _card(ctx.conn, _text(ctx.payload, "card_number"))
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"), lock=True)  # a till may be spending it now
     amount = ctx.payload.get("amount")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > MAX_AMOUNT:
         raise DomainError("bad_amount", "the correction is a non-zero whole number of minor units")
@@ -411,7 +429,18 @@ def apply_replace(ctx: OperationContext) -> dict:
     old = _card(conn, _text(ctx.payload, "card_number"))
     if old["state"] != "active" or old["customer_id"] is None:
         raise DomainError("card_not_active", "only an active card can be replaced")
-    new = conn.execute(_CARD, {"number": _text(ctx.payload, "new_number")}).mappings().first()
+    # A binding's lock order (binding.lock): the phone, then the cards (in number order, for two at once);
+    # then both read again, as a till may have spent from the old or bound the new one meanwhile.
+    phone = conn.execute(select(customers.c.phone).where(customers.c.id == old["customer_id"])).scalar()
+    if phone:
+        db.lock_key(conn, "phone", phone)
+    new_number = _text(ctx.payload, "new_number")
+    for number in sorted({old["number"], new_number}):
+        conn.execute(_CARD_LOCKED, {"number": number})
+    old = _card(conn, old["number"])
+    if old["state"] != "active" or old["customer_id"] is None:
+        raise DomainError("card_not_active", "only an active card can be replaced")
+    new = conn.execute(_CARD, {"number": new_number}).mappings().first()
     if new is None:
         raise DomainError("card_not_found", "the new card is not one of ours")
     if new["number"] == old["number"]:
@@ -518,13 +547,39 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
         conn.execute(_INSERT_OP, {**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
         _flag_clock(conn, op, device)
         return {"id": op_id, "status": "rejected", "error": e.code, "message": e.message}
+    except DBAPIError as e:
+        if db.retryable(e) or e.connection_invalidated:
+            raise  # the whole transaction goes again (db.run_write) or the request fails: nothing half-done
+        return _internal_error(conn, row, e)
+    except Exception as e:  # noqa: BLE001 - whatever it is, it must not stop the rest of the batch
+        return _internal_error(conn, row, e)
 
 
-@contextmanager
-def writer(engine: Engine) -> Iterator[Connection]:
-    """A write transaction that holds SQLite's write lock from its start (see db.make_engine)."""
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        yield conn
+INTERNAL_ERROR = "the server could not apply this operation; it was set aside and the rest of the batch applied"
+
+
+def _internal_error(conn: Connection, row: dict, exc: BaseException) -> dict:
+    """An operation that raised something unforeseen is refused on its own; its batch goes on.
+
+    Without this one poisoned operation (a date the database cannot store, a NUL character) would fail its
+    batch with a 500 every time, and the device would resend that batch for ever. Its savepoint was already
+    rolled back; the refusal is recorded (without the payload, if even that cannot be stored) so a retry gets
+    the same answer and `store-server audit` shows it.
+    """
+    log.error("operation %r (%s) failed unexpectedly and was rejected on its own", row["id"], row["type"],
+              exc_info=exc)
+    rejected = {**row, "status": "rejected", "error": "internal_error", "result": {"message": INTERNAL_ERROR}}
+    for attempt in (rejected, {**rejected, "payload": {}, "cashier": None, "card_number": None}):
+        try:
+            with conn.begin_nested():
+                conn.execute(_INSERT_OP, attempt)
+            break
+        except DBAPIError as e:
+            if db.retryable(e) or e.connection_invalidated:
+                raise
+        except Exception:  # noqa: BLE001, S110 - then it is answered without a record
+            pass
+    return {"id": row["id"], "status": "rejected", "error": "internal_error", "message": INTERNAL_ERROR}
 
 
 def _plain_sales(ops: list[dict], device: dict) -> bool:
@@ -627,6 +682,21 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
             for r, op in zip(results, ops, strict=True)]
 
 
+def _bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
+    """The shortcut, in a savepoint of its own: should anything unforeseen go wrong in it, the one-by-one
+    path runs instead and isolates the operation that caused it (apply_one)."""
+    try:
+        with conn.begin_nested():
+            return _apply_sales_in_bulk(conn, ops, device, cache)
+    except DBAPIError as e:
+        if db.retryable(e) or e.connection_invalidated:
+            raise
+    except Exception:  # noqa: BLE001, S110 - apply_one logs it with the operation's id
+        pass
+    cache.clear()
+    return None
+
+
 BULK = True  # tests switch it off to compare the shortcut with the one-by-one path
 
 
@@ -654,16 +724,19 @@ def _flag_clock(conn: Connection, op: dict, device: dict) -> None:
 def apply_batch(engine: Engine, ops: list[dict], device: dict, *, clock_offset: timedelta | None = None) -> list[dict]:
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
-    cache: dict = {}
-    with _write_lock, writer(engine) as conn:
+
+    def work(conn: Connection) -> list[dict]:
+        cache: dict = {}  # per attempt: a retried transaction reads everything afresh
         if clock_offset is not None:
             device_clock.record_offset(conn, device["id"], clock_offset, clock.now())
         # Corrected or refused times are flagged one by one: the bulk shortcut is for the ordinary batch.
         plain = not any(op.get("clock") for op in ops)
-        fast = _apply_sales_in_bulk(conn, ops, device, cache) if BULK and plain else None
+        fast = _bulk(conn, ops, device, cache) if BULK and plain else None
         if fast is not None:
             return fast
         return [apply_one(conn, op, device, cache) for op in ops]
+
+    return db.run_write(engine, work)
 
 
 def apply_admin(engine: Engine, op_type: str, payload: dict, *, by: str, op_id: str | None = None,
@@ -677,11 +750,15 @@ def apply_admin(engine: Engine, op_type: str, payload: dict, *, by: str, op_id: 
 
     op = {"id": op_id or str(uuid.uuid4()), "type": op_type, "at": clock.now(), "cashier": by,
           "payload": payload}
-    with _write_lock, writer(engine) as conn:
+
+    def work(conn: Connection) -> tuple[dict, dict]:
         result = apply_one(conn, op, ADMIN_DEVICE, {})
         done = {"id": op["id"], **(result.get("result") or {})}
         if result["status"] == "applied" and then is not None:
             then(conn, done)
+        return result, done
+
+    result, done = db.run_write(engine, work)
     if result["status"] == "rejected":
         raise DomainError(result["error"], result["message"])
     return done
@@ -692,12 +769,13 @@ def expire_bonuses(engine: Engine, *, now: datetime | None = None) -> int:
     import uuid
 
     now = now or clock.now()
-    with _write_lock, writer(engine) as conn:
+    with db.write_transaction(engine) as conn:
         days = shop.get(conn, "bonus_expiry_days")
         if not days:
             return 0
         cutoff, total = now - timedelta(days=int(days)), 0
         for number in ledger.cards_with_balance(conn):
+            conn.execute(_CARD_LOCKED, {"number": number})  # a redemption at a till may be spending it now
             amount = ledger.expiring(conn, number, cutoff)
             if amount <= 0:
                 continue

@@ -18,10 +18,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock
+from . import clock, db
 from .db import cards, customers, otp_challenges, verification_tokens
 from .errors import DomainError, TooMany
 from .security import hash_secret, keyed_hash, new_secret, same
@@ -135,6 +135,10 @@ def create_challenge(conn: Connection, *, secret_key: str, phone: str | None, pu
         phone = owner
     elif not phone:
         raise DomainError("phone_required", "a phone number is needed")
+    # The limits count the challenges already made: whoever asks for this phone (or from this device) at the
+    # same moment waits here until this one is committed, then counts it (db.lock_key).
+    db.lock_key(conn, "otp-phone", phone)
+    db.lock_key(conn, "otp-device", device_id)
     now = clock.now()
     _check_limits(conn, phone, device_id, policy, now)
     challenge_id = str(uuid.uuid4())
@@ -155,7 +159,9 @@ def create_challenge(conn: Connection, *, secret_key: str, phone: str | None, pu
 def check(conn: Connection, *, secret_key: str, challenge_id: str, code: str,
           policy: OtpPolicy = OtpPolicy()) -> dict:
     """A right code gives a token. The caller must commit even when this raises: tries have to count."""
-    ch = conn.execute(select(otp_challenges).where(otp_challenges.c.id == challenge_id)).mappings().first()
+    # Locked: simultaneous guesses at one code are judged one after the other, each seeing the last's count.
+    ch = conn.execute(select(otp_challenges).where(otp_challenges.c.id == challenge_id).with_for_update()
+                      ).mappings().first()
     if ch is None:
         raise DomainError("challenge_not_found", "no such code request")
     now = clock.now()
@@ -166,8 +172,12 @@ def check(conn: Connection, *, secret_key: str, challenge_id: str, code: str,
     if now > clock.aware(ch["expires_at"]):
         raise DomainError("code_expired", "the code has expired; ask for a new one")
     # Count the try before comparing, so a crash between the two never grants a free guess.
-    conn.execute(update(otp_challenges).where(otp_challenges.c.id == challenge_id)
-                 .values(attempts=otp_challenges.c.attempts + 1))
+    counted = conn.execute(update(otp_challenges).where(
+        otp_challenges.c.id == challenge_id, otp_challenges.c.attempts < policy.max_attempts,
+        otp_challenges.c.verified_at.is_(None),
+    ).values(attempts=otp_challenges.c.attempts + 1)).rowcount
+    if counted != 1:  # only if the lock above were missing: never judge a guess past the cap
+        raise DomainError("too_many_attempts", "too many wrong codes; ask for a new one", attempts_left=0)
     # Both sides are HMACs of the same length: the comparison time says nothing about the code.
     if not same(keyed_hash(secret_key, challenge_id, code.strip()), ch["code_hash"]):
         left = policy.max_attempts - ch["attempts"] - 1
@@ -217,8 +227,13 @@ def consume_verification(conn: Connection, token: str | None, phone: str | None,
             raise DomainError("verification_mismatch", "the verification was for another card")
         if amount is not None and row["amount"] is not None and row["amount"] != amount:
             raise DomainError("verification_mismatch", "the verification was for another amount")
-    conn.execute(update(verification_tokens).where(verification_tokens.c.token_hash == row["token_hash"])
-                 .values(used_by=operation_id))
+    # Conditional: of two operations carrying one token at the same moment, exactly one gets it.
+    taken = conn.execute(update(verification_tokens).where(
+        verification_tokens.c.token_hash == row["token_hash"],
+        or_(verification_tokens.c.used_by.is_(None), verification_tokens.c.used_by == operation_id),
+    ).values(used_by=operation_id)).rowcount
+    if taken != 1:
+        raise DomainError("verification_used", "this verification was already used")
     return dict(row)
 
 
@@ -261,24 +276,28 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     from .sms.base import GatewayError
     from .sms.outbound import send_logged
 
+    def create(conn: Connection) -> tuple:
+        nonlocal phone
+        if phone:
+            try:
+                phone = normalise(phone, shop.get(conn, "country"))
+            except InvalidPhone as e:
+                raise DomainError("invalid_phone", str(e)) from e
+            if purpose not in MONEY_PURPOSES:  # money codes go to the card's phone, checked when bound
+                guard.check_destination(conn, phone)
+        # The shop-wide caps count every code of the shop: those asked for at this moment wait for this one
+        # (then phone and device, create_challenge; always in this order).
+        db.lock_key(conn, "otp-shop")
+        guard.check_shop_caps(conn)
+        policy = policy_for(conn, server_otp)
+        challenge, code = create_challenge(
+            conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
+            card_number=card_number, amount=amount, policy=policy)
+        return (challenge, code, shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"],
+                policy.send_wait_seconds, shop.currency(conn), shop.get(conn, "country"))
+
     try:
-        with engine.begin() as conn:
-            if phone:
-                try:
-                    phone = normalise(phone, shop.get(conn, "country"))
-                except InvalidPhone as e:
-                    raise DomainError("invalid_phone", str(e)) from e
-                if purpose not in MONEY_PURPOSES:  # money codes go to the card's phone, checked when bound
-                    guard.check_destination(conn, phone)
-            guard.check_shop_caps(conn)
-            policy = policy_for(conn, server_otp)
-            challenge, code = create_challenge(
-                conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
-                card_number=card_number, amount=amount, policy=policy)
-            wait = policy.send_wait_seconds
-            name = shop.get(conn, "public_name")
-            languages = shop.get(conn, "languages") or ["en"]
-            currency, country = shop.currency(conn), shop.get(conn, "country")
+        challenge, code, name, languages, wait, currency, country = db.run_write(engine, create)
     except TooMany as e:
         if e.code.startswith("shop_code_limit"):
             guard.alert_owner(engine, gateway, e)

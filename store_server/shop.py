@@ -57,10 +57,14 @@ def device_config(conn: Connection) -> dict:
 
 def reserve_digital_card(conn: Connection, phone: str) -> str:
     """A new customer without a plastic card gets the next number of the digital range, held for them."""
+    from .db import lock_key
+
+    lock_key(conn, "phone", phone)
     held = conn.execute(select(cards.c.number).where(cards.c.reserved_phone == phone,
                                                      cards.c.state == "issued")).scalar()
     if held:
         return held
+    lock_key(conn, "next_digital_card")  # two new customers at once get two numbers, not one twice
     number = int(get(conn, "next_digital_card"))
     put(conn, "next_digital_card", number + 1)
     conn.execute(insert(cards).values(number=str(number), state="issued", kind="bonus", digital=True,

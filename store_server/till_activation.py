@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import binding, clock, customers, ledger, shop
+from . import binding, clock, customers, db, ledger, shop
 from .db import cards, device_rights, devices, operations, till_activations
 from .errors import DomainError, Forbidden, NotFound
 from .phones import mask
@@ -89,6 +87,7 @@ def _check_answers(answers, questionnaire) -> None:
 def submit(conn: Connection, *, op: dict, device: dict, card: dict, phone: str, payload: dict,
            questionnaire) -> dict:
     """Records a pending activation for a `register` operation under review; returns the operation's result."""
+    card = binding.lock(conn, card["number"], phone)
     binding.check(conn, card, phone)
     _check_answers(payload.get("answers"), questionnaire)
     t = till_activations.c
@@ -123,12 +122,9 @@ def listing(conn: Connection, *, everything: bool = False) -> list[dict]:
     return rows
 
 
-@contextmanager
-def _writer(engine: Engine) -> Iterator[Connection]:
-    # BEGIN IMMEDIATE on SQLite (db.make_engine): the approval reads, checks and writes next to a running
-    # server, so it must hold the write lock from the start rather than fail on a stale snapshot.
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        yield conn
+def _writer(engine: Engine):
+    # The approval reads, checks and writes next to running servers (db.write_transaction).
+    return db.write_transaction(engine)
 
 
 def _pending(conn: Connection, activation_id: int) -> dict:

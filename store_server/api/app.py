@@ -68,6 +68,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     engine = make_engine(config.database_url)
     create_schema(engine)
     check_stored_settings(engine)
+    from ..digital_card import ensure_secret
+
+    ensure_secret(engine)
     from fastapi_offline import FastAPIOffline
 
     # Swagger UI and ReDoc with their scripts and styles served from here, not a CDN: a shop's network often

@@ -104,7 +104,8 @@ def _page(lang: str, title: str, body: str, *, status: int = 200, refresh: int |
 @router.get("/c/{link}", response_class=HTMLResponse, include_in_schema=False)
 def card_page(link: str, request: Request, lang: Annotated[str | None, Query(max_length=8)] = None,
               accept_language: Annotated[str | None, Header(max_length=500)] = None) -> HTMLResponse:
-    with request.app.state.engine.begin() as conn:  # begin: the first token of a shop creates its secret
+    # Read only: a link this shop made means its secret exists (digital_card.ensure_secret at start-up).
+    with request.app.state.engine.connect() as conn:
         language = choose_language(lang, accept_language, shop.get(conn, "languages") or ["en"])
         name = html.escape(shop.get(conn, "public_name") or "")
         text = {key: html.escape(texts[language]) for key, texts in TEXTS.items()}

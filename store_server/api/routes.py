@@ -14,6 +14,7 @@ from .. import (
     cards,
     cashiers,
     clock,
+    db,
     device_clock,
     devices,
     digital_card,
@@ -99,8 +100,8 @@ class Batch(BaseModel):
 
 @router.post("/devices/enrol")
 def enrol(body: EnrolBody, request: Request) -> dict:
-    with engine(request).begin() as conn:
-        return devices.enrol(conn, token=body.enrolment_token, name=body.name, role=body.role)
+    return db.run_write(engine(request), lambda conn: devices.enrol(
+        conn, token=body.enrolment_token, name=body.name, role=body.role))
 
 
 class HeartbeatBody(BaseModel):
@@ -193,29 +194,29 @@ def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
 
 @router.post("/otp/{challenge_id}/check")
 def check_code(challenge_id: str, body: CheckBody, request: Request, _device: Device) -> dict:
-    eng = engine(request)
-    # A wrong code must still count as a try, so the attempt is committed before the error is raised.
-    error: DomainError | None = None
-    with eng.begin() as conn:
+    config = request.app.state.config
+
+    def judge(conn) -> tuple[DomainError | None, dict, str | None, dict | None]:
+        # A wrong code must still count as a try, so the attempt is committed before the error is raised.
         try:
-            result = otp.check(conn, secret_key=request.app.state.config.secret_key,
-                               challenge_id=challenge_id, code=body.code,
-                               policy=otp.policy_for(conn, request.app.state.config.otp))
+            result = otp.check(conn, secret_key=config.secret_key, challenge_id=challenge_id, code=body.code,
+                               policy=otp.policy_for(conn, config.otp))
         except DomainError as e:
-            error = e
-        else:
-            # The phone is proven now: its owner may see the card it already has ("Find my card", or "Join"
-            # from a phone with a card, which then shows that card instead of issuing a second one).
-            own = (cards.own_card(conn, result["phone"])
-                   if result["purpose"] in ("identify", "register") else None)
-            if own is not None:
-                own["card_link"] = digital_card.card_link(conn, own["number"])
-            if result["purpose"] == "register" and not result["card_number"] and own is None:
-                result["card_number"] = shop.reserve_digital_card(conn, result["phone"])
-                otp.bind_card(conn, challenge_id, result["card_number"])
-            # The card's page, for the QR on the kiosk's done screen (None without the shop's public_url).
-            link = (digital_card.card_link(conn, result["card_number"])
-                    if result["purpose"] == "register" and result["card_number"] else None)
+            return e, {}, None, None
+        # The phone is proven now: its owner may see the card it already has ("Find my card", or "Join"
+        # from a phone with a card, which then shows that card instead of issuing a second one).
+        own = cards.own_card(conn, result["phone"]) if result["purpose"] in ("identify", "register") else None
+        if own is not None:
+            own["card_link"] = digital_card.card_link(conn, own["number"])
+        if result["purpose"] == "register" and not result["card_number"] and own is None:
+            result["card_number"] = shop.reserve_digital_card(conn, result["phone"])
+            otp.bind_card(conn, challenge_id, result["card_number"])
+        # The card's page, for the QR on the kiosk's done screen (None without the shop's public_url).
+        link = (digital_card.card_link(conn, result["card_number"])
+                if result["purpose"] == "register" and result["card_number"] else None)
+        return None, result, link, own
+
+    error, result, link, own = db.run_write(engine(request), judge)
     if error is not None:
         raise error
     return {"verification_token": result["verification_token"], "card_number": result["card_number"],

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..db import run_write
 from ..errors import DomainError, Forbidden, NotFound
 from ..security import same
 from . import delivery
@@ -88,11 +89,14 @@ async def delivery_report(secret: str, provider: str, request: Request) -> dict:
         gateway, message_id, status = delivery.parse_report(provider, fields)
     except ValueError as e:
         raise DomainError("bad_report", str(e)) from e
-    with request.app.state.engine.begin() as conn:
+    def record(conn) -> str:
         try:
-            now = delivery.record_status(conn, gateway=gateway, message_id=message_id, status=status)
+            return delivery.record_status(conn, gateway=gateway, message_id=message_id, status=status)
         except delivery.UnknownMessage as e:
             raise NotFound("unknown_message", str(e)) from e
+
+    # Reads the log's status, then writes: a write transaction, waited for in a worker thread, not on the loop.
+    now = await run_in_threadpool(run_write, request.app.state.engine, record)
     return {"status": now}
 
 

@@ -240,3 +240,39 @@ def test_tls_with_the_shops_own_ca_bundle(tls_server, tmp_path):
     store.close()
     untrusting.client.close()
     trusting.client.close()  # an open keep-alive connection would hold up the server's graceful stop
+
+
+def test_an_operation_the_server_keeps_failing_on_is_set_aside_and_the_queue_goes_on(
+        store_server, cashier, store, proxy):
+    """A server bug (HTTP 500 for one operation) must not stop the till's queue: after repeated 5xx the
+    batch is halved until that operation stands alone; the others are delivered, it waits in failed."""
+    proxy.set_mode("poison")
+    worker = worker_for(store, proxy.url, cashier["device_key"])
+    good = [store.enqueue("sale", {"card_number": "10013", "amount": 1000}) for _ in range(6)]
+    bad = store.enqueue("sale", {"card_number": "10013", "amount": 1000})
+    good += [store.enqueue("sale", {"card_number": "10013", "amount": 1000}) for _ in range(5)]
+    proxy.poison = bad.encode()
+    with pytest.raises(BadResponse):  # the first 500 may be a hiccup: the batch is only sent again
+        worker.sync_once()
+    assert store.counts()["pending"] == 12
+    worker.drain()
+    assert store.counts() == {"pending": 0, "done": 11, "failed": 1}
+    assert store.operation(bad)["failure"].startswith("server_error: ")
+    assert all(store.operation(op)["status"] == "done" for op in good)
+    assert proxy.poisoned <= 2 + 4  # twice whole, then once per halving down to the operation alone
+
+
+def test_a_server_failing_on_everything_sets_nothing_aside(store_server, cashier, store, proxy):
+    proxy.set_mode("poison")
+    proxy.poison = b"operations:batch"  # every batch request fails: the server is down, not one operation
+    worker = worker_for(store, proxy.url, cashier["device_key"])
+    for _ in range(8):
+        store.enqueue("sale", {"card_number": "10014", "amount": 1000})
+    for _ in range(3):
+        with pytest.raises(BadResponse):
+            worker.sync_once()
+    assert store.counts() == {"pending": 8, "done": 0, "failed": 0}
+    assert proxy.poisoned <= 2 + 3 * 5  # a few requests a round, not one per operation
+    proxy.poison = b"no such bytes"
+    worker.drain()
+    assert store.counts() == {"pending": 0, "done": 8, "failed": 0}

@@ -2,7 +2,9 @@
 
 Modes: "pass" (forward both ways), "delay" (forward the request, hold the server's answer back for
 `delay` seconds: the server applied it, the kiosk times out), "hang" (accept, read, never answer),
-"garbage" (answer a captive-portal HTML page), "reset" (accept and close at once).
+"garbage" (answer a captive-portal HTML page), "reset" (accept and close at once), "poison" (a server
+with a bug: every request whose body holds `poison` gets a bare HTTP 500, as uvicorn sends for an
+unhandled exception; the others are forwarded, one request per connection).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 
 from .server import free_port
 
+SERVER_ERROR = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: 21\r\nConnection: close\r\n\r\nInternal Server Error")
 GARBAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 44\r\nConnection: close\r\n\r\n"
            b"<html><body>Please log in to Wi-Fi</body></html>")
 _UUID = re.compile(rb'"id":\s*"([0-9a-f-]{36})"')
@@ -25,6 +29,8 @@ class FaultyProxy:
         self.port = free_port()
         self.mode = mode
         self.delay = delay
+        self.poison: bytes = b""  # "poison" mode: requests holding these bytes get a 500
+        self.poisoned = 0  # how many requests got it
         self.requests: list[bytes] = []  # what the kiosk sent, per connection, for "same ids" checks
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._open: set[socket.socket] = set()
@@ -79,6 +85,8 @@ class FaultyProxy:
                 while not self._closed and mode == self.mode:
                     time.sleep(0.05)
                 return _close(client)
+            if mode == "poison":
+                return self._judge(client)
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._track(upstream)
             record = bytearray()
@@ -88,6 +96,21 @@ class FaultyProxy:
             self._pump(upstream, client, None, None, hold=self.delay if mode == "delay" else 0.0)
         except OSError:
             _close(client)
+
+    def _judge(self, client: socket.socket) -> None:
+        request = _read_request(client)
+        self.requests.append(request)
+        if self.poison and self.poison in request:
+            self.poisoned += 1
+            client.sendall(SERVER_ERROR)
+            return _close(client)
+        # One request per connection: the server closes after its answer, which ends the pump.
+        request = re.sub(rb"(?im)^connection:[^\r\n]*\r\n", b"", request, count=1)
+        head, _, body = request.partition(b"\r\n\r\n")
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self._track(upstream)
+        upstream.sendall(head + b"\r\nConnection: close\r\n\r\n" + body)
+        self._pump(upstream, client, None, None)
 
     def _pump(self, src: socket.socket, dst: socket.socket, record: bytearray | None, index: int | None,
               hold: float = 0.0) -> None:
@@ -108,6 +131,24 @@ class FaultyProxy:
         finally:
             _close(src)
             _close(dst)
+
+
+def _read_request(s: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0]
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    want = len(head) + 4 + (int(length.group(1)) if length else 0)
+    while len(data) < want:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _close(s: socket.socket) -> None:

@@ -1,0 +1,535 @@
+"""Races against real store server processes: the same request fired from many threads at one instant.
+
+A `Fleet` is several `store-server serve` processes on one database (a SQLite file, or a PostgreSQL
+database of the suite's throwaway cluster). Each race prepares its own card, sale or phone, fires its
+requests from 10-20 threads released by one barrier over warm keep-alive connections spread over all
+processes, and then checks the ledger's promises in the database. Shared by tests/server/test_races.py
+and benchmarks/contention.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select
+
+from store_server import devices, operations, otp, shop
+from store_server.cards import issue_range, set_state
+from store_server.config import ServerConfig
+from store_server.db import cards, customers, ledger, make_engine, otp_challenges, sales, sms_log
+from tests.support.server import ServerProcess, free_port, init_demo_server
+
+PHONES = itertools.count(1_000_000)
+
+
+def new_phone() -> str:
+    # +380 50 ... is a Ukrainian mobile range phonenumbers accepts as valid; one fresh phone per use.
+    return f"+38050{next(PHONES):07d}"
+
+
+@dataclass
+class Answer:
+    status: int  # HTTP status; 0 when the connection failed
+    body: dict
+
+    @property
+    def result(self) -> dict:
+        """The one operation's result of a one-operation batch."""
+        return (self.body.get("results") or [{}])[0]
+
+
+@dataclass
+class Outcome:
+    name: str
+    rounds: int = 0
+    requests: int = 0
+    server_errors: int = 0  # 5xx and dropped connections
+    broken: int = 0  # rounds in which a promise of the ledger did not hold
+    notes: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, answers: list[Answer], problems: list[str]) -> None:
+        self.rounds += 1
+        self.requests += len(answers)
+        self.server_errors += sum(a.status == 0 or a.status >= 500 for a in answers)
+        if problems:
+            self.broken += 1
+            self.notes.extend(problems[:3])
+
+
+class Fleet:
+    """`processes` servers on one database; with `database_url` None a SQLite file in `root`."""
+
+    def __init__(self, root: Path, processes: int, database_url: str | None = None) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        if database_url:
+            config = ServerConfig(data_dir=root, database_url=database_url, demo=True, port=free_port(),
+                                  secret_key=uuid.uuid4().hex)
+            (root / "server.toml").write_text(config.to_toml(), encoding="utf-8")
+        first = init_demo_server(root)
+        self.servers = [first] + [ServerProcess(root, free_port()) for _ in range(processes - 1)]
+        self.config = ServerConfig.load(first.config_path)
+        self.engine = make_engine(self.config.database_url)
+        self.backend = "postgresql" if self.config.database_url.startswith("postgresql") else "sqlite"
+        with self.engine.begin() as conn:
+            # Money races go without SMS codes (those have races of their own); a device may ask for many
+            # codes an hour here, the per-phone limits stay the shop's defaults.
+            shop.put(conn, "code_required", {"redeem": False, "discount": False, "return": False})
+            shop.put(conn, "otp", {"sends_per_device_hour": 1_000_000})
+            issue_range(conn, 200_001, 202_000)
+        self._cards = itertools.count(200_001)
+        self._local = threading.local()
+        self.latencies: list[float] | None = None  # when a list, fire() adds each request's latency to it
+        self.cashiers: list[dict] = []
+        self.entrances: list[dict] = []
+
+    # processes ---------------------------------------------------------------------------------------
+    def start(self, devices_per_role: int = 5) -> Fleet:
+        for server in self.servers:
+            server.start(deadline=120)  # generous: a loaded machine starts Python slowly
+        for role in ("cashier", "entrance"):
+            pool = self.cashiers if role == "cashier" else self.entrances
+            while len(pool) < devices_per_role:  # the enrolment race below fires them at once
+                for answer in self.fire([self.enrol_call(role) for _ in range(devices_per_role - len(pool))]):
+                    if answer.status == 200:
+                        pool.append({"id": answer.body["device_id"], "key": answer.body["device_key"],
+                                     "role": role})
+        return self
+
+    def enrol_call(self, role: str, token: str | None = None) -> tuple:
+        if token is None:
+            with self.engine.begin() as conn:
+                token = devices.create_enrolment_token(conn, role=role)
+        return ("POST", "/api/v1/devices/enrol", None, {"enrolment_token": token, "name": f"{role} device",
+                                                         "role": role})
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.engine.dispose()
+
+    def server_log(self) -> str:
+        return self.servers[0].stderr_text(limit=1_000_000)  # the processes share one data dir and file
+
+    # requests ----------------------------------------------------------------------------------------
+    def _session(self, slot: int) -> requests.Session:
+        sessions = getattr(self._local, "sessions", None)
+        if sessions is None:
+            sessions = self._local.sessions = {}
+        if slot not in sessions:
+            sessions[slot] = requests.Session()
+        return sessions[slot]
+
+    def fire(self, calls: list[tuple[str, str, dict | None, dict | None]],
+             latencies: list[float] | None = None) -> list[Answer]:
+        """Sends call i = (method, path, device, json) through process i % n, all released at once."""
+        answers: list[Answer | None] = [None] * len(calls)
+        latencies = self.latencies if latencies is None else latencies
+        barrier = threading.Barrier(len(calls))
+
+        def run(i: int) -> None:
+            method, path, device, body = calls[i]
+            server = self.servers[i % len(self.servers)]
+            headers = {"Authorization": f"Bearer {device['key']}"} if device else {}
+            session = self._session(i)
+            try:
+                # Warm the keep-alive connection so the barrier releases requests, not TCP handshakes.
+                session.get(f"{server.url}/api/v1/openapi.json", timeout=60)
+            except requests.RequestException:
+                pass
+            barrier.wait(timeout=120)
+            started = time.perf_counter()
+            try:
+                r = session.request(method, server.url + path, json=body, headers=headers, timeout=120)
+                try:
+                    data = r.json()
+                except ValueError:
+                    data = {"text": r.text[:200]}
+                answers[i] = Answer(r.status_code, data if isinstance(data, dict) else {"data": data})
+            except requests.RequestException as e:
+                answers[i] = Answer(0, {"error": repr(e)})
+            if latencies is not None:
+                latencies.append(time.perf_counter() - started)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [a or Answer(0, {"error": "no answer"}) for a in answers]
+
+    # set-up, in this process, through the server's own functions -------------------------------------
+    def new_card(self) -> str:
+        return str(next(self._cards))
+
+    @staticmethod
+    def op(type_: str, op_id: str | None = None, **payload) -> dict:
+        return {"id": op_id or str(uuid.uuid4()), "type": type_,
+                "at": datetime.now(UTC).isoformat(), "payload": payload}
+
+    def apply(self, op: dict, device: dict | None = None) -> dict:
+        device = device or self.cashiers[0]
+        op = {**op, "at": datetime.fromisoformat(op["at"])}
+        result = operations.apply_batch(self.engine, [op], {"id": device["id"], "role": device["role"]})[0]
+        assert result["status"] == "applied", result
+        return result
+
+    def sale(self, card: str, amount: int = 10_000) -> str:
+        """A sale of `amount` on `card` (the demo rule accrues 10 %); returns its operation id."""
+        op = self.op("sale", card_number=card, amount=amount)
+        self.apply(op)
+        return op["id"]
+
+    def token(self, phone: str, card: str | None, purpose: str = "register") -> str:
+        with self.engine.begin() as conn:
+            loose = otp.OtpPolicy(sends_per_phone_15min=10**6, sends_per_phone_day=10**6, sends_per_device_hour=10**6,
+                                  resend_after=otp.timedelta(0))
+            challenge, code = otp.create_challenge(conn, secret_key=self.config.secret_key, phone=phone,
+                                                   purpose=purpose, device_id=self.cashiers[0]["id"],
+                                                   card_number=card, policy=loose)
+            return otp.check(conn, secret_key=self.config.secret_key, challenge_id=challenge["challenge_id"],
+                             code=code)["verification_token"]
+
+    def balance(self, card: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.sum(ledger.c.amount), 0))
+                                    .where(ledger.c.card_number == card)).scalar())
+
+    def device(self, i: int) -> dict:
+        pool = self.cashiers
+        return pool[i % len(pool)]
+
+    def batch(self, i: int, op: dict, device: dict | None = None) -> tuple:
+        return ("POST", "/api/v1/operations:batch", device or self.device(i), {"operations": [op]})
+
+
+# The races. Each returns the answers and the broken promises of one round. -----------------------------
+
+def _applied(answers: list[Answer]) -> list[dict]:
+    return [a.result for a in answers if a.status == 200 and a.result.get("status") == "applied"]
+
+
+def race_redeem_whole(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses
+    answers = fleet.fire([fleet.batch(i, fleet.op("redeem", card_number=card, amount=1_000)) for i in range(threads)])
+    problems = []
+    if len(_applied(answers)) > 1:
+        problems.append(f"the whole balance was spent {len(_applied(answers))} times")
+    if (left := fleet.balance(card)) != 1_000 - 1_000 * len(_applied(answers)) or left < 0:
+        problems.append(f"balance {left}")
+    return answers, problems
+
+
+def race_redeem_partial(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses; 300 at a time, half of the tills take what is left when short
+    answers = fleet.fire([fleet.batch(i, fleet.op("redeem", card_number=card, amount=300,
+                                                  **({"allow_partial": True} if i % 2 else {})))
+                          for i in range(threads)])
+    spent = sum(r["result"]["redeemed"] for r in _applied(answers))
+    left = fleet.balance(card)
+    problems = []
+    if spent > 1_000:
+        problems.append(f"{spent} spent of 1000")
+    if left < 0 or left != 1_000 - spent:
+        problems.append(f"balance {left} after {spent} spent of 1000")
+    return answers, problems
+
+
+def _sale_row(fleet: Fleet, sale_id: str) -> dict:
+    with fleet.engine.connect() as conn:
+        return dict(conn.execute(select(sales).where(sales.c.operation_id == sale_id)).mappings().one())
+
+
+def race_return_return(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    sale_id = fleet.sale(card, 10_000)
+    answers = fleet.fire([fleet.batch(i, fleet.op("return", sale_id=sale_id, amount=10_000)) for i in range(threads)])
+    refunded = sum(r["result"]["money_refund"] for r in _applied(answers))
+    row = _sale_row(fleet, sale_id)
+    problems = []
+    if refunded > 10_000 or row["money_refunded"] > row["paid"] or row["returned_amount"] > row["amount"]:
+        problems.append(f"{refunded} refunded for a sale of 10000")
+    if fleet.balance(card) < 0:
+        problems.append(f"balance {fleet.balance(card)}")
+    return answers, problems
+
+
+def race_return_cancel(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    sale_id = fleet.sale(card, 10_000)
+    answers = fleet.fire([fleet.batch(i, fleet.op("return", sale_id=sale_id, amount=10_000) if i % 2 else
+                                      fleet.op("cancel", operation_id=sale_id)) for i in range(threads)])
+    applied = _applied(answers)
+    problems = []
+    if len(applied) > 1:
+        problems.append(f"the sale was undone {len(applied)} times (returns and cancels)")
+    row = _sale_row(fleet, sale_id)
+    if row["cancelled_by"] and row["returned_amount"]:
+        problems.append("the sale is both returned and cancelled")
+    if fleet.balance(card) < 0:
+        problems.append(f"balance {fleet.balance(card)}")
+    return answers, problems
+
+
+def race_redeem_cancel(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    sale_id = fleet.sale(card, 10_000)  # the card's only 1,000 bonuses
+    answers = fleet.fire([fleet.batch(i, fleet.op("redeem", card_number=card, amount=1_000) if i % 2 else
+                                      fleet.op("cancel", operation_id=sale_id)) for i in range(threads)])
+    problems = []
+    if (left := fleet.balance(card)) < 0:
+        problems.append(f"balance {left}")
+    if len(_applied(answers)) > 1:
+        problems.append(f"{len(_applied(answers))} of the redeems and the cancel applied")
+    return answers, problems
+
+
+def _register(fleet: Fleet, i: int, phone: str, card: str) -> tuple:
+    op = {**fleet.op("register", phone=phone, card_number=card, consent=True), "verification_token":
+          fleet.token(phone, card)}
+    # Half at cashier tills, half at entrance kiosks: both activate directly.
+    device = fleet.cashiers[i % len(fleet.cashiers)] if i % 2 else fleet.entrances[i % len(fleet.entrances)]
+    return fleet.batch(i, op, device)
+
+
+def _active_cards(fleet: Fleet, phone: str) -> int:
+    with fleet.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(cards.join(customers))
+                            .where(customers.c.phone == phone, cards.c.state == "active")).scalar()
+
+
+def race_card_two_phones(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    phones = [new_phone() for _ in range(threads)]
+    answers = fleet.fire([_register(fleet, i, phone, card) for i, phone in enumerate(phones)])
+    problems = []
+    if len(_applied(answers)) > 1:
+        problems.append(f"one card bound to {len(_applied(answers))} phones")
+    bound = sum(_active_cards(fleet, phone) for phone in phones)
+    if bound > 1:
+        problems.append(f"{bound} phones hold the card")
+    return answers, problems
+
+
+def race_phone_two_cards(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    """A known customer whose card was blocked (lost) gets new cards at several tills at once."""
+    phone, lost = new_phone(), fleet.new_card()
+    fleet.apply({**fleet.op("register", phone=phone, card_number=lost, consent=True),
+                 "verification_token": fleet.token(phone, lost)}, fleet.entrances[0])
+    with fleet.engine.begin() as conn:
+        set_state(conn, lost, "blocked")
+    numbers = [fleet.new_card() for _ in range(threads)]
+    answers = fleet.fire([_register(fleet, i, phone, card) for i, card in enumerate(numbers)])
+    problems = []
+    if (active := _active_cards(fleet, phone)) > 1:
+        problems.append(f"one phone holds {active} active cards")
+    if len(_applied(answers)) > 1:
+        problems.append(f"{len(_applied(answers))} registrations of one phone applied")
+    return answers, problems
+
+
+def race_code_requests(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    phone = new_phone()
+    kiosks = fleet.entrances + fleet.cashiers
+    calls = [("POST", "/api/v1/otp", kiosks[i % len(kiosks)], {"phone": phone, "purpose": "register"})
+             for i in range(threads)]
+    answers = fleet.fire(calls)
+    with fleet.engine.connect() as conn:
+        sent = conn.execute(select(func.count()).select_from(sms_log).where(sms_log.c.phone == phone)).scalar()
+    given = sum(a.status == 200 for a in answers)
+    problems = []
+    if given > 1 or sent > 1:
+        problems.append(f"{given} codes given, {sent} SMS sent to one phone at once (limit 1 per 30 s)")
+    return answers, problems
+
+
+def race_wrong_guesses(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    phone = new_phone()
+    with fleet.engine.begin() as conn:
+        challenge, code = otp.create_challenge(conn, secret_key=fleet.config.secret_key, phone=phone,
+                                               purpose="register", device_id=fleet.entrances[0]["id"])
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    answers = fleet.fire([("POST", f"/api/v1/otp/{challenge['challenge_id']}/check", fleet.device(i),
+                           {"code": wrong}) for i in range(threads)])
+    judged = sum(a.body.get("error") == "wrong_code" for a in answers)
+    with fleet.engine.connect() as conn:
+        tries = conn.execute(select(otp_challenges.c.attempts)
+                             .where(otp_challenges.c.id == challenge["challenge_id"])).scalar()
+    limit = otp.OtpPolicy().max_attempts
+    problems = []
+    if judged > limit or tries > limit:
+        problems.append(f"{judged} wrong guesses judged, {tries} counted (limit {limit})")
+    return answers, problems
+
+
+def race_one_operation_id(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses; the raced sale spends 500 of them and earns 10 % of what is paid
+    op = fleet.op("sale", card_number=card, amount=5_000, redeem=500)
+    device = fleet.cashiers[0]
+    answers = fleet.fire([fleet.batch(i, op, device) for i in range(threads)])
+    problems = []
+    statuses = [a.result.get("status") for a in answers if a.status == 200]
+    if statuses.count("applied") != 1 or set(statuses) - {"applied", "duplicate"}:
+        problems.append(f"one operation id answered {sorted(statuses)}")
+    if (left := fleet.balance(card)) != 1_000 - 500 + 450:
+        problems.append(f"balance {left}, not 950")
+    return answers, problems
+
+
+def race_enrol(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    """Five new tills enrol at once, each token sent twice (a double tap): one device per token."""
+    with fleet.engine.begin() as conn:
+        tokens = [devices.create_enrolment_token(conn, role="cashier") for _ in range(threads // 2)]
+    answers = fleet.fire([fleet.enrol_call("cashier", tokens[i % len(tokens)]) for i in range(threads)])
+    problems = []
+    if (enrolled := sum(a.status == 200 for a in answers)) != len(tokens):
+        problems.append(f"{enrolled} devices enrolled with {len(tokens)} tokens")
+    return answers, problems
+
+
+RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
+    "redeem_whole": race_redeem_whole,
+    "redeem_partial": race_redeem_partial,
+    "return_return": race_return_return,
+    "return_cancel": race_return_cancel,
+    "redeem_cancel": race_redeem_cancel,
+    "card_two_phones": race_card_two_phones,
+    "phone_two_cards": race_phone_two_cards,
+    "code_requests": race_code_requests,
+    "wrong_guesses": race_wrong_guesses,
+    "one_operation_id": race_one_operation_id,
+    "enrol": race_enrol,
+}
+
+
+def run_race(fleet: Fleet, name: str, rounds: int) -> Outcome:
+    outcome = Outcome(name)
+    fleet.latencies = outcome.latencies
+    try:
+        for _ in range(rounds):
+            _round(fleet, name, outcome)
+    finally:
+        fleet.latencies = None
+    return outcome
+
+
+def _round(fleet: Fleet, name: str, outcome: Outcome) -> None:
+    answers, problems = RACES[name](fleet)
+    errors = [a for a in answers if a.status == 0 or a.status >= 500]
+    if errors:
+        outcome.notes.append(f"{len(errors)} server errors, e.g. {errors[0].status} {errors[0].body}")
+    outcome.add(answers, problems)
+
+
+# The mixed load: tills selling while customers ask for codes and register, for a while. -----------------
+
+@dataclass
+class Load:
+    seconds: float = 0.0
+    requests: int = 0
+    server_errors: int = 0
+    errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def mixed_load(fleet: Fleet, seconds: float, *, tills: int = 2, customers: int = 2,
+               pause: float = 0.05) -> Load:
+    """`tills` cashier devices post a sale (every fifth also spends a bonus) and look a card up every
+    `pause` seconds while `customers` customers at entrance kiosks each ask for a code, type it in and
+    register, one after another, until `seconds` have passed. Requests go round the fleet's processes."""
+    load, lock = Load(), threading.Lock()
+    stop = time.monotonic() + seconds
+    till_cards = [fleet.new_card() for _ in range(tills)]
+    for card in till_cards:
+        fleet.sale(card)
+    registered: list[tuple[str, str]] = []
+
+    def call(session: requests.Session, i: int, kind: str, method: str, path: str, device: dict,
+             body: dict | None = None) -> Answer:
+        server = fleet.servers[i % len(fleet.servers)]
+        started = time.perf_counter()
+        try:
+            r = session.request(method, server.url + path, json=body, timeout=120,
+                                headers={"Authorization": f"Bearer {device['key']}"})
+            answer = Answer(r.status_code, r.json() if r.headers.get("content-type", "").startswith(
+                "application/json") else {"text": r.text[:200]})
+        except (requests.RequestException, ValueError) as e:
+            answer = Answer(0, {"error": repr(e)})
+        with lock:
+            load.latencies.append(time.perf_counter() - started)
+            load.requests += 1
+            load.by_kind[kind] = load.by_kind.get(kind, 0) + 1
+            if answer.status == 0 or answer.status >= 500:
+                load.server_errors += 1
+                load.errors.append(f"{kind}: {answer.status} {str(answer.body)[:200]}")
+        return answer
+
+    def till(k: int) -> None:
+        session, device, card, n = requests.Session(), fleet.cashiers[k % len(fleet.cashiers)], till_cards[k], 0
+        while time.monotonic() < stop:
+            n += 1
+            payload = {"card_number": card, "amount": 1_000 + n}
+            if n % 5 == 0:
+                payload.update(redeem=50, allow_partial=True)
+            call(session, k + n, "sale", "POST", "/api/v1/operations:batch", device,
+                 {"operations": [fleet.op("sale", **payload)]})
+            call(session, k + n, "lookup", "GET", f"/api/v1/cards/{card}", device)
+            time.sleep(pause)
+
+    def customer(k: int) -> None:
+        session, device, n = requests.Session(), fleet.entrances[k % len(fleet.entrances)], 0
+        while time.monotonic() < stop:
+            n += 1
+            phone, card = new_phone(), fleet.new_card()
+            asked = call(session, k + n, "otp", "POST", "/api/v1/otp", device,
+                         {"phone": phone, "purpose": "register", "card_number": card})
+            if asked.status != 200:
+                continue
+            code = fleet.servers[0].last_code(phone)
+            checked = call(session, k + n + 1, "check", "POST", f"/api/v1/otp/{asked.body['challenge_id']}/check",
+                           device, {"code": code})
+            if checked.status != 200:
+                continue
+            op = {**fleet.op("register", phone=phone, card_number=card, consent=True),
+                  "verification_token": checked.body["verification_token"]}
+            done = call(session, k + n, "register", "POST", "/api/v1/operations:batch", device, {"operations": [op]})
+            if done.status == 200 and done.result.get("status") == "applied":
+                with lock:
+                    registered.append((phone, card))
+
+    threads = [threading.Thread(target=till, args=(k,)) for k in range(tills)]
+    threads += [threading.Thread(target=customer, args=(k,)) for k in range(customers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load.seconds = time.monotonic() - started
+    for card in till_cards:
+        if fleet.balance(card) < 0:
+            load.broken.append(f"card {card} balance {fleet.balance(card)}")
+    for phone, _card in registered:
+        if _active_cards(fleet, phone) != 1:
+            load.broken.append(f"{phone} holds {_active_cards(fleet, phone)} active cards")
+    return load
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
