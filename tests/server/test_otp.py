@@ -249,6 +249,8 @@ def test_token_of_a_card_rebound_to_another_phone_is_refused(engine, now):
     token = money_token(engine)
     with engine.begin() as conn:
         other = conn.execute(select(customers.c.id).where(customers.c.phone == OTHER)).scalar()
+        # One active card per customer (uq_cards_active_customer): the other phone's own card goes first.
+        conn.execute(update(cards).where(cards.c.customer_id == other).values(state="blocked"))
         conn.execute(update(cards).where(cards.c.number == "10001").values(customer_id=other))
     with engine.begin() as conn, pytest.raises(DomainError) as e:
         consume(conn, token)
