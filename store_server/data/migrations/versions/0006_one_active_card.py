@@ -5,8 +5,8 @@ Before it, two tills binding one known phone at the same moment could leave its 
 Such a customer keeps the card activated last; the others are blocked (their bonuses stay on them, the back
 office can move them), and the upgrade says which.
 
-Revision ID: 0005_one_active_card
-Revises: 0004_admin_indexes
+Revision ID: 0006_one_active_card
+Revises: 0005_device_clocks
 Created: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_one_active_card"
-down_revision = "0004_admin_indexes"
+revision = "0006_one_active_card"
+down_revision = "0005_device_clocks"
 branch_labels = None
 depends_on = None
 
