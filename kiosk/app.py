@@ -31,12 +31,13 @@ from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
+from .flows.idle import IdlePolicy
 from .flows.redeem import RedeemFlow
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow
 from .flows.technician import ROLES, PinChange, PinLock, TechnicianFlow
-from .i18n import _
+from .i18n import _, ngettext
 from .messages import message, till_sync_hint, waiting_to_sync
 from .screens import format
 from .screens.attract import AttractScreen
@@ -89,6 +90,14 @@ class BusyOverlay(FloatLayout):
     pass
 
 
+class IdleBanner(FloatLayout):
+    """The countdown before an abandoned screen goes back to the start; any touch keeps the screen."""
+
+    covers_screen = True  # drawn over the screen on purpose: the gallery does not count it as an overlap
+
+    text = StringProperty("")
+
+
 class KioskApp(App):
     lang = StringProperty("en")
     shop_name = StringProperty("")
@@ -121,7 +130,8 @@ class KioskApp(App):
         self._code_sent_at = 0.0
         self._last_activity = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
-        self._overlay = BusyOverlay()
+        self._overlay = self._idle_banner = None  # made in build(), once their kv rules are loaded
+        self.idle = IdlePolicy(config.idle_timeout, config.code_idle_timeout)
         self.role = config.role
         self.languages = [lang for lang in config.languages if lang in i18n.LANGUAGES] or [config.language]
         i18n.warn_missing_catalogues([config.language, *self.languages])
@@ -136,6 +146,8 @@ class KioskApp(App):
         fonts.register_default()
         for name in KV_FILES:
             Builder.load_file(str(KV_DIR / name))
+        # a widget takes its kv rule when it is made: made before the rules were loaded, these stayed empty
+        self._overlay, self._idle_banner = BusyOverlay(), IdleBanner()
         self.switch_language(self.kiosk_config.language)
         self.shop_name = self.backend.store.get_setting("shop_name", "")
         format.use_shop(shop_config(self.backend), self.backend.country)
@@ -198,6 +210,21 @@ class KioskApp(App):
 
     def _touched(self, *_args) -> None:
         self._last_activity = time.monotonic()
+        self._show_countdown(None)
+
+    def _show_countdown(self, seconds: int | None) -> None:
+        banner = self._idle_banner
+        if banner is None:
+            return
+        if seconds is None:
+            if banner.parent:
+                banner.parent.remove_widget(banner)
+            return
+        banner.text = ngettext("Going back to the start in {n} second. Touch the screen to stay.",
+                               "Going back to the start in {n} seconds. Touch the screen to stay.",
+                               seconds).format(n=seconds)
+        if self.root_window and not banner.parent:
+            self.root_window.add_widget(banner)
 
     def _listen_for_scans(self) -> None:
         """Waits on the drivers' queue and hands each scan to the UI thread at once (a polling clock would
@@ -213,8 +240,9 @@ class KioskApp(App):
 
     def _tick(self, _dt) -> None:
         idle = time.monotonic() - self._last_activity
-        if self.sm.current != "attract" and not self.busy and idle > self.kiosk_config.idle_timeout:
+        if not self.busy and self.idle.left(self.sm.current, idle) <= 0:
             self.go_home()  # wipes what the last customer typed
+        self._show_countdown(None if self.busy else self.idle.countdown(self.sm.current, idle))
         if self.sm.current in ("register_code", "till_code", "find_code"):
             self.screen(self.sm.current).update_resend(self)
         if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
@@ -525,6 +553,8 @@ class KioskApp(App):
 
     def go_home(self) -> None:
         self.register = self.till = self.pin = self.tech = self.pin_change = self.find = None
+        self._last_activity = time.monotonic()
+        self._show_countdown(None)
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows

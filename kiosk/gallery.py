@@ -154,6 +154,8 @@ def overlapping(window) -> list[dict]:
 
     boxes = []
     for w in _walk(window):
+        if any(getattr(p, "covers_screen", False) for p in _parents(w)):
+            continue  # a band meant to lie over the screen (the idle countdown)
         if isinstance(w, Label | TextInput) and (w.text or isinstance(w, TextInput)) and _visible(w) \
                 and w.width > 0 and w.height > 0 and not _scrolled(w):
             x, y = w.to_window(*w.pos)

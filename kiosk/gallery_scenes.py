@@ -75,6 +75,15 @@ def _find(state: FindState, digits: str = "", code: str = "", error: str | None 
     return setup
 
 
+def _idle_countdown(app) -> str:
+    """A customer who walked away from the code screen: the last seconds are counted down over it."""
+    _find(FindState.CODE, code="12")(app)
+    app.show("find_code")
+    app._last_activity = time.monotonic() - (app.idle.limit("find_code") - 9)
+    app._tick(0)
+    return "find_code"
+
+
 def _sales(app) -> None:
     """Two sales of this till in the local outbox, for the return and cancel pickers."""
     store = app.backend.store
@@ -198,6 +207,7 @@ def scenes() -> list[tuple[str, Callable]]:
         ("find-phone-error", _find(FindState.PHONE, "+38067123456789", error="invalid_phone")),
         ("find-code", _find(FindState.CODE, code="123", error="wrong_code", attempts=2)),
         ("card-own", _own_card()),
+        ("idle-countdown", _idle_countdown),
         ("card-own-joined", _own_card("already_have_card", "http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv")),
         ("identify-card-number", _typed("card", "entrance", "48200001234579", "card_not_found")),
         ("identify-phone", _typed("phone", "cashier", "+380671112244", "customer_not_found")),

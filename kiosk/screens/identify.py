@@ -6,6 +6,7 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from ..messages import message
 from .base import KioskScreen
+from .format import phone_as_typed
 
 
 class IdentifyTypedScreen(KioskScreen):
@@ -17,6 +18,7 @@ class IdentifyTypedScreen(KioskScreen):
     def render(self, app) -> None:
         flow = app.identify
         self.by_phone = flow.typing == "phone"
-        self.typed = flow.typed
+        # a phone grouped as the country writes it while it is typed (067 123 4567), a card number as printed
+        self.typed = phone_as_typed(flow.typed, app.backend.country) if self.by_phone else flow.typed
         self.can_phone = app.role == "cashier"
         self.error = message(flow.error)

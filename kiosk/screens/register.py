@@ -8,6 +8,7 @@ from ..flows.register import CODE_LENGTH
 from ..i18n import _
 from ..messages import attempts_left, message
 from .base import CodeEntryScreen, KioskScreen
+from .format import phone_as_typed
 from .qr import qr_texture
 from .theme import THEME
 
@@ -20,7 +21,7 @@ class RegisterPhoneScreen(KioskScreen):
 
     def render(self, app) -> None:
         flow = app.register
-        self.phone_text = flow.digits
+        self.phone_text = phone_as_typed(flow.digits, app.backend.country)  # grouped while typed
         self.consent, self.marketing = flow.consent, flow.marketing
         self.error = message(flow.error)
 
