@@ -118,7 +118,7 @@ class KioskApp(App):
         # Lights and buzzer answer a scan before the screen does, and show offline/busy at a glance.
         self.indicators = indicators or NullIndicators()
         self._steady_light = "ready"
-        self.identify = IdentifyFlow(backend)
+        self.identify = IdentifyFlow(backend, config.card_rules)
         self.register: RegisterFlow | None = None
         self.find: FindCardFlow | None = None  # "Find my card" at the entrance
         self.till = None  # the cashier's current flow (sale, redeem, return, cancel)

@@ -252,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "stdin)")
     p.set_defaults(func=cmd_pin)
 
-    p = sub.add_parser("selftest", help="check display, scanners, indicators, modem, server, storage and "
-                                        "language catalogues; print a report")
+    p = sub.add_parser("selftest", help="check display, scanners, indicators, modem, server, storage, "
+                                        "language catalogues and the card format ([cards] sample); print a report")
     p.set_defaults(func=cmd_selftest)
     # Bare `kiosk selftest` runs every check; single checks (e.g. `selftest scanners`) are added here.
     selftest_sub = p.add_subparsers(dest="selftest_command")

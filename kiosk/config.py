@@ -39,6 +39,8 @@ class KioskConfig:
     panel_inches: float | None = None
     scanners: dict = field(default_factory=dict)
     indicators: dict = field(default_factory=dict)
+    #: The shop's card-number format ([cards] in kiosk.toml; drivers.scanner.decode.CardRules).
+    cards: dict = field(default_factory=dict)
     #: The kiosk.toml this came from (not a setting): on-screen enrolment rewrites that same file.
     source: ClassVar[Path | None] = None
 
@@ -51,6 +53,12 @@ class KioskConfig:
         if self.idle_timeout <= 0 or self.request_timeout <= 0 or self.code_idle_timeout <= 0:
             raise ConfigError("idle_timeout, code_idle_timeout and request_timeout must be positive numbers of "
                               "seconds")
+        from drivers.scanner.decode import CardRules
+
+        try:
+            self.card_rules = CardRules.from_config(self.cards)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         from .i18n import LANGUAGES
 
         if self.language not in LANGUAGES:
@@ -96,7 +104,7 @@ class KioskConfig:
         if unknown:
             raise ConfigError(f"{origin}: unknown setting(s) {', '.join(sorted(unknown))}")
         expected = {"server_url": str, "role": str, "language": str, "country": str, "fullscreen": bool,
-                    "width": int, "height": int, "scanners": dict, "indicators": dict, "languages": list,
+                    "width": int, "height": int, "scanners": dict, "indicators": dict, "cards": dict, "languages": list,
                     "state_dir": str, "ca_bundle": str}
         for key, kind in expected.items():
             # bool is an int to Python; `width = true` is still not a size

@@ -194,6 +194,26 @@ def check_languages(config: KioskConfig, locale_dir: Path | None = None) -> Chec
     return Check("languages", OK, ", ".join(wanted))
 
 
+def check_cards(config: KioskConfig) -> Check:
+    """The card format of [cards] read against a number printed on the shop's cards ([cards] sample)."""
+    from drivers.scanner.decode import CardNumber, decode
+
+    rules = config.card_rules
+    shape = f"{rules.min_length}-{rules.max_length} digits from {rules.first_number}" + "".join(
+        [f", text {rules.text_prefix!r}" if rules.text_prefix else "",
+         f", starting {'/'.join(rules.prefixes)}" if rules.prefixes else "",
+         ", Luhn check digit" if rules.luhn else "",
+         f", EAN check at {'/'.join(map(str, sorted(rules.ean_lengths)))} digits" if rules.ean_lengths else "",
+         ", leading zeros stripped" if rules.leading_zeros == "strip" else ""])
+    sample = config.cards.get("sample")
+    if not sample:
+        return Check("cards", WARN, f"{shape}; set [cards] sample to a number printed on your cards to check it")
+    decoded = decode(str(sample), rules)
+    if isinstance(decoded, CardNumber):
+        return Check("cards", OK, f"{sample} -> card {decoded.number} ({shape})")
+    return Check("cards", FAIL, f"{sample} is not read as a card ({decoded.reason}) by [cards]: {shape}")
+
+
 def run_all(config: KioskConfig, *, env: dict[str, str] | None = None, places: Places = Places(),
             pin_factory=None) -> list[Check]:
     env = dict(os.environ if env is None else env)
@@ -205,6 +225,7 @@ def run_all(config: KioskConfig, *, env: dict[str, str] | None = None, places: P
         ("server", lambda: check_server(config)),
         ("storage", lambda: check_storage(config)),
         ("languages", lambda: check_languages(config)),
+        ("cards", lambda: check_cards(config)),
     ]
     results = []
     for name, check in checks:

@@ -80,6 +80,12 @@ class CardRules:
     :param text_prefix: letters printed before the number on Code 128 cards (e.g. "LK" for "LK10001");
         matched case-insensitively and removed.
     :param url_params: query parameters of an http(s) URL that carry a card number.
+    :param prefixes: the digits every card number starts with (e.g. "4820" for the shop's EAN range); empty:
+        any. A number with another start is `wrong_prefix`.
+    :param luhn: the last digit is a Luhn (mod 10) check digit, as on 16-digit cards of older loyalty
+        systems (`bad_check_digit`).
+    :param leading_zeros: "keep" (0000123 is card "0000123") or "strip" (printed zero-padded, the card is
+        "123"): how the number is looked up on the server.
     """
 
     min_length: int = 5
@@ -88,6 +94,55 @@ class CardRules:
     ean_lengths: frozenset[int] = frozenset({13})
     text_prefix: str = ""
     url_params: tuple[str, ...] = ("card",)
+    prefixes: tuple[str, ...] = ()
+    luhn: bool = False
+    leading_zeros: str = "keep"
+
+    @classmethod
+    def from_config(cls, raw: dict | None) -> CardRules:
+        """The `[cards]` table of kiosk.toml; ValueError names a key that does not fit."""
+        raw = dict(raw or {})
+        raw.pop("sample", None)  # a number printed on the shop's cards, for `kiosk selftest`, not a rule
+        known = {"min_length", "max_length", "first_number", "ean_lengths", "text_prefix", "url_params",
+                 "prefixes", "luhn", "leading_zeros"}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"[cards]: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        for key in ("min_length", "max_length", "first_number"):
+            if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] < 0):
+                raise ValueError(f"[cards]: {key} must be a whole number")
+        if "ean_lengths" in raw:
+            if not isinstance(raw["ean_lengths"], list) or not set(raw["ean_lengths"]) <= _EAN_LENGTHS:
+                raise ValueError("[cards]: ean_lengths must list some of 8, 12, 13 (EAN-8, UPC-A, EAN-13)")
+            raw["ean_lengths"] = frozenset(raw["ean_lengths"])
+        for key in ("prefixes", "url_params"):
+            if key in raw:
+                if not isinstance(raw[key], list) or not all(isinstance(v, str) and v for v in raw[key]):
+                    raise ValueError(f"[cards]: {key} must be a list of texts")
+                raw[key] = tuple(raw[key])
+        if "prefixes" in raw and not all(_DIGITS.fullmatch(p) for p in raw["prefixes"]):
+            raise ValueError("[cards]: prefixes are digits, e.g. [\"4820\"]")
+        if "text_prefix" in raw and (not isinstance(raw["text_prefix"], str) or _DIGITS.search(raw["text_prefix"])):
+            raise ValueError("[cards]: text_prefix is the letters before the number, e.g. \"LK\"")
+        if "luhn" in raw and not isinstance(raw["luhn"], bool):
+            raise ValueError("[cards]: luhn must be true or false")
+        if raw.get("leading_zeros", "keep") not in ("keep", "strip"):
+            raise ValueError("[cards]: leading_zeros must be \"keep\" or \"strip\"")
+        rules = cls(**raw)
+        if rules.min_length > rules.max_length or rules.max_length > 40:
+            raise ValueError("[cards]: min_length must not exceed max_length (at most 40)")
+        return rules
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn mod-10: double every second digit from the right."""
+    if len(digits) < 2 or not _DIGITS.fullmatch(digits):
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
 
 
 def split_aim(text: str) -> tuple[str | None, str]:
@@ -194,6 +249,12 @@ def _card_number(digits: str, rules: CardRules, unrecognised, symbology: str | N
             return unrecognised("wrong_length")
     if not rules.min_length <= len(digits) <= rules.max_length:
         return unrecognised("wrong_length")
+    if rules.prefixes and not digits.startswith(rules.prefixes):
+        return unrecognised("wrong_prefix")
+    if rules.luhn and not luhn_ok(digits):
+        return unrecognised("bad_check_digit")
     if int(digits) < rules.first_number:
         return unrecognised("below_first_number")
+    if rules.leading_zeros == "strip":
+        digits = digits.lstrip("0") or "0"
     return CardNumber(digits, symbology)

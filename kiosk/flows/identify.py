@@ -11,7 +11,7 @@ from enum import Enum
 import phonenumbers
 
 from drivers.scanner.base import Scan
-from drivers.scanner.decode import CardNumber, DigitalCardToken, EnrolmentCode, decode
+from drivers.scanner.decode import CardNumber, CardRules, DigitalCardToken, EnrolmentCode, decode
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
@@ -32,8 +32,9 @@ class IdentifyState(Enum):
 
 
 class IdentifyFlow:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, rules: CardRules | None = None) -> None:
         self.backend = backend
+        self.rules = rules or CardRules()  # the shop's card formats ([cards] in kiosk.toml)
         self.reset()
 
     def reset(self) -> None:
@@ -103,7 +104,7 @@ class IdentifyFlow:
         return self.view.card if self.view else None
 
     def on_scan(self, scan: Scan) -> IdentifyState:
-        decoded = decode(scan.payload)
+        decoded = decode(scan.payload, self.rules)
         if isinstance(decoded, CardNumber):
             return self.lookup(decoded.number)
         if isinstance(decoded, DigitalCardToken):

@@ -141,7 +141,8 @@ def test_kiosk_selftest_command_prints_every_check(store_server, tmp_path: Path)
     result = subprocess.run([sys.executable, "-m", "kiosk.cli", "selftest"], capture_output=True, text=True,
                             timeout=60, check=False, env={**os.environ, **env, **x11})
     names = [line.split()[1] for line in result.stdout.splitlines()[:-1]]
-    assert names == ["display", "scanners", "indicators", "modem", "server", "storage", "languages"], result.stdout
+    assert names == ["display", "scanners", "indicators", "modem", "server", "storage", "languages", "cards"], \
+        result.stdout
     assert result.stdout.splitlines()[-1] == "all checks passed"
     assert result.returncode == 0
 
