@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
-from .db import device_status, devices, enrolment_tokens
+from .db import device_status, devices, enrolment_tokens, lock_key
 from .errors import DomainError, Forbidden, Unauthorised
 from .security import hash_secret, new_secret
 
@@ -80,6 +80,7 @@ def record_heartbeat(conn: Connection, device_id: str, status: dict) -> None:
                   outbox_pending=status.get("outbox_pending"), outbox_failed=status.get("outbox_failed"),
                   last_sync_error=status.get("last_sync_error"),
                   last_sync_error_at=datetime.fromtimestamp(error_at, UTC) if error_at else None)
+    lock_key(conn, "device-status", device_id)  # two heartbeats of one device in two processes: one inserts
     if conn.execute(update(device_status).where(device_status.c.device_id == device_id).values(**values)).rowcount:
         return
     conn.execute(insert(device_status).values(device_id=device_id, **values))

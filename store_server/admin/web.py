@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import shop
+from ..db import write_transaction
 from ..phones import mask
 from ..security import keyed_hash, new_secret, same
 from . import accounts, i18n, messages
@@ -94,7 +95,7 @@ def signed_in(request: Request) -> Admin:
         session_id = _serializer(request).loads(raw, max_age=int(accounts.SESSION_IDLE.total_seconds()))
     except BadSignature:
         raise NeedLogin() from None
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         account = accounts.session_account(conn, session_id)
         if account is None:
             raise NeedLogin()

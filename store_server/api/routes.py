@@ -115,9 +115,11 @@ class HeartbeatBody(BaseModel):
 @router.post("/devices/heartbeat")
 def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
     """A device says how it is (the back office's device list shows it) and gets the shop's config back."""
-    with engine(request).begin() as conn:
+    def beat(conn) -> dict:
         devices.record_heartbeat(conn, dev["id"], body.model_dump())
         return {**shop.device_config(conn), "till_activation": till_activation.mode_for(conn, dev)}
+
+    return db.run_write(engine(request), beat)
 
 
 @router.get("/config")
@@ -158,7 +160,7 @@ def find_customer(request: Request, dev: Device, phone: Annotated[str, Query(min
     # entrance kiosk identifies by card number only, or anyone could read a stranger's card from a phone.
     if dev.get("role") != "cashier":
         raise Forbidden("role_not_allowed", "only a cashier device may look customers up by phone")
-    with engine(request).begin() as conn:
+    def find(conn) -> dict:
         try:
             e164 = normalise(phone, shop.get(conn, "country"))
         except InvalidPhone as e:
@@ -171,7 +173,13 @@ def find_customer(request: Request, dev: Device, phone: Annotated[str, Query(min
                 raise Forbidden("verification_required", "the customer's code is needed to find them by phone")
             otp.consume_token(conn, token=x_verification_token, purpose="identify",
                               operation_id=str(uuid.uuid4()), phone=e164)
-        return JSONResponse(cards.find_by_phone(conn, e164))  # the card view masks the phone
+        return cards.find_by_phone(conn, e164)  # the card view masks the phone
+
+    # A write transaction only when a token is spent (reads, then marks it used); a plain look-up only reads.
+    if x_verification_token:
+        return JSONResponse(db.run_write(engine(request), find))
+    with engine(request).connect() as conn:
+        return JSONResponse(find(conn))
 
 
 @router.post("/otp")
@@ -280,12 +288,13 @@ def find_sale(receipt: str, request: Request, dev: Device) -> dict:
 @router.post("/cashiers/login")
 def cashier_login(body: LoginBody, request: Request, dev: Device) -> dict:
     # A wrong PIN must count even though the answer is an error: commit first, raise after.
-    error: DomainError | None = None
-    with engine(request).begin() as conn:
+    def sign_in(conn) -> tuple[dict | None, DomainError | None]:
         try:
-            answer = cashiers.login(conn, dev, pin=body.pin, badge=body.badge)
+            return cashiers.login(conn, dev, pin=body.pin, badge=body.badge), None
         except DomainError as e:
-            error = e
+            return None, e
+
+    answer, error = db.run_write(engine(request), sign_in)
     if error is not None:
         raise error
     return answer

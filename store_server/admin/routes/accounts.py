@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 
+from ...db import write_transaction
 from ...errors import DomainError
 from .. import accounts, audit
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
@@ -36,7 +37,7 @@ def add_account(request: Request, admin: Signed, csrf: Annotated[str, Form()] = 
     if password != again:
         return _page(request, admin, error="passwords_differ", name=name)
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             accounts.create(conn, name, role, password)
             audit.record(conn, account=admin.name, action="account_created", target=name.strip(),
                          details={"role": role}, address=admin.address)
@@ -49,7 +50,7 @@ def add_account(request: Request, admin: Signed, csrf: Annotated[str, Form()] = 
 def unlock(name: str, request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""):
     check_csrf(admin, csrf)
     owner_only(admin)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         accounts.unlock(conn, name)
         audit.record(conn, account=admin.name, action="account_unlocked", target=name, address=admin.address)
     return back("/admin/accounts", ok="account_unlocked")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ... import till_activation
+from ...db import write_transaction
 from ...errors import DomainError
 from .. import audit
 from ..web import Admin, back, check_csrf, render, signed_in
@@ -39,7 +40,7 @@ async def approve(activation_id: int, request: Request, admin: Signed, csrf: Ann
         row = await run_in_threadpool(till_activation.approve, engine, activation_id, by=admin.name)
     except DomainError as e:
         return _page(request, admin, error=e.code, message=e.message, status=400)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         audit.record(conn, account=admin.name, action="activation_approved", target=row["card_number"],
                      details={"activation": activation_id}, address=admin.address)
     # After the commit, as the CLI does: a failed welcome SMS never undoes the approval.
@@ -57,7 +58,7 @@ def reject(activation_id: int, request: Request, admin: Signed, csrf: Annotated[
         row = till_activation.reject(engine, activation_id, by=admin.name, reason=reason)
     except DomainError as e:
         return _page(request, admin, error=e.code, message=e.message, status=400)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         audit.record(conn, account=admin.name, action="activation_rejected", target=row["card_number"],
                      details={"activation": activation_id, "reason": reason.strip()}, address=admin.address)
     return back("/admin/activations", ok="activation_rejected")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from ...db import write_transaction
 from ...errors import DomainError
 from .. import accounts, audit
 from ..i18n import LANGUAGES
@@ -60,7 +61,7 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)] = "",
     if not request.cookies.get(LOGIN_COOKIE) or csrf != expected:
         return _login_page(request, error="csrf", status=403, name=name)
     engine = request.app.state.engine
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         try:
             account = accounts.authenticate(conn, name, password, address(request))
         except DomainError as e:
@@ -80,7 +81,7 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)] = "",
 @router.post("/logout")
 def logout(request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""):
     check_csrf(admin, csrf)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         accounts.close_session(conn, admin.session_id)
         audit.record(conn, account=admin.name, action="sign_out", address=admin.address)
     response = RedirectResponse("/admin/login", status_code=303)
@@ -101,7 +102,7 @@ def change_password(request: Request, admin: Signed, csrf: Annotated[str, Form()
     if new != again:
         return render(request, "password.html", admin, status=400, error="passwords_differ")
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             accounts.change_password(conn, admin.account["id"], current, new)
             audit.record(conn, account=admin.name, action="password_changed", address=admin.address)
             # Every session ended with the old password; this browser gets a new one.

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from ... import cards as card_data
 from ... import clock, operations
 from ... import customers as customer_data
+from ...db import write_transaction
 from ...errors import DomainError
 from .. import audit, privacy
 from ..customers import card_page, search
@@ -103,7 +104,7 @@ def set_state(number: str, request: Request, admin: Signed, csrf: Csrf = "",
     if state not in ("blocked", "active"):
         return _show(request, admin, number, error="bad_state", status=400)
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             card_data.set_state(conn, number, state)
             audit.record(conn, account=admin.name, action="card_blocked" if state == "blocked" else "card_unblocked",
                          target=number, address=admin.address)
@@ -119,7 +120,7 @@ async def edit_answers(number: str, request: Request, admin: Signed):
     fields = admin.shop["questionnaire"]
     answers = {f["key"]: str(form.get("answer_" + f["key"], "")) for f in fields}
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             row = card_page(conn, number)
             if row["customer"] is None:
                 raise DomainError("card_not_active", "this card has no customer yet")
@@ -133,7 +134,7 @@ async def edit_answers(number: str, request: Request, admin: Signed):
 
 @router.get("/cards/{number}/export.json")
 def export(number: str, request: Request, admin: Signed):
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         row = card_page(conn, number)
         if row["customer"] is None:
             raise DomainError("card_not_active", "this card has no customer yet")
@@ -153,7 +154,7 @@ def erase(number: str, request: Request, admin: Signed, csrf: Csrf = "",
     if confirm.strip() != number:
         return _show(request, admin, number, error="confirm_number", status=400)
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             row = card_page(conn, number)
             if row["customer"] is None:
                 raise DomainError("card_not_active", "this card has no customer yet")

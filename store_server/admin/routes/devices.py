@@ -12,6 +12,7 @@ import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, Request
 
 from ... import devices
+from ...db import write_transaction
 from ...errors import DomainError
 from .. import audit
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
@@ -50,7 +51,7 @@ def new_token(request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""
     check_csrf(admin, csrf)
     owner_only(admin)
     try:
-        with request.app.state.engine.begin() as conn:
+        with write_transaction(request.app.state.engine) as conn:
             token = devices.create_enrolment_token(conn, role=role, ttl=timedelta(hours=hours))
             audit.record(conn, account=admin.name, action="enrolment_token_created",
                          details={"role": role, "hours": hours}, address=admin.address)
@@ -66,7 +67,7 @@ def new_token(request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""
 def revoke(device_id: str, request: Request, admin: Signed, csrf: Annotated[str, Form()] = ""):
     check_csrf(admin, csrf)
     owner_only(admin)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         devices.revoke(conn, device_id)
         audit.record(conn, account=admin.name, action="device_revoked", target=device_id, address=admin.address)
     return back("/admin/devices", ok="device_revoked")

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from ...db import write_transaction
 from .. import audit
 from ..journal import STATUSES, TYPES, Filters, csv_rows, device_choices, page
 from ..web import Admin, render, signed_in
@@ -34,7 +35,7 @@ def journal(request: Request, admin: Signed, after: str | None = None):
 @router.get("/journal.csv")
 def journal_csv(request: Request, admin: Signed):
     filters = Filters.from_query(request.query_params)
-    with request.app.state.engine.begin() as conn:
+    with write_transaction(request.app.state.engine) as conn:
         audit.record(conn, account=admin.name, action="journal_exported", details=filters.as_query(),
                      address=admin.address)
     engine, zone = request.app.state.engine, admin.shop["timezone"]
