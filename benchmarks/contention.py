@@ -60,7 +60,7 @@ def run(backend: str, processes: int, args, cluster) -> tuple[int, int]:
         load = mixed_load(fleet, args.seconds)
         rate = load.requests / load.seconds
         print(row("mixed load", load.requests, load.seconds, load.latencies, load.server_errors, len(load.broken))
-              + f"  ({rate / base:.2f}x the anchor; {load.by_kind})")
+              + f"  ({rate / base:.2f}x the anchor; {load.by_kind}; refused {load.refused})")
         total_errors += load.server_errors
         total_broken += len(load.broken)
         for name in RACES:

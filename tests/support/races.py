@@ -88,8 +88,8 @@ class Fleet:
             # A lab shop: the device and shop-wide code caps lifted (thousands of codes an hour here), the
             # per-phone limits kept as they are.
             shop.put(conn, "otp", {"sends_per_device_hour": 1_000_000, "sends_per_device_day": 1_000_000})
-            shop.put(conn, "sms_shop_per_hour", None)
-            shop.put(conn, "sms_shop_per_day", None)
+            shop.put(conn, "sms_shop_per_hour", 10**9)  # None would read as the default
+            shop.put(conn, "sms_shop_per_day", 10**9)
             issue_range(conn, 200_001, 202_000)
         self._cards = itertools.count(200_001)
         self._local = threading.local()
@@ -449,6 +449,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)  # "kind status error": refusals other than 5xx
 
 
 def mixed_load(fleet: Fleet, seconds: float, *, tills: int = 2, customers: int = 2,
@@ -481,6 +482,9 @@ def mixed_load(fleet: Fleet, seconds: float, *, tills: int = 2, customers: int =
             if answer.status == 0 or answer.status >= 500:
                 load.server_errors += 1
                 load.errors.append(f"{kind}: {answer.status} {str(answer.body)[:200]}")
+            elif answer.status >= 400:
+                key = f"{kind} {answer.status} {answer.body.get('error')}"
+                load.refused[key] = load.refused.get(key, 0) + 1
         return answer
 
     def till(k: int) -> None:
