@@ -404,12 +404,67 @@ def race_enrol(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]
     return answers, problems
 
 
+def race_receipt_bonus_payment(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
+    """Receipts paying with the card's whole balance from every till at once (issue 13): one receipt pays
+    with the 1,000 bonuses, the others are refused or (allow_partial) pay what is left, never more; each
+    earns 10 % on the money it paid, and the ledger adds up."""
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses
+    answers = fleet.fire([fleet.batch(i, fleet.op("sale", card_number=card, amount=5_000, bonus_payment=1_000,
+                                                  **({"allow_partial": True} if i % 2 else {})))
+                          for i in range(threads)])
+    applied = [r["result"] for r in _applied(answers)]
+    paid = sum(r["bonus_payment"] for r in applied)
+    earned = sum(r["accrued"] for r in applied)
+    problems = []
+    # Later receipts may pay with what earlier ones earned; what none may do is pay with bonuses another
+    # receipt already paid with: in ledger order the balance never dips below zero.
+    running = 0
+    with fleet.engine.connect() as conn:
+        for (amount,) in conn.execute(select(ledger.c.amount).where(ledger.c.card_number == card)
+                                      .order_by(ledger.c.id)):
+            running += amount
+            if running < 0:
+                problems.append(f"the balance went to {running}: bonuses paid twice")
+                break
+    problems += [f"earned {r['accrued']} on {r['to_pay']} paid" for r in applied if r["accrued"] != r["to_pay"] // 10]
+    if paid > 1_000 + earned:
+        problems.append(f"{paid} bonuses paid of 1000 + {earned} earned")
+    if (left := fleet.balance(card)) != 1_000 - paid + earned or left < 0:
+        problems.append(f"balance {left} after {paid} paid and {earned} earned")
+    return answers, problems
+
+
+def race_receipt_returns(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
+    """Returns of one receipt paid partly with bonuses, from every till at once: the goods come back at most
+    once, the bonuses paid come back at most once (pro rata), the accrual is taken back at most once."""
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses
+    op = fleet.op("sale", card_number=card, amount=10_000, bonus_payment=1_000)
+    fleet.apply(op)  # 9,000 paid, 900 earned: balance 900
+    answers = fleet.fire([fleet.batch(i, fleet.op("return", sale_id=op["id"], amount=2_500))
+                          for i in range(threads)])
+    applied = [r["result"] for r in _applied(answers)]
+    refunded = sum(r["bonus_payment_refunded"] for r in applied)
+    taken = sum(r["bonuses_taken"] for r in applied)
+    problems = []
+    if len(applied) > 4:
+        problems.append(f"{len(applied)} returns of a quarter each")
+    if refunded > 1_000 or taken > 900:
+        problems.append(f"{refunded} bonuses given back of 1000 paid, {taken} taken back of 900 earned")
+    if (left := fleet.balance(card)) != 900 + refunded - taken or left < 0:
+        problems.append(f"balance {left} after {refunded} given back and {taken} taken")
+    return answers, problems
+
+
 RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_whole": race_redeem_whole,
     "redeem_partial": race_redeem_partial,
     "return_return": race_return_return,
     "return_cancel": race_return_cancel,
     "redeem_cancel": race_redeem_cancel,
+    "receipt_bonus_payment": race_receipt_bonus_payment,
+    "receipt_returns": race_receipt_returns,
     "card_two_phones": race_card_two_phones,
     "phone_two_cards": race_phone_two_cards,
     "code_requests": race_code_requests,
