@@ -127,6 +127,19 @@ def _card(conn: Connection, number: str | None, *, lock: bool = False) -> dict:
     return dict(row)
 
 
+_REPLACED_BY = select(card_replacements.c.new_number).where(card_replacements.c.old_number == bindparam("number"))
+
+
+def current_number(conn: Connection, number: str) -> str:
+    """The card a number's balance lives on now: itself, or the card that replaced it (and so on)."""
+    for _ in range(20):  # a chain of replacements is short; a cycle cannot be made, but never loop forever
+        newer = conn.execute(_REPLACED_BY, {"number": number}).scalar()
+        if newer is None:
+            return number
+        number = newer
+    return number
+
+
 def _require_role(ctx: OperationContext, role: str) -> None:
     if ctx.device.get("role") != role:
         raise DomainError("role_not_allowed", f"only a {role} device may do this")
@@ -310,7 +323,8 @@ def apply_return(ctx: OperationContext) -> dict:
     if amount > sale["amount"] - sale["returned_amount"]:
         raise DomainError("return_too_large", "more is returned than is left of the sale",
                           returnable=sale["amount"] - sale["returned_amount"])
-    card = _card(ctx.conn, sale["card_number"], lock=True)  # after the sale: one lock order for all
+    # after the sale: one lock order for all; a lost card's sale settles on the card that replaced it
+    card = _card(ctx.conn, current_number(ctx.conn, sale["card_number"]), lock=True)
     before, after = sale["returned_amount"], sale["returned_amount"] + amount
 
     def share(total: int) -> int:
@@ -358,6 +372,12 @@ def apply_cancel(ctx: OperationContext) -> dict:
     rows = ctx.conn.execute(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
                             .where(ledger_table.c.operation_id == target_id)
                             .group_by(ledger_table.c.card_number)).all()
+    # A sale made with a card since replaced is undone on the card its balance moved to.
+    merged: dict[str, int] = {}
+    for number, net in rows:
+        moved_to = current_number(ctx.conn, number)
+        merged[moved_to] = merged.get(moved_to, 0) + int(net)
+    rows = list(merged.items())
     for number, _net in sorted(rows):  # sorted: two cancels lock their cards in the same order
         ctx.conn.execute(_CARD_LOCKED, {"number": number})
     for number, net in rows:
@@ -378,7 +398,7 @@ def apply_cancel(ctx: OperationContext) -> dict:
         if done != 1:
             raise DomainError("conflict", "the sale changed meanwhile; send the cancel again")
     # The ledger names the main card even when the operation was made with an extra number.
-    number = sale["card_number"] if sale else (rows[0][0] if rows else None)
+    number = current_number(ctx.conn, sale["card_number"]) if sale else (rows[0][0] if rows else None)
     return {"cancelled": target_id, "money_refund": sale["paid"] if sale else 0, "card_number": number,
             "bonuses": -sum(int(net) for _, net in rows), "balance": ledger.balance(ctx.conn, number) if number else 0}
 

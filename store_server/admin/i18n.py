@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import gettext
 from datetime import datetime
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency, get_territory_currencies
 
 from .. import clock
+from ..money import format_money
 
 DOMAIN = "admin"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -45,19 +44,11 @@ def pick(cookie: str | None, accept_language: str | None, default: str = "en") -
     return default if default in LANGUAGES else "en"
 
 
-def currency_for(setting: str | None, country: str) -> str:
-    """The shop's currency: its setting, else the legal tender of its country (UAH for UA, KZT for KZ)."""
-    if setting:
-        return setting
-    found = get_territory_currencies(country or "UA", tender=True)
-    return found[0] if found else "EUR"
-
-
 class Formats:
     """Money and times for one reader: the shop's currency and timezone in the reader's locale."""
 
-    def __init__(self, lang: str, currency: str, timezone: str) -> None:
-        self.lang, self.currency = lang, currency
+    def __init__(self, lang: str, currency: str, timezone: str, country: str = "") -> None:
+        self.lang, self.currency, self.country = lang, currency, country
         try:
             self.zone = ZoneInfo(timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
@@ -66,8 +57,7 @@ class Formats:
     def money(self, minor: int | None, signed: bool = False) -> str:
         if minor is None:
             return ""
-        text = format_currency(Decimal(minor) / 100, self.currency, locale=self.lang)
-        return "+" + text if signed and minor > 0 else text
+        return format_money(minor, self.currency, self.lang, self.country, signed=signed)
 
     def when(self, at: datetime | None) -> str:
         if at is None:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .. import clock
 from ..db import devices, ledger, operations
+from ..reports import safe_cell
 
 PAGE = 50
 TYPES = ("sale", "redeem", "return", "cancel", "register", "update_customer", "adjust", "replace", "expire",
@@ -116,26 +117,6 @@ def device_choices(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(select(devices.c.id, devices.c.name).order_by(devices.c.name)).mappings()]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> str:
-    """A spreadsheet opening the CSV must not run a cell as a formula (CSV injection): such text gets a
-    leading apostrophe. Plain numbers, negative ones included, stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        try:
-            float(text)
-            return text
-        except ValueError:
-            return "'" + text
-    return text
-
-
 CSV_COLUMNS = ("at", "id", "type", "status", "error", "card_number", "device", "cashier", "bonus")
 
 
@@ -149,7 +130,7 @@ def csv_rows(conn: Connection, f: Filters, timezone: str, limit: int = 1_000_000
     while written < limit:
         chunk = page(conn, f, timezone, cursor, size=1000)
         for r in chunk["rows"]:
-            writer.writerow([safe_cell(v) for v in (
+            writer.writerow([safe_cell("" if v is None else v) for v in (
                 clock.aware(r["at"]).astimezone(zone).isoformat(timespec="seconds"), r["id"], r["type"],
                 r["status"], r["error"], r["card_number"], r["device_name"] or r["device_id"], r["cashier"],
                 r["bonus"])])

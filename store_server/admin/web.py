@@ -83,7 +83,7 @@ class Admin:
 def shop_view(conn) -> dict:
     country = shop.get(conn, "country")
     return {"name": shop.get(conn, "public_name"), "country": country, "timezone": shop.get(conn, "timezone"),
-            "currency": i18n.currency_for(shop.get(conn, "currency"), country),
+            "currency": shop.currency(conn),
             "questionnaire": shop.get(conn, "questionnaire") or []}
 
 
@@ -129,7 +129,8 @@ def session_cookie(request: Request, response, session_id: str) -> None:
 def render(request: Request, template: str, admin: Admin | None = None, status: int = 200, **context) -> HTMLResponse:
     lang = admin.lang if admin else lang_of(request)
     shop_info = admin.shop if admin else {}
-    formats = i18n.Formats(lang, shop_info.get("currency") or "UAH", shop_info.get("timezone") or "UTC")
+    formats = i18n.Formats(lang, shop_info.get("currency") or "UAH", shop_info.get("timezone") or "UTC",
+                           shop_info.get("country") or "")
     html = environment(lang).get_template(template).render(
         request=request, admin=admin, lang=lang, money=formats.money, when=formats.when, shop=shop_info,
         path=request.url.path, query=str(request.url.query), **context)

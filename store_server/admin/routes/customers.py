@@ -16,6 +16,7 @@ from ... import clock, operations
 from ... import customers as customer_data
 from ...db import write_transaction
 from ...errors import DomainError
+from ...money import precision
 from .. import audit, privacy
 from ..customers import card_page, search
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
@@ -49,15 +50,18 @@ def card(number: str, request: Request, admin: Signed):
     return _show(request, admin, number)
 
 
-def _minor(text: str) -> int:
-    """'12.50' or '-3' in the shop's money -> minor units; a comma works as the decimal mark too."""
+def _minor(text: str, currency: str) -> int:
+    """'12.50' or '-3' in the shop's money -> minor units (two digits for UAH, none for VND); a comma works as
+    the decimal mark too."""
     try:
-        value = Decimal(text.strip().replace(" ", "").replace(",", "."))
+        value = Decimal(text.strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
     except InvalidOperation:
         raise DomainError("bad_amount", "the amount is not a number") from None
-    minor = value * 100
+    if not value.is_finite():
+        raise DomainError("bad_amount", "the amount is not a number")
+    minor = value.scaleb(precision(currency))
     if minor != minor.to_integral_value():
-        raise DomainError("bad_amount", "at most two decimals")
+        raise DomainError("bad_amount", f"at most {precision(currency)} decimals")
     return int(minor)
 
 
@@ -68,7 +72,7 @@ def adjust(number: str, request: Request, admin: Signed, csrf: Csrf = "",
     check_csrf(admin, csrf)
     owner_only(admin)  # money: an operator serves customers but does not move balances
     try:
-        minor = _minor(amount)
+        minor = _minor(amount, admin.shop["currency"])
         operations.apply_admin(request.app.state.engine, "adjust",
                                {"card_number": number, "amount": minor, "reason": reason},
                                by=admin.name, op_id=op_id or None,
