@@ -82,6 +82,10 @@ MESSAGES = {
     # the outbox: an operation the server could not take as it is (the technician sees them under "failed")
     "device_mismatch": N_("The operation belongs to another device."),
     "conflict": N_("Someone changed the same card at the same moment. It will be sent again."),
+    "internal_error": N_("The server could not apply this operation. It was set aside; it can be sent again "
+                         "from the list of failed operations."),
+    "server_error": N_("The server kept failing on this operation. It was set aside; it can be sent again "
+                       "from the list of failed operations."),
     "unknown_type": N_("The server does not know this kind of operation. Update the kiosk."),
     "batch_too_large": N_("Too many operations at once. They will be sent in smaller parts."),
     "bad_purpose": N_("The server does not know this kind of code. Update the kiosk."),
