@@ -133,9 +133,11 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
 
         def begin(_app) -> None:
             if runtime.config.role == "cashier":
-                steps = cashier_steps(app, card="10007", phone="0671234567", read_code=store.last_code)
+                steps = cashier_steps(app, card="10007", phone="0671234567", read_code=store.last_code,
+                                      lang=runtime.config.language)
             else:
-                steps = customer_steps(app, card="10001", phone="+380501234567", read_code=store.last_code)
+                steps = customer_steps(app, card="10001", phone="+380501234567", read_code=store.last_code,
+                                       lang=runtime.config.language)
             # Kivy's clock holds bound methods weakly: the app must own the journey or it is collected.
             app.journey = Journey(app, steps, shots, finish)
             app.journey.start()

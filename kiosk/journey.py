@@ -165,7 +165,7 @@ def tap_first_row(app) -> None:
     tap_widget(buttons[0])
 
 
-def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]) -> list[Step]:
+def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str], lang: str = "en") -> list[Step]:
     """At the till, by touch: activate a pre-issued card, sell with accrual, take payment in bonuses with
     the customer's code, return part of the sale, cancel another sale."""
     from .i18n import _
@@ -191,7 +191,7 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         return lambda: current() == "till_result" and line in app.screen("till_result").body
 
     return [
-        Step("till-attract", lambda: app.switch_language("en"), lambda: current() == "attract"),
+        Step("till-attract", lambda: app.switch_language(lang), lambda: current() == "attract"),
         Step("till-card-not-activated", scan, lambda: current() == "card" and app.identify.card["state"] == "issued"),
         # a step ends where the screen changes: the next one taps once the new screen is laid out
         Step("till-activate", lambda: tap(app, _("Activate this card")), lambda: current() == "register_phone"),

@@ -41,6 +41,16 @@ def journey(tmp_path_factory) -> Path:
     return shots
 
 
+@pytest.mark.parametrize("lang", ["uk", "ru", "kk"])
+def test_the_scripted_journey_passes_in_the_language_asked_for(tmp_path, lang):
+    """`kiosk demo --scripted --lang` drives the screens in that language: every tap finds its translated button."""
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--lang", lang, "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 13
+
+
 def test_every_step_of_the_journey_has_a_screenshot(journey):
     names = sorted(p.stem for p in journey.glob("*.png"))
     assert names == ["01-attract", "02-card-balance", "03-not-our-card", "04-register-phone",
