@@ -32,10 +32,10 @@ from .flows.cashier import shop_config
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
-from .flows.redeem import RedeemFlow
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow
 from .flows.sale import SaleFlow
+from .flows.signin import CashierSession, SignInFlow
 from .flows.technician import ROLES, PinChange, PinLock, TechnicianFlow
 from .i18n import _, ngettext
 from .messages import message, till_sync_hint, waiting_to_sync
@@ -61,7 +61,14 @@ from .screens.technician import (
     TechResetScreen,
     TechSelfTestScreen,
 )
-from .screens.till import TillAmountScreen, TillCodeScreen, TillPickScreen, TillResultScreen
+from .screens.till import (
+    IdentifyCodeScreen,
+    TillAmountScreen,
+    TillCodeScreen,
+    TillPickScreen,
+    TillResultScreen,
+    TillSignInScreen,
+)
 
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
@@ -79,9 +86,11 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "tech_menu": TechMenuScreen, "tech_enrol": TechEnrolScreen, "tech_failed": TechFailedScreen,
     "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
     "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen, "find_phone": FindPhoneScreen,
-    "find_code": FindCodeScreen,
+    "find_code": FindCodeScreen, "till_signin": TillSignInScreen, "identify_code": IdentifyCodeScreen,
 }
-TILL_FLOWS = {"sale": SaleFlow, "redeem": RedeemFlow, "return": ReturnFlow, "cancel": CancelFlow}
+TILL_FLOWS = {"sale": SaleFlow, "return": ReturnFlow, "cancel": CancelFlow}
+# till events that ask the server: they run off the UI thread behind "please wait"
+TILL_ASKS = ("preview", "confirm", "submit_code", "resend", "apply_bonus", "no_bonus", "submit_receipt")
 # Taps on the shop's name that open the technician's PIN screen, and the time they must fall within.
 TECH_TAPS, TECH_TAP_WINDOW = 5, 3.0
 
@@ -103,6 +112,7 @@ class KioskApp(App):
     shop_name = StringProperty("")
     sync_status = StringProperty("")
     till_sync_hint = StringProperty("")  # the cashier's "n waiting · n failed" on the card screen
+    cashier_name = StringProperty("")  # who works the till, on its screens ("" when nobody is signed in)
     symbol_font = StringProperty("data/fonts/DejaVuSans.ttf")  # Roboto has no ⌫
     busy = BooleanProperty(False)
     # Sizes in the .kv files are for a 7" 800x480 panel; bigger panels scale them up, so a 1920x1080 screen
@@ -121,7 +131,9 @@ class KioskApp(App):
         self.identify = IdentifyFlow(backend, config.card_rules)
         self.register: RegisterFlow | None = None
         self.find: FindCardFlow | None = None  # "Find my card" at the entrance
-        self.till = None  # the cashier's current flow (sale, redeem, return, cancel)
+        self.till = None  # the cashier's current flow (sale, return, cancel)
+        self.cashier: CashierSession | None = None  # signed in on this till
+        self.signin: SignInFlow | None = None
         self.pin: PinLock | None = None
         self.tech: TechnicianFlow | None = None
         self.pin_change: PinChange | None = None
@@ -129,6 +141,8 @@ class KioskApp(App):
         self._stopping = False
         self._code_sent_at = 0.0
         self._last_activity = time.monotonic()
+        # a finger on the glass or a scan, nothing else: going home resets `_last_activity`, not this
+        self._last_input = self._last_activity
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
         self._overlay = self._idle_banner = None  # made in build(), once their kv rules are loaded
         self.idle = IdlePolicy(config.idle_timeout, config.code_idle_timeout)
@@ -157,6 +171,8 @@ class KioskApp(App):
         self.screen("card")
         self.screen("attract").render(self)
         self.sm.current = "attract"
+        if self.needs_signin():
+            self.go_home()
         Window.bind(on_touch_down=self._touched, size=self._resized)
         self._resized(Window, Window.size)
         threading.Thread(target=self._listen_for_scans, name="scans", daemon=True).start()
@@ -209,7 +225,7 @@ class KioskApp(App):
             self.root_window.add_widget(self._overlay)
 
     def _touched(self, *_args) -> None:
-        self._last_activity = time.monotonic()
+        self._last_activity = self._last_input = time.monotonic()
         self._show_countdown(None)
 
     def _show_countdown(self, seconds: int | None) -> None:
@@ -243,7 +259,11 @@ class KioskApp(App):
         if not self.busy and self.idle.left(self.sm.current, idle) <= 0:
             self.go_home()  # wipes what the last customer typed
         self._show_countdown(None if self.busy else self.idle.countdown(self.sm.current, idle))
-        if self.sm.current in ("register_code", "till_code", "find_code"):
+        untouched = time.monotonic() - self._last_input
+        if self.cashier is not None and not self.busy and (untouched > self.kiosk_config.cashier_idle_timeout
+                                                            or self.cashier.expired()):
+            self.sign_out()  # a till left alone is nobody's: the next sale must not go on this cashier's name
+        if self.sm.current in ("register_code", "till_code", "find_code", "identify_code"):
             self.screen(self.sm.current).update_resend(self)
         if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
             self.show("tech_pin")  # the lockout countdown
@@ -279,20 +299,43 @@ class KioskApp(App):
             self.show(self.sm.current)
 
     def on_scan(self, scan: Scan) -> None:
-        self._last_activity = time.monotonic()
+        self._last_activity = self._last_input = time.monotonic()
         if self.sm.current == "tech_selftest" and self.tech is not None:
             self.tech.self_test.scanned(scan.payload)
             self.show("tech_selftest")
             return
-        if self.sm.current.startswith(("register", "till", "tech")):
+        current = self.sm.current
+        if current == "till_signin" and self.signin is not None:  # a staff badge
+            self.run_async(lambda: self.signin.badge(scan.payload), self._signed_in)
+            return
+        till = self.till
+        if till is not None and till.state.value in ("pick", "receipt"):  # a receipt's QR for a return or cancel
+            self.run_async(lambda: till.submit_receipt(scan.payload), self._receipt_scanned)
+            return
+        if current == "till_result" and till is not None and till.state.value in ("done", "refused", "queued"):
+            self.till = None  # the next customer's card: no need to tap Done first
+        elif current.startswith(("register", "till", "tech", "identify_code")):
+            if self.role == "cashier":
+                self.indicators.error()  # not taken: the cashier hears that it was not
             return  # a card scanned mid-operation must not throw away what was typed
+        if self.needs_signin():
+            self.indicators.error()
+            return
         self.run_async(lambda: self.identify.on_scan(scan), self._identified)
 
+    def _receipt_scanned(self, _state) -> None:
+        if self.till is not None:
+            if self.till.error:
+                self.indicators.error()
+            else:
+                self.indicators.scan_ok()
+            self.show(self.till_screen())
+
     def _identified(self, state: IdentifyState) -> None:
-        if state in (IdentifyState.NOT_OURS, IdentifyState.NOT_FOUND):
-            self.indicators.error()
-        elif state is IdentifyState.CARD:
+        if state in (IdentifyState.CARD, IdentifyState.ENROLMENT):
             self.indicators.scan_ok()
+        else:  # not ours, unknown, or no server to ask: every scan taken is answered
+            self.indicators.error()
         if state is IdentifyState.CARD:
             self.show("card")
             return
@@ -321,8 +364,18 @@ class KioskApp(App):
         self._last_activity = time.monotonic()
         if name == "submit" and self.identify.typing:
             self.run_async(self.identify.submit_typed, self._typed_identified)
+        elif name in ("submit_code", "resend") and self.identify.code is not None:
+            self.run_async(getattr(self.identify, name), lambda state: self._typed_identified(state, name == "resend"))
+        elif name == "back" and self.sm.current == "identify_code":
+            self.identify.back_to_phone()
+            self.show("identify_typed")
 
-    def _typed_identified(self, state: IdentifyState) -> None:
+    def _typed_identified(self, state: IdentifyState, code_sent: bool = True) -> None:
+        if state is IdentifyState.CODE:
+            if code_sent and self.identify.error is None:
+                self._code_sent_at = time.monotonic()
+            self.show("identify_code")
+            return
         self.show("card" if state is IdentifyState.CARD else "identify_typed")
 
     def start_registration(self, card_number: str | None = None, *, digits: str = "",
@@ -368,11 +421,12 @@ class KioskApp(App):
     def numpad(self, key: str) -> None:
         self._last_activity = time.monotonic()
         current = self.sm.current
-        target = (self.till if current.startswith("till") else self.pin if current == "tech_pin"
+        target = (self.signin if current == "till_signin" else self.till if current.startswith("till")
+                  else self.pin if current == "tech_pin"
                   else self.pin_change if current == "tech_new_pin"
                   else self.register if current.startswith("register")
                   else self.find if current.startswith("find")
-                  else self.identify if current == "identify_typed" else None)
+                  else self.identify if current in ("identify_typed", "identify_code") else None)
         if target is not None:
             target.press(key)
             self.show(current)
@@ -401,19 +455,48 @@ class KioskApp(App):
             return
         self.show(self.register_screen())
 
+    # the cashier ----------------------------------------------------------------------------------
+    def needs_signin(self) -> bool:
+        return self.role == "cashier" and self.cashier is None
+
+    def signin_event(self, name: str) -> None:
+        self._last_activity = time.monotonic()
+        if name == "submit" and self.signin is not None:
+            self.run_async(self.signin.submit, self._signed_in)
+
+    def _signed_in(self, session: CashierSession | None) -> None:
+        if session is None:
+            if self.signin is not None and self.sm.current == "till_signin":
+                self.indicators.error()
+                self.show("till_signin")
+            return
+        self.indicators.scan_ok()
+        self.cashier, self.cashier_name = session, session.name
+        log.info("cashier %s signed in", session.cashier_id)
+        self.go_home()
+
+    def sign_out(self) -> None:
+        if self.cashier is not None:
+            log.info("cashier %s signed out", self.cashier.cashier_id)
+        self.cashier, self.cashier_name = None, ""
+        self.go_home()
+
     # the till -------------------------------------------------------------------------------------
     def start_till(self, kind: str) -> None:
         self._last_activity = time.monotonic()
         card = self.identify.card
-        if card is None or self.role != "cashier":
+        if card is None or self.role != "cashier" or self.cashier is None:
             return
-        self.till = TILL_FLOWS[kind](self.backend, card)
+        flow = self.till = TILL_FLOWS[kind](self.backend, card, cashier=self.cashier.cashier_id)
+        if kind in ("return", "cancel"):  # the card's sales from every till: the server's list
+            self.run_async(flow.load, lambda _loaded: self.show(self.till_screen()) if self.till is flow else None)
+            return
         self.show(self.till_screen())
 
     def till_screen(self) -> str:
         state = self.till.state.value
-        return {"amount": "till_amount", "preview": "till_amount", "code": "till_code", "pick": "till_pick"}.get(
-            state, "till_result")
+        return {"amount": "till_amount", "preview": "till_amount", "bonus": "till_amount", "receipt": "till_amount",
+                "code": "till_code", "pick": "till_pick"}.get(state, "till_result")
 
     def till_event(self, name: str, *args) -> None:
         self._last_activity = time.monotonic()
@@ -426,7 +509,7 @@ class KioskApp(App):
             else:
                 self.back_to_card()
                 return
-        elif name in ("confirm", "submit_code", "resend"):  # these ask the server
+        elif name in TILL_ASKS:
             def after(_result) -> None:
                 if name in ("resend",) or (flow.state.value == "code" and name == "confirm"):
                     self._code_sent_at = time.monotonic()
@@ -552,12 +635,16 @@ class KioskApp(App):
         self.run_async(getattr(flow, name), after)
 
     def go_home(self) -> None:
-        self.register = self.till = self.pin = self.tech = self.pin_change = self.find = None
+        self.register = self.till = self.pin = self.tech = self.pin_change = self.find = self.signin = None
         self._last_activity = time.monotonic()
         self._show_countdown(None)
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows
+        if self.needs_signin():  # a till's home is its sign-in while nobody works it
+            self.signin = SignInFlow(self.backend)
+            self.show("till_signin")
+            return
         attract = self.screen("attract")
         attract.notice = ""
         attract.render(self)  # the technician may have changed the role

@@ -63,10 +63,10 @@ class Backend:
         self.store.cache_card(card)  # kept under the card's number, which the server just vouched for
         return CardView(card, False, time.time())
 
-    def lookup_phone(self, phone: str) -> CardView:
+    def lookup_phone(self, phone: str, *, token: str | None = None) -> CardView:
         """The till's look-up by phone: the server only (the cache is keyed by card number, and a phone
         look-up offline would show a card the server may since have moved to another phone)."""
-        card = self.client.customer_by_phone(phone)
+        card = self.client.customer_by_phone(phone, token=token)
         self.store.cache_card(card)
         return CardView(card, False, time.time())
 

@@ -131,9 +131,33 @@ class StoreClient:
     def card(self, number: str, timeout: float | None = None) -> dict:
         return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}", timeout=timeout)
 
-    def customer_by_phone(self, phone: str, timeout: float | None = None) -> dict:
-        """The active card of the customer with this phone (cashier devices only; the phone comes back masked)."""
-        return self._call("GET", f"/customers?phone={requests.utils.quote(phone, safe='')}", timeout=timeout)
+    def customer_by_phone(self, phone: str, timeout: float | None = None, *, token: str | None = None) -> dict:
+        """The active card of the customer with this phone (cashier devices only; the phone comes back masked).
+        `token`: the customer's `identify` code, which the shop may require for a look-up by phone."""
+        return self._call("GET", f"/customers?phone={requests.utils.quote(phone, safe='')}", timeout=timeout,
+                          headers={"X-Verification-Token": token} if token else None)
+
+    def cashier_login(self, *, pin: str | None = None, badge: str | None = None) -> dict:
+        """A cashier signs in on this till: `{cashier_id, name, expires_at}`."""
+        body = {"pin": pin} if pin is not None else {"badge": badge}
+        return self._call("POST", "/cashiers/login", json=body)
+
+    def receipt_preview(self, card_number: str, amount: int, bonus_payment: int = 0) -> dict:
+        """What a sale would book now: discount, bonuses to spend (and their cap), to pay, accrual, code purpose."""
+        return self._call("POST", "/receipts:preview", json={"card_number": card_number, "amount": amount,
+                                                             "bonus_payment": bonus_payment})
+
+    def card_sales(self, number: str, limit: int = 20) -> list[dict]:
+        """The card's sales still returnable or cancellable, newest first, from any till of the shop."""
+        body = self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}/sales?limit={limit}")
+        sales = body.get("sales")
+        if not isinstance(sales, list) or not all(isinstance(s, dict) for s in sales):
+            raise BadResponse("sales answer without a list of sales")
+        return sales
+
+    def sale(self, receipt: str) -> dict:
+        """One sale by its operation id, printed receipt number or receipt QR payload."""
+        return self._call("GET", f"/sales/{requests.utils.quote(receipt, safe='')}")
 
     def request_code(self, phone: str, purpose: str, *, card_number: str | None = None,
                      amount: int | None = None, lang: str | None = None) -> dict:

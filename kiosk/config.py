@@ -30,6 +30,8 @@ class KioskConfig:
     idle_timeout: float = 60.0
     #: while a customer waits for an SMS code: a slow provider must not throw them out (kiosk/flows/idle.py)
     code_idle_timeout: float = 180.0
+    #: A cashier left the till this long (no touch, no scan): signed out, the next one signs in.
+    cashier_idle_timeout: float = 900.0
     request_timeout: float = 5.0
     ca_bundle: str | None = None
     fullscreen: bool = True
@@ -50,9 +52,9 @@ class KioskConfig:
             raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
         if not self.server_url.startswith(("http://", "https://")):
             raise ConfigError(f"server_url must start with http:// or https://, not {self.server_url!r}")
-        if self.idle_timeout <= 0 or self.request_timeout <= 0 or self.code_idle_timeout <= 0:
-            raise ConfigError("idle_timeout, code_idle_timeout and request_timeout must be positive numbers of "
-                              "seconds")
+        if min(self.idle_timeout, self.request_timeout, self.code_idle_timeout, self.cashier_idle_timeout) <= 0:
+            raise ConfigError("idle_timeout, code_idle_timeout, cashier_idle_timeout and request_timeout must be "
+                              "positive numbers of seconds")
         from drivers.scanner.decode import CardRules
 
         try:
@@ -115,7 +117,7 @@ class KioskConfig:
         if "panel_inches" in raw and not (isinstance(raw["panel_inches"], int | float)
                                           and 2 <= raw["panel_inches"] <= 100):
             raise ConfigError(f"{origin}: panel_inches must be the panel's diagonal in inches, e.g. 7 or 10.1")
-        for key in ("idle_timeout", "code_idle_timeout", "request_timeout"):
+        for key in ("idle_timeout", "code_idle_timeout", "cashier_idle_timeout", "request_timeout"):
             if key in raw and not isinstance(raw[key], int | float):
                 raise ConfigError(f"{origin}: {key} must be a number of seconds")
         try:

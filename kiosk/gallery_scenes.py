@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from .backend import CardView
 from .flows.cancel import CancelFlow, CancelState
@@ -11,10 +12,10 @@ from .flows.code import CodeStep
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyState
 from .flows.outcome import Outcome
-from .flows.redeem import RedeemFlow, RedeemState
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow, ReturnState
 from .flows.sale import SaleFlow, SaleState
+from .flows.signin import CashierSession, SignInFlow
 from .flows.technician import PinChange, PinLock, TechnicianFlow
 from .messages import message, till_sync_hint
 from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
@@ -46,6 +47,8 @@ def card(state: str = "active", *, kind: str = "bonus", from_cache: bool = False
 def _show_card(view: CardView, role: str = "cashier", sync: tuple[int, int] = (0, 0)) -> Callable:
     def setup(app) -> str:
         app.role = role
+        if role == "cashier":
+            _sign_in(app)
         app.till_sync_hint = till_sync_hint(*sync)
         app.identify.view, app.identify.state = view, IdentifyState.CARD
         return "card"
@@ -84,30 +87,52 @@ def _idle_countdown(app) -> str:
     return "find_code"
 
 
-def _sales(app) -> None:
-    """Two sales of this till in the local outbox, for the return and cancel pickers."""
-    store = app.backend.store
-    if not store.get_setting("gallery_sales"):
-        for amount in (125000, 4550):
-            store.enqueue("sale", {"card_number": "10001", "amount": amount})
-        store.set_setting("gallery_sales", True)
+CASHIER = CashierSession("7", "Olena Kovalenko-Shevchenko")
+
+
+def _sign_in(app) -> None:
+    app.cashier, app.cashier_name = CASHIER, CASHIER.name
+
+
+# the card's sales as the server lists them for a return or a cancel (any till of the shop)
+SALES = [{"operation_id": "op-1", "receipt_no": "A-000123", "at": "2026-11-24T18:42:00+00:00", "card_number": "10001",
+          "amount": 125000, "discount": 0, "bonus_payment": 25000, "to_pay": 100000, "accrued": 10000,
+          "returned_amount": 30000, "returnable_amount": 95000, "cancellable": False,
+          "device_name": "Till 2 (upstairs)", "cashier_name": "Olena Kovalenko-Shevchenko"},
+         {"operation_id": "op-2", "receipt_no": "A-000098", "at": "2026-11-20T09:05:00+00:00", "card_number": "10001",
+          "amount": 4550, "discount": 0, "bonus_payment": 0, "to_pay": 4550, "accrued": 455,
+          "returned_amount": 0, "returnable_amount": 4550, "cancellable": True,
+          "device_name": "Till 1", "cashier_name": "Petro"}]
+
+RECEIPT = {"amount": 125050, "discount": 6252, "bonus_payment": 30000, "max_bonus_payment": 59399,
+           "to_pay": 88798, "accrued": 8879, "code_purpose": "sale", "offline": False}
 
 
 def _till(kind, *, keys: str = "", state=None, error: str | None = None, view: CardView | None = None,
-          **fields) -> Callable:
+          receipt: dict | None = None, sales: list[dict] | None = None, pick: int | None = None,
+          amount: int | None = None, **fields) -> Callable:
     def setup(app) -> str:
-        _sales(app)
         app.role = "cashier"
+        _sign_in(app)
         app.identify.view = view or card()
-        flow = kind(app.backend, app.identify.view.card)
+        flow = kind(app.backend, app.identify.view.card, cashier=CASHIER.cashier_id)
+        if sales is not None:
+            flow.sales, flow.loaded = sales, True
+        if pick is not None:
+            flow.pick(pick)
         for key in keys:
             flow.press(key)
-        if isinstance(flow, SaleFlow) and state is SaleState.PREVIEW:
-            flow.preview()
-        elif state is not None:
+        if amount is not None:
+            flow.entry.set_minor(amount)
+        if receipt is not None:
+            flow.receipt = receipt
+        if state is not None:
             flow.state = state
+        if state is SaleState.BONUS:
+            flow.bonus_entry.set_minor(receipt["max_bonus_payment"])
         if state is not None and state.value == "code":
-            flow.code = CodeStep(app.backend, purpose="redeem", card_number="10001", amount=flow.amount)
+            purpose = "return" if isinstance(flow, ReturnFlow) else "sale"
+            flow.code = CodeStep(app.backend, purpose=purpose, card_number="10001", amount=36252)
             flow.code.entry.text, flow.code.attempts_left = "12", 3
         for key, value in fields.items():
             setattr(flow, key, value)
@@ -117,16 +142,27 @@ def _till(kind, *, keys: str = "", state=None, error: str | None = None, view: C
     return setup
 
 
-def _cancel(state: CancelState, error: str | None = None) -> Callable:
+def _signin(typed: str = "", error: str | None = None, attempts: int | None = None, locked: bool = False) -> Callable:
     def setup(app) -> str:
-        _sales(app)
         app.role = "cashier"
-        app.identify.view = card()
-        flow = CancelFlow(app.backend, app.identify.view.card)
-        flow.pick(0)
-        flow.state, flow.error = state, error
-        app.till = flow
-        return app.till_screen()
+        app.cashier, app.cashier_name = None, ""
+        app.signin = SignInFlow(app.backend)
+        app.signin.entry.text, app.signin.error, app.signin.attempts_left = typed, error, attempts
+        if locked:
+            app.signin.locked_until = datetime(2026, 11, 26, 14, 45, tzinfo=UTC)
+        return "till_signin"
+    return setup
+
+
+def _identify_code(error: str | None = None) -> Callable:
+    def setup(app) -> str:
+        app.role = "cashier"
+        _sign_in(app)
+        app.identify.start_typing("phone", role="cashier")
+        app.identify.code = CodeStep(app.backend, purpose="identify", phone="+380671112244")
+        app.identify.code.entry.text = "4711"
+        app.identify.state, app.identify.error = IdentifyState.CODE, error
+        return "identify_code"
     return setup
 
 
@@ -171,6 +207,8 @@ def _new_pin(*, forced: bool, typed: str = "", error: str | None = None) -> Call
 def _attract(role: str, notice: str | None = None) -> Callable:
     def setup(app) -> str:
         app.role = role
+        if role == "cashier":
+            _sign_in(app)
         app.sm.get_screen("attract").notice = message(notice)
         return "attract"
     return setup
@@ -179,6 +217,8 @@ def _attract(role: str, notice: str | None = None) -> Callable:
 def _typed(by: str, role: str, keys: str, error: str | None = None) -> Callable:
     def setup(app) -> str:
         app.role = role
+        if role == "cashier":
+            _sign_in(app)
         app.identify.start_typing(by, role=role)
         for key in keys:
             app.identify.press(key)
@@ -199,7 +239,19 @@ def _register(state: RegisterState, **fields) -> Callable:
     return setup
 
 
+def _fresh(setup: Callable) -> Callable:
+    """Nobody signed in unless the scene signs someone in: an entrance screen shows no cashier."""
+    def fresh(app) -> str:
+        app.cashier, app.cashier_name = None, ""
+        return setup(app)
+    return fresh
+
+
 def scenes() -> list[tuple[str, Callable]]:
+    return [(name, _fresh(setup)) for name, setup in _scenes()]
+
+
+def _scenes() -> list[tuple[str, Callable]]:
     return [
         ("attract", _attract("cashier")),
         ("attract-notice", _attract("entrance", "server_unreachable")),
@@ -219,24 +271,47 @@ def scenes() -> list[tuple[str, Callable]]:
         # a pre-issued card accrues (only) while its activation waits: the notice shares the screen with a history
         ("card-activation-pending", _show_card(card("issued", pending=True, history=ACCRUED), "entrance")),
         ("card-cashier-activation-pending", _show_card(card("issued", pending=True, history=ACCRUED))),
+        ("till-signin", _signin("12")),
+        ("till-signin-wrong", _signin(error="cashier_pin_wrong", attempts=2)),
+        ("till-signin-locked", _signin(error="cashier_locked", locked=True)),
+        ("till-signin-offline", _signin("1234", error="signin_needs_server")),
+        ("identify-code", _identify_code("wrong_code")),
         ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
-        ("till-sale-preview", _till(SaleFlow, keys="1250.5", state=SaleState.PREVIEW,
-                                    view=card(kind="discount"))),
-        ("till-sale-done", _till(SaleFlow, keys="1250.5", state=SaleState.DONE)),
-        # the same screens once the sync has the server's answer
-        ("till-sale-settled", _till(SaleFlow, keys="1250.5", state=SaleState.DONE, outcome=Outcome(
-            "done", result={"accrued": 12505, "discount": 0, "redeemed": 0, "paid": 125050, "balance": 1247072}))),
-        ("till-return-settled", _till(ReturnFlow, keys="1250", state=ReturnState.DONE, outcome=Outcome(
-            "done", result={"returned": 125000, "money_refund": 118000, "bonuses_taken": 5500, "shortfall": 7000,
-                            "balance": 0}))),
-        ("till-redeem-refused", _till(RedeemFlow, keys="100", state=RedeemState.DONE,
-                                      outcome=Outcome("refused", "insufficient_balance"))),
-        ("till-redeem-error", _till(RedeemFlow, keys="99999", error="insufficient_balance")),
-        ("till-redeem-code", _till(RedeemFlow, keys="100", state=RedeemState.CODE, error="wrong_code")),
-        ("till-return-pick", _till(ReturnFlow)),
-        ("till-cancel-confirm", _cancel(CancelState.CONFIRM)),
-        ("till-cancel-refused", _cancel(CancelState.REFUSED, "bonuses_already_spent")),
-        ("till-cancel-queued", _cancel(CancelState.QUEUED)),
+        # the whole receipt, frozen: discount, bonuses spent, to pay, bonus earned
+        ("till-sale-preview", _till(SaleFlow, state=SaleState.PREVIEW, receipt=RECEIPT, view=card(kind="discount"))),
+        ("till-sale-preview-none", _till(SaleFlow, state=SaleState.PREVIEW,
+                                         receipt={**RECEIPT, "discount": 0, "bonus_payment": 0, "to_pay": 125050,
+                                                  "accrued": 12505, "code_purpose": None})),
+        ("till-sale-preview-offline", _till(SaleFlow, state=SaleState.PREVIEW, view=card(kind="discount"),
+                                            receipt={**RECEIPT, "bonus_payment": 0, "max_bonus_payment": 0,
+                                                     "to_pay": 118798, "accrued": None, "offline": True},
+                                            error="bonus_payment_needs_server")),
+        ("till-sale-bonus", _till(SaleFlow, state=SaleState.BONUS, receipt=RECEIPT,
+                                  error="bonus_payment_over_max")),
+        ("till-sale-code", _till(SaleFlow, state=SaleState.CODE, receipt=RECEIPT, error="wrong_code")),
+        ("till-sale-done", _till(SaleFlow, state=SaleState.DONE, receipt=RECEIPT)),
+        # the same screen once the sync has the server's answer
+        ("till-sale-settled", _till(SaleFlow, state=SaleState.DONE, receipt=RECEIPT, outcome=Outcome(
+            "done", result={"amount": 125050, "discount": 6252, "bonus_payment": 30000, "to_pay": 88798,
+                            "accrued": 8879, "balance": 1213446}))),
+        ("till-sale-refused", _till(SaleFlow, state=SaleState.DONE, receipt=RECEIPT,
+                                    outcome=Outcome("refused", "bonus_payment_over_cap"))),
+        ("till-return-pick", _till(ReturnFlow, sales=SALES)),
+        ("till-return-pick-offline", _till(ReturnFlow, sales=[], error="needs_server")),
+        ("till-return-receipt", _till(ReturnFlow, sales=[], state=ReturnState.RECEIPT, error="sale_not_found",
+                                      keys="000123")),
+        ("till-return-amount", _till(ReturnFlow, sales=SALES, pick=0, amount=30000)),
+        ("till-return-code", _till(ReturnFlow, sales=SALES, pick=0, state=ReturnState.CODE)),
+        ("till-return-settled", _till(ReturnFlow, sales=SALES, pick=0, state=ReturnState.DONE, outcome=Outcome(
+            "done", result={"returned": 95000, "money_refund": 69000, "bonuses_taken": 7600,
+                            "bonus_payment_refunded": 19000, "shortfall": 7000, "balance": 0}))),
+        ("till-return-queued", _till(ReturnFlow, sales=SALES, pick=0, state=ReturnState.DONE,
+                                     outcome=Outcome("queued"))),
+        ("till-cancel-pick", _till(CancelFlow, sales=SALES[1:])),
+        ("till-cancel-confirm", _till(CancelFlow, sales=SALES[1:], pick=0)),
+        ("till-cancel-refused", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.REFUSED,
+                                      error="bonuses_already_spent")),
+        ("till-cancel-queued", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.QUEUED)),
         ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
         ("register-questions-date", _questions(1, "1990-05", "bad_date")),
         ("tech-pin", _tech("tech_pin", error="wrong_pin")),

@@ -247,7 +247,8 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
              lambda: current() == "card" and app.identify.card["number"] == card),
         # the cashier walks away mid-sale: the idle timeout goes home and forgets card and amount
         Step("till-idle-typed", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
-        Step("till-idle-wiped", lambda: (tap_keys(app, "12"), setattr(app, "_last_activity", time.monotonic() - 1e4)),
+        Step("till-idle-wiped", lambda: (tap_keys(app, "12"), setattr(app, "_last_activity", time.monotonic() - 1e4),
+                                              setattr(app, "_last_input", time.monotonic() - 1e4)),
              lambda: current() == "attract" and app.till is None and app.identify.card is None),
         *technician_steps(app),
     ]

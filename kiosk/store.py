@@ -245,18 +245,6 @@ class LocalStore:
             r["payload"] = json.loads(r["payload"])
         return rows
 
-    def recent_operations(self, types: tuple[str, ...], limit: int = 500) -> list[dict]:
-        """This device's operations of these types, newest first, except those the server refused (the till
-        picks the sale to return or cancel from these)."""
-        marks = ",".join("?" for _ in types)
-        with self._lock:
-            rows = list(self.db.query(
-                f"select id, type, at, payload, status from outbox where type in ({marks}) and status != 'failed' "
-                "order by seq desc limit ?", [*types, limit]))
-        for r in rows:
-            r["payload"] = json.loads(r["payload"])
-        return rows
-
     def retry_failed(self, ids: list[str] | None = None) -> list[str]:
         """A technician's decision: send these failed operations again (all failed ones when `ids` is None).
         Each gets a new id (see the module docstring); returns the new ids."""

@@ -1,5 +1,4 @@
-"""Shared by the till's flows: the shop's settings as the device keeps them, and operations this device
-made (the till picks the sale to return or cancel from its own outbox)."""
+"""Shared by the till's flows: the shop's settings as the device keeps them."""
 
 from __future__ import annotations
 
@@ -23,7 +22,3 @@ def refresh_shop_config(backend) -> dict:
     backend.store.set_setting("shop_config", config)
     return config
 
-
-def local_operations(backend, types: tuple[str, ...], limit: int = 500) -> list[dict]:
-    """This device's operations of these types, newest first, except those the server refused."""
-    return backend.store.recent_operations(types, limit)

@@ -25,9 +25,11 @@ def code_required(shop_config: dict, purpose: str, amount: int) -> bool:
 
 
 class CodeStep:
-    def __init__(self, backend, *, purpose: str, card_number: str, amount: int) -> None:
+    def __init__(self, backend, *, purpose: str, card_number: str | None = None, amount: int | None = None,
+                 phone: str | None = None) -> None:
         self.backend = backend
-        self.purpose, self.card_number, self.amount = purpose, card_number, amount
+        # `phone` only for identifying a customer by the phone they say (purpose "identify"): there is no card yet
+        self.purpose, self.card_number, self.amount, self.phone = purpose, card_number, amount, phone
         self.entry = DigitEntry(CODE_LENGTH)
         self.challenge: dict | None = None
         self.token: str | None = None
@@ -37,7 +39,7 @@ class CodeStep:
     def send(self) -> bool:
         self.error, self.attempts_left, self.entry.text = None, None, ""
         try:
-            self.challenge = self.backend.request_code(None, self.purpose, card_number=self.card_number,
+            self.challenge = self.backend.request_code(self.phone, self.purpose, card_number=self.card_number,
                                                        amount=self.amount)
         except ServerRefused as e:
             self.error = e.code

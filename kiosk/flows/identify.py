@@ -1,7 +1,10 @@
 """Identify a customer from a scan or a number typed on the numpad: show the card, or say clearly why not.
 
 Anyone may type a card number (it is printed on the card, like scanning it). Only the till may type a phone
-number: at the entrance that would show any stranger's balance to whoever knows their phone.
+number: at the entrance that would show any stranger's balance to whoever knows their phone. And when the
+shop wants it (`identify_code_required`, on by default) the till finds a card by phone only with the code
+the server sends to that phone, which the customer reads out: a cashier typing their own phone to collect a
+stranger's bonuses gets nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from drivers.scanner.decode import CardNumber, CardRules, DigitalCardToken, Enro
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
+from .cashier import shop_config
+from .code import CodeStep
 from .entry import DigitEntry
 
 MAX_CARD_DIGITS = 20  # EAN-13 and the shop's own shorter numbers; a longer string is a slip
@@ -28,6 +33,7 @@ class IdentifyState(Enum):
     NOT_FOUND = "not_found"  # looks like a card, the server does not know it
     OFFLINE = "offline"  # server unreachable and card not cached
     ENROLMENT = "enrolment"  # a technician's enrolment QR
+    CODE = "code"  # a phone typed at the till: the customer's code is needed to look it up
     ERROR = "error"
 
 
@@ -41,6 +47,7 @@ class IdentifyFlow:
         self._clear()
         self.typing: str | None = None  # "card" or "phone" while a number is typed on the numpad
         self.entry = DigitEntry(MAX_CARD_DIGITS)
+        self.code: CodeStep | None = None  # the customer's `identify` code for a look-up by phone
 
     def _clear(self) -> None:
         self.state = IdentifyState.IDLE
@@ -66,7 +73,9 @@ class IdentifyFlow:
     def press(self, key: str) -> None:
         """'0'-'9', 'back', 'clear'; '+' starts an international phone number."""
         self.error = None
-        if key == "+" and self.typing == "phone" and not self.entry.text:
+        if self.state is IdentifyState.CODE and self.code is not None:
+            self.code.press(key)
+        elif key == "+" and self.typing == "phone" and not self.entry.text:
             self.entry.text = "+"
         else:
             self.entry.press(key)
@@ -81,8 +90,42 @@ class IdentifyFlow:
             if phone is None:
                 self.state, self.error = IdentifyState.ERROR, "invalid_phone"
                 return self.state
-            return self._ask(lambda: self.backend.lookup_phone(phone), not_found="customer_not_found")
+            if shop_config(self.backend).get("identify_code_required"):
+                return self._send_code(phone)
+            state = self._ask(lambda: self.backend.lookup_phone(phone), not_found="customer_not_found")
+            if self.error == "verification_required":  # a shop whose /config does not say, or changed since
+                return self._send_code(phone)
+            return state
         return self._ask(lambda: self.backend.lookup_card(text), not_found="card_not_found")
+
+    def _send_code(self, phone: str) -> IdentifyState:
+        self._clear()
+        self.code = CodeStep(self.backend, purpose="identify", phone=phone)
+        self.state = IdentifyState.CODE
+        if not self.code.send():
+            self.error = self.code.error
+        return self.state
+
+    def resend(self) -> IdentifyState:
+        if self.code is not None and not self.code.send():
+            self.error = self.code.error
+        return self.state
+
+    def submit_code(self) -> IdentifyState:
+        """The code the customer read out: the server's token finds the card by that phone, once."""
+        code = self.code
+        if code is None or not code.check():
+            self.error = code.error if code else "code_expired"
+            return self.state
+        state = self._ask(lambda: self.backend.lookup_phone(code.phone, token=code.token),
+                          not_found="customer_not_found")
+        if state is not IdentifyState.CARD:
+            self.state = IdentifyState.CODE  # the error is shown on the code screen; back goes to the phone
+        return state
+
+    def back_to_phone(self) -> None:
+        self._clear()
+        self.code = None
 
     def _normalised(self, text: str) -> str | None:
         try:

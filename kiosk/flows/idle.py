@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Screens where the customer waits for a code to arrive on their phone.
-CODE_SCREENS = ("register_code", "find_code", "till_code")
+CODE_SCREENS = ("register_code", "find_code", "till_code", "identify_code")
+# The start screens, which never reset: the entrance's, and the till's while nobody is signed in.
+HOME_SCREENS = ("attract", "till_signin")
 WARN_SECONDS = 15  # the countdown shown before the reset
 
 
@@ -24,7 +26,7 @@ class IdlePolicy:
 
     def left(self, screen: str, idle: float) -> float:
         """Seconds until the reset (0: now); the start screen never resets."""
-        if screen == "attract":
+        if screen in HOME_SCREENS:
             return float("inf")
         return max(0.0, self.limit(screen) - idle)
 

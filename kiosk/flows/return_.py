@@ -1,22 +1,25 @@
-"""A return at the till: pick the original sale (this till's, from its outbox) -> how much comes back ->
-the customer's code when bonuses spent on the sale are refunded and the shop wants one -> queued.
+"""A return at any till: pick the sale (the card's sales from the server, or a receipt scanned or typed)
+-> how much comes back -> the customer's code when bonuses spent on the sale are given back and the shop
+wants one -> sent, and the server's verdict awaited: the cashier hands money back only for a return the
+server booked.
 
-The server takes back the sale's accrual and refunds its spent bonuses pro rata; the code's token must
-name the refund exactly, so the device computes it the server's way (store_server/operations.py).
-"""
+The server takes back the sale's accrual and gives spent bonuses back pro rata; the code's token must name
+that refund exactly, so the device computes it the server's way (store_server/operations.py)."""
 
 from __future__ import annotations
 
 from enum import Enum
 
-from .cashier import local_operations, shop_config
+from .cashier import shop_config
 from .code import CodeGated, CodeStep, code_required
-from .entry import AmountEntry
-from .outcome import Settling
+from .entry import AmountEntry, DigitEntry
+from .outcome import Settling, wait_for
+from .sales import MAX_RECEIPT_DIGITS, SalesFromServer
 
 
 class ReturnState(Enum):
     PICK = "pick"
+    RECEIPT = "receipt"  # typing the receipt's number
     AMOUNT = "amount"
     CODE = "code"
     DONE = "done"
@@ -26,64 +29,82 @@ def share(total: int, sale_amount: int, before: int, after: int) -> int:
     return total * after // sale_amount - total * before // sale_amount
 
 
-class ReturnFlow(CodeGated, Settling):
-    def __init__(self, backend, card: dict, *, cashier: str | None = None) -> None:
-        self.backend, self.card, self.cashier = backend, card, cashier
+class ReturnFlow(SalesFromServer, CodeGated, Settling):
+    def __init__(self, backend, card: dict, *, cashier: str | None = None, wait: float = 8.0) -> None:
+        self.backend, self.card, self.cashier, self.wait = backend, card, cashier, wait
         self.config = shop_config(backend)
         self.state = ReturnState.PICK
         self.entry = AmountEntry()
+        self.receipt_entry = DigitEntry(MAX_RECEIPT_DIGITS)
         self.sale: dict | None = None
+        self.sales: list[dict] = []
+        self.loaded = False
         self.code: CodeStep | None = None
         self.error: str | None = None
         self.operation_id: str | None = None
-        self.sales = self._returnable_sales()
 
-    def _returnable_sales(self) -> list[dict]:
-        ops = local_operations(self.backend, ("sale", "return", "cancel"))
-        cancelled = {op["payload"].get("operation_id") for op in ops if op["type"] == "cancel"}
-        returned: dict[str, int] = {}
-        for op in ops:
-            if op["type"] == "return":
-                returned[op["payload"]["sale_id"]] = returned.get(op["payload"]["sale_id"], 0) + op["payload"]["amount"]
-        sales = []
-        for op in ops:
-            if op["type"] != "sale" or op["payload"].get("card_number") != self.card["number"] or op["id"] in cancelled:
-                continue
-            left = op["payload"]["amount"] - returned.get(op["id"], 0)
-            if left > 0:
-                sales.append({**op, "returned": returned.get(op["id"], 0), "left": left})
-        return sales
+    def offers(self, sale: dict) -> bool:
+        return int(sale.get("returnable_amount") or 0) > 0
+
+    @property
+    def options(self) -> list[dict]:
+        return self.sales
 
     def pick(self, index: int) -> ReturnState:
-        self.sale = self.sales[index]
-        self.entry.set_minor(self.sale["left"])
+        return self._take(self.sales[index])
+
+    def type_receipt(self) -> ReturnState:
+        self.state, self.error = ReturnState.RECEIPT, None
+        return self.state
+
+    def submit_receipt(self, text: str | None = None) -> ReturnState:
+        sale = self.find_receipt(text)
+        return self._take(sale) if sale is not None else self.state
+
+    def _take(self, sale: dict) -> ReturnState:
+        self.sale = sale
+        self.entry.set_minor(self.left)
         self.state, self.error = ReturnState.AMOUNT, None
         return self.state
+
+    @property
+    def left(self) -> int:
+        return int(self.sale.get("returnable_amount") or 0) if self.sale else 0
 
     @property
     def amount(self) -> int:
         return self.entry.minor
 
+    def _share(self, key: str) -> int:
+        sale = self.sale
+        before = int(sale.get("returned_amount") or 0)
+        return share(int(sale.get(key) or 0), int(sale["amount"]), before, before + min(self.amount, self.left))
+
     def refund(self) -> int:
         """Bonuses spent on the sale that this return gives back."""
-        sale = self.sale["payload"]
-        before = self.sale["returned"]
-        return share(int(sale.get("redeem") or 0), sale["amount"], before, before + self.amount)
+        return self._share("bonus_payment")
+
+    def money_back(self) -> int:
+        """The part of what the customer paid in money that this return gives back (before any bonuses the
+        customer already spent from the sale's accrual are kept back: the server's answer says so)."""
+        return self._share("to_pay")
 
     def press(self, key: str) -> None:
         self.error = None
-        (self.code if self.state is ReturnState.CODE else self.entry).press(key)
+        {ReturnState.CODE: self.code, ReturnState.RECEIPT: self.receipt_entry}.get(self.state, self.entry).press(key)
 
     def back(self) -> None:
         self.state = ReturnState.AMOUNT if self.state is ReturnState.CODE else ReturnState.PICK
         self.error, self.code = None, None
 
     def confirm(self) -> ReturnState:
-        if self.sale is None:
+        if self.state is ReturnState.RECEIPT:
+            return self.submit_receipt()
+        if self.sale is None or self.state is not ReturnState.AMOUNT:
             return self.state
         if self.amount <= 0:
             self.error = "bad_amount"
-        elif self.amount > self.sale["left"]:
+        elif self.amount > self.left:
             self.error = "return_too_large"
         elif self.refund() and code_required(self.config, "return", self.refund()):
             self.code = CodeStep(self.backend, purpose="return", card_number=self.card["number"],
@@ -97,6 +118,8 @@ class ReturnFlow(CodeGated, Settling):
 
     def _queue(self, token: str | None) -> None:
         self.operation_id = self.backend.enqueue(
-            "return", {"sale_id": self.sale["id"], "amount": self.amount, "card_number": self.card["number"]},
+            "return", {"sale_id": self.sale["operation_id"], "amount": self.amount,
+                       "card_number": self.card["number"]},
             verification_token=token, cashier=self.cashier)
         self.state, self.error = ReturnState.DONE, None
+        self.outcome = wait_for(self.backend, self.operation_id, timeout=self.wait)
