@@ -472,6 +472,7 @@ class KioskApp(App):
             return
         self.indicators.scan_ok()
         self.cashier, self.cashier_name = session, session.name
+        self.backend.cashier = session.cashier_id
         log.info("cashier %s signed in", session.cashier_id)
         self.go_home()
 
@@ -479,6 +480,7 @@ class KioskApp(App):
         if self.cashier is not None:
             log.info("cashier %s signed out", self.cashier.cashier_id)
         self.cashier, self.cashier_name = None, ""
+        self.backend.cashier = None
         self.go_home()
 
     # the till -------------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ class Backend:
         # While the sync worker finds the server down, a customer should not wait the full timeout for a
         # card the cache can show at once; the server still gets a short chance to answer.
         self.outage_timeout = outage_timeout
+        # the cashier signed in on this till (their server id): every operation queued meanwhile carries it,
+        # an activation at the till as much as a sale
+        self.cashier: str | None = None
 
     def lookup_card(self, number: str) -> CardView:
         """Server first (it has the balance); the cache when the server cannot be reached or answers
@@ -85,6 +88,8 @@ class Backend:
         return self.client.check_code(challenge_id, code)
 
     def enqueue(self, type_: str, payload: dict, **kw) -> str:
+        if kw.get("cashier") is None:
+            kw["cashier"] = self.cashier
         op_id = self.store.enqueue(type_, payload, **kw)
         if self.sync is not None:
             self.sync.kick()

@@ -18,6 +18,8 @@ import requests
 
 from .config import KioskConfig
 
+DEMO_CASHIER, DEMO_PIN, DEMO_BADGE = "Olena Demo", "2580", "STAFF-0001"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -38,8 +40,8 @@ class DemoStore:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def _cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "store_server.cli", *args], check=True,
+    def _cli(self, *args: str, stdin: str | None = None) -> str:
+        return subprocess.run([sys.executable, "-m", "store_server.cli", *args], check=True, input=stdin,
                               capture_output=True, text=True).stdout
 
     def start(self) -> None:
@@ -51,6 +53,9 @@ class DemoStore:
                         "admin", "add", "owner", "--role", "owner"], input=DEMO_OWNER_PASSWORD + "\n", text=True,
                        check=True, capture_output=True)
         print(f"back office: {self.url}/admin/ (owner / {DEMO_OWNER_PASSWORD})", flush=True)
+        # the till's cashier signs in with this PIN, or by scanning the badge code
+        self._cli("--config", str(self.data_dir / "server.toml"), "cashiers", "add", DEMO_CASHIER, "--pin-stdin",
+                  "--badge", DEMO_BADGE, stdin=DEMO_PIN + "\n")
         self.proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config",
                                       str(self.data_dir / "server.toml"), "serve"])
         deadline = time.monotonic() + 30
@@ -108,6 +113,9 @@ def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str
         provision(config, token=store.enrolment_token(role), name="demo kiosk")
         runtime = build_runtime(config)
         print(f"demo store server on {store.url}; SMS codes appear in this terminal", flush=True)
+        if role == "cashier":
+            print(f"the till's cashier {DEMO_CASHIER!r} signs in with PIN {DEMO_PIN} (or the badge {DEMO_BADGE})",
+                  flush=True)
         return run_app(runtime, scripted=scripted, store=store, shots=out_dir / "screenshots")
     finally:
         store.stop()
@@ -134,7 +142,7 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
         def begin(_app) -> None:
             if runtime.config.role == "cashier":
                 steps = cashier_steps(app, card="10007", phone="0671234567", read_code=store.last_code,
-                                      lang=runtime.config.language)
+                                      pin=DEMO_PIN, lang=runtime.config.language)
             else:
                 steps = customer_steps(app, card="10001", phone="+380501234567", read_code=store.last_code,
                                        lang=runtime.config.language)

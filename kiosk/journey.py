@@ -165,9 +165,12 @@ def tap_first_row(app) -> None:
     tap_widget(buttons[0])
 
 
-def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str], lang: str = "en") -> list[Step]:
-    """At the till, by touch: activate a pre-issued card, sell with accrual, take payment in bonuses with
-    the customer's code, return part of the sale, cancel another sale."""
+def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str], pin: str,
+                  lang: str = "en") -> list[Step]:
+    """At the till, by touch: the cashier signs in; activates a pre-issued card; one receipt with accrual,
+    one paid partly with bonuses (frozen preview, the customer's code); the next customer's scan from the
+    result screen; a partial return picked from the server's list; a cancel; the card found by the
+    customer's phone and the code sent to it; idle sign-out and the Sign out button."""
     from .i18n import _
     from .screens.format import money
 
@@ -190,8 +193,19 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         # the result screen is redrawn with the server's own figures once the sync has its answer
         return lambda: current() == "till_result" and line in app.screen("till_result").body
 
+    def previews(line: str):
+        return lambda: current() == "till_amount" and line in app.screen("till_amount").preview_text
+
+    def sign_in() -> None:
+        tap_keys(app, pin)
+        tap(app, _("Sign in"))
+
+    signed_in = lambda: current() == "attract" and app.cashier_name != ""  # noqa: E731
     return [
-        Step("till-attract", lambda: app.switch_language(lang), lambda: current() == "attract"),
+        Step("till-signin", lambda: app.switch_language(lang), lambda: current() == "till_signin"),
+        Step("till-signin-wrong", lambda: (tap_keys(app, "0000"), tap(app, _("Sign in"))),
+             lambda: current() == "till_signin" and app.signin.error == "cashier_pin_wrong"),
+        Step("till-signed-in", sign_in, signed_in),
         Step("till-card-not-activated", scan, lambda: current() == "card" and app.identify.card["state"] == "issued"),
         # a step ends where the screen changes: the next one taps once the new screen is laid out
         Step("till-activate", lambda: tap(app, _("Activate this card")), lambda: current() == "register_phone"),
@@ -202,54 +216,75 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
              lambda: current() == "register_done"),
         Step("till-activated", lambda: app.backend.sync.kick(), synced, timeout=30),
         Step("till-card-active", scan, lambda: current() == "card" and app.identify.card["state"] == "active"),
+        # one receipt: amount, then the whole receipt as the server would book it, frozen
         Step("till-sale", lambda: (note_balance(), tap(app, _("Sale"))), lambda: current() == "till_amount"),
         Step("till-sale-amount", lambda: tap_keys(app, "250"), lambda: app.till.amount == 25000),
-        Step("till-sale-preview", lambda: tap(app, _("Next")), lambda: app.till.state.value == "preview"),
+        Step("till-sale-preview", lambda: tap(app, _("Next")),
+             previews(_("Bonus earned: {amount}").format(amount=money(2500)))),
         Step("till-sale-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
         Step("till-sale-synced", sync_then_card,
-             shows(_("Bonus accrued: {amount}").format(amount=money(2500))), timeout=30),
+             shows(_("Bonus earned: {amount}").format(amount=money(2500))), timeout=30),
         Step("till-sale-accrued", lambda: tap(app, _("Done")),
              lambda: current() == "card" and balance() == seen["balance"] + 2500),
-        Step("till-redeem", lambda: tap(app, _("Pay with bonuses")), lambda: current() == "till_amount"),
-        Step("till-redeem-amount", lambda: tap_keys(app, "10"), lambda: app.till.amount == 1000),
-        Step("till-redeem-code", lambda: tap(app, _("Confirm")), lambda: current() == "till_code"),
-        Step("till-redeem-done", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
+        # a receipt of 100 paid 10 with bonuses: the accrual on the 90 paid in money, the code to the phone
+        Step("till-bonus-sale", lambda: (note_balance(), tap(app, _("Sale")), tap_keys(app, "100")),
+             lambda: current() == "till_amount" and app.till.amount == 10000),
+        Step("till-bonus-preview", lambda: tap(app, _("Next")), lambda: app.till.state.value == "preview"),
+        Step("till-bonus-choose", lambda: tap(app, _("Pay with bonuses")), lambda: app.till.state.value == "bonus"),
+        Step("till-bonus-typed", lambda: tap_keys(app, "<<<<<<<<10"), lambda: app.till.bonus_entry.minor == 1000),
+        Step("till-bonus-applied", lambda: tap(app, _("Apply")),
+             previews(_("To pay: {amount}").format(amount=money(9000)))),
+        Step("till-bonus-code", lambda: tap(app, _("Confirm")), lambda: current() == "till_code"),
+        Step("till-bonus-done", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
              lambda: current() == "till_result"),
-        Step("till-redeem-synced", sync_then_card, synced, timeout=30),
-        Step("till-redeemed", lambda: tap(app, _("Done")),
-             lambda: current() == "card" and balance() == seen["balance"] + 1500),
-        Step("till-return-pick", lambda: tap(app, _("Return")), lambda: current() == "till_pick"),
+        Step("till-bonus-synced", sync_then_card,
+             shows(_("Bonus earned: {amount}").format(amount=money(900))), timeout=30),
+        # the next customer's card on the result screen: no Done needed
+        Step("till-next-scan", lambda: app.scans.put(Scan(card, "demo")),
+             lambda: current() == "card" and balance() == seen["balance"] - 1000 + 900
+             and app.indicators.history[-1:] == ["scan_ok"]),
+        # a return at any till: the server's list of the card's sales, newest first (the bonus receipt)
+        Step("till-return-pick", lambda: (note_balance(), tap(app, _("Return"))),
+             lambda: current() == "till_pick" and bool(app.till.options)),
         Step("till-return-picked", lambda: tap_first_row(app), lambda: current() == "till_amount"),
-        Step("till-return-amount", lambda: tap_keys(app, "<<<50"), lambda: app.till.amount == 5000),
-        Step("till-return-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
-        Step("till-return-synced", sync_then_card,
-             shows(_("Give back in money: {amount}").format(amount=money(5000))), timeout=30),
-        Step("till-returned", lambda: tap(app, _("Done")),
-             lambda: current() == "card" and balance() == seen["balance"] + 1000),
-        Step("till-sale2", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
-        Step("till-sale2-done", lambda: (tap_keys(app, "40"), tap(app, _("Next")), tap(app, _("Confirm"))),
-             lambda: current() == "till_result"),
+        Step("till-return-amount", lambda: tap_keys(app, "<<<<<<50"),
+             previews(_("Bonuses given back: {amount}").format(amount=money(500)))),
+        Step("till-return-code", lambda: tap(app, _("Confirm")), lambda: current() == "till_code"),
+        Step("till-returned", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
+             shows(_("Give back in money: {amount}").format(amount=money(4500))), timeout=30),
+        Step("till-return-card", lambda: tap(app, _("Done")),
+             lambda: current() == "card" and balance() == seen["balance"] + 500 - 450),
+        Step("till-sale2", lambda: (note_balance(), tap(app, _("Sale"))), lambda: current() == "till_amount"),
+        Step("till-sale2-preview", lambda: (tap_keys(app, "40"), tap(app, _("Next"))),
+             lambda: app.till.state.value == "preview"),
+        Step("till-sale2-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
         Step("till-sale2-synced", sync_then_card, synced, timeout=30),
         Step("till-sale2-accrued", lambda: tap(app, _("Done")),
-             lambda: current() == "card" and balance() == seen["balance"] + 1400),
-        Step("till-cancel-pick", lambda: tap(app, _("Cancel")), lambda: current() == "till_pick"),
+             lambda: current() == "card" and balance() == seen["balance"] + 400),
+        Step("till-cancel-pick", lambda: tap(app, _("Cancel")),
+             lambda: current() == "till_pick" and bool(app.till.options)),
         Step("till-cancel-ask", lambda: tap_first_row(app), lambda: current() == "till_result"),
         Step("till-cancelled", lambda: tap(app, _("Cancel it")),
              lambda: app.till is not None and app.till.state.value == "done", timeout=20),
         Step("till-after-cancel", lambda: tap(app, _("Done")),
-             lambda: current() == "card" and balance() == seen["balance"] + 1000),
-        # the customer left the card at home: the cashier finds it by the phone number they say
+             lambda: current() == "card" and balance() == seen["balance"]),
+        # the customer left the card at home: the cashier finds it by the phone they say and the code sent there
         Step("till-home", app.go_home, lambda: current() == "attract"),
         Step("till-find-typed", lambda: tap(app, _("Card number or phone")), lambda: current() == "identify_typed"),
         Step("till-find-phone", lambda: (tap(app, _("Phone number")), tap_keys(app, phone)),
              lambda: app.identify.typing == "phone" and app.identify.typed == phone),
-        Step("till-found-by-phone", lambda: tap(app, _("Find the card")),
+        Step("till-find-code", lambda: tap(app, _("Find the card")), lambda: current() == "identify_code"),
+        Step("till-found-by-phone", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
              lambda: current() == "card" and app.identify.card["number"] == card),
-        # the cashier walks away mid-sale: the idle timeout goes home and forgets card and amount
+        # the cashier walks away mid-sale: the idle timeout forgets card and amount, and signs the cashier out
         Step("till-idle-typed", lambda: tap(app, _("Sale")), lambda: current() == "till_amount"),
-        Step("till-idle-wiped", lambda: (tap_keys(app, "12"), setattr(app, "_last_activity", time.monotonic() - 1e4),
+        Step("till-idle-signed-out", lambda: (tap_keys(app, "12"),
+                                              setattr(app, "_last_activity", time.monotonic() - 1e4),
                                               setattr(app, "_last_input", time.monotonic() - 1e4)),
-             lambda: current() == "attract" and app.till is None and app.identify.card is None),
+             lambda: current() == "till_signin" and app.till is None and app.identify.card is None
+             and app.cashier is None),
+        Step("till-signed-in-again", sign_in, signed_in),
+        Step("till-sign-out", lambda: tap(app, _("Sign out")), lambda: current() == "till_signin"),
         *technician_steps(app),
     ]
 
@@ -281,7 +316,7 @@ def technician_steps(app, new_pin: str = "4711") -> list[Step]:
         Step("tech-log", lambda: tap(app, _("Logs")),
              lambda: current() == "tech_log" and app.screen("tech_log").lines != ""),
         Step("tech-back", lambda: tap(app, _("Back")), lambda: current() == "tech_menu"),
-        Step("tech-exit", lambda: tap(app, _("Exit")), lambda: current() == "attract"),
+        Step("tech-exit", lambda: tap(app, _("Exit")), lambda: current() in ("attract", "till_signin")),
         Step("tech-pin-again", tap_shop_name, lambda: current() == "tech_pin"),
         Step("tech-new-pin-works", lambda: (tap_keys(app, new_pin), tap(app, _("Enter"))),
              lambda: current() == "tech_menu"),

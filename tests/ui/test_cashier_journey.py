@@ -1,7 +1,8 @@
 """The real app at a till, driven by simulated touches on its buttons and scans, against a real store
-server: activation of a pre-issued card, sale with accrual, payment with bonuses and the SMS code,
-partial return, cancel, finding the card by the customer's phone. Each step waits for the balance the
-server reports; screenshots are kept in test-output/till/."""
+server: the cashier's sign-in, activation of a pre-issued card, a receipt with accrual, a receipt paid
+partly with bonuses and the SMS code, the next customer's scan on a result screen, a partial return from the
+server's list of the card's sales, a cancel, finding the card by the customer's phone and its code, idle
+sign-out. Each step waits for the balance the server reports; screenshots are kept in test-output/till/."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_till_journey_by_touch_against_a_real_server(tmp_path):
         shutil.copytree(shots, KEEP)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     names = [p.stem for p in sorted(shots.glob("*.png"))]
-    for step in ("till-activate-done", "till-sale-accrued", "till-redeem-code", "till-redeemed", "till-returned",
-                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-wiped",
+    for step in ("till-signed-in", "till-activate-done", "till-sale-preview", "till-sale-accrued",
+                 "till-bonus-applied", "till-bonus-code", "till-bonus-synced", "till-next-scan", "till-returned",
+                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-signed-out", "till-sign-out",
                  "tech-new-pin-again", "tech-log", "tech-new-pin-works"):
         assert any(name.endswith(step) for name in names), step
