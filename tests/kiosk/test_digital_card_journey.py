@@ -23,7 +23,7 @@ from kiosk.messages import message
 from kiosk.store import LocalStore
 from store_server import cards, digital_card, shop
 from store_server.db import make_engine
-from tests.kiosk.test_flow_cashier import device, type_in
+from tests.kiosk.test_till_against_server import device, type_in
 from tests.support.server import free_port, init_demo_server
 
 PHONE = "+380671230077"

@@ -7,7 +7,7 @@ import pytest
 
 from kiosk.flows.identify import IdentifyFlow, IdentifyState
 from kiosk.flows.register import RegisterFlow, RegisterState
-from tests.kiosk.test_flow_cashier import device, type_in
+from tests.kiosk.test_till_against_server import device, type_in
 
 PHONE = "+380671112244"
 CARD = "10060"

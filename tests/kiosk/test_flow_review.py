@@ -9,7 +9,7 @@ import pytest
 from kiosk.flows.balance import Balance
 from kiosk.flows.cashier import refresh_shop_config, shop_config
 from kiosk.flows.register import RegisterFlow, RegisterState
-from tests.kiosk.test_flow_cashier import device, type_in
+from tests.kiosk.test_till_against_server import device, type_in
 from tests.support.server import free_port
 
 
