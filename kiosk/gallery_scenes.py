@@ -274,7 +274,7 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-signin", _signin("12")),
         ("till-signin-wrong", _signin(error="cashier_pin_wrong", attempts=2)),
         ("till-signin-locked", _signin(error="cashier_locked", locked=True)),
-        ("till-signin-offline", _signin("1234", error="signin_needs_server")),
+        ("till-signin-offline", _signin(error="signin_needs_server")),
         ("identify-code", _identify_code("wrong_code")),
         ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
         # the whole receipt, frozen: discount, bonuses spent, to pay, bonus earned
