@@ -52,6 +52,8 @@ MESSAGES = {
     "sale_not_found": N_("No sale with this receipt. Check the number, or the sale is not on the server yet."),
     "sale_not_returnable": N_("Nothing of this sale can be returned any more."),
     "sale_not_cancellable": N_("This sale can no longer be cancelled. Make a return instead."),
+    "return_period_over": N_("This sale is older than the shop's return period: it can no longer be returned or "
+                             "cancelled."),
     "receipt_of_another_card": N_("This receipt belongs to another card."),
     "needs_server": N_("Returns and cancellations need the shop's server, which cannot be reached now. Nothing "
                        "was changed; try again in a minute."),
@@ -67,6 +69,7 @@ MESSAGES = {
     "cashier_blocked": N_("This cashier is blocked. Ask the shop owner."),
     "cashier_unknown": N_("The server does not know this cashier. Sign in again."),
     "cashier_required": N_("A cashier must be signed in for this."),
+    "pin_required": N_("Type your PIN first."),
     "card_not_active": N_("This card is not activated, so no code can be sent. Activate it first."),
     "verification_impossible": N_("This card has no phone to send a code to. Activate it first."),
     "verification_required": N_("The customer's code is needed for this operation."),

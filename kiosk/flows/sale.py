@@ -142,7 +142,7 @@ class SaleFlow(CodeGated, Settling):
         purpose = self.receipt["code_purpose"]
         if purpose:
             self.code = CodeStep(self.backend, purpose=purpose, card_number=self.card["number"],
-                                 amount=self.discount + self.bonus_payment)
+                                 amount=self.receipt.get("code_amount", self.discount + self.bonus_payment))
             self.state = SaleState.CODE
             if not self.code.send():
                 self.error = self.code.error
@@ -159,6 +159,8 @@ class SaleFlow(CodeGated, Settling):
             receipt["accrued"] = _int(answer, "accrued", None)
             purpose = answer.get("code_purpose")
             receipt["code_purpose"] = purpose if purpose in ("discount", "redeem", "sale") else None
+            # the amount the code's token must name (the server says; older servers: discount + bonuses)
+            receipt["code_amount"] = _int(answer, "code_amount", receipt["discount"] + receipt["bonus_payment"])
             receipt["offline"] = False
             if receipt["amount"] != amount or receipt["bonus_payment"] != bonus_payment:
                 raise BadResponse("receipt preview for another amount")
@@ -179,7 +181,8 @@ class SaleFlow(CodeGated, Settling):
         discount = amount * percent // 100
         purpose = "discount" if discount and code_required(self.config, "discount", discount) else None
         return {"amount": amount, "discount": discount, "bonus_payment": 0, "max_bonus_payment": 0,
-                "to_pay": amount - discount, "accrued": None, "code_purpose": purpose, "offline": True}
+                "to_pay": amount - discount, "accrued": None, "code_purpose": purpose, "code_amount": discount,
+                "offline": True}
 
     def _queue(self, token: str | None) -> SaleState:
         payload = {"card_number": self.card["number"], "amount": self.amount}

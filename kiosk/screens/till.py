@@ -260,6 +260,8 @@ class TillResultScreen(KioskScreen):
                        "bonus_payment": result.get("bonus_payment", result.get("redeemed", 0)),
                        "to_pay": result.get("to_pay", result.get("paid", flow.to_pay))}
             lines = receipt_lines(figures, accrued=int(result.get("accrued") or 0))
+            if result.get("receipt_no"):  # the number a return or cancel finds this sale by, at any till
+                lines.insert(0, _("Receipt No. {receipt}").format(receipt=result["receipt_no"]))
             if "balance" in result:
                 lines.append(_("Balance now: {amount}").format(amount=money(result["balance"])))
         else:

@@ -84,7 +84,11 @@ def shop(store_server, tmp_path_factory):
     assert flow.submit_code() is RegisterState.DONE, flow.error
     entrance.sync.drain()
     till_a, till_b = device(store_server, tmp, "cashier", "till-a"), device(store_server, tmp, "cashier", "till-b")
+    for till in (till_a, till_b):
+        till.sync.start()  # returns and cancels wait for the server's verdict, which the sync brings
     yield {"a": till_a, "b": till_b, "pins": pins, "entrance": entrance, "server": store_server}
+    for till in (till_a, till_b):
+        till.sync.stop()
     for backend in (till_a, till_b, entrance):
         backend.store.close()
 
