@@ -107,9 +107,9 @@ def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str
         os.environ.pop("KIOSK_STATE_DIR", None)
         if scripted:
             # the scripted till asks one customer for several codes within a minute; the shop's resend
-            # pause (30 s) would make the script wait, not test anything
+            # pause (30 s) and limit per 15 minutes would make the script wait, not test anything
             store._cli("--config", str(store.data_dir / "server.toml"), "settings", "set", "otp",
-                       json.dumps({"resend_after_seconds": 1}))
+                       json.dumps({"resend_after_seconds": 1, "sends_per_phone_15min": 20}))
         provision(config, token=store.enrolment_token(role), name="demo kiosk")
         runtime = build_runtime(config)
         print(f"demo store server on {store.url}; SMS codes appear in this terminal", flush=True)
