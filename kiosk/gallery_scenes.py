@@ -279,9 +279,6 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-sale-amount", _till(SaleFlow, keys="1250.5")),
         # the whole receipt, frozen: discount, bonuses spent, to pay, bonus earned
         ("till-sale-preview", _till(SaleFlow, state=SaleState.PREVIEW, receipt=RECEIPT, view=card(kind="discount"))),
-        ("till-sale-preview-none", _till(SaleFlow, state=SaleState.PREVIEW,
-                                         receipt={**RECEIPT, "discount": 0, "bonus_payment": 0, "to_pay": 125050,
-                                                  "accrued": 12505, "code_purpose": None})),
         ("till-sale-preview-offline", _till(SaleFlow, state=SaleState.PREVIEW, view=card(kind="discount"),
                                             receipt={**RECEIPT, "bonus_payment": 0, "max_bonus_payment": 0,
                                                      "to_pay": 118798, "accrued": None, "offline": True},
@@ -301,7 +298,6 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-return-receipt", _till(ReturnFlow, sales=[], state=ReturnState.RECEIPT, error="sale_not_found",
                                       keys="000123")),
         ("till-return-amount", _till(ReturnFlow, sales=SALES, pick=0, amount=30000)),
-        ("till-return-code", _till(ReturnFlow, sales=SALES, pick=0, state=ReturnState.CODE)),
         ("till-return-settled", _till(ReturnFlow, sales=SALES, pick=0, state=ReturnState.DONE, outcome=Outcome(
             "done", result={"returned": 95000, "money_refund": 69000, "bonuses_taken": 7600,
                             "bonus_payment_refunded": 19000, "shortfall": 7000, "balance": 0}))),
@@ -311,7 +307,6 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-cancel-confirm", _till(CancelFlow, sales=SALES[1:], pick=0)),
         ("till-cancel-refused", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.REFUSED,
                                       error="bonuses_already_spent")),
-        ("till-cancel-queued", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.QUEUED)),
         ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
         ("register-questions-date", _questions(1, "1990-05", "bad_date")),
         ("tech-pin", _tech("tech_pin", error="wrong_pin")),

@@ -44,6 +44,7 @@ class SaleFlow(CodeGated, Settling):
         self.entry = AmountEntry()
         self.bonus_entry = AmountEntry()
         self.receipt: dict | None = None  # the frozen preview: what Confirm books
+        self._offered = False  # the bonus field holds the amount offered, not one typed
         self.code: CodeStep | None = None
         self.error: str | None = None
         self.operation_id: str | None = None
@@ -87,6 +88,9 @@ class SaleFlow(CodeGated, Settling):
         if self.state is SaleState.PREVIEW or self.state is SaleState.DONE:
             return  # the figures are frozen: keys do nothing until the cashier goes back on purpose
         self.error = None
+        if self.state is SaleState.BONUS and self._offered and key.isdigit():
+            self.bonus_entry.text = ""  # the cap was only offered: the first digit types another amount
+        self._offered = False
         {SaleState.AMOUNT: self.entry, SaleState.BONUS: self.bonus_entry}.get(self.state, self.code).press(key)
 
     # steps --------------------------------------------------------------------------------------------
@@ -103,14 +107,14 @@ class SaleFlow(CodeGated, Settling):
         """PREVIEW -> BONUS: how much to pay with bonuses, at most the server's cap (offered in full)."""
         if self.state is SaleState.PREVIEW and self.max_bonus_payment > 0:
             self.bonus_entry.set_minor(self.bonus_payment or self.max_bonus_payment)
-            self.state, self.error = SaleState.BONUS, None
+            self.state, self.error, self._offered = SaleState.BONUS, None, True
         elif self.state is SaleState.PREVIEW:
             self.error = "bonus_payment_needs_server" if self.offline else "no_bonus_to_spend"
         return self.state
 
     def use_max(self) -> None:
         if self.state is SaleState.BONUS:
-            self.error = None
+            self.error, self._offered = None, True
             self.bonus_entry.set_minor(self.max_bonus_payment)
 
     def apply_bonus(self) -> SaleState:
