@@ -33,8 +33,9 @@ from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
 from .flows.register import RegisterFlow, RegisterState
-from .flows.return_ import ReturnFlow
+from .flows.return_ import ReturnFlow, open_receipt
 from .flows.sale import SaleFlow
+from .flows.sales import is_receipt
 from .flows.signin import CashierSession, SignInFlow
 from .flows.technician import ROLES, PinChange, PinLock, TechnicianFlow
 from .i18n import _, ngettext
@@ -312,7 +313,13 @@ class KioskApp(App):
         if till is not None and till.state.value in ("pick", "receipt"):  # a receipt's QR for a return or cancel
             self.run_async(lambda: till.submit_receipt(scan.payload), self._receipt_scanned)
             return
-        if current == "till_result" and till is not None and till.state.value in ("done", "refused", "queued"):
+        finished = current == "till_result" and till is not None and till.state.value in ("done", "refused", "queued")
+        if is_receipt(scan.payload) and self.cashier is not None and (finished or current in ("attract", "card")):
+            # a receipt's QR at the till: its sale, ready to return, from whichever till sold it
+            self.run_async(lambda: open_receipt(self.backend, self.identify, scan.payload,
+                                                cashier=self.cashier.cashier_id), self._receipt_opened)
+            return
+        if finished:
             self.till = None  # the next customer's card: no need to tap Done first
         elif current.startswith(("register", "till", "tech", "identify_code")):
             if self.role == "cashier":
@@ -322,6 +329,20 @@ class KioskApp(App):
             self.indicators.error()
             return
         self.run_async(lambda: self.identify.on_scan(scan), self._identified)
+
+    def _receipt_opened(self, opened: tuple) -> None:
+        flow, error = opened
+        if flow is None:
+            self.indicators.error()
+            self.till = None
+            attract = self.screen("attract")
+            attract.notice = message(error)
+            self.sm.current = "attract"
+            Clock.schedule_once(lambda _dt: setattr(attract, "notice", ""), 6)
+            return
+        self.indicators.scan_ok()
+        self.till = flow
+        self.show(self.till_screen())
 
     def _receipt_scanned(self, _state) -> None:
         if self.till is not None:

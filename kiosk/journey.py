@@ -224,7 +224,7 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-sale-done", lambda: tap(app, _("Confirm")), lambda: current() == "till_result"),
         Step("till-sale-synced", sync_then_card,
              shows(_("Bonus earned: {amount}").format(amount=money(2500))), timeout=30),
-        Step("till-sale-accrued", lambda: tap(app, _("Done")),
+        Step("till-sale-accrued", lambda: (seen.__setitem__("sale", app.till.operation_id), tap(app, _("Done"))),
              lambda: current() == "card" and balance() == seen["balance"] + 2500),
         # a receipt of 100 paid 10 with bonuses: the accrual on the 90 paid in money, the code to the phone
         Step("till-bonus-sale", lambda: (note_balance(), tap(app, _("Sale"))), lambda: current() == "till_amount"),
@@ -268,6 +268,10 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
              lambda: app.till is not None and app.till.state.value == "done", timeout=20),
         Step("till-after-cancel", lambda: tap(app, _("Done")),
              lambda: current() == "card" and balance() == seen["balance"]),
+        # the receipt of the first sale, its QR scanned: that sale's return, ready, whichever till sold it
+        Step("till-receipt-qr", lambda: app.scans.put(Scan("lk://receipt/" + seen["sale"], "demo")),
+             lambda: current() == "till_amount" and app.till.sale["operation_id"] == seen["sale"]
+             and app.indicators.history[-1:] == ["scan_ok"]),
         # the customer left the card at home: the cashier finds it by the phone they say and the code sent there
         Step("till-home", app.go_home, lambda: current() == "attract"),
         Step("till-find-typed", lambda: tap(app, _("Card number or phone")), lambda: current() == "identify_typed"),

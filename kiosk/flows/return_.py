@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from enum import Enum
 
+from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .cashier import shop_config
 from .code import CodeGated, CodeStep, code_required
 from .entry import AmountEntry, DigitEntry
+from .identify import IdentifyState
 from .outcome import Settling, wait_for
-from .sales import MAX_RECEIPT_DIGITS, SalesFromServer
+from .sales import MAX_RECEIPT_DIGITS, SalesFromServer, receipt_key
 
 
 class ReturnState(Enum):
@@ -123,3 +125,22 @@ class ReturnFlow(SalesFromServer, CodeGated, Settling):
             verification_token=token, cashier=self.cashier)
         self.state, self.error = ReturnState.DONE, None
         self.outcome = wait_for(self.backend, self.operation_id, timeout=self.wait)
+
+
+def open_receipt(backend, identify, payload: str, *,
+                 cashier: str | None = None) -> tuple[ReturnFlow | None, str | None]:
+    """A receipt's QR scanned at the till's home or on a card: its card is shown (`identify`) and a return
+    of that sale opened, whichever till sold it. (None, error code) when that cannot be."""
+    try:
+        sale = backend.client.sale(receipt_key(payload) or "")
+    except ServerRefused as e:
+        return None, e.code
+    except (ServerUnreachable, BadResponse):
+        return None, "needs_server"
+    if identify.lookup(str(sale.get("card_number") or "")) is not IdentifyState.CARD:
+        return None, identify.error
+    flow = ReturnFlow(backend, identify.card, cashier=cashier)
+    if not flow.offers(sale):
+        return None, "sale_not_returnable"
+    flow._take(sale)
+    return flow, None

@@ -319,3 +319,21 @@ def test_a_phone_look_up_needs_the_customers_code_when_the_shop_says_so(world):
     assert [c[0] for c in server.calls] == ["otp"]  # straight to the code: no look-up without it
     type_in(flow, "000000")
     assert flow.submit_code() is IdentifyState.CODE and flow.error == "wrong_code"
+
+
+def test_a_receipt_qr_at_the_tills_home_opens_its_return(world):
+    from kiosk.flows.return_ import open_receipt
+
+    backend, server = world
+    server.card = lambda number, timeout=None: dict(CARD)
+    backend.client.card = server.card
+    server.sales = [SALE, dict(SALE, operation_id="op-2", receipt_no="A-18", returnable_amount=0)]
+    identify = IdentifyFlow(backend)
+    flow, error = open_receipt(backend, identify, "lk://receipt/op-1", cashier="7")
+    assert error is None and flow.state is ReturnState.AMOUNT and flow.amount == 15000 and flow.cashier == "7"
+    assert identify.card["number"] == "10001"
+    assert open_receipt(backend, identify, "lk://receipt/op-2") == (None, "sale_not_returnable")
+    assert open_receipt(backend, identify, "lk://receipt/nope") == (None, "sale_not_found")
+    server.down = True
+    assert open_receipt(backend, identify, "lk://receipt/op-1") == (None, "needs_server")
+    assert not queued(backend)

@@ -36,6 +36,7 @@ def test_till_journey_by_touch_against_a_real_server(tmp_path):
     names = [p.stem for p in sorted(shots.glob("*.png"))]
     for step in ("till-signed-in", "till-activate-done", "till-sale-preview", "till-sale-accrued",
                  "till-bonus-applied", "till-bonus-code", "till-bonus-synced", "till-next-scan", "till-returned",
-                 "till-cancelled", "till-after-cancel", "till-found-by-phone", "till-idle-signed-out", "till-sign-out",
+                 "till-cancelled", "till-after-cancel", "till-receipt-qr", "till-found-by-phone",
+                 "till-idle-signed-out", "till-sign-out",
                  "tech-new-pin-again", "tech-log", "tech-new-pin-works"):
         assert any(name.endswith(step) for name in names), step
