@@ -22,6 +22,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.indicators import NullIndicators
 from drivers.scanner.base import Scan, ScanQueue
+from drivers.scanner.decode import EnrolmentCode, decode
 from store_server.phones import mask
 
 from . import fonts, i18n, logbook
@@ -306,7 +307,8 @@ class KioskApp(App):
             self.show("tech_selftest")
             return
         current = self.sm.current
-        if current == "till_signin" and self.signin is not None:  # a staff badge
+        enrolment = isinstance(decode(scan.payload), EnrolmentCode)  # the technician's, signed in or not
+        if current == "till_signin" and self.signin is not None and not enrolment:  # a staff badge
             self.run_async(lambda: self.signin.badge(scan.payload), self._signed_in)
             return
         till = self.till
@@ -325,7 +327,7 @@ class KioskApp(App):
             if self.role == "cashier":
                 self.indicators.error()  # not taken: the cashier hears that it was not
             return  # a card scanned mid-operation must not throw away what was typed
-        if self.needs_signin():
+        if self.needs_signin() and not enrolment:
             self.indicators.error()
             return
         self.run_async(lambda: self.identify.on_scan(scan), self._identified)
