@@ -119,14 +119,26 @@ def test_screens_are_not_blank(gallery):
 
 def test_role_decides_what_the_card_screen_offers(gallery):
     buttons = json.loads((gallery / "buttons.json").read_text(encoding="utf-8"))
-    till = {"Sale", "Pay with bonuses", "Return", "Cancel"}
+    till = {"Sale", "Return", "Cancel"}
     # the entrance shows no cashier operations, whatever the card
     for scene in ("card", "card-not-activated", "card-discount-offline"):
         assert not till & set(buttons[f"en-800x480/{scene}"]), scene
     assert till <= set(buttons["en-800x480/card-cashier"])
+    # paying with bonuses is part of the receipt, not an operation of its own
+    assert "Pay with bonuses" not in buttons["en-800x480/card-cashier"]
     # a pre-issued card: the customer may activate it at the entrance; the till offers activation too
     assert "Activate this card" in buttons["en-800x480/card-not-activated"]
     assert "Activate this card" not in buttons["en-800x480/card"]
+
+
+def test_the_receipts_preview_is_frozen_on_screen(gallery):
+    """No numpad key can be pressed while the receipt's figures are shown: a stray tap cannot change them."""
+    buttons = json.loads((gallery / "buttons.json").read_text(encoding="utf-8"))
+    for key, pressable in buttons.items():
+        if key.endswith(("/till-sale-preview", "/till-sale-preview-offline")):
+            assert not set("0123456789.") & set(pressable), (key, pressable)
+    assert set("0123456789.") <= set(buttons["en-800x480/till-sale-amount"])
+    assert "Without bonuses" in buttons["en-800x480/till-sale-preview"]
 
 
 def test_only_the_till_offers_finding_a_card_by_phone(gallery):
