@@ -6,6 +6,7 @@ timeout or the end of the session the server granted (`expires_at`)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .entry import DigitEntry
 
 PIN_MIN, PIN_MAX = 4, 8
+RETRY_AFTER = 0.3  # s
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,14 @@ class SignInFlow:
         self.error, self.attempts_left, self.locked_until = None, None, None
         self.entry.text = ""  # a PIN never stays on the screen, right or wrong
         try:
-            self.session = _session(self.backend.client.cashier_login(**credentials))
+            try:
+                answer = self.backend.client.cashier_login(**credentials)
+            except BadResponse:
+                # a server error (e.g. its database busy with a batch that very moment) changed nothing:
+                # once more before the cashier is told the server is away
+                time.sleep(RETRY_AFTER)
+                answer = self.backend.client.cashier_login(**credentials)
+            self.session = _session(answer)
         except ServerRefused as e:
             self.error = e.code
             if e.code == "cashier_pin_wrong":

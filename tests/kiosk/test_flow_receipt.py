@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kiosk.backend import Backend
-from kiosk.client import ServerRefused, ServerUnreachable
+from kiosk.client import BadResponse, ServerRefused, ServerUnreachable
 from kiosk.flows.cancel import CancelFlow, CancelState
 from kiosk.flows.identify import IdentifyFlow, IdentifyState
 from kiosk.flows.return_ import ReturnFlow, ReturnState
@@ -292,6 +292,18 @@ def test_sign_in_with_a_pin_or_a_badge(world):
     assert not session.expired(datetime(2026, 11, 26, 21, 0, tzinfo=UTC))
     assert session.expired(datetime(2026, 11, 26, 22, 0, tzinfo=UTC) + timedelta(seconds=1))
     assert SignInFlow(backend).badge(" STAFF-7\n").name == "Olena"
+    answers = iter([BadResponse("server error HTTP 500"), {"cashier_id": "8", "name": "Petro"}])
+
+    def busy_then_fine(**_credentials):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    backend.client.cashier_login = busy_then_fine  # a server error once: tried again, not "server away"
+    retried = SignInFlow(backend)
+    type_in(retried, "5555")
+    assert retried.submit().name == "Petro" and retried.session.expires_at is None
+    del backend.client.cashier_login
     server.down = True
     offline = SignInFlow(backend)
     type_in(offline, "4711")
