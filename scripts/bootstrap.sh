@@ -29,6 +29,8 @@ command -v gcc >/dev/null || need_pkgs+=(gcc python3-dev)
 [ -e /usr/include/linux/input.h ] || need_pkgs+=(linux-libc-dev)
 # systemd-analyze verify checks the units and systemd-sysusers builds the image users in the tests.
 command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
+# The back-office tests drive Debian's Chromium through Playwright (never a browser download).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 # The emulator boot test (KIOSK_TEST_EMULATOR=1, see scripts/test) builds an arm64 image and boots it in QEMU.
 if [ "${KIOSK_TEST_EMULATOR:-0}" = "1" ]; then
     for tool in mmdebstrap:mmdebstrap qemu-system-aarch64:qemu-system-arm qemu-img:qemu-utils mcopy:mtools \
