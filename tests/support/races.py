@@ -252,22 +252,6 @@ def race_redeem_partial(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], 
     return answers, problems
 
 
-def race_sale_bonus_payment(fleet: Fleet, threads: int = 20) -> tuple[list[Answer], list[str]]:
-    """Receipts at several tills each paying with the card's whole balance at once (bonus_payment)."""
-    card = fleet.new_card()
-    fleet.sale(card)  # 1,000 bonuses
-    answers = fleet.fire([fleet.batch(i, fleet.op("sale", card_number=card, amount=5_000, bonus_payment=1_000))
-                          for i in range(threads)])
-    paid = [r["result"].get("bonus_payment", r["result"].get("redeemed", 0)) for r in _applied(answers)]
-    earned = sum(r["result"]["accrued"] for r in _applied(answers))
-    problems = []
-    if sum(paid) > 1_000:
-        problems.append(f"{sum(paid)} bonuses paid out of 1000")
-    if (left := fleet.balance(card)) < 0 or left != 1_000 - sum(paid) + earned:
-        problems.append(f"balance {left} after {sum(paid)} paid and {earned} earned")
-    return answers, problems
-
-
 def _sale_row(fleet: Fleet, sale_id: str) -> dict:
     with fleet.engine.connect() as conn:
         return dict(conn.execute(select(sales).where(sales.c.operation_id == sale_id)).mappings().one())
@@ -411,13 +395,16 @@ def race_one_operation_id(fleet: Fleet, threads: int = 20) -> tuple[list[Answer]
 
 
 def race_enrol(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]]:
-    """Five new tills enrol at once, each token sent twice (a double tap): one device per token."""
+    """Five new tills enrol at once, each token sent twice (a double tap): never two devices for one token.
+
+    Refusals are allowed (the second tap; 429 once the address has failed often, [limits]); 5xx are not."""
     with fleet.engine.begin() as conn:
         tokens = [devices.create_enrolment_token(conn, role="cashier") for _ in range(threads // 2)]
     answers = fleet.fire([fleet.enrol_call("cashier", tokens[i % len(tokens)]) for i in range(threads)])
     problems = []
-    if (enrolled := sum(a.status == 200 for a in answers)) != len(tokens):
-        problems.append(f"{enrolled} devices enrolled with {len(tokens)} tokens")
+    per_token = [sum(a.status == 200 for a in answers[i::len(tokens)]) for i in range(len(tokens))]
+    if max(per_token) > 1:
+        problems.append(f"one token enrolled {max(per_token)} devices")
     return answers, problems
 
 
@@ -477,7 +464,6 @@ def race_receipt_returns(fleet: Fleet, threads: int = 10) -> tuple[list[Answer],
 RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_whole": race_redeem_whole,
     "redeem_partial": race_redeem_partial,
-    "sale_bonus_payment": race_sale_bonus_payment,
     "return_return": race_return_return,
     "return_cancel": race_return_cancel,
     "redeem_cancel": race_redeem_cancel,
