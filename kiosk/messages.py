@@ -54,6 +54,10 @@ MESSAGES = {
     "sale_not_cancellable": N_("This sale can no longer be cancelled. Make a return instead."),
     "return_period_over": N_("This sale is older than the shop's return period: it can no longer be returned or "
                              "cancelled."),
+    "card_needs_till": N_("This card already has bonuses or purchases: it is activated at the till, with the card "
+                          "in hand."),
+    "same_card": N_("The new card is the same as the old one."),
+    "card_not_free": N_("The new card must be a fresh card that is not activated yet."),
     "receipt_of_another_card": N_("This receipt belongs to another card."),
     "needs_server": N_("Returns and cancellations need the shop's server, which cannot be reached now. Nothing "
                        "was changed; try again in a minute."),

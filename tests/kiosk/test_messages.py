@@ -28,7 +28,11 @@ SERVER_ONLY = {"bad_card_type", "bad_range", "bad_state", "number_taken", "card_
                "reason_required",
                # server.toml's [limits] (a config error at start), the guard's setting names in its limits
                # loop, and the Twilio webhooks' signature check
-               "bad_limits", "sms_shop_per_hour", "sms_shop_per_day", "signature_unverifiable", "bad_signature"}
+               "bad_limits", "sms_shop_per_hour", "sms_shop_per_day", "signature_unverifiable", "bad_signature",
+               # the store-server cashiers CLI, and the back office's own accounts (web pages, not devices)
+               "badge_taken", "pin_taken", "cashier_not_found", "password_too_short", "password_too_long",
+               "bad_name", "account_exists", "too_many_logins", "account_locked", "bad_login", "bad_password",
+               "account_not_found"}
 KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing",
               "already_have_card", "no_card_yet"}
 
