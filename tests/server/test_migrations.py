@@ -141,3 +141,28 @@ def test_upgrade_command_and_refusal_on_the_command_line(tmp_path):
     assert again.returncode == 0 and "already" in again.stdout
     tables = inspect(db.make_engine(f"sqlite:///{tmp_path / 'store.db'}")).get_table_names()
     assert "alembic_version" in tables and "till_activations" in tables
+
+
+def test_a_customer_the_old_race_left_with_two_active_cards_keeps_the_newest(database_url):
+    """0006_one_active_card: before the index, two tills could bind one known phone to two cards at once."""
+    from datetime import timedelta
+
+    from alembic import command
+
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0005_device_clocks")
+        shop.seed_demo(conn)
+        customer = conn.execute(insert(db.customers).values(phone="+380501112233", created_at=NOW)
+                                ).inserted_primary_key[0]
+        for number, minutes in (("10001", 0), ("10002", 5), ("10003", 1)):
+            conn.execute(db.cards.update().where(db.cards.c.number == number).values(
+                state="active", customer_id=customer, activated_at=NOW + timedelta(minutes=minutes)))
+    assert migrate.upgrade(engine)[1] == migrate.head()
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(db.cards.c.number, db.cards.c.state)
+                                   .where(db.cards.c.customer_id == customer)).all())
+    assert states == {"10001": "blocked", "10002": "active", "10003": "blocked"}
+    with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
+        conn.execute(db.cards.update().where(db.cards.c.number == "10001").values(state="active"))
+    engine.dispose()
