@@ -22,17 +22,18 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.server import init_demo_server  # noqa: E402
+from tests.support.times import iso_ago  # noqa: E402
 
 
 def batches(n: int, size: int, cards: int, mixed: bool) -> list[list[dict]]:
-    ops = []
+    ops, at = [], iso_ago(hours=1)  # recent: the server refuses times over 400 days old
     for i in range(n):
         number = str(100001 + i % cards)
         if mixed and i % 11 == 10:
-            ops.append({"id": str(uuid.uuid4()), "type": "redeem", "at": "2026-11-23T12:00:00Z",
+            ops.append({"id": str(uuid.uuid4()), "type": "redeem", "at": at,
                         "payload": {"card_number": number, "amount": 1}})
         else:
-            ops.append({"id": str(uuid.uuid4()), "type": "sale", "at": "2026-11-23T12:00:00Z", "cashier": "bench",
+            ops.append({"id": str(uuid.uuid4()), "type": "sale", "at": at, "cashier": "bench",
                         "payload": {"card_number": number, "amount": 1_000 + i}})
     return [ops[i:i + size] for i in range(0, n, size)]
 

@@ -24,12 +24,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.server import START_DEADLINE, init_demo_server, wait_ready  # noqa: E402
+from tests.support.times import iso_ago  # noqa: E402
 
 
 def prepare(server, cards: int) -> str:
     server.cli("cards", "issue", "100001", str(100000 + cards))
     key = server.enrol("cashier")["device_key"]
-    ops = [{"id": str(uuid.uuid4()), "type": "sale", "at": "2026-11-23T12:00:00Z",
+    ops = [{"id": str(uuid.uuid4()), "type": "sale", "at": iso_ago(hours=1),
             "payload": {"card_number": str(100001 + i % cards), "amount": 1_000 + i}} for i in range(cards * 3)]
     for i in range(0, len(ops), 500):
         r = requests.post(f"{server.url}/api/v1/operations:batch", json={"operations": ops[i:i + 500]},

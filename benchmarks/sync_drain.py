@@ -27,6 +27,7 @@ from kiosk.client import StoreClient  # noqa: E402
 from kiosk.store import LocalStore  # noqa: E402
 from kiosk.sync import SyncWorker  # noqa: E402
 from tests.support.server import init_demo_server  # noqa: E402
+from tests.support.times import iso_ago  # noqa: E402
 
 DRAIN_GOAL_S = 5.0
 SPEEDUP_GOAL = 20.0
@@ -53,7 +54,7 @@ def drain(server, key: str, db: Path, ops: int, batch_size: int) -> tuple[float,
         conn.executemany(
             "insert into outbox (id, type, at, payload, status, attempts, created_at) "
             "values (?, 'sale', ?, ?, 'pending', 0, ?)",
-            [(str(uuid.uuid4()), "2026-01-01T12:00:00+00:00",
+            [(str(uuid.uuid4()), iso_ago(hours=1),
               json.dumps({"card_number": f"100{30 + i % 50}", "amount": 100 + i}), time.time()) for i in range(ops)])
     client = TimedClient(server.url, device_key=key, timeout=60)
     worker = SyncWorker(store, client, batch_size=batch_size)

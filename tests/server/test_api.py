@@ -9,6 +9,7 @@ import time
 import uuid
 
 import requests
+from tests.support.times import iso_ago
 
 API = "/api/v1"
 
@@ -19,7 +20,7 @@ def call(server, method, path, key=None, **kw):
 
 
 def sale(number, amount, op_id=None, **extra):
-    return {"id": op_id or str(uuid.uuid4()), "type": "sale", "at": "2026-11-23T12:00:00+02:00",
+    return {"id": op_id or str(uuid.uuid4()), "type": "sale", "at": iso_ago(hours=2),
             "payload": {"card_number": number, "amount": amount, **extra}}
 
 
@@ -74,9 +75,9 @@ def test_sale_return_cancel_over_http(store_server):
     s1, s2 = sale("10020", 100_000), sale("10020", 40_000)
     res = call(store_server, "POST", "/operations:batch", key, json={"operations": [s1, s2]}).json()["results"]
     assert [r["result"]["accrued"] for r in res] == [10_000, 4_000]
-    ret = {"id": str(uuid.uuid4()), "type": "return", "at": "2026-11-23T13:00:00Z",
+    ret = {"id": str(uuid.uuid4()), "type": "return", "at": iso_ago(hours=1),
            "payload": {"sale_id": s1["id"], "amount": 50_000}}
-    cancel = {"id": str(uuid.uuid4()), "type": "cancel", "at": "2026-11-23T13:00:00Z",
+    cancel = {"id": str(uuid.uuid4()), "type": "cancel", "at": iso_ago(hours=1),
               "payload": {"operation_id": s2["id"]}}
     res = call(store_server, "POST", "/operations:batch", key, json={"operations": [ret, cancel]}).json()["results"]
     assert res[0]["result"]["bonuses_taken"] == 5_000 and res[1]["result"]["money_refund"] == 40_000
@@ -91,13 +92,13 @@ def test_redeem_needs_the_customers_code(store_server):
                                                           "card_number": "10021"}).json()
     tok = call(store_server, "POST", f"/otp/{ch['challenge_id']}/check", kiosk,
                json={"code": store_server.last_code(phone)}).json()["verification_token"]
-    reg = {"id": str(uuid.uuid4()), "type": "register", "at": "2026-11-23T12:00:00Z", "verification_token": tok,
+    reg = {"id": str(uuid.uuid4()), "type": "register", "at": iso_ago(minutes=10), "verification_token": tok,
            "payload": {"phone": phone, "card_number": "10021", "consent": True}}
     call(store_server, "POST", "/operations:batch", kiosk, json={"operations": [reg]})
     call(store_server, "POST", "/operations:batch", till, json={"operations": [sale("10021", 50_000)]})
     store_server.cli("settings", "set", "otp", '{"resend_after_seconds": 1}')
     time.sleep(1.1)  # the second code goes to the same phone; the resend pause is the OTP tests' subject
-    redeem = {"id": str(uuid.uuid4()), "type": "redeem", "at": "2026-11-23T12:05:00Z",
+    redeem = {"id": str(uuid.uuid4()), "type": "redeem", "at": iso_ago(minutes=5),
               "payload": {"card_number": "10021", "amount": 2_000}}
     res = call(store_server, "POST", "/operations:batch", till, json={"operations": [redeem]}).json()["results"][0]
     assert res["status"] == "rejected" and res["error"] == "verification_required"

