@@ -9,6 +9,7 @@ import time
 import uuid
 
 import requests
+
 from tests.support.times import iso_ago
 
 API = "/api/v1"

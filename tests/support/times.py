@@ -7,7 +7,7 @@ written. These give a recent time instead, and the shop-local day a report will 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -24,16 +24,6 @@ def iso(moment: datetime) -> str:
 
 def iso_ago(days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> str:
     return iso(ago(days, hours, minutes, seconds))
-
-
-def local_at(days_ago: int, hour: int, minute: int = 0, zone: str = "UTC") -> datetime:
-    """`hour:minute` on the shop's clock, `days_ago` shop-local days before today (aware, in the shop's zone).
-
-    Keep `days_ago` >= 1 when the time of day may be later than now; a rule window at 09:30 still gets
-    a 09:30 local time, only on a recent day."""
-    tz = ZoneInfo(zone)
-    day = datetime.now(tz).date() - timedelta(days=days_ago)
-    return datetime.combine(day, time(hour, minute), tz)
 
 
 def local_day(moment: datetime | str, zone: str = "UTC") -> str:

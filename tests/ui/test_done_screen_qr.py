@@ -34,8 +34,8 @@ def shots(tmp_path_factory) -> Path:
         pytest.fail("the UI tests need a display: run them through ./scripts/test, which starts Xvfb")
     out = tmp_path_factory.mktemp("done-qr")
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
-    proc = subprocess.run([sys.executable, "-c", RENDER, str(out)], capture_output=True, text=True, timeout=CHILD_SECONDS,
-                          env=env, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", RENDER, str(out)], capture_output=True, text=True,
+                          timeout=CHILD_SECONDS, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return out / "en-800x480"
 
