@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 from .. import clock
 from ..db import sms_log
 from ..metrics import count_sms
+from ..money import format_money_sms, format_plain
 from ..phones import mask
 from . import templates
 from .base import Gateway, GatewayError, SendResult
@@ -86,13 +88,14 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
     return sent
 
 
-def notice_for(op: dict, result: dict, mode: str) -> tuple[str, dict] | None:
+def notice_for(op: dict, result: dict, mode: str, *, money: Callable[[int], str] = templates.format_points,
+               points: Callable[[int], str] = templates.format_points) -> tuple[str, dict] | None:
     """The notice an applied operation gets under `transaction_sms` = mode ("money" or "all"), or None.
 
     "money": operations that moved bonuses (earned, paid with, given back, taken back); "all": every sale,
-    redemption, return and cancel, also a discount card's purchase that moves no bonuses.
+    redemption, return and cancel, also a discount card's purchase that moves no bonuses. `money` and `points`
+    write minor units for the reader (send_notices binds them to the shop's currency and language).
     """
-    points, money = templates.format_points, templates.format_points
     kind = op.get("type")
     if kind == "sale":
         spent, accrued = result.get("bonus_payment", result.get("redeemed", 0)), result.get("accrued", 0)
@@ -130,11 +133,20 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
         if mode not in ("money", "all"):
             return 0
         name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+        currency, country = shop.currency(conn), shop.get(conn, "country") or ""
+    lang = languages[0]
+
+    def money(minor: int) -> str:  # the purchase and the money back: 1 234,50 ₴ (uk), UAH 1,234.50 (en)
+        return format_money_sms(minor, currency, lang, country)
+
+    def points(minor: int) -> str:  # bonuses: the number as the reader writes it, in GSM-7 spaces
+        return format_plain(minor, currency, lang, country).replace("\u00a0", " ").replace("\u202f", " ")
+
     by_id = {r["id"]: r for r in results if r.get("status") == "applied"}
     sent = 0
     for op in ops:
         result = (by_id.get(op["id"]) or {}).get("result") or {}
-        notice = notice_for(op, result, mode) if result else None
+        notice = notice_for(op, result, mode, money=money, points=points) if result else None
         card = result.get("card_number") or (op.get("payload") or {}).get("card_number")
         if notice is None or not card:
             continue
@@ -146,7 +158,7 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
             continue
         try:
             send_template(engine, gateway, phone=phone, purpose=purpose, lang=languages[0], shop_name=name,
-                          card=card, balance=templates.format_points(result.get("balance", 0)), **values)
+                          card=card, balance=points(result.get("balance", 0)), **values)
         except (GatewayError, NotAllowed):
             continue
         with engine.begin() as conn:

@@ -66,7 +66,7 @@ def test_notice_after_a_receipt_and_a_no_reply_flags_it(server, shop):
     sale = till.op("sale", card_number="10001", amount=25_000)
     assert sale["status"] == "applied"
     notice = server.last_sms(CUSTOMER)["text"]
-    assert "+25.00" in notice and "10001" in notice and "НІ" in notice  # the shop's language: uk
+    assert "+25,00" in notice and "10001" in notice and "НІ" in notice  # the shop's language: uk, its way
     assert inbound(server, CUSTOMER, "Ні") == "flagged"
     assert server.last_sms(CUSTOMER)["text"] == templates.render("notice_flagged", "uk", shop="Demo Shop")
     alert = server.last_sms(OWNER)["text"]
@@ -84,7 +84,7 @@ def test_bonus_payment_and_return_get_notices_too(server, shop):
     sale = till.op("sale", token, card_number="10001", amount=10_000, bonus_payment=500)
     assert sale["status"] == "applied", sale
     notice = server.last_sms(CUSTOMER)["text"]
-    assert "5.00" in notice and "100.00" in notice  # bonuses paid and the purchase
+    assert "5,00" in notice and "100,00 ₴" in notice  # bonuses paid and the purchase, in uk and hryvnias
     token = till.token("return", CUSTOMER, card_number="10001", amount=500)
     ret = till.op("return", token, sale_id=sale["id"], amount=10_000)
     assert ret["status"] == "applied", ret
@@ -116,6 +116,6 @@ def test_all_mode_also_tells_of_a_purchase_that_moved_no_bonuses(server, shop):
     try:
         assert shop[0].op("sale", card_number="30001", amount=10_000)["status"] == "applied"
         notice = server.last_sms(phone)["text"]
-        assert "100.00" in notice and "30001" in notice and "НІ" in notice
+        assert "100,00 ₴" in notice and "30001" in notice and "НІ" in notice
     finally:
         server.cli("settings", "set", "transaction_sms", "money")

@@ -271,7 +271,7 @@ def test_transaction_notices_only_when_on_and_not_after_stop(server, till, db, c
         shop.put(conn, "transaction_sms", "money")
     try:
         till.op("sale", card_number=customer_card, amount=1000)
-        assert "+1.00" in server.last_sms(CUSTOMER)["text"] and customer_card in server.last_sms(CUSTOMER)["text"]
+        assert "+1,00" in server.last_sms(CUSTOMER)["text"] and customer_card in server.last_sms(CUSTOMER)["text"]
         hook = f"{server.url}/api/v1/sms/hooks/{SECRET}/inbound/generic"
         r = requests.post(hook, json={"from": CUSTOMER, "text": "STOP"}, timeout=10)
         assert r.json() == {"outcome": "opted_out"}
