@@ -319,6 +319,10 @@ def cmd_cashiers_list(args):
     from .phones import mask
 
     def act(conn):
+        if args.json:  # never a PIN or badge hash: only whether one is set
+            return print_json([{"id": c["id"], "name": c["name"], "state": c["state"], "badge": bool(c["badge_hash"]),
+                                "phone": c["phone"], "last_login_at": c["last_login_at"]}
+                               for c in cashiers.listing(conn)])
         for c in cashiers.listing(conn):
             last = f"{c['last_login_at']:%Y-%m-%d %H:%M}" if c["last_login_at"] else "never"
             print(f"{c['id']}\t{c['state']}\t{c['name']}\tbadge {'yes' if c['badge_hash'] else 'no'}"

@@ -63,7 +63,8 @@ DESCRIPTIONS = {
     "admin list": "The back office's accounts and their roles.",
 }
 # Commands that list or report: --json prints the same rows as JSON (phones masked, times ISO 8601).
-JSON_COMMANDS = ("rules list", "tiers list", "devices list", "activations list", "report", "fraud-report")
+JSON_COMMANDS = ("rules list", "tiers list", "devices list", "activations list", "cashiers list", "admin list",
+                 "report", "fraud-report")
 
 
 def leaves(parser: argparse.ArgumentParser, prefix: str = ""):

@@ -44,6 +44,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     from . import accounts
 
     with _engine(args).connect() as conn:
+        if args.json:
+            from ..admin_cli import print_json
+
+            print_json([{"name": a["name"], "role": a["role"], "locked_until": a["locked_until"]}
+                        for a in accounts.listing(conn)])
+            return 0
         for a in accounts.listing(conn):
             locked = f"\tlocked until {a['locked_until']:%Y-%m-%d %H:%M}" if a["locked_until"] else ""
             print(f"{a['name']}\t{a['role']}{locked}")
