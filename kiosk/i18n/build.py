@@ -34,18 +34,18 @@ def extract() -> Catalog:
     return template
 
 
-def update() -> None:
-    template = extract()
-    with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as f:
+def update(template: Catalog, pot: Path, path_for, project: str) -> None:
+    """Writes the template and merges it into every language's catalogue (new ones start empty)."""
+    with pot.open("wb") as f:
         write_po(f, template, omit_header=False, sort_output=True)
     for lang in LANGUAGES:
-        path = catalogue_path(lang)
+        path = path_for(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             with path.open("rb") as f:
                 catalogue = read_po(f, locale=lang)
         else:
-            catalogue = Catalog(locale=lang, project="loyalty-kiosk", charset="utf-8")
+            catalogue = Catalog(locale=lang, project=project, charset="utf-8")
         catalogue.update(template, no_fuzzy_matching=True)
         with path.open("wb") as f:
             write_po(f, catalogue, sort_output=True, ignore_obsolete=True)
@@ -89,25 +89,8 @@ def extract_admin() -> Catalog:
     return template
 
 
-def update_admin() -> None:
-    template = extract_admin()
-    with (ADMIN_LOCALE / f"{ADMIN_DOMAIN}.pot").open("wb") as f:
-        write_po(f, template, omit_header=False, sort_output=True)
-    for lang in LANGUAGES:
-        path = admin_catalogue_path(lang)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            with path.open("rb") as f:
-                catalogue = read_po(f, locale=lang)
-        else:
-            catalogue = Catalog(locale=lang, project="loyalty-kiosk back office", charset="utf-8")
-        catalogue.update(template, no_fuzzy_matching=True)
-        with path.open("wb") as f:
-            write_po(f, catalogue, sort_output=True, ignore_obsolete=True)
-
-
 if __name__ == "__main__":
     if sys.argv[1:] == ["extract"]:
-        update()
-        update_admin()
+        update(extract(), LOCALE_DIR / f"{DOMAIN}.pot", catalogue_path, "loyalty-kiosk")
+        update(extract_admin(), ADMIN_LOCALE / f"{ADMIN_DOMAIN}.pot", admin_catalogue_path, "loyalty-kiosk back office")
     compile_all()
