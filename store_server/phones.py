@@ -19,6 +19,14 @@ def normalise(raw: str, region: str | None = "UA") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def e164_or_none(raw: str, region: str | None) -> str | None:
+    """normalise() for a number being typed on a kiosk: None while it is not a valid phone yet."""
+    try:
+        return normalise(raw, region)
+    except InvalidPhone:
+        return None
+
+
 def mask(e164: str | None) -> str:
     """+380501234567 -> '+380 •• ••• •• 67': the country code and last two digits, nothing else."""
     if not e164:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from enum import Enum
 
-import phonenumbers
+from store_server.phones import e164_or_none
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
@@ -61,13 +61,7 @@ class FindCardFlow:
             self.code_entry.press(key)
 
     def normalised_phone(self) -> str | None:
-        try:
-            parsed = phonenumbers.parse(self.digits, self.backend.country)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return e164_or_none(self.digits, self.backend.country)
 
     def submit_phone(self) -> FindState:
         phone = self.normalised_phone()

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-import phonenumbers
-
 from drivers.scanner.base import Scan
 from drivers.scanner.decode import CardNumber, CardRules, DigitalCardToken, EnrolmentCode, decode
+from store_server.phones import e164_or_none
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
@@ -128,13 +127,7 @@ class IdentifyFlow:
         self.code = None
 
     def _normalised(self, text: str) -> str | None:
-        try:
-            parsed = phonenumbers.parse(text, self.backend.country)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return e164_or_none(text, self.backend.country)
 
     def show_own(self, view: CardView, notice: str | None = None) -> IdentifyState:
         """The card its owner just proved with an SMS code (Find my card, Join from a phone with a card)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-import phonenumbers
+from store_server.phones import e164_or_none
 
 from .. import i18n
 from ..backend import Backend
@@ -72,13 +72,7 @@ class RegisterFlow(Settling):
         setattr(self, field, value)
 
     def normalised_phone(self) -> str | None:
-        try:
-            parsed = phonenumbers.parse(self.digits, self.backend.country)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return e164_or_none(self.digits, self.backend.country)
 
     def toggle_consent(self) -> None:
         self.consent = not self.consent
