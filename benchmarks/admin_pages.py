@@ -46,6 +46,7 @@ def fill(url: str, customers: int, operations: int) -> None:
     """Writes the shop straight into the tables (the API would take hours for a million operations)."""
     from sqlalchemy import insert
 
+    from store_server import shops
     from store_server.db import cards, devices, ledger, make_engine
     from store_server.db import customers as customers_t
     from store_server.db import operations as ops_t
@@ -54,7 +55,8 @@ def fill(url: str, customers: int, operations: int) -> None:
     start = datetime(2025, 11, 1, tzinfo=UTC)
     rng = random.Random(7)
     with engine.begin() as conn:
-        conn.execute(insert(devices), [dict(id=f"till-{i}", name=f"Till {i}", role="cashier",
+        home = shops.ensure_default(conn)
+        conn.execute(insert(devices), [dict(id=f"till-{i}", name=f"Till {i}", role="cashier", shop=home,
                                             key_hash=uuid.uuid4().hex + uuid.uuid4().hex, created_at=start)
                                        for i in range(1, 6)])
         for lo in range(0, customers, 10_000):

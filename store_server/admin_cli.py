@@ -120,7 +120,7 @@ def cmd_rules_add(args):
         rid = rules.create(conn, name=args.name, kind=kind, value=value, priority=args.priority,
                            combine=not args.no_combine, card_type=args.card_type, weekdays=args.weekdays,
                            time_from=window[0], time_to=window[1], valid_from=args.valid_from,
-                           valid_to=args.valid_to)
+                           valid_to=args.valid_to, shops=args.shop)
         print(f"rule {rid} created")
     if bool(args.time_from) != bool(args.time_to):
         print("store-server: --from and --to go together", file=sys.stderr)
@@ -140,14 +140,14 @@ def cmd_rules_list(args):
                       if r.time_from is not None else "")
             print(f"{r.id}\tp{r.priority}\t{value}\t{'combine' if r.combine else 'alone'}{window}"
                   f"{' days ' + r.weekdays if r.weekdays else ''}{' type ' + r.card_type if r.card_type else ''}"
-                  f"\t{r.name}")
+                  f"{' shops ' + ','.join(r.shops) if r.shops else ''}\t{r.name}")
     return _run(args, act)
 
 
 def cmd_tiers_add(args):
     from . import tiers
     return _run(args, lambda conn: (tiers.create(conn, name=args.name, min_turnover=args.min_turnover,
-                                                 rate=round(args.percent * 100)),
+                                                 rate=round(args.percent * 100), shops=args.shop),
                                     print(f"tier {args.name} created")))
 
 
@@ -155,7 +155,8 @@ def cmd_tiers_list(args):
     from . import tiers
     if args.json:
         return _run(args, lambda conn: print_json(list(reversed(tiers.load(conn)))))
-    return _run(args, lambda conn: [print(f"{t.name}\tfrom {t.min_turnover}\t+{t.rate / 100:g}%")
+    return _run(args, lambda conn: [print(f"{t.name}\tfrom {t.min_turnover}\t+{t.rate / 100:g}%"
+                                          + (f"\tshops {','.join(t.shops)}" if t.shops else ""))
                                     for t in reversed(tiers.load(conn))])
 
 
@@ -168,13 +169,14 @@ def cmd_devices_list(args):
     def act(conn):
         own = device_modes(conn)
         if args.json:
-            return print_json([{"id": d["id"], "name": d["name"], "role": d["role"], "created_at": d["created_at"],
+            return print_json([{"id": d["id"], "name": d["name"], "role": d["role"], "shop": d["shop"],
+                                "created_at": d["created_at"],
                                 "revoked_at": d["revoked_at"], "till_activation": own.get(d["id"])}
                                for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings()])
         for d in conn.execute(select(devices).order_by(devices.c.created_at)).mappings():
             state = f"revoked {d['revoked_at']:%Y-%m-%d %H:%M}" if d["revoked_at"] else "active"
             right = f"\ttill_activation={own[d['id']]}" if d["id"] in own else ""
-            print(f"{d['id']}\t{d['role']}\t{state}\t{d['name']}{right}")
+            print(f"{d['id']}\t{d['role']}\t{state}\t{d['name']}{right}\tshop={d['shop']}")
     return _run(args, act)
 
 
@@ -195,6 +197,11 @@ def cmd_devices_revoke(args):
 def cmd_settings_set(args):
     from . import settings_schema, shop
 
+    if args.shop:
+        from .shops_cli import cmd_shop_settings
+
+        return cmd_shop_settings(args)
+
     def act(conn):
         value = shop.set_setting(conn, args.key, settings_schema.parse(args.key, " ".join(args.value)))
         print(f"{args.key} = {settings_schema.plain(value)}")
@@ -204,6 +211,11 @@ def cmd_settings_set(args):
 def cmd_settings_reset(args):
     from . import settings_schema, shop
 
+    if args.shop:
+        from .shops_cli import cmd_shop_settings
+
+        return cmd_shop_settings(args)
+
     def act(conn):
         shop.reset_setting(conn, args.key)
         print(f"{args.key} = {settings_schema.plain(settings_schema.DEFAULTS[args.key])} (the default)")
@@ -212,6 +224,11 @@ def cmd_settings_reset(args):
 
 def cmd_settings_list(args):
     from . import settings_schema, shop
+
+    if args.shop:
+        from .shops_cli import cmd_shop_settings
+
+        return cmd_shop_settings(args)
 
     def act(conn):
         rows = settings_schema.listing(shop.stored(conn))
@@ -480,6 +497,7 @@ def add_commands(sub) -> None:
     q.add_argument("--to", dest="time_to", help="local time HH:MM the window closes")
     q.add_argument("--valid-from", type=date.fromisoformat)
     q.add_argument("--valid-to", type=date.fromisoformat)
+    q.add_argument("--shop", action="append", help="only in this shop (repeat for several; default: every shop)")
     q.set_defaults(func=cmd_rules_add)
     rs.add_parser("list").set_defaults(func=cmd_rules_list)
 
@@ -489,12 +507,16 @@ def add_commands(sub) -> None:
     q.add_argument("--name", required=True)
     q.add_argument("--min-turnover", type=int, required=True, help="money paid over the period, minor units")
     q.add_argument("--percent", type=float, required=True, help="extra accrual of this tier, percent")
+    q.add_argument("--shop", action="append", help="its extra accrual only in this shop (repeat for several)")
     q.set_defaults(func=cmd_tiers_add)
     ts.add_parser("list").set_defaults(func=cmd_tiers_list)
 
     p = sub.add_parser("devices", help="enrolled devices")
     ds = p.add_subparsers(dest="devices_command", required=True)
     ds.add_parser("list").set_defaults(func=cmd_devices_list)
+    from .shops_cli import add_device_commands
+
+    add_device_commands(ds)
     q = ds.add_parser("revoke", help="the device's key stops working at once")
     q.add_argument("device_id")
     q.set_defaults(func=cmd_devices_revoke)
@@ -551,15 +573,19 @@ def add_commands(sub) -> None:
                                   "'{\"redeem\": true, \"return\": false}'; settings set bonus_expiry_days none")
     q.add_argument("key")
     q.add_argument("value", nargs="+", help="the value (words are joined with spaces: My Shop)")
+    q.add_argument("--shop", help="set it for this shop only (a per-shop setting); other shops keep the chain's")
     q.set_defaults(func=cmd_settings_set)
-    q = ss.add_parser("reset", help="put KEY back to its default", description="Example: settings reset otp")
+    q = ss.add_parser("reset", help="put KEY back to its default (with --shop: to the chain's value)",
+                      description="Example: settings reset otp; settings reset --shop KYIV2 public_name")
     q.add_argument("key")
+    q.add_argument("--shop", help="this shop follows the chain's value again")
     q.set_defaults(func=cmd_settings_reset)
     for name in ("list", "show"):
         q = ss.add_parser(name, help="every setting: value, default, type and meaning, by group" if name == "list"
                           else "the same as list", description="Example: settings list --group codes --json")
         q.add_argument("--group", choices=list(GROUPS))
         q.add_argument("--json", action="store_true", help="as JSON: key, group, type, value, default, ...")
+        q.add_argument("--shop", help="the per-shop settings as this shop sees them, its own ones marked")
         q.set_defaults(func=cmd_settings_list)
 
     p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)",

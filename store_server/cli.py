@@ -29,7 +29,7 @@ def _config_flag(config_path: Path) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from . import settings_schema, shop
+    from . import settings_schema, shop, shops
     from .data.migrate import upgrade
     from .db import make_engine
     from .errors import DomainError
@@ -74,6 +74,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             shop.seed_demo(conn, shop.get(conn, "public_name"), public_url=f"http://{config.host}:{config.port}")
         name, country = shop.get(conn, "public_name"), shop.get(conn, "country")
         languages, zone = shop.get(conn, "languages"), shop.get(conn, "timezone")
+        shops.ensure_default(conn)  # the first shop (`main`); a chain adds more with `store-server shops add`
     engine.dispose()
     flag = _config_flag(config_path)
     url = f"http://{config.host}:{config.port}"
@@ -188,10 +189,16 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     from . import devices
     from .db import make_engine
+    from .errors import DomainError
 
     config = ServerConfig.load(args.config)
     with make_engine(config.database_url).begin() as conn:
-        token = devices.create_enrolment_token(conn, role=args.role, ttl=timedelta(hours=args.hours))
+        try:
+            token = devices.create_enrolment_token(conn, role=args.role, ttl=timedelta(hours=args.hours),
+                                                   shop=args.shop)
+        except DomainError as e:
+            print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
+            return 1
     url = args.server_url or f"http://{config.host}:{config.port}"
     query = {"server": url, "token": token, **({"role": args.role} if args.role else {})}
     print(f"enrolment token: {token}")
@@ -285,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the role the device gets (a token without one is refused at enrolment)")
     p.add_argument("--hours", type=float, default=24, help="how long the token stays valid")
     p.add_argument("--server-url", help="the URL devices use to reach this server")
+    p.add_argument("--shop", help="the shop's code the device will belong to (default: the only shop; a chain of "
+                                  "several must say which, `store-server shops list`)")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("fraud-report", help="phones that got codes from many devices; codes for staff "
@@ -309,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .admin.cli import add_commands as add_account_commands
     from .admin_cli import add_commands
     from .data.commands import add_commands as add_data_commands
+    from .shops_cli import add_commands as add_shop_commands
 
     add_commands(sub)
+    add_shop_commands(sub)
     add_account_commands(sub)
     add_data_commands(sub)
     from .cli_help import finish

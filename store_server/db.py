@@ -45,6 +45,26 @@ settings = Table(
     Column("value", JSON, nullable=False),
 )
 
+# The chain's shops (store_server/shops.py). Customers, cards and balances are the chain's; a device belongs to one
+# shop, and each operation records the shop its device was in. A single-shop installation has one shop.
+shops = Table(
+    "shops", metadata,
+    Column("code", String(32), primary_key=True),  # what operators type: `enrolment-token --shop KYIV1`
+    Column("name", String(200), nullable=False),  # the owner's name for it, in lists and reports
+    Column("public_names", JSON, nullable=False),  # {language: the name customers see}; missing: the chain's
+    Column("timezone", String(64)),  # None: the chain's `timezone` setting
+    Column("country", String(2)),  # None: the chain's `country` setting
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# A shop's own values for the settings settings_schema marks per-shop; a key not here is the chain's.
+shop_settings = Table(
+    "shop_settings", metadata,
+    Column("shop", String(32), ForeignKey("shops.code"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
 customers = Table(
     "customers", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -108,7 +128,9 @@ devices = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("shop", String(32), ForeignKey("shops.code"), nullable=False),
 )
+Index("ix_devices_shop", devices.c.shop)
 
 enrolment_tokens = Table(
     "enrolment_tokens", metadata,
@@ -117,6 +139,7 @@ enrolment_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("device_id", String(36)),
+    Column("shop", String(32), ForeignKey("shops.code"), nullable=False),  # the shop the device will belong to
 )
 
 operations = Table(
@@ -132,6 +155,9 @@ operations = Table(
     Column("status", String(16), nullable=False),  # applied | rejected
     Column("error", String(64)),
     Column("result", JSON),
+    # The device's shop when it happened (a device moved later keeps its past where it was); None: the back
+    # office or the server itself (expiry), which act for the whole chain.
+    Column("shop", String(32)),
 )
 Index("ix_operations_card", operations.c.card_number)
 Index("ix_operations_received", operations.c.received_at)
@@ -189,6 +215,7 @@ rules = Table(
     Column("time_to", Integer),  # exclusive; smaller than time_from means the window crosses midnight
     Column("valid_from", Date),
     Column("valid_to", Date),  # inclusive
+    Column("shops", JSON),  # shop codes it applies in; None: every shop of the chain
 )
 
 tiers = Table(
@@ -197,6 +224,7 @@ tiers = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("min_turnover", BigInteger, nullable=False),  # money paid over the rolling period
     Column("rate", Integer, nullable=False, default=0),  # extra accrual in basis points
+    Column("shops", JSON),  # shop codes where its extra accrual applies; None: every shop
 )
 
 otp_challenges = Table(
@@ -366,6 +394,7 @@ admin_accounts = Table(
     Column("failed_logins", Integer, nullable=False, default=0),  # wrong passwords since the last good one
     Column("locked_until", DateTime(timezone=True)),
     Column("disabled_at", DateTime(timezone=True)),
+    Column("shops", JSON),  # an operator limited to these shop codes; None: every shop
 )
 
 admin_sessions = Table(
@@ -447,6 +476,7 @@ Index("ix_card_replacements_new", card_replacements.c.new_number)
 # The back office's journal pages walk operations by time, newest first (keyset on at, id).
 Index("ix_operations_at_id", operations.c.at, operations.c.id)
 Index("ix_operations_device_at_id", operations.c.device_id, operations.c.at, operations.c.id)
+Index("ix_operations_shop_at_id", operations.c.shop, operations.c.at, operations.c.id)
 # Rare kinds the owner filters for (refusals, corrections, replacements, expiry): small partial indexes that
 # the plain sales a till sends by the thousand never touch. The journal repeats the index's condition in its
 # query so both SQLite and PostgreSQL see the index applies.

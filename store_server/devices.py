@@ -16,12 +16,18 @@ from .security import hash_secret, new_secret
 ROLES = ("entrance", "cashier")
 
 
-def create_enrolment_token(conn: Connection, *, role: str, ttl: timedelta = timedelta(hours=24)) -> str:
+def create_enrolment_token(conn: Connection, *, role: str, ttl: timedelta = timedelta(hours=24),
+                           shop: str | None = None) -> str:
+    """A one-time token enrolling one device of `role` into `shop` (default: the only shop; several shops
+    must be named, shops.pick says so)."""
+    from . import shops
+
     if role not in ROLES:
         raise DomainError("bad_role", f"role must be one of {', '.join(ROLES)}")
+    shop = shops.pick(conn, shop)
     token = new_secret(12)
     conn.execute(insert(enrolment_tokens).values(
-        token_hash=hash_secret(token), role=role, expires_at=clock.now() + ttl))
+        token_hash=hash_secret(token), role=role, expires_at=clock.now() + ttl, shop=shop))
     return token
 
 
@@ -50,8 +56,8 @@ def enrol(conn: Connection, *, token: str, name: str, role: str) -> dict:
     if claimed != 1:
         raise Unauthorised("enrolment_token_invalid", "the enrolment token is unknown or already used")
     conn.execute(insert(devices).values(id=device_id, name=name, role=role, key_hash=hash_secret(key),
-                                        created_at=now))
-    return {"device_id": device_id, "device_key": key, "role": role}
+                                        created_at=now, shop=row["shop"]))
+    return {"device_id": device_id, "device_key": key, "role": role, "shop": row["shop"]}
 
 
 _BY_KEY = select(devices).where(devices.c.key_hash == bindparam("key_hash"))
@@ -66,6 +72,15 @@ def authenticate(conn: Connection, key: str | None) -> dict:
     if row["revoked_at"] is not None:
         raise Unauthorised("device_revoked", "this device was revoked; enrol it again")
     return dict(row)
+
+
+def move(conn: Connection, device_id: str, shop: str) -> None:
+    """A device now works in another shop; what it did before stays recorded where it happened."""
+    from . import shops
+
+    shops.get(conn, shop)
+    if not conn.execute(update(devices).where(devices.c.id == device_id).values(shop=shop)).rowcount:
+        raise DomainError("unknown_device", f"no device {device_id!r}")
 
 
 def revoke(conn: Connection, device_id: str) -> None:
@@ -86,12 +101,15 @@ def record_heartbeat(conn: Connection, device_id: str, status: dict) -> None:
     conn.execute(insert(device_status).values(device_id=device_id, **values))
 
 
-def listing(conn: Connection) -> list[dict]:
-    """Devices with what they last reported, newest enrolment first."""
-    query = (select(devices.c.id, devices.c.name, devices.c.role, devices.c.created_at, devices.c.revoked_at,
+def listing(conn: Connection, shops: list[str] | None = None) -> list[dict]:
+    """Devices with what they last reported, newest enrolment first; only those of `shops` when given."""
+    query = (select(devices.c.id, devices.c.name, devices.c.role, devices.c.shop, devices.c.created_at,
+                    devices.c.revoked_at,
                     device_status.c.last_seen_at, device_status.c.app_version, device_status.c.outbox_pending,
                     device_status.c.outbox_failed, device_status.c.last_sync_error,
                     device_status.c.last_sync_error_at)
              .select_from(devices.outerjoin(device_status, device_status.c.device_id == devices.c.id))
              .order_by(devices.c.revoked_at.is_not(None), devices.c.created_at.desc()))
+    if shops is not None:
+        query = query.where(devices.c.shop.in_(shops))
     return [dict(r) for r in conn.execute(query).mappings()]

@@ -78,9 +78,14 @@ class OperationContext:
         self.at: datetime = op["at"]
         self._cache = cache  # settings, rules and tiers, read once per batch
 
+    @property
+    def shop(self) -> str | None:
+        """The device's shop (None for the back office and the server): its settings, rules and tiers apply."""
+        return self.device.get("shop")
+
     def setting(self, key: str):
         if key not in self._cache:
-            self._cache[key] = shop.get(self.conn, key)
+            self._cache[key] = shop.get(self.conn, key, shop=self.shop)
         return self._cache[key]
 
     def cached(self, key: str, load: Callable[[Connection], object]):
@@ -536,7 +541,7 @@ def apply_one(conn: Connection, op: dict, device: dict, cache: dict | None = Non
     number = payload.get("card_number")
     row = dict(id=op_id, device_id=device["id"], type=op["type"], at=op["at"], received_at=clock.now(),
                cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
-               payload=payload, status="applied", error=None, result=None)
+               payload=payload, status="applied", error=None, result=None, shop=device.get("shop"))
     # One savepoint per operation: the row goes in first, so a second delivery of the same id (a retry,
     # or another server process racing this one) fails on the primary key before anything is applied.
     try:
@@ -654,7 +659,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
         number = payload.get("card_number")
         row = dict(id=op["id"], device_id=device["id"], type="sale", at=at, received_at=now,
                    cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
-                   payload=payload, status="applied", error=None, result=None)
+                   payload=payload, status="applied", error=None, result=None, shop=device.get("shop"))
         try:
             cashiers.check_operation(ctx.cached("cashiers", cashiers.states), op, device)
             card = found.get(_text(payload, "card_number"))
@@ -669,7 +674,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
             continue
         discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
         paid = amount - discount
-        accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card["card_type"])
+        accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card["card_type"], shop=ctx.shop)
                    if card["kind"] == "bonus" and paid else 0)
         balances[card["number"]] = int(balances.get(card["number"]) or 0) + accrued
         result = _sale_result(amount, discount, 0, accrued, None, balances[card["number"]], 0)

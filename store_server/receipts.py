@@ -27,6 +27,7 @@ class Context(Protocol):
 
     conn: Connection
     at: datetime
+    shop: str | None  # the device's shop: rules and tiers limited to some shops apply only there
 
     def setting(self, key: str): ...
 
@@ -65,14 +66,15 @@ def accrual(ctx: Context, card: dict, paid: int) -> tuple[int, str | None]:
     """Bonus earned on `paid` by the rules and the customer's tier at the receipt's time."""
     if card["kind"] != "bonus" or paid == 0:
         return 0, None
+    shop = ctx.shop
     bonus = rules.accrual(ctx.cached("rules", rules.load), paid, at=ctx.at, timezone=ctx.setting("timezone"),
-                          card_type=card["card_type"])
+                          card_type=card["card_type"], shop=shop)
     loaded = ctx.cached("tiers", tiers.load)
     tier = None
     if loaded:
         turnover = tiers.turnover(ctx.conn, customer_id=card["customer_id"], card_number=card["number"],
                                   at=ctx.at, days=int(ctx.setting("tier_period_days")))
-        tier = tiers.tier_for(loaded, turnover)
+        tier = tiers.tier_for(loaded, turnover, shop=shop)
         if tier is not None:
             bonus += paid * tier.rate // 10_000
     return bonus, tier.name if tier else None

@@ -35,9 +35,12 @@ class Rule:
     time_to: int | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    shops: tuple[str, ...] | None = None  # None: the whole chain
 
-    def fits(self, local: datetime, card_type: str) -> bool:
+    def fits(self, local: datetime, card_type: str, shop: str | None = None) -> bool:
         if self.card_type is not None and self.card_type != card_type:
+            return False
+        if self.shops is not None and shop not in self.shops:
             return False
         day = local.date()
         if self.valid_from is not None and day < self.valid_from:
@@ -60,15 +63,18 @@ class Rule:
 def load(conn: Connection) -> list[Rule]:
     fields = Rule.__dataclass_fields__
     rows = conn.execute(select(rules).where(rules.c.active).order_by(rules.c.priority, rules.c.id)).mappings()
-    return [Rule(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    return [Rule(**{k: v for k, v in row.items() if k in fields and k != "shops"},
+                 shops=tuple(row["shops"]) if row["shops"] is not None else None) for row in rows]
 
 
-def accrual(loaded: list[Rule], amount: int, *, at: datetime, timezone: str, card_type: str = "standard") -> int:
-    """Bonus (minor units) for `amount` minor units paid at `at` with a card of `card_type`."""
+def accrual(loaded: list[Rule], amount: int, *, at: datetime, timezone: str, card_type: str = "standard",
+            shop: str | None = None) -> int:
+    """Bonus (minor units) for `amount` minor units paid at `at` (read in `timezone`, the shop's) with a card
+    of `card_type` in `shop`: a rule limited to some shops applies only in those."""
     local = at.astimezone(ZoneInfo(timezone))
     total, applied = 0, False
     for rule in loaded:
-        if not rule.fits(local, card_type):
+        if not rule.fits(local, card_type, shop):
             continue
         if not rule.combine:
             return total if applied else rule.bonus(amount)
@@ -90,7 +96,8 @@ def parse_time(text: str) -> int:
 
 def create(conn: Connection, *, name: str, kind: str, value: int, priority: int = 10, combine: bool = True,
            card_type: str | None = None, weekdays: str | None = None, time_from: int | None = None,
-           time_to: int | None = None, valid_from: date | None = None, valid_to: date | None = None) -> int:
+           time_to: int | None = None, valid_from: date | None = None, valid_to: date | None = None,
+           shops: list[str] | None = None) -> int:
     if kind not in KINDS:
         raise DomainError("bad_rule", f"kind must be one of {', '.join(KINDS)}")
     if value < 0 or (kind == "percent" and value > 10_000):
@@ -104,4 +111,18 @@ def create(conn: Connection, *, name: str, kind: str, value: int, priority: int 
     return conn.execute(insert(rules).values(
         name=name, kind=kind, value=value, priority=priority, combine=combine, active=True, card_type=card_type,
         weekdays=weekdays, time_from=time_from, time_to=time_to, valid_from=valid_from, valid_to=valid_to,
+        shops=check_shops(conn, shops),
     )).inserted_primary_key[0]
+
+
+def check_shops(conn: Connection, codes: list[str] | None) -> list[str] | None:
+    """The shops a rule or a tier is limited to, each one known; None or empty: the whole chain."""
+    from . import shops
+
+    if not codes:
+        return None
+    known = shops.codes(conn)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise DomainError("unknown_shop", f"no shop {', '.join(unknown)}; shops: {', '.join(known)}")
+    return sorted(set(codes))

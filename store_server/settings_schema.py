@@ -3,7 +3,9 @@
 The CLI (`store-server settings`), the server's start-up check and the back office all read this table, so a new
 setting is one `Setting(...)` line below: its key, a type pydantic can check (add an AfterValidator for rules the
 type cannot say), its default, what it means to a shop owner, and its group. `device=True` sends it to devices in
-GET /config. Code reads a value with `shop.get(conn, key)`; `shop.set_setting` checks before it stores.
+GET /config. `per_shop=True` lets one shop of a chain override the chain's value (store_server/shops.py resolves
+shop -> chain -> default). Code reads a value with `shop.get(conn, key, shop=CODE)`; `shop.set_setting` checks
+before it stores.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class Setting:
     description: str
     group: str
     device: bool = False  # devices get it in GET /config
+    per_shop: bool = False  # a shop of the chain may have its own value (`settings set --shop CODE KEY VALUE`)
 
     @property
     def adapter(self) -> TypeAdapter:
@@ -134,14 +137,15 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("public_name", Text, "Demo Shop", "the shop's name on screens, card pages and SMS", "shop", device=True),
+    Setting("public_name", Text, "Demo Shop", "the shop's name on screens, card pages and SMS", "shop",
+            device=True, per_shop=True),
     Setting("country", Country, "UA", "country code: how a phone number without +country is read", "shop",
-            device=True),
+            device=True, per_shop=True),
     Setting("languages", Annotated[list[Language], Field(min_length=1), AfterValidator(_unique)],
             ["uk", "en", "ru", "kk"], "languages customers can choose, the first is the default", "shop",
-            device=True),
+            device=True, per_shop=True),
     Setting("timezone", Annotated[str, AfterValidator(_timezone)], "Europe/Kyiv",
-            "the shop's time zone: rule windows and dates are read in it", "shop"),
+            "the shop's time zone: rule windows and dates are read in it", "shop", per_shop=True),
     Setting("currency", Annotated[str, AfterValidator(_currency)] | None, None,
             "ISO 4217 code money is shown in (none: the legal tender of the country)", "shop"),
     Setting("public_url", Annotated[str, AfterValidator(_url)] | None, None,
@@ -149,44 +153,48 @@ SETTINGS: tuple[Setting, ...] = (
             "shop"),
     Setting("questionnaire", Annotated[list[dict], AfterValidator(_questionnaire)], [],
             "questions at registration: {key, label, type: text|number|date|choice, choices?, required?}",
-            "devices", device=True),
+            "devices", device=True, per_shop=True),
     Setting("till_activation", Literal["direct", "review", "off"], "direct",
-            "a cashier's activation of a card: at once, after an operator's approval, or refused", "devices"),
+            "a cashier's activation of a card: at once, after an operator's approval, or refused", "devices",
+            per_shop=True),
     Setting("code_required", CodeRequired, {"redeem": True, "discount": False, "return": True},
-            "which operations need the customer's SMS code", "codes", device=True),
+            "which operations need the customer's SMS code", "codes",
+            device=True, per_shop=True),
     Setting("no_code_limit", Count, 0, "bonuses (minor units) that may be spent without a code", "codes",
-            device=True),
+            device=True, per_shop=True),
     Setting("otp", Annotated[dict[str, StrictInt], AfterValidator(_otp)] | None, None,
-            "code send limits over server.toml [otp], e.g. {\"sends_per_phone_day\": 5}", "codes"),
+            "code send limits over server.toml [otp], e.g. {\"sends_per_phone_day\": 5}", "codes", per_shop=True),
     Setting("sms_countries", Annotated[list[Country], Field(min_length=1)] | None, None,
             "countries whose mobile numbers may get codes (none: the shop's country; docs/sms.md, pumping guard)",
-            "codes"),
+            "codes", per_shop=True),
     Setting("sms_shop_per_hour", Annotated[StrictInt, Field(ge=0)] | None, 100,
-            "codes the whole shop may send in an hour (0 stops them all; none: no cap)", "codes"),
+            "codes the whole shop may send in an hour (0 stops them all; none: no cap)", "codes", per_shop=True),
     Setting("sms_shop_per_day", Annotated[StrictInt, Field(ge=0)] | None, 500,
-            "codes the whole shop may send in a day (0 stops them all; none: no cap)", "codes"),
+            "codes the whole shop may send in a day (0 stops them all; none: no cap)", "codes", per_shop=True),
     Setting("card_qr_minutes", Annotated[StrictInt, Field(ge=1, le=1440)], 10,
             "how long the QR on a card's page stays valid, minutes", "codes"),
     Setting("staff_phones", list[Annotated[str, AfterValidator(_phone)]], [],
             "the staff's phones, e.g. +380501234567,+380671234567; the fraud report looks for them", "codes"),
     Setting("identify_code_required", StrictBool, True,
-            "the till's phone look-up needs the customer's identify code, sent to that phone", "codes", device=True),
+            "the till's phone look-up needs the customer's identify code, sent to that phone", "codes",
+            device=True, per_shop=True),
     Setting("transaction_sms", Literal["off", "money", "all"], "off",
             "notices with \"Not you? Reply NO\": off, money (operations that move bonuses) or all (every sale, "
-            "return, cancel)", "sms"),
+            "return, cancel)", "sms", per_shop=True),
     Setting("inbound_replies_per_phone_hour", Annotated[StrictInt, Field(ge=0)], 3,
             "automatic replies to one phone's texts (activation, STOP) in an hour", "sms"),
     Setting("owner_phone", Annotated[str, AfterValidator(_e164)] | None, None,
             "texted once per window when a shop-wide cap stops codes, and when a customer answers NO to a notice",
-            "sms"),
+            "sms", per_shop=True),
     Setting("return_shortfall", Literal["reduce_refund", "refuse"], "reduce_refund",
-            "a return whose bonuses were already spent: take them from the refund, or refuse it", "bonuses"),
+            "a return whose bonuses were already spent: take them from the refund, or refuse it", "bonuses",
+            per_shop=True),
     Setting("bonus_payment_max_percent", Annotated[StrictInt, Field(ge=0, le=100)], 100,
             "the share of a receipt, after discount, that may be paid with bonuses, percent", "bonuses",
-            device=True),
+            device=True, per_shop=True),
     Setting("return_days", Annotated[StrictInt, Field(ge=0)] | None, 30,
             "days after a sale its goods may be returned or the sale cancelled, from any till (none: no limit)",
-            "bonuses", device=True),
+            "bonuses", device=True, per_shop=True),
     Setting("tier_period_days", Annotated[StrictInt, Field(ge=1, le=3660)], 365,
             "days of turnover that decide a customer's tier", "bonuses"),
     Setting("bonus_expiry_days", Annotated[StrictInt, Field(ge=1)] | None, None,
@@ -326,11 +334,22 @@ def check_stored(stored: dict) -> list[str]:
     return problems
 
 
+PER_SHOP = tuple(s.key for s in SETTINGS if s.per_shop)
+
+
+def spec_per_shop(key: str) -> Setting:
+    setting = spec(key)
+    if not setting.per_shop:
+        raise DomainError("not_per_shop", f"{key} is the same in every shop of the chain; set it without --shop "
+                                          f"(per shop: {', '.join(PER_SHOP)})")
+    return setting
+
+
 def listing(stored: dict) -> list[dict]:
     """Every setting with its group, type, value, default and whether the value is the default."""
     return [{"key": s.key, "group": s.group, "type": describe_type(s), "value": stored.get(s.key, s.default),
              "default": s.default, "is_default": stored.get(s.key, s.default) == s.default,
-             "description": s.description, "device": s.device} for s in SETTINGS]
+             "description": s.description, "device": s.device, "per_shop": s.per_shop} for s in SETTINGS]
 
 
 def markdown_table() -> str:

@@ -13,7 +13,12 @@ from .db import cards, rules, settings
 DEFAULTS = settings_schema.DEFAULTS
 
 
-def get(conn: Connection, key: str):
+def get(conn: Connection, key: str, *, shop: str | None = None):
+    """The chain's value of `key`, or with `shop` that shop's (shop -> chain -> default, store_server/shops.py)."""
+    if shop is not None:
+        from . import shops
+
+        return shops.setting(conn, shop, key)
     value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
     return DEFAULTS.get(key) if value is None else value
 
@@ -49,8 +54,16 @@ def currency(conn: Connection) -> str:
     return (get(conn, "currency") or currency_for(get(conn, "country"))).upper()
 
 
-def device_config(conn: Connection) -> dict:
-    config = {s.key: get(conn, s.key) for s in settings_schema.SETTINGS if s.device}
+def device_config(conn: Connection, shop: str | None = None) -> dict:
+    """GET /config: the device settings as the device's shop resolves them, and the shop's code and name."""
+    from . import shops
+
+    resolved = shops.resolve(conn, shop)
+    config = {s.key: resolved[s.key] for s in settings_schema.SETTINGS if s.device}
+    if shop is not None:
+        row = shops.get(conn, shop)
+        config["shop"] = {"code": shop, "name": row["name"], "public_names": row["public_names"],
+                          "timezone": resolved["timezone"]}
     # devices show money in it: the setting, or the country's when the shop left it empty
     return {**config, "currency": currency(conn)}
 

@@ -117,7 +117,7 @@ def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
     """A device says how it is (the back office's device list shows it) and gets the shop's config back."""
     def beat(conn) -> dict:
         devices.record_heartbeat(conn, dev["id"], body.model_dump())
-        return {**shop.device_config(conn), "till_activation": till_activation.mode_for(conn, dev)}
+        return {**shop.device_config(conn, dev.get("shop")), "till_activation": till_activation.mode_for(conn, dev)}
 
     return db.run_write(engine(request), beat)
 
@@ -126,7 +126,7 @@ def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
 def config(request: Request, dev: Device) -> dict:
     with engine(request).connect() as conn:
         # The right of this very device (its override or the shop's); the till hides Activate when "off".
-        return {**shop.device_config(conn), "till_activation": till_activation.mode_for(conn, dev)}
+        return {**shop.device_config(conn, dev.get("shop")), "till_activation": till_activation.mode_for(conn, dev)}
 
 
 @router.get("/cards/{number}")
@@ -162,10 +162,10 @@ def find_customer(request: Request, dev: Device, phone: Annotated[str, Query(min
         raise Forbidden("role_not_allowed", "only a cashier device may look customers up by phone")
     def find(conn) -> dict:
         try:
-            e164 = normalise(phone, shop.get(conn, "country"))
+            e164 = normalise(phone, shop.get(conn, "country", shop=dev.get("shop")))
         except InvalidPhone as e:
             raise DomainError("invalid_phone", str(e)) from e
-        if shop.get(conn, "identify_code_required"):
+        if shop.get(conn, "identify_code_required", shop=dev.get("shop")):
             # A cashier typing their own phone to collect a stranger's accrual (seed 000): the customer reads
             # out the code sent to the phone they named. The token works once, for this phone only; a refused
             # look-up rolls back and leaves it unused.
@@ -273,8 +273,8 @@ def card_sales(number: str, request: Request, dev: Device,
     with engine(request).connect() as conn:
         if digital_card.is_token(number) and cards.resolve(conn, number) is None:
             number = digital_card.resolve(conn, number, clock.now())
-        return {"sales": receipts.card_sales(conn, number, now=clock.now(),
-                                             return_days=shop.get(conn, "return_days"), limit=limit)}
+        days = shop.get(conn, "return_days", shop=dev.get("shop"))
+        return {"sales": receipts.card_sales(conn, number, now=clock.now(), return_days=days, limit=limit)}
 
 
 @router.get("/sales/{receipt:path}")

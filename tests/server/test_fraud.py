@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert
 
-from store_server import clock, fraud, otp, shop
+from store_server import clock, fraud, otp, shop, shops
 from store_server.config import ServerConfig
 from store_server.db import create_schema, devices, make_engine
 
@@ -21,8 +21,9 @@ def engine(tmp_path):
     eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     create_schema(eng)
     with eng.begin() as conn:
+        home = shops.ensure_default(conn)
         conn.execute(insert(devices), [dict(id=f"dev-{i}", name=f"Till {i}", role="cashier", key_hash=f"h{i}",
-                                            created_at=clock.now()) for i in range(1, 6)])
+                                            created_at=clock.now(), shop=home) for i in range(1, 6)])
     yield eng
     eng.dispose()
 

@@ -166,3 +166,54 @@ def test_a_customer_the_old_race_left_with_two_active_cards_keeps_the_newest(dat
     with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
         conn.execute(db.cards.update().where(db.cards.c.number == "10001").values(state="active"))
     engine.dispose()
+
+
+def test_a_single_shop_at_0006_becomes_the_shop_main_and_keeps_working(database_url):
+    """0007_shops: an installation from before shops gets one shop named after its public_name; its devices,
+    tokens and device operations are assigned to it; the chain's settings still decide (no own time zone)."""
+    from datetime import timedelta
+
+    from alembic import command
+
+    from store_server import devices, shops
+
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0006_one_active_card")
+        shop.seed_demo(conn, shop_name="Kavun")
+        shop.put(conn, "timezone", "Asia/Almaty")
+        conn.exec_driver_sql(
+            "INSERT INTO devices (id, name, role, key_hash, created_at) VALUES "
+            "('till-1', 'Till 1', 'cashier', 'k1', '2026-11-20 10:00:00'), "
+            "('door', 'Door', 'entrance', 'k2', '2026-11-20 10:00:00')")
+        conn.exec_driver_sql(
+            "INSERT INTO enrolment_tokens (token_hash, role, expires_at) VALUES ('t1', 'cashier', '2099-01-01')")
+        for op_id, device in (("op-till", "till-1"), ("op-gone", "old-till"), ("op-admin", "admin"),
+                              ("op-expiry", "server")):
+            conn.exec_driver_sql(
+                "INSERT INTO operations (id, device_id, type, at, received_at, payload, status) VALUES "
+                f"('{op_id}', '{device}', 'sale', '2026-11-20 10:00:00', '2026-11-20 10:00:00', '{{}}', 'applied')")
+    assert migrate.upgrade(engine)[1] == migrate.head()
+    with engine.connect() as conn:
+        assert [(s["code"], s["name"], s["timezone"], s["country"], s["devices"]) for s in shops.listing(conn)] == [
+            ("main", "Kavun", None, None, 2)]
+        assert dict(conn.execute(select(db.devices.c.id, db.devices.c.shop)).all()) == {
+            "till-1": "main", "door": "main"}
+        assert conn.execute(select(db.enrolment_tokens.c.shop)).scalar_one() == "main"
+        assert dict(conn.execute(select(db.operations.c.id, db.operations.c.shop)).all()) == {
+            "op-till": "main", "op-gone": "main", "op-admin": None, "op-expiry": None}
+        # the shop follows the chain's settings as before
+        assert shops.resolve(conn, "main")["timezone"] == "Asia/Almaty"
+        assert shops.resolve(conn, "main")["public_name"] == "Kavun"
+    with engine.begin() as conn:
+        # no --shop needed while there is one shop
+        token = devices.create_enrolment_token(conn, role="cashier", ttl=timedelta(hours=1))
+        enrolled = devices.enrol(conn, token=token, name="Till 2", role="cashier")
+        assert enrolled["shop"] == "main"
+        device = devices.authenticate(conn, enrolled["device_key"])
+    result = operations.apply_batch(engine, [{"id": "op-new", "type": "sale", "at": NOW, "payload": {
+        "card_number": "10001", "amount": 10000}}], device)
+    assert result[0]["status"] == "applied" and result[0]["result"]["accrued"] == 1000
+    with engine.connect() as conn:
+        assert conn.execute(select(db.operations.c.shop).where(db.operations.c.id == "op-new")).scalar() == "main"
+    engine.dispose()

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from store_server import till_activation
+from store_server import shops, till_activation
 from store_server.db import cards as cards_table
 from store_server.db import customer_answers, customers, devices, operations, till_activations
 from store_server.errors import DomainError
@@ -284,7 +284,7 @@ def test_the_entrance_is_never_reviewed_and_overrides_need_a_known_device(shop_d
         with pytest.raises(DomainError):
             till_activation.set_device_mode(conn, CASHIER["id"], "direct")
         conn.execute(devices.insert().values(id=CASHIER["id"], name="till", role="cashier", key_hash="x" * 64,
-                                             created_at=shop_db.at))
+                                             created_at=shop_db.at, shop=shops.ensure_default(conn)))
         till_activation.set_device_mode(conn, CASHIER["id"], "direct")
         assert till_activation.mode_for(conn, CASHIER) == "direct"
         with pytest.raises(DomainError):

@@ -69,13 +69,13 @@ class ServerProcess:
                              check=True, capture_output=True, text=True)
         return out.stdout
 
-    def enrolment_token(self, role: str = "entrance") -> str:
-        out = self.cli("enrolment-token", "--role", role)
+    def enrolment_token(self, role: str = "entrance", shop: str | None = None) -> str:
+        out = self.cli("enrolment-token", "--role", role, *(("--shop", shop) if shop else ()))
         return out.split("enrolment token: ", 1)[1].split()[0]
 
-    def enrol(self, role: str = "entrance", name: str = "test device") -> dict:
+    def enrol(self, role: str = "entrance", name: str = "test device", shop: str | None = None) -> dict:
         r = requests.post(f"{self.url}/api/v1/devices/enrol", timeout=5,
-                          json={"enrolment_token": self.enrolment_token(role), "name": name, "role": role})
+                          json={"enrolment_token": self.enrolment_token(role, shop), "name": name, "role": role})
         r.raise_for_status()
         return r.json()
 

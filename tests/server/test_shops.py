@@ -1,0 +1,158 @@
+"""A chain of shops on one server (issue 19), through the real CLI and a real server: shops added and listed,
+tokens and devices per shop, settings resolved shop -> chain -> default in each device's /config, rules limited
+to one shop, and a sale in one shop returned in another with the chain's balance right."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from tests.support.server import init_demo_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = init_demo_server(tmp_path_factory.mktemp("shops"))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
+                          capture_output=True, text=True)
+    assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
+    return proc
+
+
+class Till:
+    def __init__(self, server, shop: str | None, role: str = "cashier") -> None:
+        self.url = f"{server.url}/api/v1"
+        dev = server.enrol(role, name=f"{role} {uuid.uuid4().hex[:6]}", shop=shop)
+        self.key, self.id, self.shop = dev["device_key"], dev["device_id"], dev["shop"]
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, headers={"Authorization": f"Bearer {self.key}"})
+
+    def op(self, type_: str, **payload) -> dict:
+        op = {"id": str(uuid.uuid4()), "type": type_, "at": datetime.now(UTC).isoformat(), "payload": payload}
+        r = requests.post(self.url + "/operations:batch", json={"operations": [op]}, timeout=10,
+                          headers={"Authorization": f"Bearer {self.key}"})
+        assert r.status_code == 200, r.text
+        return {**r.json()["results"][0], "id": op["id"]}
+
+
+def shops_json(server) -> list[dict]:
+    return json.loads(cli(server, "shops", "list", "--json").stdout)
+
+
+def test_one_shop_needs_no_naming_and_a_second_one_must_be_named(server):
+    assert [(s["code"], s["name"]) for s in shops_json(server)] == [("main", "Demo Shop")]
+    assert Till(server, None).shop == "main"
+
+    out = cli(server, "shops", "add", "ALA1", "--name", "Almaty, Abay 10", "--timezone", "Asia/Almaty",
+              "--country", "KZ", "--public-name", "kk=Қауын", "--public-name", "ru=Кавун Алматы").stdout
+    assert "ALA1" in out
+    listed = {s["code"]: s for s in shops_json(server)}
+    assert listed["ALA1"]["timezone"] == "Asia/Almaty" and listed["ALA1"]["country"] == "KZ"
+    assert listed["ALA1"]["public_names"] == {"kk": "Қауын", "ru": "Кавун Алматы"}
+    assert listed["main"]["devices"] == 1 and listed["ALA1"]["devices"] == 0
+
+    ambiguous = cli(server, "enrolment-token", "--role", "cashier", ok=False)
+    assert "2 shops" in ambiguous.stderr and "--shop" in ambiguous.stderr and "ALA1" in ambiguous.stderr
+    unknown = cli(server, "enrolment-token", "--role", "cashier", "--shop", "NOPE", ok=False)
+    assert "no shop 'NOPE'" in unknown.stderr
+    for bad in (["ALA1"], ["bad code!"]):
+        refused = cli(server, "shops", "add", *bad, "--name", "x", "--timezone", "Asia/Almaty", "--country", "KZ",
+                      ok=False)
+        assert "store-server:" in refused.stderr and "Traceback" not in refused.stderr
+    refused = cli(server, "shops", "add", "X2", "--name", "x", "--timezone", "Mars/Base", "--country", "KZ",
+                  ok=False)
+    assert "time zone" in refused.stderr
+    assert len(shops_json(server)) == 2  # nothing half-added
+
+    cli(server, "shops", "edit", "ALA1", "--name", "Almaty, Abay 12", "--public-name", "ru=")
+    listed = {s["code"]: s for s in shops_json(server)}
+    assert listed["ALA1"]["name"] == "Almaty, Abay 12" and listed["ALA1"]["public_names"] == {"kk": "Қауын"}
+
+
+def test_each_device_gets_its_shops_settings(server):
+    if len(shops_json(server)) < 2:
+        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ",
+            "--public-name", "kk=Қауын")
+    kyiv, almaty = Till(server, "main"), Till(server, "ALA1")
+    cli(server, "settings", "set", "--shop", "ALA1", "languages", "kk,ru")
+    cli(server, "settings", "set", "--shop", "ALA1", "no_code_limit", "700")
+    cli(server, "settings", "set", "no_code_limit", "300")  # the chain's
+    refused = cli(server, "settings", "set", "--shop", "ALA1", "tier_period_days", "5", ok=False)
+    assert "same in every shop" in refused.stderr
+
+    mine, theirs = almaty.get("/config").json(), kyiv.get("/config").json()
+    assert theirs["languages"] == ["uk", "en", "ru", "kk"] and theirs["no_code_limit"] == 300
+    assert theirs["shop"]["code"] == "main" and theirs["public_name"] == "Demo Shop"
+    assert mine["languages"] == ["kk", "ru"] and mine["no_code_limit"] == 700
+    assert mine["shop"] == {"code": "ALA1", "name": mine["shop"]["name"], "public_names": {"kk": "Қауын"},
+                            "timezone": "Asia/Almaty"}
+    assert mine["public_name"] == "Қауын"  # its first language's public name
+    assert mine["country"] == "KZ" and theirs["country"] == "UA"
+
+    listing = cli(server, "settings", "list", "--shop", "ALA1").stdout
+    assert "no_code_limit = 700  (this shop)" in listing and "return_days = 30  (the chain's)" in listing
+    cli(server, "settings", "reset", "--shop", "ALA1", "no_code_limit")
+    assert almaty.get("/config").json()["no_code_limit"] == 300
+
+
+def test_a_rule_of_one_shop_and_a_sale_returned_in_another(server):
+    if len(shops_json(server)) < 2:
+        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+    kyiv, almaty = Till(server, "main"), Till(server, "ALA1")
+    cli(server, "rules", "add", "--name", "Almaty opening", "--percent", "5", "--shop", "ALA1")
+    assert "shops ALA1" in cli(server, "rules", "list").stdout
+    refused = cli(server, "rules", "add", "--name", "x", "--percent", "5", "--shop", "NOPE", ok=False)
+    assert "no shop NOPE" in refused.stderr
+
+    here = kyiv.op("sale", card_number="10050", amount=10_000)
+    there = almaty.op("sale", card_number="10050", amount=10_000)
+    assert here["result"]["accrued"] == 1_000  # the demo's 10 % only
+    assert there["result"]["accrued"] == 1_500  # 10 % + Almaty's 5 %
+
+    # the Kyiv sale comes back in Almaty, then the Almaty sale is cancelled in Kyiv: the card is the chain's
+    back = almaty.op("return", sale_id=here["id"], amount=10_000)
+    assert back["status"] == "applied", back
+    assert back["result"]["bonuses_taken"] == 1_000 and back["result"]["balance"] == 1_500
+    undone = kyiv.op("cancel", operation_id=there["id"])
+    assert undone["status"] == "applied", undone
+    assert undone["result"]["balance"] == 0
+
+    audit = cli(server, "audit", "10050").stdout
+    assert audit.count("sale") >= 2
+    import sqlite3
+
+    with sqlite3.connect(server.database) as db:
+        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?, ?, ?)",
+                                   (here["id"], there["id"], back["id"], undone["id"])).fetchall())
+    assert shops_of == {here["id"]: "main", there["id"]: "ALA1", back["id"]: "ALA1", undone["id"]: "main"}
+
+
+def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
+    if len(shops_json(server)) < 2:
+        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+    till = Till(server, "main")
+    before = till.op("sale", card_number="10060", amount=1_000)
+    cli(server, "devices", "move", till.id, "ALA1")
+    assert till.get("/config").json()["shop"]["code"] == "ALA1"
+    after = till.op("sale", card_number="10060", amount=1_000)
+    import sqlite3
+
+    with sqlite3.connect(server.database) as db:
+        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?)",
+                                   (before["id"], after["id"])).fetchall())
+    assert shops_of == {before["id"]: "main", after["id"]: "ALA1"}
+    assert "shop=ALA1" in cli(server, "devices", "list").stdout
+    assert "no shop 'NOPE'" in cli(server, "devices", "move", till.id, "NOPE", ok=False).stderr
