@@ -22,10 +22,11 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
-from store_server import devices, operations, otp, shop
+from store_server import devices, operations, otp, shop, shops
 from store_server.cards import issue_range, set_state
 from store_server.config import ServerConfig
 from store_server.db import cards, customers, ledger, make_engine, otp_challenges, sales, sms_log
+from store_server.db import operations as operations_table
 from tests.support.server import ServerProcess, free_port, init_demo_server
 
 PHONES = itertools.count(1_000_000)
@@ -99,6 +100,7 @@ class Fleet:
         self.latencies: list[float] | None = None  # when a list, fire() adds each request's latency to it
         self.cashiers: list[dict] = []
         self.entrances: list[dict] = []
+        self.other_shop: list[dict] = []  # cashier tills of a second shop, OTHER_SHOP (other_shop_tills())
 
     # processes ---------------------------------------------------------------------------------------
     def start(self, devices_per_role: int = 5) -> Fleet:
@@ -110,13 +112,27 @@ class Fleet:
                 for answer in self.fire([self.enrol_call(role) for _ in range(devices_per_role - len(pool))]):
                     if answer.status == 200:
                         pool.append({"id": answer.body["device_id"], "key": answer.body["device_key"],
-                                     "role": role})
+                                     "role": role, "shop": answer.body["shop"]})
         return self
 
-    def enrol_call(self, role: str, token: str | None = None) -> tuple:
+    def other_shop_tills(self, count: int = 3) -> list[dict]:
+        """Cashier tills of a second shop of the chain (made on first use): customers, cards and balances are
+        the chain's, so a sale of the first shop may come back at these."""
+        with self.engine.begin() as conn:
+            if OTHER_SHOP not in shops.codes(conn):
+                shops.add(conn, OTHER_SHOP, name="Second shop", timezone="Asia/Almaty", country="KZ")
+        while len(self.other_shop) < count:
+            for answer in self.fire([self.enrol_call("cashier", shop=OTHER_SHOP)
+                                     for _ in range(count - len(self.other_shop))]):
+                if answer.status == 200:
+                    self.other_shop.append({"id": answer.body["device_id"], "key": answer.body["device_key"],
+                                            "role": "cashier", "shop": answer.body["shop"]})
+        return self.other_shop
+
+    def enrol_call(self, role: str, token: str | None = None, shop: str | None = None) -> tuple:
         if token is None:
             with self.engine.begin() as conn:
-                token = devices.create_enrolment_token(conn, role=role)
+                token = devices.create_enrolment_token(conn, role=role, shop=shop or shops.DEFAULT)
         return ("POST", "/api/v1/devices/enrol", None, {"enrolment_token": token, "name": f"{role} device",
                                                          "role": role})
 
@@ -187,7 +203,8 @@ class Fleet:
     def apply(self, op: dict, device: dict | None = None) -> dict:
         device = device or self.cashiers[0]
         op = {**op, "at": datetime.fromisoformat(op["at"])}
-        result = operations.apply_batch(self.engine, [op], {"id": device["id"], "role": device["role"]})[0]
+        result = operations.apply_batch(self.engine, [op], {"id": device["id"], "role": device["role"],
+                                                            "shop": device.get("shop")})[0]
         assert result["status"] == "applied", result
         return result
 
@@ -399,7 +416,8 @@ def race_enrol(fleet: Fleet, threads: int = 10) -> tuple[list[Answer], list[str]
 
     Refusals are allowed (the second tap; 429 once the address has failed often, [limits]); 5xx are not."""
     with fleet.engine.begin() as conn:
-        tokens = [devices.create_enrolment_token(conn, role="cashier") for _ in range(threads // 2)]
+        tokens = [devices.create_enrolment_token(conn, role="cashier", shop=shops.DEFAULT)
+                  for _ in range(threads // 2)]
     answers = fleet.fire([fleet.enrol_call("cashier", tokens[i % len(tokens)]) for i in range(threads)])
     problems = []
     per_token = [sum(a.status == 200 for a in answers[i::len(tokens)]) for i in range(len(tokens))]
@@ -461,6 +479,51 @@ def race_receipt_returns(fleet: Fleet, threads: int = 10) -> tuple[list[Answer],
     return answers, problems
 
 
+OTHER_SHOP = "B"
+
+
+def race_cross_shop_returns(fleet: Fleet, threads: int = 12) -> tuple[list[Answer], list[str]]:
+    """A receipt of the first shop, paid partly with bonuses, comes back at tills of both shops at once
+    (quarter returns) while a till of the second shop cancels it: undone at most once over, never both
+    returned and cancelled, the bonuses given and taken back at most once, the chain's balance right, and
+    each applied return or cancel recorded in the shop of the till that made it."""
+    there = fleet.other_shop_tills()
+    card = fleet.new_card()
+    fleet.sale(card)  # 1,000 bonuses, in the first shop
+    op = fleet.op("sale", card_number=card, amount=10_000, bonus_payment=1_000)
+    fleet.apply(op)  # 9,000 paid, 900 earned: balance 900
+    calls = []
+    for i in range(threads):
+        till = there[i % len(there)] if i % 2 else fleet.cashiers[i % len(fleet.cashiers)]
+        undo = fleet.op("cancel", operation_id=op["id"]) if i == 1 else fleet.op("return", sale_id=op["id"],
+                                                                              amount=2_500)
+        calls.append(fleet.batch(i, undo, till))
+    answers = fleet.fire(calls)
+    applied = _applied(answers)
+    returns = [r["result"] for r in applied if "returned" in r["result"]]
+    refunded = sum(r["bonus_payment_refunded"] for r in returns)
+    taken = sum(r["bonuses_taken"] for r in returns)
+    row = _sale_row(fleet, op["id"])
+    problems = []
+    if row["cancelled_by"] and row["returned_amount"]:
+        problems.append("the sale is both returned and cancelled")
+    if len(returns) > 4 or row["returned_amount"] > row["amount"] or row["money_refunded"] > row["paid"]:
+        problems.append(f"{len(returns)} returns of a quarter applied, {row['returned_amount']} returned")
+    if refunded > 1_000 or taken > 900:
+        problems.append(f"{refunded} bonuses given back of 1000 paid, {taken} taken back of 900 earned")
+    left = fleet.balance(card)
+    expected = 1_000 if row["cancelled_by"] else 900 + refunded - taken  # a cancel gives the 1,000 paid back
+    if left != expected or left < 0:
+        problems.append(f"balance {left}, expected {expected}")
+    sent_by = {call[3]["operations"][0]["id"]: call[2]["shop"] for call in calls}
+    with fleet.engine.connect() as conn:
+        recorded = dict(conn.execute(select(operations_table.c.id, operations_table.c.shop)
+                                     .where(operations_table.c.id.in_([r["id"] for r in applied]))).all())
+    if wrong := {k: v for k, v in recorded.items() if v != sent_by[k]}:
+        problems.append(f"operations recorded in the wrong shop: {wrong}")
+    return answers, problems
+
+
 RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_whole": race_redeem_whole,
     "redeem_partial": race_redeem_partial,
@@ -469,6 +532,7 @@ RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_cancel": race_redeem_cancel,
     "receipt_bonus_payment": race_receipt_bonus_payment,
     "receipt_returns": race_receipt_returns,
+    "cross_shop_returns": race_cross_shop_returns,
     "card_two_phones": race_card_two_phones,
     "phone_two_cards": race_phone_two_cards,
     "code_requests": race_code_requests,
