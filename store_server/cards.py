@@ -90,14 +90,14 @@ def view(conn: Connection, row) -> dict:
 
 def ean13(body: str) -> str:
     """Appends the EAN-13 check digit to 12 digits."""
-    if len(body) != 12 or not body.isdigit():
+    if len(body) != 12 or not (body.isascii() and body.isdigit()):
         raise DomainError("bad_ean13", "an EAN-13 body is 12 digits")
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
     return body + str((10 - total % 10) % 10)
 
 
 def is_ean13(number: str) -> bool:
-    return len(number) == 13 and number.isdigit() and ean13(number[:12]) == number
+    return len(number) == 13 and number.isascii() and number.isdigit() and ean13(number[:12]) == number
 
 
 def create_type(conn: Connection, name: str, kind: str, discount_percent: int = 0) -> None:
@@ -127,7 +127,7 @@ def range_numbers(first: int, last: int, ean13_prefix: str | None = None) -> lis
     if ean13_prefix is None:
         return [str(n) for n in range(first, last + 1)]
     width = 12 - len(ean13_prefix)
-    if not ean13_prefix.isdigit() or width < len(str(last)):
+    if not (ean13_prefix.isascii() and ean13_prefix.isdigit()) or width < len(str(last)):
         raise DomainError("bad_range", "the EAN-13 prefix and the numbers must fit in 12 digits")
     return [ean13(ean13_prefix + str(n).zfill(width)) for n in range(first, last + 1)]
 

@@ -192,7 +192,7 @@ def find_sale(conn: Connection, receipt: str) -> dict:
     if receipt.startswith(RECEIPT_QR):
         receipt = receipt[len(RECEIPT_QR):]
     row = None
-    if receipt.isdigit() and len(receipt) <= 18:
+    if receipt.isascii() and receipt.isdigit() and len(receipt) <= 18:
         row = conn.execute(_sales_query().where(receipts.c.no == int(receipt))).mappings().first()
     if row is None and 0 < len(receipt) <= 36:
         row = conn.execute(_sales_query().where(sales.c.operation_id == receipt)).mappings().first()

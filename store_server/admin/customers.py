@@ -51,7 +51,8 @@ def search(conn: Connection, text: str, country: str) -> list[dict]:
             found.setdefault(row["number"], row)
 
     compact = text.replace(" ", "").replace("-", "")
-    if compact.isdigit():
+    digits = compact.isascii() and compact.isdigit()  # not "³" or "١": int() and the index know only 0-9
+    if digits:
         # The number itself, an extra number (key fob), then numbers starting with what was typed.
         main = conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == compact)).scalar()
         add(listed.where(cards.c.number.in_([compact] + ([main] if main else []))))
@@ -63,7 +64,7 @@ def search(conn: Connection, text: str, country: str) -> list[dict]:
     if phone:
         add(people.where(customers.c.phone == phone).order_by(cards.c.state))
         add(listed.where(cards.c.reserved_phone == phone))
-    if not compact.isdigit() and len(text) >= 2:
+    if not digits and len(text) >= 2:
         add(people.where(_name_matches(conn, text)).order_by(customers.c.name))
     result = list(found.values())[:SEARCH_LIMIT]
     if result:

@@ -127,8 +127,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         return JSONResponse(status_code=500, content={"error": "internal_error",
                                                       "message": "the server failed; try again later"})
 
-    from . import observe
+    from . import observe, openapi
 
+    openapi.install(app)  # every refusal declared in /api/v1/openapi.json, in the one Error shape
     observe.install(app)  # /healthz, /metrics and the request counters
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API

@@ -223,6 +223,10 @@ class RequestLimits:
             await self._refuse(send, 431, "headers_too_large",
                                f"request line and headers over {self.limits.max_header_bytes} bytes")
             return
+        if b"%00" in (scope.get("raw_path") or b"") or b"%00" in (scope.get("query_string") or b""):
+            # A NUL in a card number or receipt would reach PostgreSQL, which refuses it inside the query.
+            await self._refuse(send, 400, "bad_request", "the address contains a NUL character")
+            return
         cap = (self.limits.max_anonymous_body_bytes if path.startswith(ANONYMOUS_PATHS)
                else self.limits.max_body_bytes)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)

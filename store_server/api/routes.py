@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from .. import (
     cards,
@@ -49,53 +49,82 @@ async def device(request: Request, authorization: Annotated[str | None, Header()
 
 Device = Annotated[dict, Depends(device)]
 
+# Numbers and flags are taken as JSON writes them: `false` is not 0 and "12" is not 12 (pydantic's lax mode
+# would coerce both, and the OpenAPI contract says integer). Money fits the ledger's 64-bit columns.
+MAX_MONEY = operations.MAX_AMOUNT
+
+
+def _iso_only(value: object) -> object:
+    if not isinstance(value, str | datetime):  # lax datetime would read 0 or 1.7e9 as Unix time
+        raise ValueError("must be an ISO 8601 date and time")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
+def _whole_only(value: object) -> object:
+    # JSON Schema's integer includes 12.0, but not true or "12".
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# The bounds inside the Annotated, before the validator: pydantic then writes them into the OpenAPI schema
+# as minimum/maximum (on an optional field written as Field(ge=...) it would write "ge", which no client reads).
+Money = Annotated[int, Field(ge=-MAX_MONEY, le=MAX_MONEY), BeforeValidator(_whole_only)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole_only)]  # PostgreSQL's integer
+# PostgreSQL cannot store a NUL character in a text column; no device sends one. Said in the schema, so a
+# NUL is refused as a bad body (422) instead of failing deep in an INSERT. (Paths and queries: api/limits.py.)
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+
 
 class EnrolBody(BaseModel):
-    enrolment_token: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=100)
+    enrolment_token: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=100)
     role: Literal["entrance", "cashier"]
 
 
 class OtpBody(BaseModel):
     # For redeem / discount / return the server sends the code to the card's own phone; phone may be left out.
-    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    phone: Text | None = Field(default=None, min_length=3, max_length=32)
     purpose: Literal["register", "identify", "redeem", "discount", "return", "activate", "sale"]
-    card_number: str | None = Field(default=None, max_length=32)
-    amount: int | None = Field(default=None, ge=0)
-    lang: str | None = Field(default=None, max_length=8)
+    card_number: Text | None = Field(default=None, max_length=32)
+    amount: Annotated[int, Field(ge=0, le=MAX_MONEY), BeforeValidator(_whole_only)] | None = None
+    lang: Text | None = Field(default=None, max_length=8)
 
 
 class CheckBody(BaseModel):
-    code: str = Field(min_length=1, max_length=12)
+    code: Text = Field(min_length=1, max_length=12)
 
 
 class Operation(BaseModel):
-    id: str = Field(min_length=8, max_length=36)
-    type: str = Field(min_length=1, max_length=32)
-    at: datetime
-    device_id: str | None = None
-    cashier: str | None = Field(default=None, max_length=100)
+    id: Text = Field(min_length=8, max_length=36)
+    type: Text = Field(min_length=1, max_length=32)
+    at: IsoTime
+    device_id: Text | None = None
+    cashier: Text | None = Field(default=None, max_length=100)
     payload: dict = Field(default_factory=dict)
-    verification_token: str | None = Field(default=None, max_length=200)
+    verification_token: Text | None = Field(default=None, max_length=200)
 
 
 class PreviewBody(BaseModel):
-    card_number: str = Field(min_length=1, max_length=64)
-    amount: int
-    bonus_payment: int | None = None
-    allow_partial: bool = False
-    at: datetime | None = None  # the receipt's time on the till (rules by time of day); default: now
+    card_number: Text = Field(min_length=1, max_length=64)
+    amount: Money
+    bonus_payment: Money | None = None
+    allow_partial: bool = Field(default=False, strict=True)
+    at: IsoTime | None = None  # the receipt's time on the till (rules by time of day); default: now
 
 
 class LoginBody(BaseModel):
-    pin: str | None = Field(default=None, max_length=32)
-    badge: str | None = Field(default=None, max_length=200)
+    pin: Text | None = Field(default=None, max_length=32)
+    badge: Text | None = Field(default=None, max_length=200)
 
 
 class Batch(BaseModel):
     operations: list[Operation] = Field(max_length=operations.MAX_BATCH)
     # How many operations the device still holds, this batch included (a gauge in /metrics).
-    outbox_backlog: int | None = Field(default=None, ge=0)
+    outbox_backlog: Count | None = None
 
 
 @router.post("/devices/enrol")
@@ -105,11 +134,11 @@ def enrol(body: EnrolBody, request: Request) -> dict:
 
 
 class HeartbeatBody(BaseModel):
-    app_version: str | None = Field(default=None, max_length=32)
-    outbox_pending: int | None = Field(default=None, ge=0)
-    outbox_failed: int | None = Field(default=None, ge=0)
-    last_sync_error: str | None = Field(default=None, max_length=300)
-    last_sync_error_at: float | None = Field(default=None, ge=0, le=4e9)  # the device's Unix time
+    app_version: Text | None = Field(default=None, max_length=32)
+    outbox_pending: Count | None = None
+    outbox_failed: Count | None = None
+    last_sync_error: Text | None = Field(default=None, max_length=300)
+    last_sync_error_at: Annotated[float, Field(ge=0, le=4e9, strict=True)] | None = None  # the device's Unix time
 
 
 @router.post("/devices/heartbeat")

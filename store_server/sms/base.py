@@ -40,6 +40,6 @@ class StatusQuery(Protocol):
 def phone_digits(phone: str) -> str:
     """+380671234567 -> 380671234567: most providers want the number without the plus."""
     digits = phone.strip().lstrip("+")
-    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+    if not (digits.isascii() and digits.isdigit()) or not 7 <= len(digits) <= 15:
         raise GatewayError(f"not an E.164 phone number: {phone[:3]}…", retryable=False)
     return digits
