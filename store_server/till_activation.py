@@ -43,7 +43,7 @@ def mode_for(conn: Connection, device: dict, shop_mode: str | None = None) -> st
         return "direct"
     own = conn.execute(select(device_rights.c.till_activation)
                        .where(device_rights.c.device_id == device["id"])).scalar()
-    return own or shop_mode or shop.get(conn, "till_activation")
+    return own or shop_mode or shop.get(conn, "till_activation", shop=device.get("shop"))
 
 
 def refuse_if_off(conn: Connection, device: dict, shop_mode: str | None = None) -> str:
@@ -108,11 +108,14 @@ def submit(conn: Connection, *, op: dict, device: dict, card: dict, phone: str, 
     return {"card_number": card["number"], "pending_review": True, "activation_id": activation_id}
 
 
-def listing(conn: Connection, *, everything: bool = False) -> list[dict]:
-    """Activations with what an operator needs to judge them (the card's balance: bonuses already on it)."""
-    query = (select(till_activations, devices.c.name.label("device_name"))
+def listing(conn: Connection, *, everything: bool = False, shops: list[str] | None = None) -> list[dict]:
+    """Activations with what an operator needs to judge them (the card's balance: bonuses already on it);
+    with `shops`, only those asked for at those shops' tills."""
+    query = (select(till_activations, devices.c.name.label("device_name"), devices.c.shop)
              .select_from(till_activations.outerjoin(devices, devices.c.id == till_activations.c.device_id))
              .order_by(till_activations.c.id))
+    if shops is not None:
+        query = query.where(devices.c.shop.in_(shops))
     if not everything:
         query = query.where(till_activations.c.state == "pending")
     rows = [dict(r) for r in conn.execute(query).mappings()]
@@ -127,9 +130,11 @@ def _writer(engine: Engine):
     return db.write_transaction(engine)
 
 
-def _pending(conn: Connection, activation_id: int) -> dict:
-    row = conn.execute(select(till_activations).where(till_activations.c.id == activation_id)).mappings().first()
-    if row is None:
+def _pending(conn: Connection, activation_id: int, shops: list[str] | None = None) -> dict:
+    row = conn.execute(select(till_activations, devices.c.shop)
+                       .select_from(till_activations.outerjoin(devices, devices.c.id == till_activations.c.device_id))
+                       .where(till_activations.c.id == activation_id)).mappings().first()
+    if row is None or (shops is not None and row["shop"] not in shops):  # another shop's: as if there were none
         raise NotFound("activation_not_found", f"no activation {activation_id}")
     if row["state"] != "pending":
         raise DomainError("activation_decided", f"activation {activation_id} was already {row['state']} "
@@ -146,23 +151,24 @@ def _decide(conn: Connection, row: dict, state: str, by: str, reason: str | None
     # The audit trail of the card: who decided, when, on which till's request.
     conn.execute(insert(operations).values(
         id=str(uuid.uuid4()), device_id="server", type=f"activation_{state}", at=now, received_at=now,
-        cashier=by, card_number=row["card_number"], status="applied",
+        cashier=by, card_number=row["card_number"], status="applied", shop=row.get("shop"),  # the till's
         payload={"activation_id": row["id"], "register_operation": row["operation_id"],
                  **({"reason": reason} if reason else {})},
         result={"card_number": row["card_number"], "state": state}))
 
 
-def approve(engine: Engine, activation_id: int, *, by: str) -> dict:
-    """Binds phone and card as a direct activation would; refused, and left pending, when that no longer holds."""
+def approve(engine: Engine, activation_id: int, *, by: str, shops: list[str] | None = None) -> dict:
+    """Binds phone and card as a direct activation would; refused, and left pending, when that no longer holds.
+    `shops`: the operator's shops; another shop's activation is not found."""
     now = clock.now()
     with _writer(engine) as conn:
-        row = _pending(conn, activation_id)
+        row = _pending(conn, activation_id, shops)
         card = conn.execute(select(cards).where(cards.c.number == row["card_number"])).mappings().one()
         try:
             if card["state"] == "blocked":
                 raise DomainError("card_blocked", "the card was blocked since")
             binding.bind(conn, dict(card), row["phone"], row["details"], at=clock.aware(row["at"]),
-                         activated_at=now, questionnaire=shop.get(conn, "questionnaire"))
+                         activated_at=now, questionnaire=shop.get(conn, "questionnaire", shop=row["shop"]))
         except DomainError as e:
             detail = f" (card {e.details['other']})" if e.details.get("other") else ""
             raise DomainError(e.code, f"activation {activation_id} cannot be approved: {e.message}{detail}; "
@@ -173,12 +179,12 @@ def approve(engine: Engine, activation_id: int, *, by: str) -> dict:
     return row
 
 
-def reject(engine: Engine, activation_id: int, *, by: str, reason: str) -> dict:
+def reject(engine: Engine, activation_id: int, *, by: str, reason: str, shops: list[str] | None = None) -> dict:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("reason_required", "say why the activation is rejected")
     with _writer(engine) as conn:
-        row = _pending(conn, activation_id)
+        row = _pending(conn, activation_id, shops)
         _decide(conn, row, "rejected", by, reason[:500], clock.now())
     log.info("till activation %s rejected by %s: card %s stays not activated (%s)", activation_id, by,
              row["card_number"], reason[:200])

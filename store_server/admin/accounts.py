@@ -55,6 +55,21 @@ def create(conn: Connection, name: str, role: str, password: str) -> int:
         failed_logins=0)).inserted_primary_key[0]
 
 
+def set_shops(conn: Connection, name: str, codes: list[str] | None) -> None:
+    """Limit an operator to these shops' journal and activations (None or empty: every shop). An owner sees
+    the whole chain, always."""
+    from ..rules import check_shops
+
+    row = conn.execute(select(admin_accounts.c.id, admin_accounts.c.role).where(admin_accounts.c.name == name)
+                       ).mappings().first()
+    if row is None:
+        raise DomainError("account_not_found", f"no account {name!r}")
+    codes = check_shops(conn, codes)
+    if codes and row["role"] == "owner":
+        raise DomainError("owner_sees_all", "an owner account sees every shop; limit an operator account")
+    conn.execute(update(admin_accounts).where(admin_accounts.c.id == row["id"]).values(shops=codes))
+
+
 def listing(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(select(admin_accounts).order_by(admin_accounts.c.name)).mappings()]
 

@@ -30,8 +30,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     try:
         with _engine(args).begin() as conn:
             accounts.create(conn, args.name, args.role, password)
+            if args.shop:
+                accounts.set_shops(conn, args.name, args.shop)
             audit.record(conn, account="(shell)", action="account_created", target=args.name,
-                         details={"role": args.role})
+                         details={"role": args.role, **({"shops": args.shop} if args.shop else {})})
     except DomainError as e:
         print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
         return 1
@@ -47,12 +49,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             from ..admin_cli import print_json
 
-            print_json([{"name": a["name"], "role": a["role"], "locked_until": a["locked_until"]}
-                        for a in accounts.listing(conn)])
+            print_json([{"name": a["name"], "role": a["role"], "locked_until": a["locked_until"],
+                         "shops": a["shops"]} for a in accounts.listing(conn)])
             return 0
         for a in accounts.listing(conn):
             locked = f"\tlocked until {a['locked_until']:%Y-%m-%d %H:%M}" if a["locked_until"] else ""
-            print(f"{a['name']}\t{a['role']}{locked}")
+            shops = f"\tshops {','.join(a['shops'])}" if a["shops"] else ""
+            print(f"{a['name']}\t{a['role']}{locked}{shops}")
     return 0
 
 
@@ -95,6 +98,26 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shops(args: argparse.Namespace) -> int:
+    from ..admin_cli import _engine
+    from . import accounts, audit
+
+    codes = None if args.all else args.codes
+    if not codes and not args.all:
+        print("store-server: name the shops (admin shops NAME KYIV1 KYIV2) or --all", file=sys.stderr)
+        return 2
+    try:
+        with _engine(args).begin() as conn:
+            accounts.set_shops(conn, args.name, codes)
+            audit.record(conn, account="(shell)", action="account_shops_set", target=args.name,
+                         details={"shops": codes})
+    except DomainError as e:
+        print(f"store-server: {e.message} ({e.code})", file=sys.stderr)
+        return 1
+    print(f"account {args.name} sees {'every shop' if not codes else 'shops ' + ', '.join(sorted(set(codes)))}")
+    return 0
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("admin", help="back-office accounts (the web pages under /admin/)")
     s = p.add_subparsers(dest="admin_command", required=True)
@@ -102,7 +125,14 @@ def add_commands(sub) -> None:
     q.add_argument("name")
     q.add_argument("--role", choices=["owner", "operator"], required=True,
                    help="owner: everything; operator: customers and activations, no money, devices or accounts")
+    q.add_argument("--shop", action="append", help="an operator sees only this shop's journal and activations "
+                                                   "(repeat for several; default: every shop)")
     q.set_defaults(func=cmd_add)
+    q = s.add_parser("shops", help="limit an operator to some shops' journal and activations, or --all")
+    q.add_argument("name")
+    q.add_argument("codes", nargs="*", metavar="CODE")
+    q.add_argument("--all", action="store_true", help="every shop of the chain")
+    q.set_defaults(func=cmd_shops)
     s.add_parser("list", help="accounts and their roles").set_defaults(func=cmd_list)
     q = s.add_parser("password", help="set an account's password (signs its sessions out)")
     q.add_argument("name")

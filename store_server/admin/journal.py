@@ -31,6 +31,9 @@ class Filters:
     cashier: str | None = None
     status: str | None = None
     card: str | None = None
+    shop: str | None = None
+    # The shops the signed-in account may see (None: all); set by the page, never from the query string.
+    scope: tuple[str, ...] | None = None
 
     @classmethod
     def from_query(cls, params) -> Filters:
@@ -45,13 +48,14 @@ class Filters:
             return value[:100] or None
 
         f = cls(since=day("since"), until=day("until"), type=text("type"), device=text("device"),
-                cashier=text("cashier"), status=text("status"), card=text("card"))
+                cashier=text("cashier"), status=text("status"), card=text("card"), shop=text("shop"))
         if f.status not in STATUSES:
             f.status = None
         return f
 
     def as_query(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(self).items() if v}
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(self).items()
+                if v and k != "scope"}
 
 
 def _bounds(f: Filters, timezone: str) -> list:
@@ -70,9 +74,12 @@ def _bounds(f: Filters, timezone: str) -> list:
         where.append(operations.c.type != literal_column("'sale'"))
     for column, value in ((operations.c.type, f.type), (operations.c.device_id, f.device),
                           (operations.c.cashier, f.cashier), (operations.c.status, f.status),
-                          (operations.c.card_number, f.card)):
+                          (operations.c.card_number, f.card), (operations.c.shop, f.shop)):
         if value:
             where.append(column == value)
+    if f.scope is not None:
+        # An operator limited to some shops sees what their devices did, not the chain's own operations.
+        where.append(operations.c.shop.in_(f.scope))
     return where
 
 
@@ -94,7 +101,8 @@ def after(cursor: str | None) -> list:
 def _query(f: Filters, timezone: str):
     return (select(operations.c.id, operations.c.type, operations.c.at, operations.c.received_at,
                    operations.c.device_id, operations.c.cashier, operations.c.card_number, operations.c.status,
-                   operations.c.error, operations.c.result, devices.c.name.label("device_name"))
+                   operations.c.error, operations.c.result, operations.c.shop,
+                   devices.c.name.label("device_name"))
             .select_from(operations.outerjoin(devices, devices.c.id == operations.c.device_id))
             .where(*_bounds(f, timezone)).order_by(operations.c.at.desc(), operations.c.id.desc()))
 
@@ -113,11 +121,24 @@ def page(conn: Connection, f: Filters, timezone: str, cursor: str | None = None,
     return {"rows": rows, "next": encode_cursor(rows[-1]) if more else None}
 
 
-def device_choices(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(devices.c.id, devices.c.name).order_by(devices.c.name)).mappings()]
+def device_choices(conn: Connection, scope: tuple[str, ...] | None = None) -> list[dict]:
+    query = select(devices.c.id, devices.c.name).order_by(devices.c.name)
+    if scope is not None:
+        query = query.where(devices.c.shop.in_(scope))
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
-CSV_COLUMNS = ("at", "id", "type", "status", "error", "card_number", "device", "cashier", "bonus")
+def shop_choices(conn: Connection, scope: tuple[str, ...] | None = None) -> list[dict]:
+    """The shops a journal may be filtered by: every shop, or those the account may see."""
+    from ..db import shops
+
+    query = select(shops.c.code, shops.c.name, shops.c.timezone).order_by(shops.c.code)
+    if scope is not None:
+        query = query.where(shops.c.code.in_(scope))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+CSV_COLUMNS = ("at", "id", "type", "status", "error", "card_number", "device", "cashier", "bonus", "shop")
 
 
 def csv_rows(conn: Connection, f: Filters, timezone: str, limit: int = 1_000_000) -> Iterator[str]:
@@ -133,7 +154,7 @@ def csv_rows(conn: Connection, f: Filters, timezone: str, limit: int = 1_000_000
             writer.writerow([safe_cell("" if v is None else v) for v in (
                 clock.aware(r["at"]).astimezone(zone).isoformat(timespec="seconds"), r["id"], r["type"],
                 r["status"], r["error"], r["card_number"], r["device_name"] or r["device_id"], r["cashier"],
-                r["bonus"])])
+                r["bonus"], r["shop"])])
         written += len(chunk["rows"])
         yield out.getvalue()
         out.seek(0)

@@ -79,6 +79,12 @@ class Admin:
     def is_owner(self) -> bool:
         return self.account["role"] == "owner"
 
+    @property
+    def shops(self) -> list[str] | None:
+        """The shops this account may see (an operator limited with `store-server admin shops`); None: all."""
+        limited = self.account.get("shops")
+        return None if self.is_owner or not limited else list(limited)
+
 
 def shop_view(conn) -> dict:
     country = shop.get(conn, "country")

@@ -21,7 +21,7 @@ def _page(request: Request, admin: Admin, *, error: str | None = None, message: 
           status: int = 200):
     everything = request.query_params.get("all") == "1"
     with request.app.state.engine.connect() as conn:
-        rows = till_activation.listing(conn, everything=everything)
+        rows = till_activation.listing(conn, everything=everything, shops=admin.shops)
     rows.reverse()  # newest first
     return render(request, "activations.html", admin, rows=rows, everything=everything, error=error,
                   error_message=message, status=status)
@@ -37,7 +37,8 @@ async def approve(activation_id: int, request: Request, admin: Signed, csrf: Ann
     check_csrf(admin, csrf)
     engine = request.app.state.engine
     try:
-        row = await run_in_threadpool(till_activation.approve, engine, activation_id, by=admin.name)
+        row = await run_in_threadpool(till_activation.approve, engine, activation_id, by=admin.name,
+                                      shops=admin.shops)
     except DomainError as e:
         return _page(request, admin, error=e.code, message=e.message, status=400)
     with write_transaction(engine) as conn:
@@ -55,7 +56,7 @@ def reject(activation_id: int, request: Request, admin: Signed, csrf: Annotated[
     check_csrf(admin, csrf)
     engine = request.app.state.engine
     try:
-        row = till_activation.reject(engine, activation_id, by=admin.name, reason=reason)
+        row = till_activation.reject(engine, activation_id, by=admin.name, reason=reason, shops=admin.shops)
     except DomainError as e:
         return _page(request, admin, error=e.code, message=e.message, status=400)
     with write_transaction(engine) as conn:

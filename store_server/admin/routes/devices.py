@@ -11,7 +11,7 @@ import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, Request
 
-from ... import devices
+from ... import devices, shops
 from ...db import write_transaction
 from ...errors import DomainError
 from .. import audit
@@ -32,7 +32,8 @@ def _page(request: Request, admin: Admin, **context):
     owner_only(admin)
     with request.app.state.engine.connect() as conn:
         rows = devices.listing(conn)
-    return render(request, "devices.html", admin, rows=rows, **context)
+        shop_list = shops.listing(conn)
+    return render(request, "devices.html", admin, rows=rows, shops=shop_list, **context)
 
 
 @router.get("/devices")
@@ -47,20 +48,22 @@ def server_url(request: Request) -> str:
 
 @router.post("/devices/token")
 def new_token(request: Request, admin: Signed, csrf: Annotated[str, Form()] = "",
-              role: Annotated[str, Form(max_length=16)] = "", hours: Annotated[int, Form(ge=1, le=168)] = 24):
+              role: Annotated[str, Form(max_length=16)] = "", hours: Annotated[int, Form(ge=1, le=168)] = 24,
+              shop: Annotated[str, Form(max_length=32)] = ""):
     check_csrf(admin, csrf)
     owner_only(admin)
     try:
         with write_transaction(request.app.state.engine) as conn:
-            token = devices.create_enrolment_token(conn, role=role, ttl=timedelta(hours=hours))
+            token = devices.create_enrolment_token(conn, role=role, ttl=timedelta(hours=hours), shop=shop or None)
+            shop = shops.pick(conn, shop or None)
             audit.record(conn, account=admin.name, action="enrolment_token_created",
-                         details={"role": role, "hours": hours}, address=admin.address)
+                         details={"role": role, "hours": hours, "shop": shop}, address=admin.address)
     except DomainError as e:
         return _page(request, admin, error=e.code, error_message=e.message)
     payload = "lk://enrol?" + urlencode({"server": server_url(request), "token": token, "role": role})
     # Shown once, on the answer to the POST: reloading the list does not show it again.
     return _page(request, admin, token=token, payload=payload, qr=qr_data_uri(payload), token_hours=hours,
-                 token_role=role)
+                 token_role=role, token_shop=shop)
 
 
 @router.post("/devices/{device_id}/revoke")

@@ -1,0 +1,130 @@
+"""The back office of a chain (issue 19): the journal filters by shop, an operator limited to one shop sees only
+that shop's journal, CSV and activations, and the owner's device page makes tokens for a chosen shop. A real
+server, accounts and shops made with the CLI, tills speaking the device API, Debian's Chromium."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from store_server import till_activation
+from tests.admin.conftest import OWNER, PASSWORD, Till, add_account, shoot, sign_in
+from tests.support.server import init_demo_server
+
+LIMITED = "ainur"
+
+
+def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
+                          capture_output=True, text=True)
+    assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
+    return proc
+
+
+class ShopTill(Till):
+    def __init__(self, server, name: str, shop: str) -> None:
+        self.server = server
+        enrolled = server.enrol("cashier", name=name, shop=shop)
+        self.id = enrolled["device_id"]
+        self.headers = {"Authorization": f"Bearer {enrolled['device_key']}"}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    srv = init_demo_server(tmp_path_factory.mktemp("chain-admin")).start()
+    cli(srv, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+    assert add_account(srv, OWNER, "owner").returncode == 0
+    assert add_account(srv, LIMITED, "operator").returncode == 0
+    cli(srv, "admin", "shops", LIMITED, "ALA1")
+    kyiv, almaty = ShopTill(srv, "Kyiv till", "main"), ShopTill(srv, "Almaty till", "ALA1")
+    assert kyiv.sale("10011", 5_000, cashier="Oksana")["status"] == "applied"
+    assert almaty.sale("10012", 7_000, cashier="Dana")["status"] == "applied"
+    yield srv
+    srv.stop()
+
+
+def test_accounts_are_limited_with_the_cli(chain):
+    assert f"{LIMITED}\toperator\tshops ALA1" in cli(chain, "admin", "list").stdout
+    refused = cli(chain, "admin", "shops", OWNER, "ALA1", ok=False)
+    assert "owner" in refused.stderr and "Traceback" not in refused.stderr
+    assert "no shop NOPE" in cli(chain, "admin", "shops", LIMITED, "NOPE", ok=False).stderr
+
+
+def test_an_operator_limited_to_one_shop_sees_only_its_journal(chain, page):
+    sign_in(page, chain, LIMITED, PASSWORD)
+    page.goto(f"{chain.url}/admin/journal")
+    table = page.inner_text("#journal")
+    assert "Almaty till" in table and "Dana" in table
+    assert "Kyiv till" not in table and "Oksana" not in table
+    # asking for the other shop by hand shows nothing of it
+    page.goto(f"{chain.url}/admin/journal?shop=main")
+    assert "Oksana" not in page.content()
+    # the CSV export too
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    csv_text = requests.get(f"{chain.url}/admin/journal.csv", cookies=cookies, timeout=10).text
+    assert "Dana" in csv_text and "Oksana" not in csv_text and csv_text.splitlines()[0].endswith(",shop")
+
+
+def test_the_owner_filters_the_journal_by_shop_and_sees_its_time_zone(chain, page):
+    sign_in(page, chain, OWNER, PASSWORD)
+    page.goto(f"{chain.url}/admin/journal")
+    table = page.inner_text("#journal")
+    assert "Oksana" in table and "Dana" in table and "ALA1" in table
+    page.select_option("select[name=shop]", "ALA1")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*shop=ALA1.*"))
+    assert "Oksana" not in page.inner_text("#journal") and "Dana" in page.inner_text("#journal")
+    assert "Asia/Almaty" in page.content()
+    shoot(page, "journal-by-shop")
+
+
+def test_the_owner_makes_a_token_for_a_chosen_shop(chain, page):
+    sign_in(page, chain, OWNER, PASSWORD)
+    page.goto(f"{chain.url}/admin/devices")
+    assert "ALA1" in page.inner_text("#devices")
+    page.select_option("select[name=role]", "cashier")
+    page.select_option("select[name=shop]", "ALA1")
+    page.click("text=Create token and QR")
+    token = page.inner_text("#enrol-token").strip()
+    assert "Shop: ALA1" in page.inner_text("#enrolment")
+    shoot(page, "devices-token-for-shop")
+    r = requests.post(f"{chain.url}/api/v1/devices/enrol", timeout=5,
+                      json={"enrolment_token": token, "name": "new Almaty till", "role": "cashier"})
+    assert r.status_code == 200 and r.json()["shop"] == "ALA1"
+
+
+def test_activations_wait_per_shop_and_an_operator_sees_only_their_shops(chain):
+    """`till_activation review` set for the shop `main` only: its till's activation waits, Almaty's binds at
+    once; the operator limited to Almaty neither lists nor decides the waiting one."""
+    import uuid
+
+    from tests.server.test_till_activation import Till as ActivatingTill
+
+    class At(ActivatingTill):
+        def __init__(self, server, shop: str) -> None:
+            self.url = f"{server.url}/api/v1"
+            dev = server.enrol("cashier", name=f"till {uuid.uuid4().hex[:6]}", shop=shop)
+            self.key, self.id = dev["device_key"], dev["device_id"]
+
+    cli(chain, "settings", "set", "--shop", "main", "till_activation", "review")
+    waits = At(chain, "main").activate(chain, "+380501239001", "10091")
+    assert waits["result"]["pending_review"] is True, waits
+    direct = At(chain, "ALA1").activate(chain, "+380501239002", "10092")
+    assert direct["result"] == {"card_number": "10092"}, direct
+
+    from store_server.db import make_engine
+    from store_server.errors import NotFound
+
+    engine = make_engine(f"sqlite:///{chain.database}")
+    with engine.connect() as conn:
+        everyone = till_activation.listing(conn)
+        assert [(r["card_number"], r["shop"]) for r in everyone] == [("10091", "main")]
+        assert till_activation.listing(conn, shops=["ALA1"]) == []
+    with pytest.raises(NotFound):
+        till_activation.reject(engine, everyone[0]["id"], by=LIMITED, reason="not mine", shops=["ALA1"])
+    till_activation.reject(engine, everyone[0]["id"], by=OWNER, reason="checked by the owner", shops=None)
+    engine.dispose()
