@@ -176,7 +176,8 @@ def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, 
                 # Texting the shop must not make it text back without end (each reply costs the shop).
                 log.info("no reply to %s: its replies this hour are used up", mask(phone))
                 return outcome
-        reply = templates.render(outcome.reply, lang, shop=shop_name, **outcome.values)
+        with engine.connect() as conn:
+            reply = templates.render(outcome.reply, lang, shop=shop_name, conn=conn, **outcome.values)
         try:
             purpose = "activation" if outcome.reply.startswith("activation") else outcome.reply
             send_logged(engine, gateway, phone=phone, text=reply, purpose=purpose)
@@ -195,8 +196,9 @@ def _alert_owner(engine: Engine, gateway: Gateway, alert: dict, *, shop_name: st
         return
     try:
         to = normalise(str(owner), country)
-        send_logged(engine, gateway, phone=to, text=templates.render("owner_alert", lang, shop=shop_name, **alert),
-                    purpose="owner_alert")
+        with engine.connect() as conn:
+            text = templates.render("owner_alert", lang, shop=shop_name, conn=conn, **alert)
+        send_logged(engine, gateway, phone=to, text=text, purpose="owner_alert")
     except (InvalidPhone, GatewayError) as e:
         log.warning("the owner's alert could not be sent: %s", e)
 

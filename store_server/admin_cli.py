@@ -364,8 +364,11 @@ def cmd_cashiers_reset_pin(args):
 
 
 def cmd_import(args):
-    from . import csv_input
+    import sqlalchemy.exc
+
+    from . import csv_input, shop
     from .importer import import_customers
+    from .money import format_money
 
     try:
         source = csv_input.read(Path(args.csv).read_bytes())
@@ -379,8 +382,14 @@ def cmd_import(args):
     engine = _engine(args)
     with engine.connect() as conn:
         tx = conn.begin()
-        report = import_customers(conn, source.text, delimiter=source.delimiter,
-                                  progress=None if args.quiet else ProgressBar("importing"))
+        try:
+            report = import_customers(conn, source.text, delimiter=source.delimiter, by="store-server import",
+                                      progress=None if args.quiet else ProgressBar("importing"))
+        except sqlalchemy.exc.IntegrityError:  # another import or a till took a phone or card of this file meanwhile
+            tx.rollback()
+            print(f"store-server: {args.csv}: a phone or card of this file was taken while importing; nothing "
+                  "imported, check the file again", file=sys.stderr)
+            return 1
         if report.errors:
             tx.rollback()
             for line, problem in report.errors:
@@ -388,7 +397,9 @@ def cmd_import(args):
             print(f"nothing imported: {len(report.errors)} error(s) in {report.rows} row(s)", file=sys.stderr)
             return 1
         tx.commit()
-    print(f"{report.imported} customers imported")
+        total = format_money(report.balances, shop.currency(conn), "en", shop.get(conn, "country") or "")
+    print(f"{report.imported} customers imported" + (f", opening balances {total} in total" if report.balances
+                                                     else ""))
     return 0
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -268,7 +269,48 @@ sms_log = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("challenge_id", String(36)),  # the code this SMS carried, if any
     Column("status_at", DateTime(timezone=True)),  # last delivery report
+    Column("segments", Integer),  # parts billed (store_server/sms/segments.py); NULL before revision 0007
     UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
+)
+
+# The owner's own SMS texts (the back office's template editor); a purpose and language without a row here
+# sends the built-in text of store_server/sms/templates.py. Chain level: one text for every shop.
+sms_templates = Table(
+    "sms_templates", metadata,
+    Column("purpose", String(32), primary_key=True),
+    Column("lang", String(5), primary_key=True),
+    Column("text", String(1000), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+# The shop's public name as SMS write it in one language ("Кава" in uk, "Kava" in en); without a row, the
+# setting public_name.
+public_names = Table(
+    "public_names", metadata,
+    Column("lang", String(5), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+# A customer file uploaded in the back office: checked, then imported by a background job in one transaction.
+# The decoded text is kept until the import finished so the job never depends on the browser.
+import_jobs = Table(
+    "import_jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("encoding", String(16), nullable=False),
+    Column("delimiter", String(1), nullable=False),
+    Column("data", Text),  # cleared once imported
+    Column("rows", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # checked | running | done | failed
+    Column("imported", Integer, nullable=False, default=0),
+    Column("balances", BigInteger, nullable=False, default=0),  # opening balances booked, minor units
+    Column("error", String(1000)),
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 # Delivery reports as they arrived (a provider may report queued -> sent -> delivered).

@@ -1,7 +1,12 @@
 """Customer import from CSV: every row checked first, errors reported by line, then all rows or none.
 
 Columns: phone (required), card_number (required), name, extra_numbers (separated by spaces or ";"),
-consent, marketing (1/0, yes/no, true/false), and one column per questionnaire field key.
+consent, marketing (1/0, yes/no, true/false), balance (the bonuses the customer had in the old system, in the
+shop's money: 125.50 or 125,50), and one column per questionnaire field key.
+
+An opening balance is booked as an "opening" operation through operations.apply_one, like a till's sale: it is
+in the journal with who imported it, and its ledger row is the card's first. One engine for the command line
+(`store-server import`) and the back office's import page (store_server/admin/routes/imports.py).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from . import clock, customers, shop
 from .db import card_numbers, cards
 from .db import customers as customers_table
 from .errors import DomainError
+from .money import parse_minor
 from .phones import InvalidPhone, normalise
 
+MAX_BALANCE = 10**12  # minor units, as operations.MAX_AMOUNT
 BOOLS = {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": False, "false": False, "n": False,
          "": False}
 
@@ -28,6 +35,7 @@ BOOLS = {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": Fals
 class ImportReport:
     rows: int = 0
     imported: int = 0
+    balances: int = 0  # opening balances booked, minor units
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -40,7 +48,8 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
         return []
     country = shop.get(conn, "country")
     questions = {f["key"]: f for f in shop.get(conn, "questionnaire") or []}
-    known = {"phone", "card_number", "name", "extra_numbers", "consent", "marketing", *questions}
+    known = {"phone", "card_number", "name", "extra_numbers", "consent", "marketing", "balance", *questions}
+    currency = shop.currency(conn)
     unknown = [c for c in reader.fieldnames if c not in known]
     if unknown:
         report.errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
@@ -76,6 +85,16 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
             if raw not in BOOLS:
                 problems.append(f"{k} must be yes or no, not {raw!r}")
             flags[k] = BOOLS.get(raw, False)
+        balance = 0
+        if (row.get("balance") or "").strip():
+            try:
+                balance = parse_minor(row["balance"], currency)
+            except ValueError as e:
+                problems.append(f"balance {row['balance']!r}: {e}")
+            if balance < 0:
+                problems.append(f"balance {row['balance']!r}: an opening balance cannot be negative")
+            elif balance > MAX_BALANCE:
+                problems.append(f"balance {row['balance']!r} is more than any card can hold")
         problems += _check_against_db(conn, phone, number, extras)
         if problems:
             report.errors += [(line, p) for p in problems]
@@ -84,7 +103,7 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
         for n in [number, *extras]:
             seen_numbers.setdefault(n, line)
         rows.append(dict(line=line, phone=phone, number=number, extras=extras, name=(row.get("name") or "").strip(),
-                         answers=answers, **flags))
+                         answers=answers, balance=balance, **flags))
     return rows
 
 
@@ -108,11 +127,23 @@ def _check_against_db(conn: Connection, phone: str | None, number: str, extras: 
     return problems
 
 
-def import_customers(conn: Connection, text: str, *, delimiter: str = ",",
+def check(conn: Connection, text: str, *, delimiter: str = ",") -> tuple[ImportReport, list[dict]]:
+    """Every row checked, nothing written: the rows as they would be imported and the problems by line."""
+    report = ImportReport()
+    return report, _parse(conn, text, report, delimiter)
+
+
+def import_customers(conn: Connection, text: str, *, delimiter: str = ",", by: str = "import",
                      progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Runs inside the caller's transaction: with any error nothing is written (the caller rolls back).
 
-    `text` is already decoded; store_server/csv_input.py finds a file's encoding and delimiter."""
+    `text` is already decoded; store_server/csv_input.py finds a file's encoding and delimiter. `by` is who
+    imports (recorded as the opening operations' cashier). A row that turns out wrong only while writing (a
+    card another import or a till took meanwhile) is reported like a checked one, and the caller rolls back."""
+    import uuid
+
+    from .operations import ADMIN_DEVICE, apply_one
+
     report = ImportReport()
     rows = _parse(conn, text, report, delimiter)
     if report.errors:
@@ -123,8 +154,21 @@ def import_customers(conn: Connection, text: str, *, delimiter: str = ",",
             phone=r["phone"], name=r["name"] or None, created_at=now, consent_at=now if r["consent"] else None,
             marketing_opt_in=r["marketing"], marketing_opt_in_at=now if r["marketing"] else None,
         )).inserted_primary_key[0]
-        conn.execute(update(cards).where(cards.c.number == r["number"]).values(
-            state="active", customer_id=customer_id, activated_at=now))
+        # Only a card that is still free: between the check and now a till may have activated it, or another
+        # import of the same file may have committed (then nothing of this one may stay).
+        taken = conn.execute(update(cards).where(cards.c.number == r["number"], cards.c.state == "issued").values(
+            state="active", customer_id=customer_id, activated_at=now)).rowcount != 1
+        if taken:
+            report.errors.append((r["line"], f"card {r['number']} was activated meanwhile"))
+            return report
+        if r["balance"]:
+            result = apply_one(conn, {"id": str(uuid.uuid4()), "type": "opening", "at": now, "cashier": by[:64],
+                                      "payload": {"card_number": r["number"], "amount": r["balance"],
+                                                  "source": "import"}}, ADMIN_DEVICE)
+            if result["status"] != "applied":
+                report.errors.append((r["line"], f"opening balance refused: {result['message']}"))
+                return report
+            report.balances += r["balance"]
         for n in r["extras"]:
             conn.execute(insert(card_numbers).values(number=n, card_number=r["number"], added_at=now))
         if r["answers"]:

@@ -28,6 +28,23 @@ def precision(currency: str) -> int:
     return get_currency_precision(currency)
 
 
+def parse_minor(text: str, currency: str) -> int:
+    """'12.50', '1 250,50' or '-3' in the shop's money -> minor units (two digits for UAH, none for VND); a comma
+    works as the decimal mark too. ValueError says what is wrong."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
+    except InvalidOperation:
+        raise ValueError("the amount is not a number") from None
+    if not value.is_finite():
+        raise ValueError("the amount is not a number")
+    minor = value.scaleb(precision(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"at most {precision(currency)} decimals")
+    return int(minor)
+
+
 @lru_cache(maxsize=64)
 def _locale(lang: str, country: str) -> Locale:
     # the reader's language with the shop's country where CLDR has it (uk_UA, ru_KZ), else the language alone

@@ -446,6 +446,21 @@ def apply_adjust(ctx: OperationContext) -> dict:
     return {"adjusted": amount, "balance": have + amount}
 
 
+def apply_opening(ctx: OperationContext) -> dict:
+    """The balance a customer brought from the shop's old system (the back office's CSV import): one ledger row
+    on a card that has never had one, so an opening balance is booked once and never on top of real activity."""
+    _require_role(ctx, "admin")
+    card = _card(ctx.conn, _text(ctx.payload, "card_number"), lock=True)
+    amount = ctx.payload.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT:
+        raise DomainError("bad_amount", "an opening balance is a positive whole number of minor units")
+    if ledger.history(ctx.conn, card["number"], limit=1):
+        raise DomainError("card_has_history", "the card already has bonus history; correct its balance instead")
+    ledger.post(ctx.conn, card_number=card["number"], operation_id=ctx.op["id"], kind="opening", amount=amount,
+                at=ctx.at)
+    return {"opening": amount, "balance": amount}
+
+
 def apply_replace(ctx: OperationContext) -> dict:
     """A lost card replaced: the balance, the customer (so the phone) and the extra numbers move to an issued
     card; the old number stays, in state "replaced", so devices scanning it are told so."""
@@ -501,6 +516,7 @@ APPLIERS: dict[str, Callable[[OperationContext], dict]] = {
     "return": apply_return,
     "cancel": apply_cancel,
     "adjust": apply_adjust,
+    "opening": apply_opening,
     "replace": apply_replace,
 }
 

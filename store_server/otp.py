@@ -305,7 +305,9 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     lang = lang if lang in languages else languages[0]
     # each purpose says what the code is for: typed on the kiosk's screen, or the amount it lets the till move
     shown = format_money_sms(amount, currency, lang, country) if amount else ""
-    text = templates.render(templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name, code=code, amount=shown)
+    with engine.connect() as conn:  # the owner's own text, when the back office has one
+        text = templates.render(templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name, conn=conn, code=code,
+                                amount=shown)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
     sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,

@@ -22,6 +22,9 @@ DONE = {
     "account_created": N_("The account was created."),
     "account_unlocked": N_("The account was unlocked."),
     "password_changed": N_("Your password was changed. Other sessions of this account were signed out."),
+    "sms_text_saved": N_("The text was saved. The next SMS of this kind uses it."),
+    "sms_text_restored": N_("The built-in text is used again."),
+    "public_names_saved": N_("The names were saved."),
 }
 
 ERRORS = {
@@ -54,6 +57,16 @@ ERRORS = {
     "bad_answer": N_("An answer does not fit its question."),
     "bad_state": N_("Unknown state."),
     "not_found": N_("This page does not exist."),
+    "import_empty": N_("Choose a CSV file; this one is empty."),
+    "import_too_big": N_("The file is too big for the browser; import it with store-server import."),
+    "import_not_text": N_("The file is not text in UTF-8, UTF-16 or Windows-1251. Save it as CSV UTF-8."),
+}
+
+IMPORT = {
+    "checked": N_("checked, not imported"),
+    "running": N_("importing…"),
+    "done": N_("imported"),
+    "failed": N_("failed, nothing imported"),
 }
 
 STATES = {
@@ -75,6 +88,7 @@ TYPES = {
     "register": N_("registration"),
     "update_customer": N_("questionnaire"),
     "adjust": N_("balance correction"),
+    "opening": N_("opening balance"),
     "replace": N_("card replacement"),
     "expire": N_("bonus expiry"),
     "activation_approved": N_("activation approved"),
@@ -89,6 +103,7 @@ LEDGER = {
     "return_take": N_("taken back on return"),
     "expiry": N_("expired"),
     "adjustment": N_("correction"),
+    "opening": N_("opening balance"),
     "transfer_out": N_("moved to new card"),
     "transfer_in": N_("moved from old card"),
 }
@@ -111,6 +126,10 @@ ACTIONS = {
     "device_revoked": N_("revoked a device"),
     "account_created": N_("created an account"),
     "account_unlocked": N_("unlocked an account"),
+    "sms_text_edited": N_("edited an SMS text"),
+    "sms_text_restored": N_("restored a built-in SMS text"),
+    "public_names_edited": N_("changed the shop's name in SMS"),
+    "customers_imported": N_("imported customers"),
 }
 
 ROLES = {
@@ -122,7 +141,7 @@ ROLES = {
 }
 
 TABLES = {"done": DONE, "error": ERRORS, "state": STATES, "type": TYPES, "ledger": LEDGER, "action": ACTIONS,
-          "role": ROLES}
+          "role": ROLES, "import": IMPORT}
 
 
 def word(gettext, table: str, code: str | None, fallback: str | None = None) -> str:

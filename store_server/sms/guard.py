@@ -100,7 +100,7 @@ def alert_owner(engine: Engine, gateway, refusal: TooMany) -> bool:
         if already:
             return False
         languages = shop.get(conn, "languages") or ["en"]
-        text = render(ALERT_PURPOSE, languages[0], shop=shop.get(conn, "public_name"),
+        text = render(ALERT_PURPOSE, languages[0], shop=shop.get(conn, "public_name"), conn=conn,
                       limit=shop.get(conn, str(refusal.details.get("limit_key"))))
     try:
         send_logged(engine, gateway, phone=str(owner), text=text, purpose=ALERT_PURPOSE)

@@ -13,7 +13,7 @@ from ..db import sms_log
 from ..metrics import count_sms
 from ..money import format_money_sms, format_plain
 from ..phones import mask
-from . import templates
+from . import segments, templates
 from .base import Gateway, GatewayError, SendResult
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,14 @@ def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purp
         with engine.begin() as conn:
             conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=gateway.name,
                                                 status="failed", error=str(e)[:200], sent_at=clock.now(),
-                                                challenge_id=challenge_id))
+                                                challenge_id=challenge_id, segments=segments.parts(text)))
         raise
     count_sms(result.gateway, purpose, ok=True)
     with engine.begin() as conn:
         conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=result.gateway,
                                             gateway_message_id=result.message_id, status=result.status,
-                                            sent_at=clock.now(), challenge_id=challenge_id))
+                                            sent_at=clock.now(), challenge_id=challenge_id,
+                                            segments=segments.parts(text)))
     return result
 
 
@@ -55,7 +56,8 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
 
         with engine.begin() as conn:  # begin: the shop's first link creates its secret
             values["link"] = card_link(conn, str(values["card"]))
-    text = templates.render(purpose, lang, shop=shop_name, **values)
+    with engine.connect() as conn:
+        text = templates.render(purpose, lang, shop=shop_name, conn=conn, **values)
     return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
 
 

@@ -248,14 +248,23 @@ class TemplateError(ValueError):
     pass
 
 
-def render(purpose: str, lang: str | None, *, shop: str, **values: object) -> str:
-    """The text for `purpose` in `lang` (falling back to English), with the shop's public name."""
+def render(purpose: str, lang: str | None, *, shop: str, conn: Connection | None = None, **values: object) -> str:
+    """The text for `purpose` in `lang` (falling back to English), with the shop's public name.
+
+    With `conn`, the owner's own text and the shop's name in that language (store_server/sms/texts.py) are used
+    when the back office set them; without, the built-in text."""
     if purpose not in TEMPLATES:
         raise TemplateError(f"no SMS template for {purpose!r}")
-    texts = TEMPLATES[purpose]
+    lang = lang if lang in LANGUAGES else "en"
     if purpose == "welcome" and values.get("link"):  # digital_card.card_link: only when the shop has public_url
-        texts = WELCOME_WITH_LINK
-    template = texts.get(lang or "en") or texts["en"]
+        purpose = "welcome_link"
+    if conn is not None:
+        from . import texts
+
+        template, shop = texts.in_force(conn, purpose, lang), texts.public_name(conn, lang, shop)
+    else:
+        table = WELCOME_WITH_LINK if purpose == "welcome_link" else TEMPLATES[purpose]
+        template = table.get(lang) or table["en"]
     try:
         return template.format(shop=shop, **values)
     except KeyError as e:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,7 +15,7 @@ from ... import clock, operations
 from ... import customers as customer_data
 from ...db import write_transaction
 from ...errors import DomainError
-from ...money import precision
+from ...money import parse_minor
 from .. import audit, privacy
 from ..customers import card_page, search
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
@@ -54,15 +53,9 @@ def _minor(text: str, currency: str) -> int:
     """'12.50' or '-3' in the shop's money -> minor units (two digits for UAH, none for VND); a comma works as
     the decimal mark too."""
     try:
-        value = Decimal(text.strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
-    except InvalidOperation:
-        raise DomainError("bad_amount", "the amount is not a number") from None
-    if not value.is_finite():
-        raise DomainError("bad_amount", "the amount is not a number")
-    minor = value.scaleb(precision(currency))
-    if minor != minor.to_integral_value():
-        raise DomainError("bad_amount", f"at most {precision(currency)} decimals")
-    return int(minor)
+        return parse_minor(text, currency)
+    except ValueError as e:
+        raise DomainError("bad_amount", str(e)) from None
 
 
 @router.post("/cards/{number}/adjust")
