@@ -27,8 +27,10 @@ from .money import parse_minor
 from .phones import InvalidPhone, normalise
 
 MAX_BALANCE = 10**12  # minor units, as operations.MAX_AMOUNT
+# Yes and no as the shops' spreadsheets write them, in each of the product's languages too.
 BOOLS = {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": False, "false": False, "n": False,
-         "": False}
+         "": False, "так": True, "ні": False, "да": True, "нет": False, "иә": True, "жоқ": False, "có": True,
+         "không": False}
 
 
 @dataclass

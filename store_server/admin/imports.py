@@ -69,7 +69,7 @@ def preview(conn: Connection, job: dict) -> tuple[list[dict], list[tuple[int, st
     for values in reader:
         if len(rows) >= PREVIEW:
             break
-        rows.append({"line": reader.line_num, "values": values, "problems": by_line.get(reader.line_num, [])})
+        rows.append({"line": reader.line_num, "cells": values, "problems": by_line.get(reader.line_num, [])})
     return rows, report.errors, header
 
 

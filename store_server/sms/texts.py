@@ -87,10 +87,21 @@ def check(purpose: str, text: str) -> str:
     return text
 
 
-def example(text: str, shop: str) -> str:
+def examples(lang: str, currency: str, country: str = "") -> dict[str, str]:
+    """Typical values written as the SMS write them in `lang`: money as otp.py and outbound.py format it."""
+    from ..money import format_money_sms, format_plain
+
+    def plain(minor: int) -> str:
+        return format_plain(minor, currency, lang, country).replace("\u00a0", " ").replace("\u202f", " ")
+
+    return {**EXAMPLES, "amount": format_money_sms(125000, currency, lang, country), "points": plain(2500),
+            "spent": plain(10000), "balance": plain(132550)}
+
+
+def example(text: str, shop: str, values: dict[str, str] | None = None) -> str:
     """The text as a customer would get it, with example values (what the live count measures)."""
     try:
-        return text.format(shop=shop, **EXAMPLES)
+        return text.format(shop=shop, **(values or EXAMPLES))
     except (KeyError, IndexError, ValueError, AttributeError):
         return text
 

@@ -65,6 +65,10 @@ def problem_text(lang: str, problem: texts.Problem, purpose: str | None = None) 
                                               "limit": limit}
 
 
+def _examples(admin: Admin, lang: str) -> dict[str, str]:
+    return texts.examples(lang, admin.shop["currency"], admin.shop["country"] or "")
+
+
 def _purpose(purpose: str, lang: str) -> None:
     from ..web import Refused
 
@@ -81,12 +85,13 @@ def _list(request: Request, admin: Admin, status: int = 200, **context):
     with request.app.state.engine.connect() as conn:
         edited, names = texts.all_custom(conn), texts.names(conn)
     default_name = admin.shop["name"] or ""
+    values = {lang: _examples(admin, lang) for lang in templates.LANGUAGES}
     rows = []
     for purpose in texts.PURPOSES:
         cells = []
         for lang in templates.LANGUAGES:
             text = edited.get((purpose, lang), {}).get("text") or texts.builtin(purpose, lang)
-            count = segments.count(texts.example(text, names.get(lang) or default_name))
+            count = segments.count(texts.example(text, names.get(lang) or default_name, values[lang]))
             cells.append({"lang": lang, "edited": (purpose, lang) in edited, "parts": count.parts})
         rows.append({"purpose": purpose, "label": PURPOSES[purpose], "cells": cells})
     return render(request, "templates.html", admin, status=status, rows=rows,
@@ -102,11 +107,12 @@ def _editor(request: Request, admin: Admin, purpose: str, lang: str, *, text: st
     builtin = texts.builtin(purpose, lang)
     shown = text if text is not None else (custom["text"] if custom else builtin)
     required, allowed = texts.placeholders(purpose)
-    count = segments.count(texts.example(shown, name))
+    values = _examples(admin, lang)
+    count = segments.count(texts.example(shown, name, values))
     return render(request, "template_edit.html", admin, status=status, purpose=purpose, label=PURPOSES[purpose],
                   text_lang=lang, text=shown, builtin=builtin, custom=custom, name=name,
                   required=sorted(required), optional=sorted(allowed - required), count=count,
-                  sample=texts.example(shown, name), summary=count_summary(admin.lang, count), problem=problem,
+                  sample=texts.example(shown, name, values), summary=count_summary(admin.lang, count), problem=problem,
                   max_text=texts.MAX_TEXT)
 
 
@@ -159,7 +165,7 @@ def template_count(purpose: str, lang: str, request: Request, admin: Signed, csr
         problem = None
     except texts.Problem as p:
         problem = problem_text(admin.lang, p, purpose)
-    sample = texts.example(text.replace("\r\n", "\n").strip(), name)
+    sample = texts.example(text.replace("\r\n", "\n").strip(), name, _examples(admin, lang))
     count = segments.count(sample)
     return JSONResponse({**count.as_dict(), "sample": sample, "problem": problem,
                          "summary": count_summary(admin.lang, count)})
