@@ -175,7 +175,8 @@ def count_summary(lang: str, count: segments.Segments) -> str:
     """"2 SMS parts · UCS-2 (any alphabet) · 93 characters, 41 left before the next part"."""
     catalogue = translations(lang)
     parts = catalogue.ngettext("%(num)d SMS part", "%(num)d SMS parts", count.parts) % {"num": count.parts}
-    encoding = catalogue.gettext("GSM-7 (Latin letters)" if count.encoding == "GSM-7" else "UCS-2 (any alphabet)")
+    encoding = (catalogue.gettext("GSM-7 (Latin letters)") if count.encoding == "GSM-7"
+                else catalogue.gettext("UCS-2 (any alphabet)"))
     chars = catalogue.ngettext("%(num)d character", "%(num)d characters", count.units) % {"num": count.units}
     left = catalogue.ngettext("%(num)d left before the next part", "%(num)d left before the next part",
                               count.left) % {"num": count.left}
