@@ -269,7 +269,7 @@ sms_log = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("challenge_id", String(36)),  # the code this SMS carried, if any
     Column("status_at", DateTime(timezone=True)),  # last delivery report
-    Column("segments", Integer),  # parts billed (store_server/sms/segments.py); NULL before revision 0007
+    Column("segments", Integer),  # parts billed (store_server/sms/segments.py); NULL before revision 0008
     UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
 )
 

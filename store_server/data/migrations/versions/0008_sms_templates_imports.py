@@ -1,8 +1,8 @@
 """The back office's SMS templates (per purpose and language) and public names per language, the parts each SMS
 cost (sms_log.segments, summed by the SMS report), and the CSV imports started in the browser.
 
-Revision ID: 0007_sms_templates_imports
-Revises: 0006_one_active_card
+Revision ID: 0008_sms_templates_imports
+Revises: 0007_shops
 Created: 2026-11-26
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_sms_templates_imports"
-down_revision = "0006_one_active_card"
+revision = "0008_sms_templates_imports"
+down_revision = "0007_shops"
 branch_labels = None
 depends_on = None
 
