@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from .config import ServerConfig
 from .errors import DomainError
@@ -74,7 +75,8 @@ def cmd_cards_issue(args):
     from . import cards
 
     def act(conn):
-        n = cards.issue_range(conn, args.first, args.last, card_type=args.type, ean13_prefix=args.ean13_prefix)
+        n = cards.issue_range(conn, args.first, args.last, card_type=args.type, ean13_prefix=args.ean13_prefix,
+                              activation_codes=bool(args.activation_codes), by=_login())
         print(f"{n} cards issued ({args.first}-{args.last}, type {args.type})")
         if args.activation_codes:
             _write_codes(conn, args, args.activation_codes)
@@ -111,16 +113,46 @@ def cmd_cards_number(args):
                                     print(f"{args.extra} now also means card {args.card}")))
 
 
+def _login() -> str | None:
+    """Who runs a CLI command, for the history of rules and ranges."""
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _rule_fields(args, rules) -> dict:
+    """The rule options given on the command line (for `edit`, only those given)."""
+    fields: dict = {}
+    if args.percent is not None:
+        fields.update(kind="percent", value=round(args.percent * 100))
+    elif args.fixed is not None:
+        fields.update(kind="fixed", value=args.fixed)
+    if args.time_from:
+        fields.update(time_from=rules.parse_time(args.time_from), time_to=rules.parse_time(args.time_to))
+    if getattr(args, "all_day", False):
+        fields.update(time_from=None, time_to=None)
+    for key in ("name", "priority", "card_type", "weekdays", "valid_from", "valid_to"):
+        if getattr(args, key) is not None:
+            fields[key] = getattr(args, key)
+    if args.shop:
+        fields["shops"] = args.shop
+    if getattr(args, "chain", False):
+        fields["shops"] = None
+    if args.no_combine:
+        fields["combine"] = False
+    if getattr(args, "combine", False):
+        fields["combine"] = True
+    return fields
+
+
 def cmd_rules_add(args):
     from . import rules
 
     def act(conn):
-        kind, value = ("percent", round(args.percent * 100)) if args.percent is not None else ("fixed", args.fixed)
-        window = (rules.parse_time(args.time_from), rules.parse_time(args.time_to)) if args.time_from else (None, None)
-        rid = rules.create(conn, name=args.name, kind=kind, value=value, priority=args.priority,
-                           combine=not args.no_combine, card_type=args.card_type, weekdays=args.weekdays,
-                           time_from=window[0], time_to=window[1], valid_from=args.valid_from,
-                           valid_to=args.valid_to, shops=args.shop)
+        rid = rules.create(conn, by=_login(), **{"priority": 10, "combine": True, **_rule_fields(args, rules)})
         print(f"rule {rid} created")
     if bool(args.time_from) != bool(args.time_to):
         print("store-server: --from and --to go together", file=sys.stderr)
@@ -128,19 +160,60 @@ def cmd_rules_add(args):
     return _run(args, act)
 
 
+def cmd_rules_edit(args):
+    from . import rules
+
+    def act(conn):
+        rule = rules.edit(conn, args.id, by=_login(), **_rule_fields(args, rules))
+        print(f"rule {args.id} saved (version {rule['version']})")
+    if bool(args.time_from) != bool(args.time_to):
+        print("store-server: --from and --to go together", file=sys.stderr)
+        return 2
+    return _run(args, act)
+
+
+def cmd_rules_change(args):
+    from . import rules
+
+    def act(conn):
+        if args.change == "delete":
+            rules.delete(conn, args.id, by=_login())
+        else:
+            rules.set_active(conn, args.id, args.change == "enable", by=_login())
+        print(f"rule {args.id} {args.change}d")
+    return _run(args, act)
+
+
+def cmd_tiers_delete(args):
+    from sqlalchemy import select
+
+    from . import tiers
+    from .db import tiers as tier_table
+
+    def act(conn):
+        tier_id = conn.execute(select(tier_table.c.id).where(tier_table.c.name == args.name)).scalar()
+        if tier_id is None:
+            raise DomainError("tier_not_found", f"no tier {args.name!r}")
+        tiers.delete(conn, tier_id, by=_login())
+        print(f"tier {args.name} deleted")
+    return _run(args, act)
+
+
 def cmd_rules_list(args):
     from . import rules
 
     def act(conn):
+        listed = rules.listing(conn) if args.all else [r.__dict__ for r in rules.load(conn)]
         if args.json:
-            return print_json(rules.load(conn))
-        for r in rules.load(conn):
+            return print_json(listed)
+        for r in map(SimpleNamespace, listed):
             value = f"{r.value / 100:g}%" if r.kind == "percent" else f"{r.value} fixed"
             window = (f" {r.time_from // 60:02d}:{r.time_from % 60:02d}-{r.time_to // 60:02d}:{r.time_to % 60:02d}"
                       if r.time_from is not None else "")
             print(f"{r.id}\tp{r.priority}\t{value}\t{'combine' if r.combine else 'alone'}{window}"
                   f"{' days ' + r.weekdays if r.weekdays else ''}{' type ' + r.card_type if r.card_type else ''}"
-                  f"{' shops ' + ','.join(r.shops) if r.shops else ''}\t{r.name}")
+                  f"{' shops ' + ','.join(r.shops) if r.shops else ''}"
+                  f"\t{r.name}{'' if getattr(r, 'active', True) else ' (disabled)'}")
     return _run(args, act)
 
 
@@ -460,6 +533,29 @@ def cmd_expire(args):
     return 0
 
 
+def _rule_options(q, *, adding: bool) -> None:
+    q.add_argument("--name", required=adding)
+    amount = q.add_mutually_exclusive_group(required=adding)
+    amount.add_argument("--percent", type=float, help="percent of the money paid, e.g. 10 or 2.5")
+    amount.add_argument("--fixed", type=int, help="a fixed bonus in minor units per purchase")
+    q.add_argument("--priority", type=int, help="0 is tried first" + (" (default 10)" if adding else ""))
+    combine = q.add_mutually_exclusive_group()
+    combine.add_argument("--no-combine", action="store_true", help="apply alone: stop at this rule")
+    if not adding:
+        combine.add_argument("--combine", action="store_true", help="add up with other rules again")
+    q.add_argument("--card-type")
+    q.add_argument("--weekdays", help="ISO weekday digits, 1 = Monday: 12345 for working days")
+    q.add_argument("--from", dest="time_from", help="local time HH:MM the window opens")
+    q.add_argument("--to", dest="time_to", help="local time HH:MM the window closes")
+    if not adding:
+        q.add_argument("--all-day", action="store_true", help="drop the time window")
+    q.add_argument("--valid-from", type=date.fromisoformat)
+    q.add_argument("--valid-to", type=date.fromisoformat)
+    q.add_argument("--shop", action="append", help="only in this shop (repeat for several; default: every shop)")
+    if not adding:
+        q.add_argument("--chain", action="store_true", help="in every shop again")
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("cards", help="card types, ranges, states, extra numbers")
     cs = p.add_subparsers(dest="cards_command", required=True)
@@ -496,21 +592,21 @@ def add_commands(sub) -> None:
     rs = p.add_subparsers(dest="rules_command", required=True)
     q = rs.add_parser("add", help="add a rule, e.g. --name morning --percent 20 --priority 0 --no-combine "
                                   "--from 9:00 --to 11:00")
-    q.add_argument("--name", required=True)
-    amount = q.add_mutually_exclusive_group(required=True)
-    amount.add_argument("--percent", type=float, help="percent of the money paid, e.g. 10 or 2.5")
-    amount.add_argument("--fixed", type=int, help="a fixed bonus in minor units per purchase")
-    q.add_argument("--priority", type=int, default=10, help="0 is tried first")
-    q.add_argument("--no-combine", action="store_true", help="apply alone: stop at this rule")
-    q.add_argument("--card-type")
-    q.add_argument("--weekdays", help="ISO weekday digits, 1 = Monday: 12345 for working days")
-    q.add_argument("--from", dest="time_from", help="local time HH:MM the window opens")
-    q.add_argument("--to", dest="time_to", help="local time HH:MM the window closes")
-    q.add_argument("--valid-from", type=date.fromisoformat)
-    q.add_argument("--valid-to", type=date.fromisoformat)
-    q.add_argument("--shop", action="append", help="only in this shop (repeat for several; default: every shop)")
+    _rule_options(q, adding=True)
     q.set_defaults(func=cmd_rules_add)
-    rs.add_parser("list").set_defaults(func=cmd_rules_list)
+    q = rs.add_parser("list", help="enabled rules in the order they are tried (--all: disabled ones too)")
+    q.add_argument("--all", action="store_true")
+    q.set_defaults(func=cmd_rules_list)
+    q = rs.add_parser("edit", help="change a rule's options given here (one step: a sale uses the old or the new "
+                                   "rule, never half of each), e.g. 2 --percent 15")
+    q.add_argument("id", type=int)
+    _rule_options(q, adding=False)
+    q.set_defaults(func=cmd_rules_edit)
+    for change, text in (("enable", "the rule earns again"), ("disable", "the rule stops earning, it stays listed"),
+                         ("delete", "the rule stops earning and leaves the list; its history stays")):
+        q = rs.add_parser(change, help=text)
+        q.add_argument("id", type=int)
+        q.set_defaults(func=cmd_rules_change, change=change)
 
     p = sub.add_parser("tiers", help="customer tiers by turnover")
     ts = p.add_subparsers(dest="tiers_command", required=True)
@@ -521,6 +617,9 @@ def add_commands(sub) -> None:
     q.add_argument("--shop", action="append", help="its extra accrual only in this shop (repeat for several)")
     q.set_defaults(func=cmd_tiers_add)
     ts.add_parser("list").set_defaults(func=cmd_tiers_list)
+    q = ts.add_parser("delete", help="the tier stops counting; its history stays")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_tiers_delete)
 
     p = sub.add_parser("devices", help="enrolled devices")
     ds = p.add_subparsers(dest="devices_command", required=True)

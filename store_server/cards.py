@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock, ledger, takeover
-from .db import card_numbers, card_types, cards, customers, till_activations
+from .db import card_numbers, card_ranges, card_types, cards, customers, till_activations
 from .errors import DomainError, NotFound
 from .phones import mask
 
@@ -133,8 +133,9 @@ def range_numbers(first: int, last: int, ean13_prefix: str | None = None) -> lis
 
 
 def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "standard",
-                ean13_prefix: str | None = None) -> int:
-    """Creates the cards of a range that do not exist yet (so re-running it is harmless); returns how many."""
+                ean13_prefix: str | None = None, activation_codes: bool = False, by: str | None = None) -> int:
+    """Creates the cards of a range that do not exist yet (so re-running it is harmless); returns how many.
+    The range is recorded in card_ranges (its cards carry its id) when it created any card."""
     ctype = get_type(conn, card_type)
     numbers = range_numbers(first, last, ean13_prefix)
     existing: set[str] = set()
@@ -142,11 +143,70 @@ def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "st
         chunk = numbers[i:i + 500]
         existing.update(conn.execute(select(cards.c.number).where(cards.c.number.in_(chunk))).scalars())
     now = clock.now()
+    new = [n for n in numbers if n not in existing]
+    if not new:
+        return 0
+    range_id = conn.execute(insert(card_ranges).values(
+        card_type=ctype["name"], first=first, last=last, ean13_prefix=ean13_prefix,
+        activation_codes=activation_codes, issued=len(new), at=now, by=by)).inserted_primary_key[0]
     rows = [dict(number=n, state="issued", kind=ctype["kind"], discount_percent=ctype["discount_percent"],
-                 card_type=ctype["name"], digital=False, created_at=now) for n in numbers if n not in existing]
+                 card_type=ctype["name"], digital=False, created_at=now, range_id=range_id) for n in new]
     for i in range(0, len(rows), 5000):
         conn.execute(insert(cards), rows[i:i + 5000])
     return len(rows)
+
+
+def types_with_counts(conn: Connection) -> list[dict]:
+    """Every card type (the built-in standard one too) with how many of its cards are in each state."""
+    counts: dict[str, dict[str, int]] = {}
+    for name, state, n in conn.execute(select(cards.c.card_type, cards.c.state, func.count())
+                                       .group_by(cards.c.card_type, cards.c.state)):
+        counts.setdefault(name, {})[state] = n
+    types = {r["name"]: dict(r) for r in conn.execute(select(card_types).order_by(card_types.c.name)).mappings()}
+    types.setdefault("standard", get_type(conn, "standard"))
+    for name in counts:  # a type whose row is gone still has cards to count
+        types.setdefault(name, {"name": name, "kind": None, "discount_percent": 0})
+    return [{**t, "counts": counts.get(name, {}), "total": sum(counts.get(name, {}).values())}
+            for name, t in sorted(types.items())]
+
+
+def ranges_with_counts(conn: Connection) -> list[dict]:
+    """Issued ranges, newest first, with their cards' counts by state (issued, active, blocked, replaced)."""
+    counts: dict[int | None, dict[str, int]] = {}
+    for range_id, state, n in conn.execute(select(cards.c.range_id, cards.c.state, func.count())
+                                           .where(cards.c.digital.is_(False))
+                                           .group_by(cards.c.range_id, cards.c.state)):
+        counts.setdefault(range_id, {})[state] = n
+    rows = [{**dict(r), "counts": counts.get(r["id"], {})}
+            for r in conn.execute(select(card_ranges).order_by(card_ranges.c.id.desc())).mappings()]
+    if counts.get(None):  # plastic cards issued before ranges were recorded
+        rows.append({"id": None, "card_type": None, "first": None, "last": None, "ean13_prefix": None,
+                     "activation_codes": False, "issued": sum(counts[None].values()), "at": None, "by": None,
+                     "counts": counts[None]})
+    return rows
+
+
+def get_range(conn: Connection, range_id: int) -> dict:
+    row = conn.execute(select(card_ranges).where(card_ranges.c.id == range_id)).mappings().first()
+    if row is None:
+        raise NotFound("range_not_found", f"no card range {range_id}")
+    return dict(row)
+
+
+def printer_rows(conn: Connection, range_id: int) -> list[tuple[str, str, str, str]]:
+    """The card printer's rows for a range: (number, barcode payload, barcode type, activation code).
+
+    A range issued with activation codes gets NEW codes here for its cards not yet activated (codes are stored
+    hashed, so they can only be printed when made; earlier codes of these cards stop working); its activated
+    cards are left out. Without codes, every card of the range is listed and the code cell is empty.
+    """
+    found = get_range(conn, range_id)
+    symbology = "EAN-13" if found["ean13_prefix"] else "Code 128"
+    numbers = conn.execute(select(cards.c.number).where(cards.c.range_id == range_id)
+                           .order_by(cards.c.number)).scalars().all()
+    if found["activation_codes"]:
+        return [(n, n, symbology, code) for n, code in takeover.generate(conn, list(numbers))]
+    return [(n, n, symbology, "") for n in numbers]
 
 
 def set_state(conn: Connection, number: str, state: str) -> None:

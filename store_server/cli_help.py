@@ -22,9 +22,14 @@ EXAMPLES = {
     "cards unblock": "store-server cards unblock 10042",
     "cards add-number": "store-server cards add-number 10042 OLD-7731",
     "rules add": "store-server rules add --name morning --percent 20 --priority 0 --no-combine --from 9:00 --to 11:00",
-    "rules list": "store-server rules list --json",
+    "rules list": "store-server rules list --all --json",
+    "rules edit": "store-server rules edit 2 --percent 15 --all-day",
+    "rules enable": "store-server rules enable 2",
+    "rules disable": "store-server rules disable 2",
+    "rules delete": "store-server rules delete 2",
     "tiers add": "store-server tiers add --name gold --min-turnover 1000000 --percent 5",
     "tiers list": "store-server tiers list",
+    "tiers delete": "store-server tiers delete gold",
     "devices list": "store-server devices list --json",
     "devices revoke": "store-server devices revoke 3f1c2a9e-...",
     "devices till-activation": "store-server devices till-activation 3f1c2a9e-... review",
@@ -54,7 +59,8 @@ EXAMPLES = {
 }
 # For commands registered without a help line.
 DESCRIPTIONS = {
-    "rules list": "Every accrual rule: id, priority, value, alone or combined, time window, days, card type, name.",
+    "rules list": "Every enabled accrual rule (--all: disabled ones too): id, priority, value, alone or combined, "
+                  "time window, days, card type, name.",
     "tiers add": "Add a customer tier: customers whose turnover over tier_period_days reaches --min-turnover "
                  "get --percent more.",
     "tiers list": "The tiers, highest first: name, turnover from which it applies, extra accrual.",

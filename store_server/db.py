@@ -91,8 +91,10 @@ cards = Table(
     Column("reserved_phone", String(20)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("activated_at", DateTime(timezone=True)),
+    Column("range_id", Integer),  # card_ranges.id of the range that issued it; None: issued before ranges were kept
 )
 Index("ix_cards_customer", cards.c.customer_id)
+Index("ix_cards_range_state", cards.c.range_id, cards.c.state)
 # One phone <-> one active card, kept by the database itself: a customer (one per phone, customers.phone is
 # unique) has at most one active card, whatever two tills or two server processes do at the same moment.
 Index("uq_cards_active_customer", cards.c.customer_id, unique=True,
@@ -103,6 +105,21 @@ card_types = Table(
     Column("name", String(32), primary_key=True),
     Column("kind", String(16), nullable=False),  # bonus | discount
     Column("discount_percent", Integer, nullable=False, default=0),
+)
+
+# A range of pre-printed cards issued at once (back office or `cards issue`): what the printer got, and the
+# key its cards' counts by state are read by.
+card_ranges = Table(
+    "card_ranges", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_type", String(32), nullable=False),
+    Column("first", BigInteger, nullable=False),
+    Column("last", BigInteger, nullable=False),
+    Column("ean13_prefix", String(12)),
+    Column("activation_codes", Boolean, nullable=False, default=False),
+    Column("issued", Integer, nullable=False),  # cards this range created (numbers that existed are skipped)
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(64)),
 )
 
 # Extra numbers a customer's card is also known by (an old plastic card, a key fob): each resolves to one card.
@@ -217,6 +234,8 @@ rules = Table(
     Column("valid_from", Date),
     Column("valid_to", Date),  # inclusive
     Column("shops", JSON),  # shop codes it applies in; None: every shop of the chain
+    Column("version", Integer, nullable=False, default=1),  # rule_history's newest version of this rule
+    Column("deleted_at", DateTime(timezone=True)),  # deleted rules stay, inactive, so their history reads
 )
 
 tiers = Table(
@@ -226,6 +245,21 @@ tiers = Table(
     Column("min_turnover", BigInteger, nullable=False),  # money paid over the rolling period
     Column("rate", Integer, nullable=False, default=0),  # extra accrual in basis points
     Column("shops", JSON),  # shop codes where its extra accrual applies; None: every shop
+)
+
+# Every version of every rule and tier as it was saved (created, edited, enabled, disabled, deleted), from
+# `at` until the next version: which rules a sale at a given moment was computed with.
+rule_history = Table(
+    "rule_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item", String(8), nullable=False),  # rule | tier
+    Column("item_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("change", String(16), nullable=False),  # created | edited | enabled | disabled | deleted
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(64)),
+    Column("data", JSON, nullable=False),
+    UniqueConstraint("item", "item_id", "version", name="uq_rule_history_version"),
 )
 
 otp_challenges = Table(

@@ -62,13 +62,19 @@ def cap(ctx: Context, payable: int) -> int:
     return payable * percent // 100
 
 
-def accrual(ctx: Context, card: dict, paid: int) -> tuple[int, str | None]:
-    """Bonus earned on `paid` by the rules and the customer's tier at the receipt's time."""
+BY_TURNOVER = object()  # price()'s tier: the customer's own, from their turnover (what a sale books)
+
+
+def accrual(ctx: Context, card: dict, paid: int, tier=BY_TURNOVER) -> tuple[int, str | None]:
+    """Bonus earned on `paid` by the rules and the customer's tier at the receipt's time (or by `tier`, a
+    tiers.Tier or None, for the back office's "what would a receipt earn" preview)."""
     if card["kind"] != "bonus" or paid == 0:
         return 0, None
     shop = ctx.shop
     bonus = rules.accrual(ctx.cached("rules", rules.load), paid, at=ctx.at, timezone=ctx.setting("timezone"),
                           card_type=card["card_type"], shop=shop)
+    if tier is not BY_TURNOVER:
+        return bonus + (paid * tier.rate // 10_000 if tier else 0), tier.name if tier else None
     loaded = ctx.cached("tiers", tiers.load)
     tier = None
     if loaded:
@@ -92,7 +98,7 @@ def code_needed(ctx: Context, discount: int, bonus_payment: int) -> tuple[str | 
     return None, None
 
 
-def price(ctx: Context, card: dict, amount: int, wanted: int, *, allow_partial: bool) -> Receipt:
+def price(ctx: Context, card: dict, amount: int, wanted: int, *, allow_partial: bool, tier=BY_TURNOVER) -> Receipt:
     """The receipt `card` gets for `amount` with `wanted` paid in bonuses; refusals as the sale's."""
     discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
     payable = amount - discount
@@ -111,7 +117,7 @@ def price(ctx: Context, card: dict, amount: int, wanted: int, *, allow_partial: 
                               max_bonus_payment=most)
         bonus_payment = min(wanted, most)
     to_pay = payable - bonus_payment
-    accrued, tier = accrual(ctx, card, to_pay)
+    accrued, tier = accrual(ctx, card, to_pay, tier)
     purpose, code_amount = code_needed(ctx, discount, bonus_payment)
     return Receipt(amount=amount, discount=discount, bonus_payment=bonus_payment, max_bonus_payment=most,
                    to_pay=to_pay, accrued=accrued, tier=tier, balance_before=have, code_purpose=purpose,

@@ -91,4 +91,6 @@ def seed_demo(conn: Connection, shop_name: str = "Demo Shop", public_url: str | 
         put(conn, "public_url", public_url)
     issue_range(conn, 10001, 10100)
     if not conn.execute(select(rules.c.id)).first():
-        conn.execute(insert(rules).values(name="10% back", kind="percent", value=1000, priority=10, combine=True))
+        from . import rules as rule_data
+
+        rule_data.create(conn, name="10% back", kind="percent", value=1000, priority=10, combine=True)

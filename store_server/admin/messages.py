@@ -149,3 +149,13 @@ def word(gettext, table: str, code: str | None, fallback: str | None = None) -> 
         return ""
     message = TABLES[table].get(code)
     return gettext(message) if message else (fallback or code)
+
+
+def _merge_setup_words() -> None:
+    from . import setup_words
+
+    for table, words in setup_words.TABLES.items():
+        TABLES.setdefault(table, {}).update(words)
+
+
+_merge_setup_words()
