@@ -206,7 +206,7 @@ def cmd_rules_list(args):
         listed = rules.listing(conn) if args.all else [r.__dict__ for r in rules.load(conn)]
         if args.json:
             return print_json(listed)
-        for r in map(SimpleNamespace, listed):
+        for r in (SimpleNamespace(**row) for row in listed):
             value = f"{r.value / 100:g}%" if r.kind == "percent" else f"{r.value} fixed"
             window = (f" {r.time_from // 60:02d}:{r.time_from % 60:02d}-{r.time_to // 60:02d}:{r.time_to % 60:02d}"
                       if r.time_from is not None else "")

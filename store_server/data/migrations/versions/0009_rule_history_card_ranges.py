@@ -63,9 +63,10 @@ def upgrade() -> None:
 
     conn = op.get_bind()
     now = datetime.now(UTC)
-    rules = sa.table("rules", sa.column("id"), *(sa.column(f) for f in RULE_FIELDS))
+    rules = sa.table("rules", sa.column("id"), *(sa.column(f, sa.JSON) if f == "shops" else sa.column(f)
+                                              for f in RULE_FIELDS))
     tiers = sa.table("tiers", sa.column("id"), sa.column("name"), sa.column("min_turnover"), sa.column("rate"),
-                     sa.column("shops"))
+                     sa.column("shops", sa.JSON))
     rows = []
     for r in conn.execute(sa.select(rules)).mappings():
         data = {f: (r[f].isoformat() if hasattr(r[f], "isoformat") else r[f]) for f in RULE_FIELDS}
