@@ -33,20 +33,33 @@ BOOLS = {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": Fals
          "không": False}
 
 
+class Problem(str):
+    """What is wrong with a line: the English sentence the command line prints, and a code with its values for
+    the back office, which words it in the reader's language (store_server/admin/messages.py IMPORT_PROBLEMS)."""
+
+    code: str
+    values: dict
+
+    def __new__(cls, code: str, english: str, **values: object) -> Problem:
+        problem = super().__new__(cls, english.format(**values))
+        problem.code, problem.values = code, values
+        return problem
+
+
 @dataclass
 class ImportReport:
     rows: int = 0
     imported: int = 0
     balances: int = 0  # opening balances booked, minor units
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[tuple[int, Problem]] = field(default_factory=list)
 
 
 def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = ",") -> list[dict]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if not reader.fieldnames or not {"phone", "card_number"} <= set(reader.fieldnames):
         found = ", ".join(reader.fieldnames or []) or "nothing"
-        report.errors.append((1, f"the header must name at least the columns phone and card_number "
-                                 f"(found: {found[:200]})"))
+        report.errors.append((1, Problem("bad_header", "the header must name at least the columns phone and "
+                                                      "card_number (found: {found})", found=found[:200])))
         return []
     country = shop.get(conn, "country")
     questions = {f["key"]: f for f in shop.get(conn, "questionnaire") or []}
@@ -54,7 +67,8 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
     currency = shop.currency(conn)
     unknown = [c for c in reader.fieldnames if c not in known]
     if unknown:
-        report.errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
+        report.errors.append((1, Problem("unknown_columns", "unknown column(s): {columns}",
+                                         columns=", ".join(unknown))))
         return []
     seen_phones: dict[str, int] = {}
     seen_numbers: dict[str, int] = {}
@@ -67,36 +81,41 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
             phone = normalise((row["phone"] or "").strip(), country)
         except InvalidPhone as e:
             phone = None
-            problems.append(f"phone {row['phone']!r}: {e}")
+            problems.append(Problem("bad_phone", "phone {value!r}: {detail}", value=row["phone"], detail=str(e)))
         number = (row["card_number"] or "").strip()
         extras = [n for n in (row.get("extra_numbers") or "").replace(";", " ").split() if n]
         if phone in seen_phones:
-            problems.append(f"phone {phone} also on line {seen_phones[phone]}")
+            problems.append(Problem("phone_twice", "phone {phone} also on line {other}", phone=phone,
+                                    other=seen_phones[phone]))
         for n in [number, *extras]:
             if n in seen_numbers:
-                problems.append(f"card number {n} also on line {seen_numbers[n]}")
+                problems.append(Problem("card_twice", "card number {card} also on line {other}", card=n,
+                                        other=seen_numbers[n]))
         answers = {k: row[k] for k in questions if row.get(k)}
         for k, v in answers.items():
             try:
                 answers[k] = customers.clean_answer(questions[k], v)
             except DomainError as e:
-                problems.append(e.message)
+                problems.append(Problem("bad_answer", "{column}: {detail}", column=k, value=v, detail=e.message))
         flags = {}
         for k in ("consent", "marketing"):
             raw = (row.get(k) or "").strip().lower()
             if raw not in BOOLS:
-                problems.append(f"{k} must be yes or no, not {raw!r}")
+                problems.append(Problem("bad_yes_no", "{column} must be yes or no, not {value!r}", column=k, value=raw))
             flags[k] = BOOLS.get(raw, False)
         balance = 0
         if (row.get("balance") or "").strip():
             try:
                 balance = parse_minor(row["balance"], currency)
             except ValueError as e:
-                problems.append(f"balance {row['balance']!r}: {e}")
+                problems.append(Problem("bad_balance", "balance {value!r}: {detail}", value=row["balance"],
+                                        detail=str(e)))
             if balance < 0:
-                problems.append(f"balance {row['balance']!r}: an opening balance cannot be negative")
+                problems.append(Problem("negative_balance", "balance {value!r}: an opening balance cannot be negative",
+                                        value=row["balance"]))
             elif balance > MAX_BALANCE:
-                problems.append(f"balance {row['balance']!r} is more than any card can hold")
+                problems.append(Problem("huge_balance", "balance {value!r} is more than any card can hold",
+                                        value=row["balance"]))
         problems += _check_against_db(conn, phone, number, extras)
         if problems:
             report.errors += [(line, p) for p in problems]
@@ -113,19 +132,20 @@ def _check_against_db(conn: Connection, phone: str | None, number: str, extras: 
     problems = []
     card = conn.execute(select(cards.c.state, cards.c.customer_id).where(cards.c.number == number)).first()
     if not number:
-        problems.append("card_number is empty")
+        problems.append(Problem("no_card", "card_number is empty"))
     elif card is None:
-        problems.append(f"card {number} does not exist; issue its range first")
+        problems.append(Problem("unknown_card", "card {card} does not exist; issue its range first", card=number))
     elif card.state != "issued":
-        problems.append(f"card {number} is {card.state}, not a free issued card")
+        problems.append(Problem("card_not_free", "card {card} is {state}, not a free issued card", card=number,
+                                state=card.state))
     if phone and conn.execute(select(customers_table.c.id).where(customers_table.c.phone == phone)).first():
-        problems.append(f"phone {phone} is already a customer")
+        problems.append(Problem("known_phone", "phone {phone} is already a customer", phone=phone))
     for n in extras:
         if len(n) > 32:
-            problems.append(f"extra number {n[:40]}… is longer than 32 characters")
+            problems.append(Problem("long_extra", "extra number {card}… is longer than 32 characters", card=n[:40]))
         elif conn.execute(select(cards.c.number).where(cards.c.number == n)).first() or \
                 conn.execute(select(card_numbers.c.number).where(card_numbers.c.number == n)).first():
-            problems.append(f"extra number {n} is already a card number")
+            problems.append(Problem("extra_taken", "extra number {card} is already a card number", card=n))
     return problems
 
 
@@ -161,14 +181,16 @@ def import_customers(conn: Connection, text: str, *, delimiter: str = ",", by: s
         taken = conn.execute(update(cards).where(cards.c.number == r["number"], cards.c.state == "issued").values(
             state="active", customer_id=customer_id, activated_at=now)).rowcount != 1
         if taken:
-            report.errors.append((r["line"], f"card {r['number']} was activated meanwhile"))
+            report.errors.append((r["line"], Problem("card_taken", "card {card} was activated meanwhile",
+                                                      card=r["number"])))
             return report
         if r["balance"]:
             result = apply_one(conn, {"id": str(uuid.uuid4()), "type": "opening", "at": now, "cashier": by[:64],
                                       "payload": {"card_number": r["number"], "amount": r["balance"],
                                                   "source": "import"}}, ADMIN_DEVICE)
             if result["status"] != "applied":
-                report.errors.append((r["line"], f"opening balance refused: {result['message']}"))
+                report.errors.append((r["line"], Problem("opening_refused", "opening balance refused: {detail}",
+                                                          detail=result["message"])))
                 return report
             report.balances += r["balance"]
         for n in r["extras"]:

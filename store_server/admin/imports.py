@@ -91,7 +91,7 @@ def progress(conn: Connection, job_id: str) -> dict | None:
     if job is None:
         return None
     answer = {"status": job["status"], "total": job["rows"], "done": job["imported"], "balances": job["balances"],
-              "error": job["error"]}
+              "problems": problems_of(job)}
     if job["status"] == "running":
         try:
             answer.update(json.loads(_progress_path(job_id).read_text()))
@@ -133,18 +133,36 @@ def run(engine: Engine, job_id: str, *, by: str, address: str) -> None:
                 status="done", imported=report.imported, balances=report.balances, data=None,
                 finished_at=clock.now()))
     except _Refused as e:
-        error = "; ".join(f"line {line}: {problem}" for line, problem in e.report.errors[:5])
+        error = [{"line": line, "code": p.code, "values": p.values} for line, p in e.report.errors[:20]]
     except IntegrityError:
-        error = "a phone or card of this file was taken while importing"
-    except Exception as e:  # noqa: BLE001 - whatever it was, the job must end as failed, not stay running
+        error = [{"line": None, "code": "taken_meanwhile", "values": {}}]
+    except Exception:  # noqa: BLE001 - whatever it was, the job must end as failed, not stay running
         log.exception("import %s failed", job_id)
-        error = f"the import failed: {type(e).__name__}"
+        error = [{"line": None, "code": "crashed", "values": {}}]
     finally:
         _progress_path(job_id).unlink(missing_ok=True)
     if error is not None:
         with write_transaction(engine) as conn:
             conn.execute(update(import_jobs).where(import_jobs.c.id == job_id).values(
-                status="failed", imported=0, balances=0, error=error[:1000], finished_at=clock.now()))
+                status="failed", imported=0, balances=0, error=_fitting(error), finished_at=clock.now()))
+
+
+def _fitting(problems: list[dict]) -> str:
+    """The problems as JSON within the column's 1000 characters (fewer of them when they are long)."""
+    while True:
+        text = json.dumps(problems, default=str, ensure_ascii=False)
+        if len(text) <= 1000 or len(problems) == 1:
+            return text[:1000]
+        problems = problems[:-1]
+
+
+def problems_of(job: dict) -> list[dict]:
+    """Why a failed job failed: [{line, code, values}]."""
+    try:
+        found = json.loads(job.get("error") or "[]")
+    except ValueError:
+        return [{"line": None, "code": "crashed", "values": {}}]
+    return found if isinstance(found, list) else []
 
 
 class _Refused(Exception):

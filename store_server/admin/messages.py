@@ -62,6 +62,48 @@ ERRORS = {
     "import_not_text": N_("The file is not text in UTF-8, UTF-16 or Windows-1251. Save it as CSV UTF-8."),
 }
 
+# What is wrong with a line of a customer file (store_server/importer.py Problem codes and their values).
+IMPORT_PROBLEMS = {
+    "bad_header": N_("The first line must name at least the columns phone and card_number (found: %(found)s)."),
+    "unknown_columns": N_("Unknown columns: %(columns)s."),
+    "bad_phone": N_("The phone %(value)s is not a phone number."),
+    "phone_twice": N_("The phone %(phone)s is also on line %(other)s."),
+    "card_twice": N_("The card number %(card)s is also on line %(other)s."),
+    "bad_answer": N_("%(column)s: the answer %(value)s does not fit the question."),
+    "bad_yes_no": N_("%(column)s must be yes or no, not %(value)s."),
+    "bad_balance": N_("The balance %(value)s is not an amount of money (write 125.50 or 125,50)."),
+    "negative_balance": N_("The balance %(value)s is negative; an opening balance cannot be."),
+    "huge_balance": N_("The balance %(value)s is more than any card can hold."),
+    "no_card": N_("card_number is empty."),
+    "unknown_card": N_("The card %(card)s does not exist; issue its range first."),
+    "card_not_free": N_("The card %(card)s is already activated or blocked."),
+    "known_phone": N_("The phone %(phone)s is already a customer."),
+    "long_extra": N_("The extra number %(card)s is longer than 32 characters."),
+    "extra_taken": N_("The extra number %(card)s is already a card number."),
+    "card_taken": N_("The card %(card)s was activated meanwhile."),
+    "opening_refused": N_("The opening balance was refused: %(detail)s"),
+    "taken_meanwhile": N_("A phone or card of this file was taken while importing."),
+    "crashed": N_("The import failed on the server; the log says why."),
+}
+
+
+def problem(gettext, code: str, values: dict, fallback: str = "") -> str:
+    """A line's problem in the reader's language; values shown as the file had them."""
+    message = IMPORT_PROBLEMS.get(code)
+    if message is None:
+        return fallback or code
+    from ..phones import mask
+
+    # Phones are masked on every screen, also those of a file the owner uploaded.
+    shown = {k: mask(str(v)) if k == "phone" or (k == "value" and code == "bad_phone") else v
+             for k, v in values.items()}
+    shown = {k: (repr(v) if k == "value" else v) for k, v in shown.items()}
+    try:
+        return gettext(message) % shown
+    except (KeyError, TypeError, ValueError):
+        return fallback or gettext(message)
+
+
 IMPORT = {
     "checked": N_("checked, not imported"),
     "running": N_("importing…"),

@@ -64,7 +64,11 @@ def test_a_bad_line_refuses_the_whole_file_then_a_good_cp1251_file_imports_with_
         if progress["status"] != "running":
             break
         page.wait_for_timeout(100)
-    assert progress["status"] == "failed" and "line 5" in progress["error"], progress
+    assert progress["status"] == "failed" and [(p["line"], p["code"]) for p in progress["problems"]] == [
+        (5, "bad_balance")], progress
+    assert "12,5x" in progress["problems"][0]["text"]
+    page.goto(f"{server.url}/admin/import/{job_id}")
+    assert "Line 5:" in page.inner_text("#error") and "12,5x" in page.inner_text("#error")
     assert query(server, "select count(*) from customers where phone like '+38050222%'") == [(0,)]
     assert query(server, "select count(*) from ledger where kind = 'opening'") == [(0,)]
     assert query(server, "select state from cards where number = '10041'") == [("issued",)]
@@ -98,6 +102,25 @@ def test_a_bad_line_refuses_the_whole_file_then_a_good_cp1251_file_imports_with_
     upload(page, good)
     assert "is already a customer" in page.inner_text("#problems")
     assert query(server, "select count(*) from ledger where kind = 'opening'") == [(40,)]
+
+
+def test_the_problems_are_told_in_the_readers_language(server, browser, tmp_path):
+    bad = tmp_path / "stara-systema.csv"
+    bad.write_bytes("phone;card_number;name;balance\r\n+380502228888;10090;Оксана;-5\r\n0000;10091;Петро;1\r\n".encode("cp1251"))
+    context = browser.new_context(viewport={"width": 800, "height": 1280}, locale="uk-UA")
+    pg = context.new_page()
+    try:
+        sign_in(pg, server)
+        pg.click("nav >> text=Імпорт")
+        upload(pg, bad)
+        assert "Windows-1251 (кирилиця)" in pg.inner_text("#detected")
+        assert "крапка з комою" in pg.inner_text("#detected")
+        problems = pg.inner_text("#problems")
+        assert "Рядок 2: Баланс '-5' від'ємний" in problems and "Рядок 3: Телефон" in problems, problems
+        assert "0000" not in problems  # masked like every phone on a screen
+        shoot(pg, "import-refused-uk")
+    finally:
+        context.close()
 
 
 def test_a_file_that_is_not_text_is_refused_with_a_clear_message(server, page, tmp_path):

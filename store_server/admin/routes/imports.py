@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from ... import csv_input
 from ...db import write_transaction
-from .. import imports
-from ..i18n import N_
+from .. import imports, messages
+from ..i18n import N_, translations
 from ..web import Admin, Refused, back, check_csrf, owner_only, render, signed_in
 
 router = APIRouter()
@@ -73,9 +73,18 @@ def job_page(job_id: str, request: Request, admin: Signed):
     owner_only(admin)
     job = _job(request, job_id)
     rows, problems, header = [], [], []
+    gettext = translations(admin.lang).gettext
+
+    def words(code: str, values: dict, english: str = "") -> str:
+        return messages.problem(gettext, code, values, english)
+
     if job["status"] == "checked":
         with request.app.state.engine.connect() as conn:
-            rows, problems, header = imports.preview(conn, job)
+            rows, found, header = imports.preview(conn, job)
+        problems = [(line, words(p.code, p.values, p)) for line, p in found]
+        rows = [{**r, "problems": [words(p.code, p.values, p) for p in r["problems"]]} for r in rows]
+    elif job["status"] == "failed":
+        problems = [(p.get("line"), words(p.get("code", ""), p.get("values") or {})) for p in imports.problems_of(job)]
     return render(request, "import_job.html", admin, job=job, rows=rows, problems=problems, header=header,
                   encoding=ENCODINGS.get(job["encoding"], job["encoding"]),
                   delimiter=DELIMITERS.get(job["delimiter"], job["delimiter"]), shown=len(rows))
@@ -97,4 +106,7 @@ def job_progress(job_id: str, request: Request, admin: Signed):
         answer = imports.progress(conn, job_id)
     if answer is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
+    gettext = translations(admin.lang).gettext
+    answer["problems"] = [{**p, "text": messages.problem(gettext, p.get("code", ""), p.get("values") or {})}
+                          for p in answer["problems"]]
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
