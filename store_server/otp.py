@@ -66,10 +66,10 @@ class OtpPolicy:
         return cls(**values)
 
 
-def policy_for(conn: Connection, server_otp: dict | None = None) -> OtpPolicy:
+def policy_for(conn: Connection, server_otp: dict | None = None, shop_code: str | None = None) -> OtpPolicy:
     from . import shop  # shop imports nothing of ours; late import keeps otp importable on its own
 
-    return OtpPolicy.from_settings(server_otp, shop.get(conn, "otp"))
+    return OtpPolicy.from_settings(server_otp, shop.get(conn, "otp", shop=shop_code))
 
 
 def new_code() -> str:
@@ -267,8 +267,9 @@ def bind_card(conn: Connection, challenge_id: str, card_number: str) -> None:
 
 def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict | None, device_id: str,
                  phone: str | None, purpose: str, card_number: str | None = None, amount: int | None = None,
-                 lang: str | None = None) -> dict:
-    """Creates a challenge and sends its code in the shop's language; the answer never holds the code."""
+                 lang: str | None = None, shop_code: str | None = None) -> dict:
+    """Creates a challenge and sends its code in the language of the asking device's shop (`shop_code`: its
+    name, languages, country and code limits); the answer never holds the code."""
     from . import shop
     from .money import format_money_sms
     from .phones import InvalidPhone, mask, normalise
@@ -280,21 +281,22 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
         nonlocal phone
         if phone:
             try:
-                phone = normalise(phone, shop.get(conn, "country"))
+                phone = normalise(phone, shop.get(conn, "country", shop=shop_code))
             except InvalidPhone as e:
                 raise DomainError("invalid_phone", str(e)) from e
             if purpose not in MONEY_PURPOSES:  # money codes go to the card's phone, checked when bound
-                guard.check_destination(conn, phone)
+                guard.check_destination(conn, phone, shop_code)
         # The shop-wide caps count every code of the shop: those asked for at this moment wait for this one
         # (then phone and device, create_challenge; always in this order).
         db.lock_key(conn, "otp-shop")
         guard.check_shop_caps(conn)
-        policy = policy_for(conn, server_otp)
+        policy = policy_for(conn, server_otp, shop_code)
         challenge, code = create_challenge(
             conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
             card_number=card_number, amount=amount, policy=policy)
-        return (challenge, code, shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"],
-                policy.send_wait_seconds, shop.currency(conn), shop.get(conn, "country"))
+        return (challenge, code, shop.get(conn, "public_name", shop=shop_code),
+                shop.get(conn, "languages", shop=shop_code) or ["en"], policy.send_wait_seconds, shop.currency(conn),
+                shop.get(conn, "country", shop=shop_code))
 
     try:
         challenge, code, name, languages, wait, currency, country = db.run_write(engine, create)

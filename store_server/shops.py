@@ -165,7 +165,24 @@ def resolve(conn: Connection, code: str | None, lang: str | None = None) -> dict
 
 
 def setting(conn: Connection, code: str | None, key: str):
-    """One setting for shop `code` (None: the chain's)."""
+    """One setting for shop `code` (None: the chain's). A shop's public_name is its name in its first language
+    when it has one there (texts whose language is chosen later pick with public_name())."""
+    if code is not None and key == "public_name":
+        return public_name(conn, code, None)
+    return _setting(conn, code, key)
+
+
+def public_name(conn: Connection, code: str | None, lang: str | None) -> str:
+    """The name customers of shop `code` see in `lang` (default: the shop's first language)."""
+    if code is not None:
+        names = conn.execute(select(shops.c.public_names).where(shops.c.code == code)).scalar() or {}
+        lang = lang or (_setting(conn, code, "languages") or [None])[0]
+        if lang in names:
+            return names[lang]
+    return _setting(conn, code, "public_name")
+
+
+def _setting(conn: Connection, code: str | None, key: str):
     if code is not None and key in settings_schema.PER_SHOP:
         if key in COLUMNS:
             value = conn.execute(select(getattr(shops.c, key)).where(shops.c.code == code)).scalar()

@@ -226,7 +226,8 @@ def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
                                                      "at the till, with the card in hand")
     return otp.request_code(engine(request), request.app.state.gateway, secret_key=config.secret_key,
                             server_otp=config.otp, device_id=dev["id"], phone=body.phone, purpose=body.purpose,
-                            card_number=body.card_number, amount=body.amount, lang=body.lang)
+                            card_number=body.card_number, amount=body.amount, lang=body.lang,
+                            shop_code=dev.get("shop"))
 
 
 @router.post("/otp/{challenge_id}/check")
@@ -276,7 +277,7 @@ def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
         operations.judge_time(op, offset, now)
     results = operations.apply_batch(engine(request), ops, dev, clock_offset=offset)
     observe.batch_seen(dev, ops, results, body.outbox_backlog)
-    after_batch(engine(request), request.app.state.gateway, ops, results)
+    after_batch(engine(request), request.app.state.gateway, ops, results, dev.get("shop"))
     return {"results": results}
 
 

@@ -43,16 +43,19 @@ _TYPE_NAMES = {value: name.lower() for name, value in vars(PhoneNumberType).item
 ALERT_PURPOSE = "pumping_alert"
 
 
-def allowed_countries(conn: Connection) -> list[str]:
-    countries = shop.get(conn, "sms_countries")
-    return [str(c).upper() for c in countries] if countries else [str(shop.get(conn, "country") or "UA").upper()]
+def allowed_countries(conn: Connection, shop_code: str | None = None) -> list[str]:
+    """The countries codes may go to: the shop's sms_countries, else its country (a chain's shops may differ)."""
+    countries = shop.get(conn, "sms_countries", shop=shop_code)
+    if countries:
+        return [str(c).upper() for c in countries]
+    return [str(shop.get(conn, "country", shop=shop_code) or "UA").upper()]
 
 
-def check_destination(conn: Connection, e164: str) -> None:
-    """Refuses a number outside the shop's countries or that is not a mobile number."""
+def check_destination(conn: Connection, e164: str, shop_code: str | None = None) -> None:
+    """Refuses a number outside the countries of the asking device's shop or that is not a mobile number."""
     parsed = phonenumbers.parse(e164, None)
     region = phonenumbers.region_code_for_number(parsed) or "001"
-    countries = allowed_countries(conn)
+    countries = allowed_countries(conn, shop_code)
     if region not in countries:
         raise DomainError("phone_country_not_allowed",
                           f"codes go only to numbers of {', '.join(countries)}; ask the shop to add the country",

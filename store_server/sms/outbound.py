@@ -61,7 +61,8 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
     return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
 
 
-def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> int:
+def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict],
+                  shop_code: str | None = None) -> int:
     """The welcome SMS (with how to opt out) for each registration a batch just applied.
 
     Sent after the batch committed and only for "applied", never for a duplicate, so a device
@@ -79,7 +80,8 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
         if not phone or not card or result["result"].get("pending_review"):
             continue  # a till activation under review is welcomed when an operator approves it
         with engine.connect() as conn:
-            name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+            name = shop.get(conn, "public_name", shop=shop_code)
+            languages = shop.get(conn, "languages", shop=shop_code) or ["en"]
         lang = op["payload"].get("lang")
         try:
             send_template(engine, gateway, phone=phone, purpose="welcome",
@@ -121,7 +123,8 @@ def notice_for(op: dict, result: dict, mode: str, *, money: Callable[[int], str]
     return None
 
 
-def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> int:
+def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict],
+                 shop_code: str | None = None) -> int:
     """Transaction notices with "Not you? Reply NO" when the shop turned them on (`transaction_sms`).
 
     Only to confirmed customers who did not opt out (`templates.may_send`); only for "applied" results, so
@@ -131,11 +134,12 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
     from ..db import transaction_notices
 
     with engine.connect() as conn:
-        mode = shop.get(conn, "transaction_sms")
+        mode = shop.get(conn, "transaction_sms", shop=shop_code)
         if mode not in ("money", "all"):
             return 0
-        name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
-        currency, country = shop.currency(conn), shop.get(conn, "country") or ""
+        name = shop.get(conn, "public_name", shop=shop_code)
+        languages = shop.get(conn, "languages", shop=shop_code) or ["en"]
+        currency, country = shop.currency(conn), shop.get(conn, "country", shop=shop_code) or ""
     lang = languages[0]
 
     def money(minor: int) -> str:  # the purchase and the money back: 1 234,50 ₴ (uk), UAH 1,234.50 (en)
@@ -170,7 +174,9 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
     return sent
 
 
-def after_batch(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict]) -> None:
-    """Messages a batch of operations causes, sent after it committed (a slow SMS never holds the ledger)."""
-    send_welcomes(engine, gateway, ops, results)
-    send_notices(engine, gateway, ops, results)
+def after_batch(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict],
+                shop_code: str | None = None) -> None:
+    """Messages a batch of operations causes, sent after it committed (a slow SMS never holds the ledger), in
+    the name, languages and notice policy of the shop (`shop_code`) whose device sent the batch."""
+    send_welcomes(engine, gateway, ops, results, shop_code)
+    send_notices(engine, gateway, ops, results, shop_code)

@@ -156,3 +156,25 @@ def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
     assert shops_of == {before["id"]: "main", after["id"]: "ALA1"}
     assert "shop=ALA1" in cli(server, "devices", "list").stdout
     assert "no shop 'NOPE'" in cli(server, "devices", "move", till.id, "NOPE", ok=False).stderr
+
+
+def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
+    if len(shops_json(server)) < 2:
+        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+    cli(server, "shops", "edit", "ALA1", "--public-name", "kk=Қауын")
+    cli(server, "settings", "set", "--shop", "ALA1", "languages", "kk,ru")
+    kyiv, almaty = Till(server, "main", role="entrance"), Till(server, "ALA1", role="entrance")
+
+    def ask(device: Till, phone: str) -> requests.Response:
+        return requests.post(device.url + "/otp", json={"phone": phone, "purpose": "register"}, timeout=10,
+                             headers={"Authorization": f"Bearer {device.key}"})
+
+    # a Kazakh mobile typed the Kazakh way at the Almaty kiosk; the Kyiv kiosk keeps to Ukrainian numbers
+    r = ask(almaty, "8 701 123 4567")
+    assert r.status_code == 200, r.text
+    sms = server.last_sms("+77011234567")
+    assert "Қауын" in sms["text"], sms
+    refused = ask(kyiv, "+77011234568")
+    assert refused.status_code in (400, 403, 422) and refused.json()["error"] == "phone_country_not_allowed"
+    assert ask(kyiv, "+380501239100").status_code == 200
+    assert "Demo Shop" in server.last_sms("+380501239100")["text"]
