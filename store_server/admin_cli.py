@@ -480,7 +480,7 @@ def cmd_report(args):
     from .reports import operations_report, to_csv
 
     with _engine(args).connect() as conn:
-        rows = operations_report(conn, args.by, since=args.since, until=args.until)
+        rows = operations_report(conn, args.by, since=args.since, until=args.until, shop=args.shop)
     if args.json:
         print_json(rows)
         return 0
@@ -708,8 +708,10 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("report", help="operations per day, device or cashier as CSV")
-    p.add_argument("--by", choices=["day", "device", "cashier"], default="day")
+    p = sub.add_parser("report", help="operations per day, device, cashier or shop as CSV")
+    p.add_argument("--by", choices=["day", "device", "cashier", "shop"], default="day",
+                   help="day: each shop's own days (its time zone); shop: per shop code (empty: the back office)")
+    p.add_argument("--shop", action="append", help="only this shop's operations (repeat for several)")
     p.add_argument("--since", type=datetime.fromisoformat)
     p.add_argument("--until", type=datetime.fromisoformat)
     p.add_argument("--out", help="CSV file (default: standard output)")

@@ -120,3 +120,23 @@ def test_bonus_expiry_writes_off_only_unspent_old_bonuses(shop_db):
     assert operations.expire_bonuses(shop_db.engine, now=now) == 3_000
     assert shop_db.balance("10001") == 1_000
     assert operations.expire_bonuses(shop_db.engine, now=now) == 0  # nothing twice
+
+
+def test_rule_windows_are_read_in_each_shops_time_zone(shop_db):
+    """A morning rule (09:00-11:00) at 05:00 UTC: 10:00 in Almaty (it applies), 07:00 in Kyiv (it does not)."""
+    from datetime import UTC, datetime
+
+    from store_server import rules as rules_module
+    from store_server import shops
+
+    with shop_db.engine.begin() as conn:
+        shops.ensure_default(conn)
+        shops.add(conn, "ALA1", name="Almaty", timezone="Asia/Almaty", country="KZ")
+        rules_module.create(conn, name="morning", kind="percent", value=500, priority=0, time_from=540, time_to=660)
+    at = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
+    kyiv = shop_db.op("sale", device={"id": "t-k", "role": "cashier", "shop": "main"}, card_number="10001",
+                      amount=10_000, at=at)
+    almaty = shop_db.op("sale", device={"id": "t-a", "role": "cashier", "shop": "ALA1"}, card_number="10002",
+                        amount=10_000, at=at)
+    assert kyiv["result"]["accrued"] == 1_000  # the demo's 10 % only
+    assert almaty["result"]["accrued"] == 1_500  # and the morning's 5 %
