@@ -56,6 +56,12 @@ EXAMPLES = {
     "backup": "store-server backup --keep-days 14",
     "restore": "store-server restore /var/lib/store-server/backups/store-20261126-030000.db",
     "move": "store-server move --to postgresql+psycopg://shop@db.local/loyalty",
+    "shops add": "store-server shops add ALA1 --name \"Almaty, Abay 10\" --timezone Asia/Almaty --country KZ "
+                 "--public-name kk=Қауын",
+    "shops edit": "store-server shops edit ALA1 --public-name ru=\"Кавун Алматы\" --timezone chain",
+    "shops list": "store-server shops list --json",
+    "devices move": "store-server devices move 3f1c2a9e-... ALA1",
+    "admin shops": "store-server admin shops aigerim ALA1 ALA2",
 }
 # For commands registered without a help line.
 DESCRIPTIONS = {
@@ -64,13 +70,14 @@ DESCRIPTIONS = {
     "tiers add": "Add a customer tier: customers whose turnover over tier_period_days reaches --min-turnover "
                  "get --percent more.",
     "tiers list": "The tiers, highest first: name, turnover from which it applies, extra accrual.",
-    "devices list": "Enrolled devices: id, role, active or revoked, name, and a till's own activation right.",
+    "devices list": "Enrolled devices: id, role, active or revoked, name, a till's own activation right, and its "
+                    "shop.",
     "cashiers list": "The shop's cashiers: id, name, state, badge and phone set or not.",
     "admin list": "The back office's accounts and their roles.",
 }
 # Commands that list or report: --json prints the same rows as JSON (phones masked, times ISO 8601).
 JSON_COMMANDS = ("rules list", "tiers list", "devices list", "activations list", "cashiers list", "admin list",
-                 "report", "fraud-report")
+                 "report", "fraud-report", "shops list")
 
 
 def leaves(parser: argparse.ArgumentParser, prefix: str = ""):
