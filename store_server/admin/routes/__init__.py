@@ -10,9 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from ...errors import DomainError
 from ..web import NeedLogin, Refused, render
-from . import accounts, activations, auth, customers, devices, imports, journal, rules, sms, templates
+from . import accounts, activations, auth, customers, devices, imports, journal, rules, settings, sms, templates
 
-ROUTERS = (auth, customers, journal, activations, devices, sms, templates, imports, accounts, rules)
+ROUTERS = (auth, customers, journal, activations, devices, sms, templates, imports, accounts, rules, settings)
 STATIC = Path(__file__).parent.parent / "static"
 
 
