@@ -440,6 +440,7 @@ def cmd_import(args):
     import sqlalchemy.exc
 
     from . import csv_input, shop
+    from .db import write_transaction
     from .importer import import_customers
     from .money import format_money
 
@@ -453,24 +454,28 @@ def cmd_import(args):
         return 2
     print(f"reading {args.csv} as {source.describe()}", file=sys.stderr)
     engine = _engine(args)
-    with engine.connect() as conn:
-        tx = conn.begin()
-        try:
+
+    class Refused(Exception):
+        pass
+
+    # One write transaction (SQLite's lock from BEGIN): a second import of the same cards at the same moment
+    # waits, then finds them taken, instead of failing half-way on a stale snapshot.
+    try:
+        with write_transaction(engine) as conn:
             report = import_customers(conn, source.text, delimiter=source.delimiter, by="store-server import",
                                       progress=None if args.quiet else ProgressBar("importing"))
-        except sqlalchemy.exc.IntegrityError:  # another import or a till took a phone or card of this file meanwhile
-            tx.rollback()
-            print(f"store-server: {args.csv}: a phone or card of this file was taken while importing; nothing "
-                  "imported, check the file again", file=sys.stderr)
-            return 1
-        if report.errors:
-            tx.rollback()
-            for line, problem in report.errors:
-                print(f"{args.csv}:{line}: {problem}", file=sys.stderr)
-            print(f"nothing imported: {len(report.errors)} error(s) in {report.rows} row(s)", file=sys.stderr)
-            return 1
-        tx.commit()
-        total = format_money(report.balances, shop.currency(conn), "en", shop.get(conn, "country") or "")
+            if report.errors:
+                raise Refused()
+            total = format_money(report.balances, shop.currency(conn), "en", shop.get(conn, "country") or "")
+    except Refused:
+        for line, problem in report.errors:
+            print(f"{args.csv}:{line}: {problem}", file=sys.stderr)
+        print(f"nothing imported: {len(report.errors)} error(s) in {report.rows} row(s)", file=sys.stderr)
+        return 1
+    except sqlalchemy.exc.IntegrityError:  # another import or a till took a phone or card of this file meanwhile
+        print(f"store-server: {args.csv}: a phone or card of this file was taken while importing; nothing "
+              "imported, check the file again", file=sys.stderr)
+        return 1
     print(f"{report.imported} customers imported" + (f", opening balances {total} in total" if report.balances
                                                      else ""))
     return 0
