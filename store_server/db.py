@@ -549,6 +549,16 @@ card_replacements = Table(
 )
 Index("ix_card_replacements_new", card_replacements.c.new_number)
 
+# Rate limits shared by every server process (store_server/api/shared_limits.py): events per subject (a
+# device, a client address) in fixed windows (window_no = Unix time // the window's length).
+rate_counts = Table(
+    "rate_counts", metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("window_no", BigInteger, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 # The back office's journal pages walk operations by time, newest first (keyset on at, id).
 Index("ix_operations_at_id", operations.c.at, operations.c.id)
 Index("ix_operations_device_at_id", operations.c.device_id, operations.c.at, operations.c.id)

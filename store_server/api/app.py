@@ -15,6 +15,7 @@ from ..errors import DomainError
 from ..otp import OtpPolicy
 from ..sms.base import Gateway
 from . import card_page, limits, routes
+from .shared_limits import SharedWindow
 
 # Stable codes for the errors the framework raises itself (unknown path, wrong method, body problems).
 _HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found",
@@ -85,8 +86,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         app.state.limits = limits.configure(limits.Limits.from_settings(config.limits))
     except DomainError as e:
         raise ConfigError(f"[limits]: {e.message}") from e
-    app.add_middleware(limits.RequestLimits, limits=app.state.limits)
-    app.state.card_lookups = limits.RateWindow(app.state.limits.card_lookups_per_minute)
+    app.add_middleware(limits.RequestLimits, limits=app.state.limits, engine=engine)
+    # Counted in memory on each look-up and in the database every second: no round trip per look-up.
+    app.state.card_lookups = SharedWindow(engine, "card_lookup", app.state.limits.card_lookups_per_minute)
     app.state.config = config
     app.state.engine = engine
     app.state.gateway = gateway or gateway_for(config)

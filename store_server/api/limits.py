@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, fields
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import DomainError
+from .shared_limits import SharedWindow
 
 KIB = 1024
 
@@ -42,9 +42,9 @@ class Limits:
     body_timeout_seconds: float = 30.0
     # Open connections per server process; capped below the process's open-file limit at start.
     max_connections: int = 1000
-    # Failed enrolment attempts per client address per minute (per server process).
+    # Failed enrolment attempts per client address per minute (all server processes together).
     enrol_failures_per_minute: int = 10
-    # Card look-ups per device per minute (per server process): a kiosk shows a card every few seconds and
+    # Card look-ups per device per minute (all server processes together): a kiosk shows a card every few seconds and
     # refreshes at most 50 cached cards a round; walking the card numbers takes far more.
     card_lookups_per_minute: int = 300
 
@@ -161,49 +161,17 @@ class BodyTooSlow(HTTPException):
         super().__init__(408, f"the request body did not arrive within {seconds:g} s")
 
 
-class RateWindow:
-    """At most `limit` events per key in any `window` seconds (a sliding log; quiet keys are dropped)."""
-
-    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 10_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, key: str, now: float | None = None) -> float | None:
-        """None when another event is allowed now; otherwise the seconds until one is."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            log = self._events.get(key)
-            if log is None:
-                return None
-            while log and log[0] <= now - self.window:
-                log.popleft()
-            if not log:
-                del self._events[key]
-                return None
-            return log[0] + self.window - now if len(log) >= self.limit else None
-
-    def add(self, key: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if key not in self._events and len(self._events) >= self.max_keys:
-                # An address-spraying client must not grow memory: forget the quiet addresses first.
-                self._events = {k: v for k, v in self._events.items() if v and v[-1] > now - self.window}
-                if len(self._events) >= self.max_keys:
-                    self._events.pop(next(iter(self._events)))
-            self._events.setdefault(key, deque()).append(now)
-
-
 ANONYMOUS_PATHS = ("/api/v1/devices/enrol", "/api/v1/sms/")
 
 
 class RequestLimits:
     """ASGI middleware: body size and arrival time, and the enrolment rate per address."""
 
-    def __init__(self, app, limits: Limits) -> None:
+    def __init__(self, app, limits: Limits, engine) -> None:
         self.app = app
         self.limits = limits
-        self.enrolments = RateWindow(limits.enrol_failures_per_minute)
+        # Counted in the database: with several server processes (or hosts) the limit is still the setting.
+        self.enrolments = SharedWindow(engine, "enrol_failure", limits.enrol_failures_per_minute)
 
     async def _refuse(self, send, status: int, code: str, message: str, headers: list | None = None) -> None:
         body = error_body(code, message)
@@ -247,6 +215,9 @@ class RequestLimits:
             # devices with good tokens is never slowed, someone trying tokens is.
             client = (scope.get("client") or ("?", 0))[0]
             wait = self.enrolments.wait(client)
+            if wait is None:  # not over the limit as far as this process knows: ask what the others counted
+                await run_in_threadpool(self.enrolments.sync, client)
+                wait = self.enrolments.wait(client)
             if wait is not None:
                 await self._refuse(send, 429, "too_many_requests",
                                    "too many failed enrolment attempts from this address; try again later",
@@ -257,6 +228,7 @@ class RequestLimits:
             async def send(message):  # noqa: F811 - the same send, watching the answer's status
                 if message["type"] == "http.response.start" and message["status"] >= 400:
                     self.enrolments.add(client)
+                    await run_in_threadpool(self.enrolments.flush)  # the other processes see it at once
                 await inner_send(message)
 
         received, complete = 0, False
