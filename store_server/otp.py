@@ -288,8 +288,8 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
                 guard.check_destination(conn, phone, shop_code)
         # The shop-wide caps count every code of the shop: those asked for at this moment wait for this one
         # (then phone and device, create_challenge; always in this order).
-        db.lock_key(conn, "otp-shop")
-        guard.check_shop_caps(conn)
+        db.lock_key(conn, "otp-shop", shop_code)
+        guard.check_shop_caps(conn, shop_code=shop_code)
         policy = policy_for(conn, server_otp, shop_code)
         challenge, code = create_challenge(
             conn, secret_key=secret_key, phone=phone, purpose=purpose, device_id=device_id,
@@ -302,7 +302,7 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
         challenge, code, name, languages, wait, currency, country = db.run_write(engine, create)
     except TooMany as e:
         if e.code.startswith("shop_code_limit"):
-            guard.alert_owner(engine, gateway, e)
+            guard.alert_owner(engine, gateway, e, shop_code)
         raise
     lang = lang if lang in languages else languages[0]
     # each purpose says what the code is for: typed on the kiosk's screen, or the amount it lets the till move

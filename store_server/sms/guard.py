@@ -65,29 +65,41 @@ def check_destination(conn: Connection, e164: str, shop_code: str | None = None)
         raise DomainError("phone_not_mobile", "codes go only to mobile numbers", number_type=_TYPE_NAMES.get(kind))
 
 
-def _codes_since(conn: Connection, since: datetime) -> int:
+def _of_shop(shop_code: str | None) -> list:
+    """Codes asked for at the devices of one shop of a chain (None: every code of the server)."""
+    if shop_code is None:
+        return []
+    from ..db import devices
+
+    return [otp_challenges.c.device_id.in_(select(devices.c.id).where(devices.c.shop == shop_code))]
+
+
+def _codes_since(conn: Connection, since: datetime, shop_code: str | None = None) -> int:
     return conn.execute(select(func.count()).select_from(otp_challenges)
-                        .where(otp_challenges.c.created_at > since)).scalar()
+                        .where(otp_challenges.c.created_at > since, *_of_shop(shop_code))).scalar()
 
 
-def check_shop_caps(conn: Connection, now: datetime | None = None) -> None:
-    """Raises TooMany when the shop as a whole has sent its hourly or daily share of codes."""
+def check_shop_caps(conn: Connection, now: datetime | None = None, shop_code: str | None = None) -> None:
+    """Raises TooMany when the shop as a whole has sent its hourly or daily share of codes: in a chain, the
+    codes of the asking device's shop (`shop_code`) against that shop's caps."""
     now = now or clock.now()
     for window, key, code in ((timedelta(hours=1), "sms_shop_per_hour", "shop_code_limit"),
                               (timedelta(days=1), "sms_shop_per_day", "shop_code_limit_today")):
-        limit = shop.get(conn, key)
+        limit = shop.get(conn, key, shop=shop_code)
         if limit is None:
             continue
-        if _codes_since(conn, now - window) >= int(limit):
+        if _codes_since(conn, now - window, shop_code) >= int(limit):
             first = clock.aware(conn.execute(select(func.min(otp_challenges.c.created_at))
-                                             .where(otp_challenges.c.created_at > now - window)).scalar())
+                                             .where(otp_challenges.c.created_at > now - window,
+                                                    *_of_shop(shop_code))).scalar())
             retry = max(1, int((first + window - now).total_seconds()) + 1)
             raise TooMany(code, "the shop has sent as many codes as it allows for now; try again later",
                           retry_after=retry, limit_key=key)
 
 
-def alert_owner(engine: Engine, gateway, refusal: TooMany) -> bool:
-    """Once per window: a warning in the journal (always) and an SMS to the shop's owner (when set)."""
+def alert_owner(engine: Engine, gateway, refusal: TooMany, shop_code: str | None = None) -> bool:
+    """Once per window: a warning in the journal (always) and an SMS to the shop's owner (when set; in a chain
+    the owner_phone of the shop whose cap stopped codes)."""
     from .outbound import send_logged
     from .templates import render
 
@@ -95,16 +107,17 @@ def alert_owner(engine: Engine, gateway, refusal: TooMany) -> bool:
     log.warning("SMS pumping guard: %s (%s); codes are refused until the window passes",
                 refusal.code, refusal.details.get("limit_key"))
     with engine.connect() as conn:
-        owner = shop.get(conn, "owner_phone")
+        owner = shop.get(conn, "owner_phone", shop=shop_code)
         if not owner:
             return False
         already = conn.execute(select(func.count()).select_from(sms_log).where(
-            sms_log.c.purpose == ALERT_PURPOSE, sms_log.c.sent_at > clock.now() - window)).scalar()
+            sms_log.c.purpose == ALERT_PURPOSE, sms_log.c.phone == str(owner),
+            sms_log.c.sent_at > clock.now() - window)).scalar()
         if already:
             return False
-        languages = shop.get(conn, "languages") or ["en"]
-        text = render(ALERT_PURPOSE, languages[0], shop=shop.get(conn, "public_name"), conn=conn,
-                      limit=shop.get(conn, str(refusal.details.get("limit_key"))))
+        languages = shop.get(conn, "languages", shop=shop_code) or ["en"]
+        text = render(ALERT_PURPOSE, languages[0], shop=shop.get(conn, "public_name", shop=shop_code), conn=conn,
+                      limit=shop.get(conn, str(refusal.details.get("limit_key")), shop=shop_code))
     try:
         send_logged(engine, gateway, phone=str(owner), text=text, purpose=ALERT_PURPOSE)
     except Exception as e:  # noqa: BLE001 - the alert is a courtesy; the refusal stands either way

@@ -178,3 +178,20 @@ def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
     assert refused.status_code in (400, 403, 422) and refused.json()["error"] == "phone_country_not_allowed"
     assert ask(kyiv, "+380501239100").status_code == 200
     assert "Demo Shop" in server.last_sms("+380501239100")["text"]
+
+
+def test_a_shops_own_code_cap_counts_its_own_codes(server):
+    """sms_shop_per_hour 1 for one shop: its second code within the hour is refused; the other shops, under
+    the chain's cap, go on."""
+    cli(server, "shops", "add", "AST1", "--name", "Astana", "--timezone", "Asia/Almaty", "--country", "KZ")
+    cli(server, "settings", "set", "--shop", "AST1", "sms_shop_per_hour", "1")
+    astana, kyiv = Till(server, "AST1", role="entrance"), Till(server, "main", role="entrance")
+
+    def ask(device: Till, phone: str) -> requests.Response:
+        return requests.post(device.url + "/otp", json={"phone": phone, "purpose": "register"}, timeout=10,
+                             headers={"Authorization": f"Bearer {device.key}"})
+
+    assert ask(astana, "+77011234501").status_code == 200
+    refused = ask(astana, "+77011234502")
+    assert refused.status_code == 429 and refused.json()["error"] == "shop_code_limit", refused.text
+    assert ask(kyiv, "+380501239101").status_code == 200
