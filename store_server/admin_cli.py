@@ -705,7 +705,8 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("import-customers", help="import customers from CSV (all rows or none)",
                        description="Columns phone, card_number (required), name, extra_numbers, consent, "
-                                   "marketing and questionnaire keys. The encoding (UTF-8 with or without BOM, "
+                                   "marketing, balance (the old system's bonuses, booked as opening balances) "
+                                   "and questionnaire keys. The encoding (UTF-8 with or without BOM, "
                                    "UTF-16, Windows-1251) and the delimiter (comma, semicolon, tab) are found from "
                                    "the file and named. Every row is checked first; with any error nothing is "
                                    "imported. Example: store-server import-customers customers.csv")
