@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -100,7 +102,12 @@ def is_ean13(number: str) -> bool:
     return len(number) == 13 and number.isascii() and number.isdigit() and ean13(number[:12]) == number
 
 
+_TYPE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
 def create_type(conn: Connection, name: str, kind: str, discount_percent: int = 0) -> None:
+    if not _TYPE_NAME.fullmatch(name or ""):
+        raise DomainError("bad_card_type_name", "a card type's name has 1 to 32 letters, digits, - or _")
     if kind not in KINDS:
         raise DomainError("bad_card_type", f"kind must be one of {', '.join(KINDS)}")
     if not 0 <= discount_percent <= 100 or (kind == "bonus" and discount_percent):
