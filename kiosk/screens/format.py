@@ -3,20 +3,33 @@ grouped in the national format."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import phonenumbers
 
 from store_server.money import currency_for, format_money
 
 from .. import i18n
 
-# The shop's currency and country, from the server's /config (the app sets them at start and after enrolment).
-_shop = {"currency": "", "country": "UA"}
+# The shop's currency, country and time zone, from the server's /config (the app sets them at start and after
+# enrolment). The time zone is the device's shop's: a chain's till shows sales in its own shop's time.
+_shop = {"currency": "", "country": "UA", "timezone": ""}
 
 
 def use_shop(config: dict, country: str | None = None) -> None:
     country = (config.get("country") or country or _shop["country"] or "UA").upper()
     _shop["country"] = country
     _shop["currency"] = (config.get("currency") or currency_for(country)).upper()
+    _shop["timezone"] = (config.get("shop") or {}).get("timezone") or _shop["timezone"]
+
+
+def local(at: datetime) -> datetime:
+    """A time in the shop's time zone (the device's own zone until /config named one)."""
+    try:
+        return at.astimezone(ZoneInfo(_shop["timezone"])) if _shop["timezone"] else at.astimezone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return at.astimezone()
 
 
 def currency() -> str:

@@ -13,6 +13,7 @@ from ..flows.return_ import ReturnFlow
 from ..flows.sale import SaleFlow, SaleState
 from ..i18n import _
 from ..messages import attempts_left, message
+from . import format
 from .base import CodeEntryScreen, KioskScreen, RowsScreen
 from .format import money
 
@@ -23,7 +24,7 @@ def kind_title(flow) -> str:
 
 def _when(at: str | None) -> str:
     try:
-        return datetime.fromisoformat(at).astimezone().strftime("%d.%m %H:%M")
+        return format.local(datetime.fromisoformat(at)).strftime("%d.%m %H:%M")
     except (TypeError, ValueError):
         return ""
 
