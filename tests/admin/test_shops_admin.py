@@ -113,7 +113,7 @@ def test_activations_wait_per_shop_and_an_operator_sees_only_their_shops(chain):
     cli(chain, "settings", "set", "--shop", "main", "till_activation", "review")
     waits = At(chain, "main").activate(chain, "+380501239001", "10091")
     assert waits["result"]["pending_review"] is True, waits
-    direct = At(chain, "ALA1").activate(chain, "+380501239002", "10092")
+    direct = At(chain, "ALA1").activate(chain, "+77011239002", "10092")  # a Kazakh shop texts Kazakh numbers
     assert direct["result"] == {"card_number": "10092"}, direct
 
     from store_server.db import make_engine
@@ -128,3 +128,22 @@ def test_activations_wait_per_shop_and_an_operator_sees_only_their_shops(chain):
         till_activation.reject(engine, everyone[0]["id"], by=LIMITED, reason="not mine", shops=["ALA1"])
     till_activation.reject(engine, everyone[0]["id"], by=OWNER, reason="checked by the owner", shops=None)
     engine.dispose()
+
+
+def test_the_owner_chooses_an_operators_shops_on_the_accounts_page(chain, page):
+    sign_in(page, chain, OWNER, PASSWORD)
+    page.goto(f"{chain.url}/admin/accounts")
+    row = page.locator("#accounts tr", has_text=LIMITED)
+    assert row.locator("input[value=ALA1]").is_checked() and not row.locator("input[value=main]").is_checked()
+    row.locator("input[value=main]").check()
+    row.locator("button", has_text="Save").click()
+    page.wait_for_url(re.compile(r".*/admin/accounts.*"))
+    assert "The account's shops were saved." in page.content()
+    shoot(page, "accounts-shops")
+    assert f"{LIMITED}\toperator\tshops ALA1,main" in cli(chain, "admin", "list").stdout
+    row = page.locator("#accounts tr", has_text=LIMITED)
+    row.locator("input[value=main]").uncheck()
+    row.locator("input[value=ALA1]").uncheck()
+    row.locator("button", has_text="Save").click()
+    page.wait_for_url(re.compile(r".*/admin/accounts.*"))
+    assert f"{LIMITED}\toperator\n" in cli(chain, "admin", "list").stdout + "\n"  # none ticked: every shop

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 
+from ... import shops
 from ...db import write_transaction
 from ...errors import DomainError
 from .. import accounts, audit
@@ -19,7 +20,9 @@ def _page(request: Request, admin: Admin, **context):
     owner_only(admin)
     with request.app.state.engine.connect() as conn:
         rows = accounts.listing(conn)
-    return render(request, "accounts.html", admin, rows=rows, roles=accounts.ROLES, **context)
+        shop_codes = shops.codes(conn)
+    return render(request, "accounts.html", admin, rows=rows, roles=accounts.ROLES, shop_codes=shop_codes,
+                  **context)
 
 
 @router.get("/accounts")
@@ -31,7 +34,8 @@ def account_list(request: Request, admin: Signed):
 def add_account(request: Request, admin: Signed, csrf: Annotated[str, Form()] = "",
                 name: Annotated[str, Form(max_length=64)] = "", role: Annotated[str, Form(max_length=16)] = "",
                 password: Annotated[str, Form(max_length=200)] = "",
-                again: Annotated[str, Form(max_length=200)] = ""):
+                again: Annotated[str, Form(max_length=200)] = "",
+                shop: Annotated[list[str] | None, Form()] = None):
     check_csrf(admin, csrf)
     owner_only(admin)
     if password != again:
@@ -39,11 +43,30 @@ def add_account(request: Request, admin: Signed, csrf: Annotated[str, Form()] = 
     try:
         with write_transaction(request.app.state.engine) as conn:
             accounts.create(conn, name, role, password)
+            if shop and role != "owner":
+                accounts.set_shops(conn, name.strip(), shop)
             audit.record(conn, account=admin.name, action="account_created", target=name.strip(),
-                         details={"role": role}, address=admin.address)
+                         details={"role": role, **({"shops": shop} if shop and role != "owner" else {})},
+                         address=admin.address)
     except DomainError as e:
         return _page(request, admin, error=e.code, error_message=e.message, name=name)
     return back("/admin/accounts", ok="account_created")
+
+
+@router.post("/accounts/{name}/shops")
+def set_shops(name: str, request: Request, admin: Signed, csrf: Annotated[str, Form()] = "",
+              shop: Annotated[list[str] | None, Form()] = None):
+    """An operator limited to the shops ticked (none ticked: every shop)."""
+    check_csrf(admin, csrf)
+    owner_only(admin)
+    try:
+        with write_transaction(request.app.state.engine) as conn:
+            accounts.set_shops(conn, name, shop or None)
+            audit.record(conn, account=admin.name, action="account_shops_set", target=name,
+                         details={"shops": shop or None}, address=admin.address)
+    except DomainError as e:
+        return _page(request, admin, error=e.code, error_message=e.message)
+    return back("/admin/accounts", ok="account_shops_saved")
 
 
 @router.post("/accounts/{name}/unlock")
