@@ -309,7 +309,7 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     shown = format_money_sms(amount, currency, lang, country) if amount else ""
     with engine.connect() as conn:  # the owner's own text, when the back office has one
         text = templates.render(templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name, conn=conn, code=code,
-                                amount=shown)
+                                amount=shown, shop_code=shop_code)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
     sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,

@@ -182,6 +182,18 @@ def public_name(conn: Connection, code: str | None, lang: str | None) -> str:
     return _setting(conn, code, "public_name")
 
 
+def own_public_name(conn: Connection, code: str | None, lang: str | None) -> str | None:
+    """The shop's own name for customers in `lang` (its public_names, else its own public_name setting); None
+    when it has none and the chain's names apply."""
+    if code is None:
+        return None
+    names = conn.execute(select(shops.c.public_names).where(shops.c.code == code)).scalar() or {}
+    if lang in names:
+        return names[lang]
+    return conn.execute(select(shop_settings.c.value).where(shop_settings.c.shop == code,
+                                                            shop_settings.c.key == "public_name")).scalar()
+
+
 def _setting(conn: Connection, code: str | None, key: str):
     if code is not None and key in settings_schema.PER_SHOP:
         if key in COLUMNS:

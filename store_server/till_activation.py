@@ -196,11 +196,13 @@ def send_welcome(engine: Engine, gateway, row: dict) -> bool:
     from .sms.base import GatewayError
     from .sms.outbound import NotAllowed, send_template
 
+    code = row.get("shop")  # the till's shop: the welcome speaks in its name and languages
     with engine.connect() as conn:
-        name, languages = shop.get(conn, "public_name"), shop.get(conn, "languages") or ["en"]
+        name = shop.get(conn, "public_name", shop=code)
+        languages = shop.get(conn, "languages", shop=code) or ["en"]
     lang = row["details"].get("lang")
     try:
-        send_template(engine, gateway, phone=row["phone"], purpose="welcome",
+        send_template(engine, gateway, phone=row["phone"], purpose="welcome", shop_code=code,
                       lang=lang if lang in languages else languages[0], shop_name=name, card=row["card_number"])
     except (GatewayError, NotAllowed) as e:
         log.warning("welcome to %s failed: %s", mask(row["phone"]), e)

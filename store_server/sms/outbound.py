@@ -46,7 +46,7 @@ def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purp
 
 
 def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str, lang: str | None,
-                  shop_name: str, **values: object) -> SendResult:
+                  shop_name: str, shop_code: str | None = None, **values: object) -> SendResult:
     """Renders `purpose` and sends it, refusing restricted purposes to unconfirmed or opted-out phones."""
     with engine.connect() as conn:
         if not templates.may_send(conn, phone, purpose):
@@ -57,7 +57,7 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
         with engine.begin() as conn:  # begin: the shop's first link creates its secret
             values["link"] = card_link(conn, str(values["card"]))
     with engine.connect() as conn:
-        text = templates.render(purpose, lang, shop=shop_name, conn=conn, **values)
+        text = templates.render(purpose, lang, shop=shop_name, conn=conn, shop_code=shop_code, **values)
     return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
 
 
@@ -84,7 +84,7 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
             languages = shop.get(conn, "languages", shop=shop_code) or ["en"]
         lang = op["payload"].get("lang")
         try:
-            send_template(engine, gateway, phone=phone, purpose="welcome",
+            send_template(engine, gateway, phone=phone, purpose="welcome", shop_code=shop_code,
                           lang=lang if lang in languages else languages[0], shop_name=name, card=card)
             sent += 1
         except (GatewayError, NotAllowed):
@@ -164,6 +164,7 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
             continue
         try:
             send_template(engine, gateway, phone=phone, purpose=purpose, lang=languages[0], shop_name=name,
+                          shop_code=shop_code,
                           card=card, balance=points(result.get("balance", 0)), **values)
         except (GatewayError, NotAllowed):
             continue

@@ -248,20 +248,24 @@ class TemplateError(ValueError):
     pass
 
 
-def render(purpose: str, lang: str | None, *, shop: str, conn: Connection | None = None, **values: object) -> str:
+def render(purpose: str, lang: str | None, *, shop: str, conn: Connection | None = None,
+           shop_code: str | None = None, **values: object) -> str:
     """The text for `purpose` in `lang` (falling back to English), with the shop's public name.
 
     With `conn`, the owner's own text and the shop's name in that language (store_server/sms/texts.py) are used
-    when the back office set them; without, the built-in text."""
+    when the back office set them; without, the built-in text. `shop_code`: the shop of a chain the text speaks
+    for, whose own name (store_server/shops.py) comes before the chain's names per language."""
     if purpose not in TEMPLATES:
         raise TemplateError(f"no SMS template for {purpose!r}")
     lang = lang if lang in LANGUAGES else "en"
     if purpose == "welcome" and values.get("link"):  # digital_card.card_link: only when the shop has public_url
         purpose = "welcome_link"
     if conn is not None:
+        from ..shops import own_public_name
         from . import texts
 
-        template, shop = texts.in_force(conn, purpose, lang), texts.public_name(conn, lang, shop)
+        template = texts.in_force(conn, purpose, lang)
+        shop = own_public_name(conn, shop_code, lang) or texts.public_name(conn, lang, shop)
     else:
         table = WELCOME_WITH_LINK if purpose == "welcome_link" else TEMPLATES[purpose]
         template = table.get(lang) or table["en"]
