@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from .. import cards, receipts, rules, shop, tiers
+from .. import cards, receipts, rules, tiers
 from ..operations import ADMIN_DEVICE, OperationContext
 
 
@@ -29,15 +29,22 @@ def local_time(text: str, timezone: str) -> datetime:
     return naive.replace(tzinfo=ZoneInfo(timezone))
 
 
-def preview(conn: Connection, *, amount: int, at: datetime, card_type: str, tier: str | None) -> dict:
-    ctx = OperationContext(conn, {"at": at, "payload": {}}, ADMIN_DEVICE, {})
+def preview(conn: Connection, *, amount: int, at: datetime, card_type: str, tier: str | None,
+            shop_code: str | None = None) -> dict:
+    """With `shop_code`, as a till of that shop would book it (its rules, settings and time zone)."""
+    if shop_code is not None:
+        from .. import shops
+
+        shops.get(conn, shop_code)  # an unknown shop is refused, not previewed as the chain
+    ctx = OperationContext(conn, {"at": at, "payload": {}}, {**ADMIN_DEVICE, "shop": shop_code}, {})
     ctype = cards.get_type(conn, card_type)
     card = {"number": "", "kind": ctype["kind"], "discount_percent": ctype["discount_percent"],
             "card_type": ctype["name"], "customer_id": None}
     chosen = next((t for t in ctx.cached("tiers", tiers.load) if t.name == tier), None) if tier else None
     result = receipts.price(ctx, card, amount, 0, allow_partial=True, tier=chosen)
-    zone = shop.get(conn, "timezone")
-    earned = (rules.applied(ctx.cached("rules", rules.load), at=at, timezone=zone, card_type=ctype["name"])
+    zone = ctx.setting("timezone")
+    earned = (rules.applied(ctx.cached("rules", rules.load), at=at, timezone=zone, card_type=ctype["name"],
+                            shop=shop_code)
               if ctype["kind"] == "bonus" and result.to_pay else [])
     return {"amount": amount, "at": at.astimezone(ZoneInfo(zone)), "card_type": ctype["name"],
             "kind": ctype["kind"], "discount": result.discount, "to_pay": result.to_pay,

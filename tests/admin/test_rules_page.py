@@ -7,6 +7,7 @@ import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from store_server import clock
 from store_server.db import admin_audit, rule_history
 from store_server.money import format_money
 
@@ -141,3 +142,34 @@ def test_bad_rule_input_is_refused_with_what_is_wrong_and_the_form_kept(server, 
     page.fill("#new-rule input[name=valid_to]", "2026-12-01")
     page.click("#new-rule button[type=submit]")
     assert "ends before it starts" in page.inner_text(".notice.error")
+
+
+def test_a_rule_for_one_shop_previews_and_books_there_only(server, page):
+    """Last in this file: after it the demo server has two shops, and a till must name its shop."""
+    import requests as http
+
+    server.cli("shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+    almaty = server.enrol("cashier", name="Almaty till", shop="ALA1")
+    headers = {"Authorization": f"Bearer {almaty['device_key']}"}
+    sign_in(page, server)
+    page.goto(f"{server.url}/admin/rules")
+    page.click("#new-rule summary")
+    page.fill("#new-rule input[name=name]", "Almaty opening")
+    page.fill("#new-rule input[name=value]", "7")
+    page.check("#new-rule input[name=shops][value=ALA1]")
+    page.click("#new-rule button[type=submit]")
+    page.wait_for_selector(".notice.ok")
+    assert "in ALA1" in page.inner_text("#rules tr:has-text('Almaty opening')")
+    page.select_option("#preview select[name=shop]", "")
+    expect(page.locator("#preview-out")).not_to_contain_text("Almaty opening")
+    r = http.post(f"{server.url}/api/v1/operations:batch", headers=headers, timeout=10, json={"operations": [{
+        "id": "almaty-sale-1", "type": "sale", "at": clock.now().isoformat(),
+        "payload": {"card_number": "10077", "amount": 10_000}}]})
+    booked = r.json()["results"][0]["result"]
+    # The preview for that shop, and the tier the sale found the customer in, says what the sale booked.
+    page.select_option("#preview select[name=shop]", "ALA1")
+    page.select_option("#preview select[name=tier]", booked["tier"] or "")
+    page.fill("#preview input[name=amount]", "100")
+    expect(page.locator("#preview-out")).to_contain_text("Almaty opening")
+    expect(page.locator("#preview-earned")).to_have_text(money(booked["accrued"]))
+    shoot(page, "rules-shops")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from ... import cards, clock, rules, shop, tiers
+from ... import cards, clock, rules, shop, shops, tiers
 from ...db import write_transaction
 from ...errors import DomainError, NotFound
 from .. import audit
@@ -65,7 +65,7 @@ def rule_fields(form: dict, currency: str) -> dict:
             "combine": form.get("combine") == "on", "card_type": form.get("card_type") or None,
             "weekdays": days if days and days != WEEKDAYS else None, "time_from": _time(form.get("time_from", "")),
             "time_to": _time(form.get("time_to", "")), "valid_from": _date(form.get("valid_from", "")),
-            "valid_to": _date(form.get("valid_to", ""))}
+            "valid_to": _date(form.get("valid_to", "")), "shops": list(form.get("shops", [])) or None}
 
 
 def form_of(rule: dict, currency: str) -> dict:
@@ -81,12 +81,12 @@ def form_of(rule: dict, currency: str) -> dict:
             "weekdays": list(rule["weekdays"] or WEEKDAYS), "time_from": hhmm(rule["time_from"]),
             "time_to": hhmm(rule["time_to"]),
             "valid_from": rule["valid_from"].isoformat() if rule["valid_from"] else "",
-            "valid_to": rule["valid_to"].isoformat() if rule["valid_to"] else ""}
+            "valid_to": rule["valid_to"].isoformat() if rule["valid_to"] else "", "shops": list(rule["shops"] or [])}
 
 
 async def _form(request: Request) -> dict:
     data = await request.form()
-    return {k: (data.getlist(k) if k == "weekdays" else str(data.get(k) or ""))[:200] for k in data}
+    return {k: (data.getlist(k) if k in ("weekdays", "shops") else str(data.get(k) or ""))[:200] for k in data}
 
 
 def _preview_of(request: Request, conn, admin: Admin) -> tuple[dict, dict | None, str | None]:
@@ -94,13 +94,15 @@ def _preview_of(request: Request, conn, admin: Admin) -> tuple[dict, dict | None
     q = request.query_params
     now_local = clock.now().astimezone(ZoneInfo(admin.shop["timezone"]))
     asked = {"amount": q.get("amount", "100"), "at": q.get("at") or now_local.strftime("%Y-%m-%dT%H:%M"),
-             "card_type": q.get("card_type", "standard"), "tier": q.get("tier", "")}
+             "card_type": q.get("card_type", "standard"), "tier": q.get("tier", ""), "shop": q.get("shop", "")}
     try:
         amount = _minor(asked["amount"], admin.shop["currency"])
         if amount <= 0:
             raise DomainError("bad_amount", "the amount is positive")
-        result = preview(conn, amount=amount, at=local_time(asked["at"], admin.shop["timezone"]),
-                         card_type=asked["card_type"], tier=asked["tier"] or None)
+        where = asked["shop"] or None
+        zone = shop.get(conn, "timezone", shop=where) if where else admin.shop["timezone"]
+        result = preview(conn, amount=amount, at=local_time(asked["at"], zone), card_type=asked["card_type"],
+                         tier=asked["tier"] or None, shop_code=where)
     except DomainError as e:
         return asked, None, e.code
     return asked, result, None
@@ -137,7 +139,8 @@ def _page(request: Request, admin: Admin, status: int = 200, **context):
         page = dict(rows=rules.listing(conn), deleted=rules.listing(conn, deleted=True),
                     overlaps=rules.overlaps(loaded), tier_rows=tiers.listing(conn),
                     card_types=cards.types_with_counts(conn), asked=asked, result=result,
-                    preview_error=preview_error, tier_days=shop.get(conn, "tier_period_days"))
+                    preview_error=preview_error, tier_days=shop.get(conn, "tier_period_days"),
+                    shop_rows=shops.listing(conn))
     context.setdefault("form", {"kind": "percent", "priority": "10", "combine": "on", "weekdays": list(WEEKDAYS)})
     return render(request, "rules.html", admin, status=status, weekdays=WEEKDAYS, **page, **helpers(admin),
                   **context)
@@ -188,6 +191,7 @@ def _edit_page(request: Request, admin: Admin, rule_id: int, status: int = 200, 
         rule = rules.get(conn, rule_id)
         history = rules.history(conn, rule_id)
         types = cards.types_with_counts(conn)
+        context.setdefault("shop_rows", shops.listing(conn))
     context.setdefault("form", form_of(rule, admin.shop["currency"]))
     return render(request, "rule_edit.html", admin, status=status, rule=rule, history=history, card_types=types,
                   weekdays=WEEKDAYS, **helpers(admin), **context)
