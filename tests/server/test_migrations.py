@@ -222,3 +222,35 @@ def test_a_single_shop_at_0006_becomes_the_shop_main_and_keeps_working(database_
     with engine.connect() as conn:
         assert conn.execute(select(db.operations.c.shop).where(db.operations.c.id == "op-new")).scalar() == "main"
     engine.dispose()
+
+
+def test_rules_and_tiers_of_a_shop_at_0008_get_their_first_version_in_the_history(database_url):
+    """0009_rule_history_card_ranges: the rules and tiers a shop already has become version 1 of their history,
+    so editing them goes on from there; cards issued before belong to no recorded range."""
+    from alembic import command
+
+    from store_server import rules, tiers
+
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0008_sms_templates_imports")
+        conn.exec_driver_sql("INSERT INTO rules (name, kind, value, priority, combine, active, weekdays, valid_to, "
+                             "shops) VALUES ('weekend', 'percent', 1500, 5, false, true, '67', '2026-12-31', "
+                             "'[\"main\"]')")
+        conn.exec_driver_sql("INSERT INTO tiers (name, min_turnover, rate) VALUES ('gold', 100000, 300)")
+        conn.execute(insert(db.cards), [{"number": "10001", "created_at": NOW}])
+    assert migrate.upgrade(engine)[1] == migrate.head()
+    with engine.begin() as conn:
+        rule_id = conn.execute(select(db.rules.c.id)).scalar_one()
+        (first,) = rules.history(conn, rule_id)
+        assert first["version"] == 1 and first["change"] == "created"
+        assert first["data"] == {"name": "weekend", "kind": "percent", "value": 1500, "priority": 5, "combine": False,
+                                 "active": True, "card_type": None, "weekdays": "67", "time_from": None,
+                                 "time_to": None, "valid_from": None, "valid_to": "2026-12-31", "shops": ["main"]}
+        assert rules.edit(conn, rule_id, value=2000, by="olga")["version"] == 2
+        tier_id = conn.execute(select(db.tiers.c.id)).scalar_one()
+        assert [h["data"]["rate"] for h in rules.history(conn, tier_id, "tier")] == [300]
+        tiers.edit(conn, tier_id, name="gold", min_turnover=100000, rate=500, by="olga")
+        assert [h["version"] for h in rules.history(conn, tier_id, "tier")] == [2, 1]
+        assert [r["id"] for r in cards.ranges_with_counts(conn)] == [None]  # issued before ranges were kept
+    engine.dispose()
