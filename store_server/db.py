@@ -579,6 +579,46 @@ Index("ix_sms_log_sent", sms_log.c.sent_at)
 Index("ix_sms_log_phone", sms_log.c.phone)
 Index("ix_customers_name", customers.c.name)
 
+# Reports and the dashboard (store_server/reporting): every operation folded into one row per shop, shop-local day,
+# device, cashier, card type and tier, so a year of a million operations is read as a few thousand rows. A cache
+# of the ledger, rebuilt for the days whose operations arrived since the last look (reporting/summary.py); the
+# ledger stays the truth and a test compares the two.
+report_days = Table(
+    "report_days", metadata,
+    Column("shop", String(32), primary_key=True),  # "" for operations without a shop (the back office's own)
+    Column("day", Date, primary_key=True),  # in the shop's time zone
+    Column("device_id", String(36), primary_key=True),
+    Column("cashier", String(100), primary_key=True),  # "" when none
+    Column("card_type", String(32), primary_key=True),  # "" when the operation has no card
+    Column("tier", String(64), primary_key=True),  # the tier the sale was booked in; "" when none
+    Column("operations", Integer, nullable=False),  # applied
+    Column("rejected", Integer, nullable=False),
+    Column("receipts", Integer, nullable=False),  # applied sales
+    Column("amount", BigInteger, nullable=False),  # money: purchases before discount and bonuses
+    Column("discount", BigInteger, nullable=False),
+    Column("paid", BigInteger, nullable=False),  # money the customers paid
+    Column("refunds", Integer, nullable=False),  # applied returns and cancels
+    Column("money_refund", BigInteger, nullable=False),
+    Column("accrued", BigInteger, nullable=False),  # bonuses, positive
+    Column("spent", BigInteger, nullable=False),  # bonuses paid with, positive
+    Column("returned", BigInteger, nullable=False),  # net bonus change of returns and cancels (signed)
+    Column("expired", BigInteger, nullable=False),  # positive
+    Column("adjusted", BigInteger, nullable=False),  # corrections (signed)
+    Column("other", BigInteger, nullable=False),  # anything else, e.g. transfers between cards (signed)
+)
+Index("ix_report_days_day", report_days.c.day)
+
+# What the report cache has seen (reporting/summary.py): the time it last folded operations in, the time zones it
+# cut days with, and figures too costly to compute on every page (what expires next month).
+report_state = Table(
+    "report_state", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+# The repeat-visit rate and the visit segments read sales by time with their customer.
+Index("ix_sales_at_customer", sales.c.at, sales.c.customer_id)
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):

@@ -53,6 +53,7 @@ class DeviceSignal:
     device: str
     count: int  # numbers that never entered their code, or wrong codes typed
     codes: int  # codes the device asked for in the period
+    device_id: str = ""  # for the back office's drill-down into the journal
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class CashierTotals:
     sales: int
     accrued: int  # bonuses earned on cards through this cashier's operations
     redeemed: int  # bonuses spent (sales paid with bonuses and redemptions)
+    cashier_id: str = ""  # as operations carry it (the journal's filter)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class OwnPhone:
     operations: int
     accrued: int
     redeemed: int
+    cashier_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class FlaggedNotice:
     card_number: str | None
     device: str
     cashier: str
+    device_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def _per_device(conn: Connection, since: datetime, measure, minimum: int) -> lis
         .select_from(otp_challenges.outerjoin(devices, devices.c.id == ch.device_id))
         .where(ch.created_at >= since).group_by(ch.device_id, devices.c.name)
         .having(measure >= minimum).order_by(measure.desc()))
-    return [DeviceSignal(row.name or row.device_id, int(row.n), int(row.codes)) for row in rows]
+    return [DeviceSignal(row.name or row.device_id, int(row.n), int(row.codes), row.device_id) for row in rows]
 
 
 def report(conn: Connection, *, days: float = 7, min_devices: int = 3, min_unverified: int = 10,
@@ -187,11 +191,14 @@ def _per_cashier(conn: Connection, since: datetime, known: dict[str, str]) -> li
     rows = conn.execute(select(m.c.cashier, func.sum(case((m.c.type == "sale", 1), else_=0)),
                                func.sum(m.c.accrued), func.sum(m.c.redeemed)).group_by(m.c.cashier)).all()
     totals: dict[str, list[int]] = {}
+    ids: dict[str, str] = {}
     for cashier, count, accrued, redeemed in rows:
-        t = totals.setdefault(display(cashier, known) or "-", [0, 0, 0])
+        name = display(cashier, known) or "-"
+        t = totals.setdefault(name, [0, 0, 0])
+        ids.setdefault(name, str(cashier or ""))
         t[0], t[1], t[2] = t[0] + int(count or 0), t[1] + int(accrued or 0), t[2] + int(redeemed or 0)
-    return sorted((CashierTotals(name, *t) for name, t in totals.items()), key=lambda c: (-c.accrued - c.redeemed,
-                                                                                          c.cashier))
+    return sorted((CashierTotals(name, *t, cashier_id=ids[name]) for name, t in totals.items()),
+                  key=lambda c: (-c.accrued - c.redeemed, c.cashier))
 
 
 def _own_phone(conn: Connection, since: datetime, staff: set[str], known: dict[str, str]) -> list[OwnPhone]:
@@ -208,7 +215,7 @@ def _own_phone(conn: Connection, since: datetime, staff: set[str], known: dict[s
         .group_by(m.c.cashier, customers.c.phone, m.c.card_number)).all()
     found = [OwnPhone(display(cashier, known) or "-", phone,
                       "cashier" if own.get(str(cashier or "")) == phone else "staff", card, int(count),
-                      int(accrued or 0), int(redeemed or 0))
+                      int(accrued or 0), int(redeemed or 0), str(cashier or ""))
              for cashier, phone, card, count, accrued, redeemed in rows]
     return sorted(found, key=lambda f: (f.whose != "cashier", f.cashier, f.card_number))
 
@@ -222,7 +229,7 @@ def _no_replies(conn: Connection, since: datetime, known: dict[str, str]) -> lis
                      .outerjoin(devices, devices.c.id == operations.c.device_id))
         .where(n.flagged_at >= since).order_by(n.flagged_at.desc())).all()
     return [FlaggedNotice(clock.aware(at), phone, op_id, type_, card, name or device_id,
-                          display(cashier, known) or "-")
+                          display(cashier, known) or "-", device_id)
             for at, phone, op_id, type_, card, name, device_id, cashier in rows]
 
 

@@ -165,6 +165,7 @@ ACTIONS = {
     "data_exported": N_("exported personal data"),
     "customer_erased": N_("erased personal data"),
     "journal_exported": N_("exported the journal"),
+    "report_exported": N_("exported a report"),
     "activation_approved": N_("approved an activation"),
     "activation_rejected": N_("rejected an activation"),
     "enrolment_token_created": N_("created an enrolment token"),

@@ -10,9 +10,25 @@ from fastapi.staticfiles import StaticFiles
 
 from ...errors import DomainError
 from ..web import NeedLogin, Refused, render
-from . import accounts, activations, auth, cards, customers, devices, imports, journal, rules, settings, sms, templates
+from . import (
+    accounts,
+    activations,
+    auth,
+    cards,
+    customers,
+    devices,
+    fraud,
+    imports,
+    journal,
+    reports,
+    rules,
+    settings,
+    sms,
+    templates,
+)
 
-ROUTERS = (auth, customers, journal, activations, devices, sms, templates, imports, accounts, rules, cards, settings)
+ROUTERS = (auth, reports, customers, journal, activations, devices, sms, templates, imports, accounts, rules, cards,
+           settings, fraud)
 STATIC = Path(__file__).parent.parent / "static"
 
 

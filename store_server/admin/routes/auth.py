@@ -31,12 +31,12 @@ Signed = Annotated[Admin, Depends(signed_in)]
 
 def _safe_next(target: str | None) -> str:
     # Only our own pages: a crafted link must not send the owner elsewhere after signing in.
-    return target if target and target.startswith("/admin/") and not target.startswith("//") else "/admin/customers"
+    return target if target and target.startswith("/admin/") and not target.startswith("//") else "/admin/dashboard"
 
 
 @router.get("/")
 def home(_admin: Signed):
-    return RedirectResponse("/admin/customers", status_code=303)
+    return RedirectResponse("/admin/dashboard", status_code=303)
 
 
 def _login_page(request: Request, *, error: str | None = None, status: int = 200, name: str = ""):
