@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -484,12 +484,46 @@ def cmd_import(args):
 def cmd_report(args):
     from .reports import operations_report, to_csv
 
+    if args.money:
+        return _money_report(args)
+    if args.by not in ("day", "device", "cashier", "shop"):
+        print(f"store-server: --by {args.by} needs --money (counts per type are by day, device, cashier or shop)",
+              file=sys.stderr)
+        return 2
     with _engine(args).connect() as conn:
         rows = operations_report(conn, args.by, since=args.since, until=args.until, shop=args.shop)
     if args.json:
         print_json(rows)
         return 0
     text = to_csv(rows, [args.by, "type", "status", "count"])
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} rows written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _money_report(args):
+    """The back office's receipts-and-bonuses report (store_server/reporting, one engine for both): money and
+    bonuses in minor units, the shop's days."""
+    from .reporting import figures, summary
+    from .reports import to_csv
+
+    engine = _engine(args)
+    summary.refresh(engine)
+    shop = (args.shop or [None])[0]
+    with engine.connect() as conn:
+        until = args.until.date() if args.until else figures.today(conn, shop)
+        since = args.since.date() if args.since else until - timedelta(days=29)
+        rows = figures.grouped(conn, figures.Period(since, until), args.by, shop)
+    columns = [args.by, *figures.COLUMNS]
+    for r in rows:
+        r[args.by] = r["label"].isoformat() if hasattr(r["label"], "isoformat") else r["label"]
+    if args.json:
+        print_json([{c: r[c] for c in columns} for r in rows])
+        return 0
+    text = to_csv(rows, columns)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"{len(rows)} rows written to {args.out}")
@@ -715,8 +749,11 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("report", help="operations per day, device, cashier or shop as CSV")
-    p.add_argument("--by", choices=["day", "device", "cashier", "shop"], default="day",
-                   help="day: each shop's own days (its time zone); shop: per shop code (empty: the back office)")
+    p.add_argument("--by", choices=["day", "week", "month", "device", "cashier", "card_type", "tier", "shop"],
+                   default="day", help="day: each shop's own days (its time zone); shop: per shop code (empty: the "
+                   "back office); week, month, card_type, tier with --money")
+    p.add_argument("--money", action="store_true", help="receipts, revenue and bonuses (minor units) as the back "
+                   "office's reports show them, instead of counts per operation type")
     p.add_argument("--shop", action="append", help="only this shop's operations (repeat for several)")
     p.add_argument("--since", type=datetime.fromisoformat)
     p.add_argument("--until", type=datetime.fromisoformat)

@@ -157,14 +157,19 @@ def _utc_span(conn: Connection, period: Period, shop: str | None) -> tuple[datet
     return summary.day_bounds(period.first, z)[0], summary.day_bounds(period.last, z)[1]
 
 
-def new_customers(conn: Connection, period: Period) -> tuple[int, int]:
-    """(customers registered, cards activated) in the period: the chain's, customers are not a shop's."""
+def new_customers(conn: Connection, period: Period) -> dict[date, tuple[int, int]]:
+    """Per day of the period: (customers registered, cards activated). The chain's: customers are no shop's."""
     start, end = _utc_span(conn, period, None)
-    new = conn.execute(select(func.count()).select_from(customers).where(
-        customers.c.created_at >= start, customers.c.created_at < end)).scalar_one()
-    activated = conn.execute(select(func.count()).select_from(cards).where(
-        cards.c.activated_at >= start, cards.c.activated_at < end)).scalar_one()
-    return int(new), int(activated)
+    tz = summary.zones(conn)
+    zone = summary.zone(tz[""])
+    days = {d: [0, 0] for d in period.dates()}
+    for i, column in enumerate((customers.c.created_at, cards.c.activated_at)):
+        hour = summary.hour_of(conn, column)
+        for h, n in conn.execute(select(hour, func.count()).where(column >= start, column < end).group_by(hour)):
+            day = summary.hour_to_day(h, zone)
+            if day in days:
+                days[day][i] += int(n)
+    return {d: (v[0], v[1]) for d, v in days.items()}
 
 
 def visits(conn: Connection, period: Period, shop: str | None = None) -> Counter:
@@ -244,11 +249,12 @@ def sms(conn: Connection, period: Period) -> list[dict]:
     s = sms_log.c
     outcome = case((s.status == "delivered", "delivered"),
                    (s.status.in_(("failed", "undelivered", "expired")), "failed"), else_="waiting")
+    gateway_of = func.coalesce(s.gateway, "")  # one object in SELECT and GROUP BY: PostgreSQL compares them
     rows: dict[tuple, dict] = {}
     for gateway, purpose, out, n, parts, unknown in conn.execute(
-            select(func.coalesce(s.gateway, ""), s.purpose, outcome, func.count(),
+            select(gateway_of, s.purpose, outcome, func.count(),
                    func.coalesce(func.sum(s.segments), 0), func.sum(case((s.segments.is_(None), 1), else_=0)))
-            .where(s.sent_at >= start, s.sent_at < end).group_by(func.coalesce(s.gateway, ""), s.purpose, outcome)):
+            .where(s.sent_at >= start, s.sent_at < end).group_by(gateway_of, s.purpose, outcome)):
         row = rows.setdefault((gateway, purpose), {"gateway": gateway, "purpose": purpose, "sent": 0,
                                                    "delivered": 0, "failed": 0, "waiting": 0, "segments": 0,
                                                    "unknown_segments": 0})

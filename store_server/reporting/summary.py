@@ -75,13 +75,13 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
             datetime.combine(day + timedelta(days=1), time(), tz).astimezone(utc))
 
 
-def _hour(conn: Connection, column):
+def hour_of(conn: Connection, column):
     if conn.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
     return func.substr(column, 1, 13)  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
 
 
-def _hour_to_day(hour: str, tz: ZoneInfo) -> date:
+def hour_to_day(hour: str, tz: ZoneInfo) -> date:
     return datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz).date()
 
 
@@ -92,7 +92,7 @@ def _shop_is(code: str):
 def _fold(conn: Connection, code: str, tz: ZoneInfo, start: datetime, end: datetime) -> dict[tuple, dict]:
     """Every operation of shop `code` with start <= at < end, summed per (day, device, cashier, card type, tier)."""
     o = operations.c
-    hour = _hour(conn, o.at).label("hour")
+    hour = hour_of(conn, o.at).label("hour")
     cashier = func.coalesce(o.cashier, literal("")).label("cashier")
     card_type = func.coalesce(cards.c.card_type, literal("")).label("card_type")
     tier = case((o.type == "sale", func.coalesce(o.result["tier"].as_string(), literal(""))),
@@ -103,7 +103,7 @@ def _fold(conn: Connection, code: str, tz: ZoneInfo, start: datetime, end: datet
     rows: dict[tuple, dict] = {}
 
     def row(r) -> dict:
-        key = (code, _hour_to_day(r.hour, tz), r.device_id, r.cashier[:100], r.card_type, r.tier[:64])
+        key = (code, hour_to_day(r.hour, tz), r.device_id, r.cashier[:100], r.card_type, r.tier[:64])
         return rows.setdefault(key, dict.fromkeys(MEASURES, 0))
 
     counts = (select(*keys,
@@ -185,7 +185,7 @@ def refresh(engine: Engine) -> Refreshed:
         tz_names = zones(conn)
         full = state is None or state.get("zones") != tz_names
         o = operations.c
-        hour = _hour(conn, o.at)
+        hour = hour_of(conn, o.at)
         shop = func.coalesce(o.shop, literal(""))
         if full:
             spans = conn.execute(select(shop, func.min(o.at), func.max(o.at)).group_by(shop)).all()
@@ -198,7 +198,7 @@ def refresh(engine: Engine) -> Refreshed:
             since = datetime.fromisoformat(state["through"]) - LOOK_BACK
             dirty = {}
             for code, h in conn.execute(select(shop, hour).where(o.received_at > since).distinct()):
-                dirty.setdefault(code, set()).add(_hour_to_day(h, zone(tz_names.get(code, tz_names[""]))))
+                dirty.setdefault(code, set()).add(hour_to_day(h, zone(tz_names.get(code, tz_names[""]))))
     if not full and not dirty:
         return Refreshed(0, False)
     rebuilt = 0

@@ -148,10 +148,23 @@ def test_the_dashboards_figures_are_the_ledgers_sums(server, db, shop, page):
     assert int(figure(page, "receipts")) == today["receipts"] == 2
     assert int(figure(page, "expired")) == 3_000
     # a sale arriving now is on the next look (the cache refreshes from what arrived)
-    Till(server, "Late till").sale("10003", 10_000)
+    late = Till(server, "Late till")
+    late.sale("10003", 10_000)
     page.reload()
     assert int(figure(page, "receipts")) == 3
     assert int(figure(page, "liability")) == ledger_sums(db, 1)["liability"]
+    # a till that was offline sends a sale of three days ago: it lands on its own day, not today
+    page.click(".periods >> text=7 days")
+    page.wait_for_url(re.compile(r".*period=7.*"))
+    before = int(figure(page, "receipts"))
+    assert late.batch(op("sale", {"card_number": "10002", "amount": 7_000}, at=clock.now() - timedelta(days=3))
+                      )[0]["status"] == "applied"
+    page.reload()
+    assert int(figure(page, "receipts")) == before + 1 == ledger_sums(db, 7)["receipts"]
+    assert int(figure(page, "accrued")) == ledger_sums(db, 7)["accrued"]
+    page.click(".periods >> text=Today")
+    page.wait_for_url(re.compile(r".*period=today.*"))
+    assert int(figure(page, "receipts")) == 3
 
 
 def _read_xlsx(data: bytes) -> list[list]:
@@ -209,6 +222,12 @@ def test_a_report_exported_as_csv_and_xlsx_reads_back(server, db, shop, page):
             operations, operations.c.id == sales.c.operation_id)).where(operations.c.cashier == "Oksana",
                                                                         sales.c.at >= start)).scalar_one()
     assert float(by_name["Oksana"][2]) == (oksana - shop["money_refund"]) / 100
+    # the CLI's money report is the same engine: minor units, same figures
+    printed = {r["cashier"]: r for r in csv.DictReader(io.StringIO(cli(server, "report", "--by", "cashier",
+                                                                             "--money")))}
+    assert int(printed["Oksana"]["revenue"]) == oksana - shop["money_refund"]
+    assert [int(printed[name]["receipts"]) for name in ("Oksana", "Iryna")] == [float(by_name[name][1])
+                                                                                for name in ("Oksana", "Iryna")]
 
     page.goto(f"{server.url}/admin/reports?kind=sales&by=month")
     shoot(page, "report-month")

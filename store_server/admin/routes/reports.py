@@ -109,9 +109,10 @@ def dashboard(request: Request, admin: Signed):
         total = figures.totals(conn, period, shop)
         daily = figures.by_day(conn, chart_period, shop)
         owed = figures.liability(conn)
-        new, activated = figures.new_customers(conn, period)
-        new_daily = {d: figures.new_customers(conn, figures.Period(d, d))[0] for d in chart_period.dates()} \
-            if chart_period.days <= 31 else {}
+        joined = figures.new_customers(conn, chart_period)
+        new = sum(v[0] for d, v in joined.items() if d >= period.first)
+        activated = sum(v[1] for d, v in joined.items() if d >= period.first)
+        new_daily = {d: v[0] for d, v in joined.items()}
         counts = figures.visits(conn, period, shop)
         # tills and cashiers that took receipts (the server's nightly expiry is no till)
         top_devices = [r for r in figures.grouped(conn, period, "device", shop) if r["receipts"]][:5]

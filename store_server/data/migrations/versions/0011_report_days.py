@@ -1,5 +1,6 @@
 """The reports' cache (report_days: operations folded per shop, shop-local day, device, cashier, card type and tier;
-report_state: what it has seen) and sales by time for the repeat-visit rate.
+report_state: what it has seen); sales by time for the repeat-visit rate, customers by registration and cards by
+activation for the dashboard's new customers.
 
 The cache starts empty: the first dashboard or report fills it from the ledger (store_server/reporting/summary.py).
 
@@ -54,10 +55,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sales', schema=None) as batch_op:
         batch_op.create_index('ix_sales_at_customer', ['at', 'customer_id'], unique=False)
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.create_index('ix_customers_created', ['created_at'], unique=False)
+    with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.create_index('ix_cards_activated', ['activated_at'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('cards', schema=None) as batch_op:
+        batch_op.drop_index('ix_cards_activated')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_created')
     with op.batch_alter_table('sales', schema=None) as batch_op:
         batch_op.drop_index('ix_sales_at_customer')
 
