@@ -471,6 +471,7 @@ admin_accounts = Table(
     Column("locked_until", DateTime(timezone=True)),
     Column("disabled_at", DateTime(timezone=True)),
     Column("shops", JSON),  # an operator limited to these shop codes; None: every shop
+    Column("lang", String(8)),  # the back office's language for this account (en, uk, ...); None: the browser's
 )
 
 admin_sessions = Table(

@@ -158,5 +158,10 @@ def session_account(conn: Connection, session_id: str) -> dict | None:
     return dict(row)
 
 
+def set_language(conn: Connection, account_id: int, lang: str) -> None:
+    """The account's language: its pages and its next sign-in, on whichever computer."""
+    conn.execute(update(admin_accounts).where(admin_accounts.c.id == account_id).values(lang=lang))
+
+
 def close_session(conn: Connection, session_id: str) -> None:
     conn.execute(delete(admin_sessions).where(admin_sessions.c.id_hash == _hash(session_id)))

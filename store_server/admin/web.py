@@ -107,7 +107,10 @@ def signed_in(request: Request) -> Admin:
             raise NeedLogin()
         shop_info = shop_view(conn)
     secret = request.app.state.config.secret_key or "dev"
-    return Admin(account=account, session_id=session_id, lang=lang_of(request), address=address(request),
+    # The account's own language first (chosen on its account page, or with the header's menu while signed
+    # in), so an owner reads the back office in Ukrainian on any computer; else the cookie or the browser's.
+    lang = account.get("lang") if account.get("lang") in i18n.LANGUAGES else lang_of(request)
+    return Admin(account=account, session_id=session_id, lang=lang, address=address(request),
                  csrf=keyed_hash(secret, "csrf", session_id)[:40], shop=shop_info)
 
 

@@ -16,6 +16,7 @@ from ..web import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     Admin,
+    NeedLogin,
     address,
     back,
     check_csrf,
@@ -75,6 +76,8 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)] = "",
     response = RedirectResponse(_safe_next(next), status_code=303)
     session_cookie(request, response, session_id)
     response.delete_cookie(LOGIN_COOKIE, path="/admin")
+    if account.get("lang") in LANGUAGES:  # this browser's sign-in page speaks it too from now on
+        _language_cookie(response, account["lang"])
     return response
 
 
@@ -114,9 +117,32 @@ def change_password(request: Request, admin: Signed, csrf: Annotated[str, Form()
     return response
 
 
+def _language_cookie(response, lang: str) -> None:
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", path="/admin")
+
+
 @router.get("/lang/{lang}")
 def choose_language(lang: str, request: Request):
     response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     if lang in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", path="/admin")
+        _language_cookie(response, lang)
+        try:  # signed in: the account keeps it (the account page says so)
+            admin = signed_in(request)
+        except NeedLogin:
+            return response
+        with write_transaction(request.app.state.engine) as conn:
+            accounts.set_language(conn, admin.account["id"], lang)
+    return response
+
+
+@router.post("/account/language")
+def save_language(request: Request, admin: Signed, csrf: Annotated[str, Form()] = "",
+                  lang: Annotated[str, Form(max_length=8)] = ""):
+    check_csrf(admin, csrf)
+    if lang not in LANGUAGES:
+        return render(request, "password.html", admin, status=400, error="unknown_language")
+    with write_transaction(request.app.state.engine) as conn:
+        accounts.set_language(conn, admin.account["id"], lang)
+    response = back("/admin/password", ok="language_saved")
+    _language_cookie(response, lang)
     return response
