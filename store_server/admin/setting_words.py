@@ -3,6 +3,8 @@ CLI prints; tests/admin/test_settings_page.py keeps them equal) and the groups' 
 
 from __future__ import annotations
 
+import re
+
 from .i18n import N_
 
 DESCRIPTIONS = {
@@ -42,3 +44,26 @@ GROUPS = {
     'privacy': N_('Privacy'),
     'devices': N_('Devices'),
 }
+
+# The words settings_schema.describe_type builds a type from ("list of uk|en|ru|kk|vi", "whole number or none").
+TYPE_WORDS = {
+    "list of": N_("list of"),
+    "one of": N_("one of"),
+    "map of": N_("map of"),
+    "or none": N_("or none"),
+    "whole number": N_("whole number"),
+    "yes/no": N_("yes/no"),
+    "text": N_("text"),
+    "number": N_("number"),
+    "value": N_("value"),
+    "map": N_("map"),
+    "or": N_("or"),
+    "to": N_("to"),
+}
+_TYPE_WORD = re.compile(r"\b(" + "|".join(sorted(map(re.escape, TYPE_WORDS), key=len, reverse=True)) + r")\b")
+
+
+def type_words(described: str, gettext) -> str:
+    """A described type in the reader's language, word by word; the listed choices (uk|en|..., direct|review|off)
+    are what is typed, and none of them is one of these words."""
+    return _TYPE_WORD.sub(lambda m: gettext(TYPE_WORDS[m.group(1)]), described)

@@ -118,3 +118,12 @@ def test_an_operator_may_not_see_or_change_the_settings(server):
     r = s.post(f"{server.url}/admin/settings", data={"csrf": csrf, "v.no_code_limit": "999"}, timeout=10)
     assert r.status_code == 403
     assert "999" not in owner.get(f"{server.url}/admin/settings", timeout=10).text
+
+
+def test_every_type_word_is_known_to_the_translation():
+    from store_server.admin.setting_words import type_words
+
+    for s in settings_schema.SETTINGS:
+        words = type_words(settings_schema.describe_type(s), lambda w: "«»")
+        # every word left is a listed choice (typed as it is), never an untranslated English word
+        assert not set(words.replace("|", " ").split()) & {"of", "list", "or", "none", "number", "text"}, words

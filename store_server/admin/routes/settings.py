@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from ... import settings_schema, shop, shops
 from ...db import write_transaction
 from ...errors import DomainError
-from .. import audit
-from ..setting_words import DESCRIPTIONS, GROUPS
+from .. import audit, i18n
+from ..setting_words import DESCRIPTIONS, GROUPS, type_words
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
 
 router = APIRouter()
@@ -61,7 +61,9 @@ def _page(request: Request, admin: Admin, code: str | None, status: int = 200, *
             shops.get(conn, code)  # an unknown shop is a clear error, not an empty form
         listed = rows(conn, code)
     entered, problems = context.pop("entered", {}), context.pop("problems", {})
+    gettext = i18n.translations(admin.lang).gettext
     for row in listed:
+        row["type"] = type_words(row["type"], gettext)
         if row["key"] in entered:
             row["text"] = entered[row["key"]]
         row["problem"] = problems.get(row["key"])
