@@ -242,7 +242,9 @@ def _table(engine, conn, p: dict, w: Words) -> tuple[list[tuple[str, str, str]],
                 for k, v in seg["segments"].items()]
         rows += [{"key": f"recency:{k}", "label": _("Last visit %(days)s days ago") % {"days": k}, "customers": v,
                   "paid": None} for k, v in seg["recency"].items()]
-        rows += [{"key": f"frequency:{k}", "label": _("%(visits)s visits in the year") % {"visits": k},
+        rows += [{"key": f"frequency:{k}",
+                  "label": ngettext("%(visits)s visit in the year", "%(visits)s visits in the year",
+                                    int(k.split("-")[0].rstrip("+"))) % {"visits": k},
                   "customers": v, "paid": None} for k, v in seg["frequency"].items()]
         cols = [("label", _("Segment"), "text"), ("customers", _("Customers"), "count"),
                 ("paid", _("Paid in the year"), "money")]

@@ -1,0 +1,80 @@
+"""The report cache (store_server/reporting) against the ledger it summarises, on SQLite and PostgreSQL: its sums
+are the ledger's, each shop's days are its own, and an operation that arrives late lands on its own day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from store_server import operations, shops
+from store_server.db import ledger
+from store_server.reporting import figures, summary
+
+
+def ledger_total(engine, kind: str | None = None) -> int:
+    q = select(func.coalesce(func.sum(ledger.c.amount), 0))
+    if kind:
+        q = q.where(ledger.c.kind == kind)
+    with engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def test_the_cache_is_the_ledger_per_shop_day_and_follows_late_operations(shop_db):
+    engine = shop_db.engine
+    with engine.begin() as conn:
+        shops.ensure_default(conn)
+        shops.add(conn, "ALA1", name="Almaty", timezone="Asia/Almaty", country="KZ")
+    kyiv = {"id": "till-kyiv", "role": "cashier", "shop": "main"}
+    almaty = {"id": "till-almaty", "role": "cashier", "shop": "ALA1"}
+    # 20:30 UTC five days ago: 22:30 in Kyiv, 01:30 of the next day in Almaty
+    base = (datetime.now(UTC) - timedelta(days=5)).replace(hour=20, minute=30, second=0, microsecond=0)
+    first = shop_db.op("sale", device=kyiv, card_number="10001", amount=50_000, at=base, cashier="olga")
+    assert first["status"] == "applied"
+    assert shop_db.op("sale", device=almaty, card_number="10002", amount=20_000, at=base)["status"] == "applied"
+    assert shop_db.op("sale", device=almaty, card_number="10001", amount=10_000, bonus_payment=2_000,
+                      at=base + timedelta(hours=1))["status"] == "applied"
+    assert shop_db.op("return", device=kyiv, sale_id=first["id"], amount=25_000,
+                      at=base + timedelta(days=1))["status"] == "applied"
+    assert shop_db.op("redeem", device=kyiv, card_number="10001", amount=10**9, at=base)["status"] == "rejected"
+
+    assert summary.refresh(engine).full
+    kyiv_day = base.astimezone(summary.zone("Europe/Kyiv")).date()
+    with engine.connect() as conn:
+        assert figures.liability(conn) == ledger_total(engine)
+        everything = figures.Period(kyiv_day - timedelta(days=3), kyiv_day + timedelta(days=6))
+        total = figures.totals(conn, everything)
+        assert total["accrued"] == ledger_total(engine, "accrual")
+        assert total["spent"] == -ledger_total(engine, "redemption") == 2_000
+        assert total["receipts"] == 3 and total["refunds"] == 1 and total["rejected"] == 1
+        assert total["revenue"] == 50_000 + 20_000 + 8_000 - 25_000
+        by_shop = {r["key"]: r for r in figures.grouped(conn, figures.Period(kyiv_day, kyiv_day), "shop")}
+        assert by_shop["main"]["receipts"] == 1 and "ALA1" not in by_shop  # Almaty's sales are on its next day
+        almaty_next = figures.grouped(conn, figures.Period(kyiv_day + timedelta(days=1), kyiv_day + timedelta(days=1)),
+                                      "shop", shop="ALA1")
+        assert almaty_next[0]["receipts"] == 2
+        by_cashier = {r["label"]: r for r in figures.grouped(conn, everything, "cashier")}
+        assert by_cashier["olga"]["revenue"] == 50_000
+
+    # an offline till's sale of six days ago, sent now (a refresh re-reads what arrived in the last 2 minutes too)
+    assert not summary.refresh(engine).full
+    late = base - timedelta(days=1)
+    assert shop_db.op("sale", device=kyiv, card_number="10003", amount=30_000, at=late)["status"] == "applied"
+    again = summary.refresh(engine)
+    assert not again.full and again.days >= 1
+    with engine.connect() as conn:
+        day = figures.by_day(conn, figures.Period(late.astimezone(summary.zone("Europe/Kyiv")).date(),
+                                                  kyiv_day))
+        assert [m["receipts"] for m in day.values()] == [1, 1]
+        assert figures.liability(conn) == ledger_total(engine)
+
+    # the nightly expiry writes off today: the cache follows, and next month's figure counts per card
+    shop_db.put("bonus_expiry_days", 2)
+    expired = operations.expire_bonuses(engine)
+    assert expired > 0
+    summary.refresh(engine)
+    with engine.connect() as conn:
+        today = figures.today(conn)
+        assert figures.totals(conn, figures.Period(today, today))["expired"] == expired
+        assert figures.liability(conn) == ledger_total(engine)
+        assert figures.expiring_next_month(conn, today, 2) == 0  # every credit was older than 2 days: all gone
