@@ -120,8 +120,11 @@ def dashboard(request: Request, admin: Signed):
         from ... import shop as shop_settings
 
         expiry_days = shop_settings.get(conn, "bonus_expiry_days")
-    expiring, _at = summary.remembered(engine, "expiring", {"on": on.isoformat(), "days": expiry_days},
-                                       SLOW_FIGURES, lambda c: figures.expiring_next_month(c, on, expiry_days))
+        now = figures.today(conn)
+    # Like the balance owed, what expires next month is today's figure, whatever day the page looks back to:
+    # one whole-ledger pass, kept for 15 minutes.
+    expiring, _at = summary.remembered(engine, "expiring", {"on": now.isoformat(), "days": expiry_days},
+                                       SLOW_FIGURES, lambda c: figures.expiring_next_month(c, now, expiry_days))
     words = w.chart_words()
 
     def series(measure: str, title: str, as_money: bool):
@@ -189,6 +192,10 @@ def _params(request: Request, conn, admin: Admin) -> dict:
     choices = _shop_choices(conn)
     shop = _shop(request, choices)
     until = _day(q.get("until")) or figures.today(conn, shop)
+    if kind == "visits":
+        # who is loyal, cooling or lapsed is a figure of today (a year of every customer's receipts, computed at
+        # most every 15 minutes); looking back is what the receipt reports are for
+        until = figures.today(conn, shop)
     since = _day(q.get("since")) or until - timedelta(days=29)
     if since > until:
         since, until = until, since
