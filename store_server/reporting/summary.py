@@ -30,6 +30,7 @@ from ..db import (
     operations,
     report_days,
     report_state,
+    report_visits,
     sales,
     settings,
     shops,
@@ -135,7 +136,32 @@ def _fold(conn: Connection, code: str, tz: ZoneInfo, start: datetime, end: datet
     return rows
 
 
-def _rebuild(conn: Connection, code: str, tz: ZoneInfo, first: date, last: date) -> None:
+def _visits_select(customers_in: list[int] | None = None):
+    """Each receipt with its customer's previous four receipt times (window functions, both backends)."""
+    s = sales.c
+    window = {"partition_by": s.customer_id, "order_by": (s.at, s.operation_id)}
+    q = select(s.operation_id, s.customer_id, s.at, *(func.lag(s.at, k).over(**window) for k in (1, 2, 3, 4))) \
+        .where(s.customer_id.is_not(None))
+    return q if customers_in is None else q.where(s.customer_id.in_(customers_in))
+
+
+VISIT_COLUMNS = ["operation_id", "customer_id", "at", "prev1", "prev2", "prev3", "prev4"]
+
+
+def _rebuild_visits(conn: Connection, customer_ids: set[int] | None) -> None:
+    """report_visits for these customers (None: everyone) from the sales table."""
+    if customer_ids is None:
+        conn.execute(delete(report_visits))
+        conn.execute(insert(report_visits).from_select(VISIT_COLUMNS, _visits_select()))
+        return
+    ids = sorted(customer_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        conn.execute(delete(report_visits).where(report_visits.c.customer_id.in_(chunk)))
+        conn.execute(insert(report_visits).from_select(VISIT_COLUMNS, _visits_select(chunk)))
+
+
+def _rebuild(conn: Connection, code: str, tz: ZoneInfo, first: date, last: date, visits: bool = True) -> None:
     """Replaces shop `code`'s rows for the days first..last (inclusive) with what the ledger says now."""
     start, end = day_bounds(first, tz)[0], day_bounds(last, tz)[1]
     conn.execute(delete(report_days).where(report_days.c.shop == code, report_days.c.day >= first,
@@ -143,6 +169,14 @@ def _rebuild(conn: Connection, code: str, tz: ZoneInfo, first: date, last: date)
     rows = _fold(conn, code, tz, start, end)
     if rows:
         conn.execute(insert(report_days), [dict(zip(KEYS, key, strict=True), **m) for key, m in rows.items()])
+    if visits:
+        # a receipt of these days changes the predecessors of its customer's later receipts: all of theirs again
+        customer_ids = set(conn.execute(
+            select(sales.c.customer_id).select_from(sales.join(operations, operations.c.id == sales.c.operation_id))
+            .where(_shop_is(code), sales.c.at >= start, sales.c.at < end, sales.c.customer_id.is_not(None))
+            .distinct()).scalars())
+        if customer_ids:
+            _rebuild_visits(conn, customer_ids)
 
 
 def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -206,12 +240,13 @@ def refresh(engine: Engine) -> Refreshed:
         with write_transaction(engine) as conn:
             lock_key(conn, "report_days")
             conn.execute(delete(report_days))
+            _rebuild_visits(conn, None)
     for code, days in sorted(dirty.items()):
         tz = zone(tz_names.get(code, tz_names[""]))
         for first, last in _runs(days):
             with write_transaction(engine) as conn:
                 lock_key(conn, "report_days")  # two refreshes at once rebuild a day one after the other
-                _rebuild(conn, code, tz, first, last)
+                _rebuild(conn, code, tz, first, last, visits=not full)
             rebuilt += (last - first).days + 1
     with write_transaction(engine) as conn:
         lock_key(conn, "report_days")

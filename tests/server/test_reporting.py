@@ -3,12 +3,13 @@ are the ledger's, each shop's days are its own, and an operation that arrives la
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from store_server import operations, shops
-from store_server.db import ledger
+from store_server import binding, operations, shops
+from store_server.db import cards, ledger, sales
 from store_server.reporting import figures, summary
 
 
@@ -20,11 +21,25 @@ def ledger_total(engine, kind: str | None = None) -> int:
         return int(conn.execute(q).scalar_one())
 
 
+def visits_from_sales(engine, period: figures.Period) -> Counter:
+    """Customers per number of receipts in the period (4 = 4 or more), counted here from the sales table."""
+    start = datetime.combine(period.first, time(), summary.zone("Europe/Kyiv")).astimezone(UTC)
+    end = datetime.combine(period.last + timedelta(days=1), time(), summary.zone("Europe/Kyiv")).astimezone(UTC)
+    with engine.connect() as conn:
+        rows = conn.execute(select(sales.c.customer_id, func.count()).where(
+            sales.c.at >= start, sales.c.at < end, sales.c.customer_id.is_not(None)).group_by(sales.c.customer_id)
+        ).all()
+    return Counter(min(int(n), 4) for _c, n in rows)
+
+
 def test_the_cache_is_the_ledger_per_shop_day_and_follows_late_operations(shop_db):
     engine = shop_db.engine
     with engine.begin() as conn:
         shops.ensure_default(conn)
         shops.add(conn, "ALA1", name="Almaty", timezone="Asia/Almaty", country="KZ")
+        for number, phone in (("10001", "+380501110001"), ("10002", "+380501110002"), ("10003", "+380501110003")):
+            card = conn.execute(select(cards).where(cards.c.number == number)).mappings().one()
+            binding.bind(conn, dict(card), phone, {"consent": True}, at=datetime.now(UTC), questionnaire=[])
     kyiv = {"id": "till-kyiv", "role": "cashier", "shop": "main"}
     almaty = {"id": "till-almaty", "role": "cashier", "shop": "ALA1"}
     # 20:30 UTC five days ago: 22:30 in Kyiv, 01:30 of the next day in Almaty
@@ -55,6 +70,7 @@ def test_the_cache_is_the_ledger_per_shop_day_and_follows_late_operations(shop_d
         assert almaty_next[0]["receipts"] == 2
         by_cashier = {r["label"]: r for r in figures.grouped(conn, everything, "cashier")}
         assert by_cashier["olga"]["revenue"] == 50_000
+        assert figures.visits(conn, everything) == visits_from_sales(engine, everything) == Counter({1: 1, 2: 1})
 
     # an offline till's sale of six days ago, sent now (a refresh re-reads what arrived in the last 2 minutes too)
     assert not summary.refresh(engine).full
@@ -67,6 +83,8 @@ def test_the_cache_is_the_ledger_per_shop_day_and_follows_late_operations(shop_d
                                                   kyiv_day))
         assert [m["receipts"] for m in day.values()] == [1, 1]
         assert figures.liability(conn) == ledger_total(engine)
+        for period in (everything, figures.Period(kyiv_day, kyiv_day + timedelta(days=1))):
+            assert figures.visits(conn, period) == visits_from_sales(engine, period)
 
     # the nightly expiry writes off today: the cache follows, and next month's figure counts per card
     shop_db.put("bonus_expiry_days", 2)
