@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import uuid
@@ -80,7 +81,7 @@ def _progress_path(job_id: str) -> Path:
 def _write_progress(job_id: str, done: int, total: int) -> None:
     PROGRESS_DIR.mkdir(parents=True, exist_ok=True)
     tmp = _progress_path(job_id).with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"done": done, "total": total}))
+    tmp.write_text(json.dumps({"done": done, "total": total, "pid": os.getpid(), "host": socket.gethostname()}))
     os.replace(tmp, _progress_path(job_id))  # a reader sees the old figure or the new one, never half
 
 
@@ -97,7 +98,30 @@ def progress(conn: Connection, job_id: str) -> dict | None:
             answer.update(json.loads(_progress_path(job_id).read_text()))
         except (OSError, ValueError):
             answer["done"] = 0
+        answer["gone"] = _runner_gone(answer)
     return answer
+
+
+def give_up(engine: Engine, job_id: str) -> None:
+    """The process that ran the job stopped (a restart, a crash): its transaction was rolled back, so nothing
+    was imported; the job says so instead of a progress bar that never moves."""
+    with write_transaction(engine) as conn:
+        conn.execute(update(import_jobs).where(import_jobs.c.id == job_id, import_jobs.c.status == "running")
+                     .values(status="failed", error=_fitting([{"line": None, "code": "crashed", "values": {}}]),
+                             finished_at=clock.now()))
+    _progress_path(job_id).unlink(missing_ok=True)
+
+
+def _runner_gone(progress: dict) -> bool:
+    if progress.get("host") != socket.gethostname() or not isinstance(progress.get("pid"), int):
+        return False  # another machine's job (PostgreSQL), or not started yet: cannot tell
+    try:
+        os.kill(progress["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def start(engine: Engine, job_id: str, *, by: str, address: str) -> bool:

@@ -50,3 +50,33 @@ class _Inline:
 
     def start(self) -> None:
         self.run()
+
+
+def test_a_job_whose_process_died_ends_failed_instead_of_running_for_ever(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from store_server.db import import_jobs
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        shop.seed_demo(conn)
+        job_id = imports.create(conn, by="olga", filename="old.csv",
+                                source=csv_input.read(b"phone,card_number\n+380505550001,10001\n"))
+        conn.execute(update(import_jobs).where(import_jobs.c.id == job_id).values(status="running"))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    imports.PROGRESS_DIR.mkdir(parents=True, exist_ok=True)
+    imports._progress_path(job_id).write_text(json.dumps({"done": 0, "total": 1, "pid": int(dead.stdout),
+                                                          "host": socket.gethostname()}))
+    with engine.connect() as conn:
+        assert imports.progress(conn, job_id)["gone"] is True
+    imports.give_up(engine, job_id)
+    with engine.connect() as conn:
+        answer = imports.progress(conn, job_id)
+    assert answer["status"] == "failed" and answer["problems"][0]["code"] == "crashed" and "gone" not in answer
+    assert not imports._progress_path(job_id).exists()

@@ -72,6 +72,12 @@ def _job(request: Request, job_id: str) -> dict:
 def job_page(job_id: str, request: Request, admin: Signed):
     owner_only(admin)
     job = _job(request, job_id)
+    if job["status"] == "running":
+        with request.app.state.engine.connect() as conn:
+            gone = imports.progress(conn, job_id)["gone"]
+        if gone:
+            imports.give_up(request.app.state.engine, job_id)
+            job = _job(request, job_id)
     rows, problems, header = [], [], []
     gettext = translations(admin.lang).gettext
 
@@ -106,6 +112,10 @@ def job_progress(job_id: str, request: Request, admin: Signed):
         answer = imports.progress(conn, job_id)
     if answer is None:
         return JSONResponse({"error": "not_found"}, status_code=404)
+    if answer.pop("gone", False):
+        imports.give_up(request.app.state.engine, job_id)
+        with request.app.state.engine.connect() as conn:
+            answer = imports.progress(conn, job_id)
     gettext = translations(admin.lang).gettext
     answer["problems"] = [{**p, "text": messages.problem(gettext, p.get("code", ""), p.get("values") or {})}
                           for p in answer["problems"]]
