@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import func, insert, select
 
 from store_server import clock
-from store_server.db import cards, customers, ledger, operations, sales, transaction_notices
+from store_server.db import cards, customers, ledger, operations, sales, sms_log, transaction_notices
 
 from .conftest import OPERATOR, Till, seed_customer, session, shoot, sign_in
 
@@ -234,7 +234,21 @@ def test_a_report_exported_as_csv_and_xlsx_reads_back(server, db, shop, page):
     page.goto(f"{server.url}/admin/reports?kind=visits")
     assert "First visit" in page.inner_text("#report")
     shoot(page, "report-visits")
+    # the SMS log as the gateways left it: two parts for a Cyrillic welcome with its link, one failed code
+    with db.begin() as conn:
+        conn.execute(insert(sms_log), [
+            dict(phone="+380501110001", purpose="welcome", gateway="turbosms", status="delivered", segments=2,
+                 sent_at=clock.now()),
+            dict(phone="+380501110002", purpose="welcome", gateway="turbosms", status="sent", segments=2,
+                 sent_at=clock.now()),
+            dict(phone="+380501110003", purpose="identify", gateway="turbosms", status="failed", segments=1,
+                 sent_at=clock.now()),
+            dict(phone="+380501110003", purpose="identify", gateway="twilio", status="delivered", segments=1,
+                 sent_at=clock.now() - timedelta(days=40))])  # outside the 30 days
     page.goto(f"{server.url}/admin/reports?kind=sms")
+    rows = {r.split("\t")[1]: r.split("\t") for r in page.inner_text("#report tbody").splitlines()}
+    assert rows["welcome"][2:] == ["2", "1", "0", "1", "4"]  # sent, delivered, failed, waiting, parts
+    assert rows["identify"][2:] == ["1", "0", "1", "0", "1"] and "twilio" not in page.inner_text("#report")
     shoot(page, "report-sms")
 
 
