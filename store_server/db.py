@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -578,7 +579,12 @@ Index("ix_cards_reserved_phone", cards.c.reserved_phone, sqlite_where=cards.c.re
       postgresql_where=cards.c.reserved_phone.is_not(None))
 Index("ix_sms_log_sent", sms_log.c.sent_at)
 Index("ix_sms_log_phone", sms_log.c.phone)
-Index("ix_customers_name", customers.c.name)
+# Names are searched by any part ("oksana" finds "Oksana Melnyk"): on PostgreSQL a trigram GIN index that
+# ILIKE '%...%' uses (pg_trgm, created with the schema); on SQLite a plain index (its LIKE scan is fast enough).
+Index("ix_customers_name", customers.c.name, postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"})
+# The extension before the tables, for a new PostgreSQL database made from this file (store_server/data/migrate.py).
+event.listen(metadata, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 # Reports and the dashboard (store_server/reporting): every operation folded into one row per shop, shop-local day,
 # device, cashier, card type and tier, so a year of a million operations is read as a few thousand rows. A cache
