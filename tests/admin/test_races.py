@@ -1,13 +1,18 @@
-"""Back-office money operations racing each other across two real server processes (serve --workers 2)."""
+"""Back-office money operations racing each other across two real server processes (serve --workers 2), on
+SQLite and (KIOSK_TEST_PG=1) PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 
+import pytest
 import requests
 
-from tests.support.server import init_demo_server
+from store_server.config import ServerConfig
+from tests.server import pg
+from tests.server.conftest import pg_cluster  # noqa: F401 - the suite's throwaway PostgreSQL cluster
+from tests.support.server import free_port, init_demo_server
 
 from .conftest import Till, add_account, csrf_of, seed_customer, session
 
@@ -20,12 +25,22 @@ def _race(jobs) -> None:
         t.join()
 
 
-def test_corrections_and_replacements_racing_on_two_processes_never_overdraw_or_replace_twice(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"] if pg.enabled() else ["sqlite"])
+def database_url(request) -> str | None:
+    return request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else None
+
+
+def test_corrections_and_replacements_racing_on_two_processes_never_overdraw_or_replace_twice(tmp_path,
+                                                                                              database_url):
     from store_server.db import make_engine
 
+    if database_url:  # init keeps a server.toml it finds: the demo shop is made in this database
+        (tmp_path / "server.toml").write_text(ServerConfig(
+            data_dir=tmp_path, database_url=database_url, demo=True, port=free_port(),
+            secret_key=uuid.uuid4().hex).to_toml(), encoding="utf-8")
     server = init_demo_server(tmp_path)
     assert add_account(server, "olga", "owner").returncode == 0
-    db = make_engine(f"sqlite:///{server.database}")
+    db = make_engine(ServerConfig.load(server.config_path).database_url)
     seed_customer(db, "10060", "+380501234560", "Race")
     server.start(workers=2)
     try:
