@@ -55,15 +55,17 @@ def test_a_token_without_a_role_enrols_nothing(tmp_path):
     import pytest
     from sqlalchemy import insert
 
-    from store_server import devices
+    from store_server import devices, shops
     from store_server.db import create_schema, enrolment_tokens, make_engine
     from store_server.errors import Forbidden
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     create_schema(engine)
-    with engine.begin() as conn:  # as an earlier release wrote `enrolment-token` without --role
+    with engine.begin() as conn:  # as an earlier release wrote `enrolment-token` without --role (0007_shops
+        # gave such tokens the shop `main`)
         conn.execute(insert(enrolment_tokens).values(token_hash=hash_secret("old-token"), role=None,
-                                                     expires_at=datetime.now(UTC) + timedelta(hours=1)))
+                                                     expires_at=datetime.now(UTC) + timedelta(hours=1),
+                                                     shop=shops.ensure_default(conn)))
     for role in ("cashier", "entrance"):
         with pytest.raises(Forbidden) as refused, engine.begin() as conn:
             devices.enrol(conn, token="old-token", name="till", role=role)
