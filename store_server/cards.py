@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from . import clock, ledger, takeover
-from .db import card_numbers, card_ranges, card_types, cards, customers, till_activations
+from .db import (
+    HotRead,
+    activation_codes,
+    card_numbers,
+    card_ranges,
+    card_types,
+    cards,
+    customers,
+    sales,
+    till_activations,
+)
 from .errors import DomainError, NotFound
 from .phones import mask
 
@@ -24,16 +34,50 @@ def resolve(conn: Connection, number: str) -> str | None:
     return conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
 
 
-_CARD_WITH_PHONE = (select(cards, customers.c.phone).select_from(cards.outerjoin(customers))
-                    .where(cards.c.number == bindparam("number")))
+# Everything a card look-up shows besides the ledger, in one statement: the card, its phone, a till's
+# activation under review (at most one per card, uq_till_activations_pending_card) and what activating an
+# issued card would take (takeover.needs: an unused printed code, or history -> the till).
+_VIEW = (select(cards, customers.c.phone,
+                select(till_activations.c.at).where(till_activations.c.card_number == cards.c.number,
+                                                    till_activations.c.state == "pending")
+                .scalar_subquery().label("pending_at"),
+                exists().where(activation_codes.c.card_number == cards.c.number,
+                               activation_codes.c.used_at.is_(None)).label("code_unused"),
+                exists().where(sales.c.card_number == cards.c.number).label("has_sale"))
+         .select_from(cards.outerjoin(customers)))
+_CARD_VIEW = _VIEW.where(cards.c.number == bindparam("number"))
+_ACTIVE_BY_PHONE = _VIEW.where(customers.c.phone == bindparam("phone"), cards.c.state == "active")
 _EXTRA_NUMBER = select(card_numbers.c.card_number).where(card_numbers.c.number == bindparam("number"))
-# At most one per card (uq_till_activations_pending_card).
-_PENDING_ACTIVATION = select(till_activations.c.at).where(
-    till_activations.c.card_number == bindparam("number"), till_activations.c.state == "pending")
+
+
+_HOT_CARD = HotRead(_CARD_VIEW)
+_HOT_RECENT = HotRead(ledger.RECENT_WITH_BALANCE)
+
+
+def lookup(engine: Engine, number: str) -> dict:
+    """get_card for the device API: the same view from the same two statements, on the DBAPI connection.
+
+    A number that is not a card's own (an extra number, a phone's card QR) takes get_card's path."""
+    raw = engine.raw_connection()
+    try:
+        found = _HOT_CARD.rows(raw, engine.dialect, {"number": number})
+        if found:
+            row = found[0]
+            recent = _HOT_RECENT.rows(raw, engine.dialect, {"card": number, "limit": 5})
+            return _view(row, recent, (int(recent[0]["balance"]) if recent else 0), HotRead.when)
+    finally:
+        raw.close()  # back to the pool, rolled back
+    from . import digital_card  # imports this module
+
+    with engine.connect() as conn:
+        if digital_card.is_token(number) and resolve(conn, number) is None:
+            number = digital_card.resolve(conn, number, clock.now())
+        return get_card(conn, number)
 
 
 def get_card(conn: Connection, number: str) -> dict:
-    row = conn.execute(_CARD_WITH_PHONE, {"number": number}).mappings().first()
+    """The card as a device sees it: two indexed statements on one connection (the card, then its ledger)."""
+    row = conn.execute(_CARD_VIEW, {"number": number}).mappings().first()
     if row is None:
         main = conn.execute(_EXTRA_NUMBER, {"number": number}).scalar()
         if main is not None:
@@ -43,10 +87,7 @@ def get_card(conn: Connection, number: str) -> dict:
 
 
 def find_by_phone(conn: Connection, phone: str) -> dict:
-    row = conn.execute(
-        select(cards, customers.c.phone).select_from(cards.join(customers))
-        .where(customers.c.phone == phone, cards.c.state == "active")
-    ).mappings().first()
+    row = conn.execute(_ACTIVE_BY_PHONE, {"phone": phone}).mappings().first()
     if row is None:
         # The cashier who sent an activation under review looks the customer up by phone: the card that
         # waits for that phone answers (the view says it waits), not "no card".
@@ -69,23 +110,29 @@ def own_card(conn: Connection, phone: str) -> dict | None:
 
 
 def view(conn: Connection, row) -> dict:
+    """The device's card view from a row of _VIEW."""
     balance, recent = ledger.recent_with_balance(conn, row["number"], limit=5)
+    return _view(row, recent, balance, lambda value: value)
+
+
+def _view(row, recent: list, balance: int, when) -> dict:
     # A till's activation under review: the card is still issued, and the till and kiosk should say why.
-    requested = conn.execute(_PENDING_ACTIVATION, {"number": row["number"]}).scalar()
+    requested = when(row["pending_at"])
     return {
         "number": row["number"],
         "state": row["state"],
         "kind": row["kind"],
         "card_type": row["card_type"],
         "discount_percent": row["discount_percent"],
-        "digital": row["digital"],
+        "digital": bool(row["digital"]),
         "phone_masked": mask(row["phone"]),
         "balance": balance,
         "activation_pending": requested is not None,
         # What activating this issued card takes besides a phone: null, "code" (printed on it) or "till".
-        "activation": takeover.needs(conn, row) if row["state"] == "issued" else None,
+        "activation": takeover.need_of(row["state"], code_unused=bool(row["code_unused"]),
+                                       used=bool(recent) or bool(row["has_sale"])),
         "activation_requested_at": clock.aware(requested).isoformat() if requested is not None else None,
-        "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(h["at"]).isoformat()}
+        "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(when(h["at"])).isoformat()}
                     for h in recent],
     }
 

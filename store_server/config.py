@@ -45,6 +45,11 @@ class ServerConfig:
     otp: dict[str, StrictInt] = field(default_factory=dict)
     # Request limits (store_server.api.limits.Limits keys): body sizes, timeouts, connections, enrolment rate.
     limits: dict = field(default_factory=dict)
+    # The connection pool (store_server.db.PoolSettings keys): pool_size, max_overflow, timeouts.
+    database: dict = field(default_factory=dict)
+    # How long a process trusts a device key it has checked; a revoked device is refused within this time
+    # on every process (0: every request reads the devices table).
+    device_auth_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
     # Logging (store_server/logs.py): "text" lines with journald priority prefixes, or one JSON object a line.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -97,6 +102,14 @@ class ServerConfig:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{origin}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+        if config.database:
+            from .db import PoolSettings
+            from .errors import DomainError
+
+            try:
+                PoolSettings.from_settings(config.database)
+            except DomainError as e:
+                raise ConfigError(f"{origin}: [database]: {e.message}") from None
         if config.otp:
             from .errors import DomainError
             from .otp import OtpPolicy

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from sqlalchemy import (
@@ -200,6 +201,8 @@ sales = Table(
     Column("cancelled_by", String(36)),
 )
 Index("ix_sales_customer_at", sales.c.customer_id, sales.c.at)
+# A card look-up asks whether an issued card was ever sold on (takeover.need_of); the till lists a card's sales.
+Index("ix_sales_card", sales.c.card_number)
 
 # A unique key on the undone operation makes "cancelled at most once" hold even for two devices at once.
 cancellations = Table(
@@ -647,12 +650,51 @@ Index("ix_report_visits_at", report_visits.c.at, report_visits.c.prev1, report_v
 Index("ix_report_visits_customer", report_visits.c.customer_id)
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """server.toml [database]: the connection pool of one server process (docs/server.md, "Several processes").
+
+    The device routes run in the thread pool, so up to `pool_size + max_overflow` of them hold a database
+    connection at once; more wait up to `pool_timeout_seconds` for one and then answer 503, never hang."""
+
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout_seconds: float = 10.0
+    # Replaces a per-checkout ping (a round trip on every request): connections older than this are
+    # reopened, and one the database dropped (a restart, a failover) is discarded when its error arrives.
+    pool_recycle_seconds: int = 1800
+
+    @classmethod
+    def from_settings(cls, raw: dict | None) -> PoolSettings:
+        from .errors import DomainError
+
+        raw = dict(raw or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(raw) - set(known)
+        if unknown:
+            raise DomainError("bad_database", f"unknown setting(s): {', '.join(sorted(unknown))}; "
+                                              f"known: {', '.join(known)}")
+        for key, value in raw.items():
+            floats = known[key].type == "float"
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                    not floats and not isinstance(value, int)):
+                raise DomainError("bad_database", f"{key} must be a {'number' if floats else 'whole number'}")
+            if value < 0 or (value == 0 and key != "max_overflow") or value > 10_000:
+                raise DomainError("bad_database", f"{key} must be between {0 if key == 'max_overflow' else 1} "
+                                                  f"and 10000")
+        return cls(**raw)
+
+
+def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
+    pool = pool or PoolSettings()
+    sizes = dict(pool_size=pool.pool_size, max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout_seconds,
+                 pool_recycle=pool.pool_recycle_seconds)
     if url.startswith("sqlite"):
         # timeout = SQLite's busy timeout: a writer waits up to 30 s for the write lock instead of failing.
         # hide_parameters: a traceback or SQL log line shows the statement, never its values (phones, code
         # hashes, tokens); the logs leave the shop in support bundles.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+                               **(sizes if ":memory:" not in url else {}))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -675,7 +717,51 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # No pool_pre_ping: it costs a round trip per checkout, i.e. per request. A connection the database
+    # closed raises a disconnect error on its first statement; SQLAlchemy then invalidates the whole pool
+    # and the request fails once (the kiosk retries), and pool_recycle retires connections before a
+    # firewall or server idle timeout cuts them silently.
+    return create_engine(url, hide_parameters=True, **sizes)
+
+
+class HotRead:
+    """A read on the device API's hottest path (the card look-up), run on the DBAPI cursor of a pooled connection.
+
+    The SQL is the Core statement's, compiled once per dialect; what this skips is SQLAlchemy's per-call work
+    (the Connection, its autobegin, the compiled-cache lookup, the result machinery), which cost about 4x the
+    database's own time for a look-up on SQLite. Values come back as the driver gives them: `when` turns a
+    stored time into a datetime on both backends."""
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple] = {}
+
+    def _for(self, dialect) -> tuple:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            defaults = {name: bind.value for name, bind in compiled.binds.items()}
+            found = (str(compiled), compiled.positiontup if compiled.positional else None, defaults)
+            self._compiled[dialect.name] = found
+        return found
+
+    def rows(self, dbapi_conn, dialect, params: dict) -> list[dict]:
+        sql, order, defaults = self._for(dialect)
+        values = {**defaults, **params}
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def when(value):
+        """A DateTime column as a datetime: SQLite's driver hands back the stored text."""
+        from datetime import datetime
+
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def create_schema(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -72,6 +73,50 @@ def authenticate(conn: Connection, key: str | None) -> dict:
     if row["revoked_at"] is not None:
         raise Unauthorised("device_revoked", "this device was revoked; enrol it again")
     return dict(row)
+
+
+class KeyCache:
+    """Device keys this process has checked, trusted for `seconds`: the device API's calls skip the devices
+    table, and a revocation (by the CLI, the back office or another process) is honoured within `seconds`.
+
+    Keyed by the key's hash, so no key stays in memory longer than its request; bounded so that a client
+    sending random keys cannot grow it (unknown keys are never cached)."""
+
+    def __init__(self, seconds: float, max_keys: int = 10_000) -> None:
+        self.seconds, self.max_keys = seconds, max_keys
+        self._known: dict[str, tuple[float, dict]] = {}
+
+    def get(self, key_hash: str) -> dict | None:
+        hit = self._known.get(key_hash)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        return dict(hit[1])  # routes may add to their copy
+
+    def put(self, key_hash: str, device: dict) -> None:
+        if self.seconds <= 0:
+            return
+        now = time.monotonic()
+        if len(self._known) >= self.max_keys:
+            self._known = {k: v for k, v in self._known.items() if v[0] > now}
+            if len(self._known) >= self.max_keys:
+                self._known.clear()
+        self._known[key_hash] = (now + self.seconds, dict(device))
+
+    def forget(self, device_id: str) -> None:
+        """A revocation made through this process takes effect at once here (others wait `seconds`)."""
+        self._known = {k: v for k, v in self._known.items() if v[1]["id"] != device_id}
+
+
+def authenticate_cached(engine, cache: KeyCache, key: str | None) -> dict:
+    if not key:
+        raise Unauthorised("no_device_key", "this device is not enrolled")
+    key_hash = hash_secret(key)
+    device = cache.get(key_hash)
+    if device is None:
+        with engine.connect() as conn:
+            device = authenticate(conn, key)
+        cache.put(key_hash, device)
+    return device
 
 
 def move(conn: Connection, device_id: str, shop: str) -> None:

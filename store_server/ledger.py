@@ -17,7 +17,7 @@ _HISTORY = (select(ledger.c.kind, ledger.c.amount, ledger.c.at, ledger.c.operati
             .where(ledger.c.card_number == bindparam("card")).order_by(ledger.c.id.desc())
             .limit(bindparam("limit")))
 # The balance rides along with the latest rows: one query for what a card look-up shows.
-_RECENT_WITH_BALANCE = (
+RECENT_WITH_BALANCE = (
     select(ledger.c.kind, ledger.c.amount, ledger.c.at,
            select(func.sum(ledger.c.amount)).where(ledger.c.card_number == bindparam("card"))
            .scalar_subquery().label("balance"))
@@ -41,7 +41,7 @@ def history(conn: Connection, card_number: str, limit: int = 10) -> list[dict]:
 
 
 def recent_with_balance(conn: Connection, card_number: str, limit: int = 5) -> tuple[int, list[dict]]:
-    rows = conn.execute(_RECENT_WITH_BALANCE, {"card": card_number, "limit": limit}).mappings().all()
+    rows = conn.execute(RECENT_WITH_BALANCE, {"card": card_number, "limit": limit}).mappings().all()
     return (int(rows[0]["balance"]) if rows else 0), [dict(r) for r in rows]
 
 

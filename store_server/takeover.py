@@ -81,9 +81,16 @@ def needs(conn: Connection, card: dict) -> str | None:
     row = _code_row(conn, card["number"])
     if row is not None and row["used_at"] is None:
         return "code"
-    if has_value(conn, card["number"]):
-        return "till"
-    return None
+    return "till" if has_value(conn, card["number"]) else None
+
+
+def need_of(state: str, *, code_unused: bool, used: bool) -> str | None:
+    """The rule of `needs` on facts already read (the card look-up reads them in its one statement)."""
+    if state != "issued":
+        return None
+    if code_unused:
+        return "code"
+    return "till" if used else None
 
 
 def check(conn: Connection, card: dict, *, at_till: bool, code: str | None) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import ConfigError, ServerConfig
-from ..db import create_schema, make_engine
+from ..db import PoolSettings, create_schema, make_engine
 from ..errors import DomainError
 from ..otp import OtpPolicy
 from ..sms.base import Gateway
@@ -65,8 +68,26 @@ def gateway_for(config: ServerConfig) -> Gateway:
                           f"(or demo = true to print SMS instead of sending them)") from None
 
 
+def _threads_match_pool(app: FastAPI, pool: PoolSettings) -> None:
+    """The device routes run in the thread pool: as many threads as connections, so a thread never waits for
+    a connection (pool_timeout), and no more, since on one interpreter extra threads only queue for the GIL."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = pool.pool_size + pool.max_overflow
+        async with inner(a) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
-    engine = make_engine(config.database_url)
+    try:
+        pool = PoolSettings.from_settings(config.database)
+    except DomainError as e:
+        raise ConfigError(f"[database]: {e.message}") from e
+    engine = make_engine(config.database_url, pool)
     create_schema(engine)
     check_stored_settings(engine)
     from ..digital_card import ensure_secret
@@ -91,6 +112,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.card_lookups = SharedWindow(engine, "card_lookup", app.state.limits.card_lookups_per_minute)
     app.state.config = config
     app.state.engine = engine
+    from ..devices import KeyCache
+
+    app.state.device_keys = KeyCache(config.device_auth_cache_seconds)
     app.state.gateway = gateway or gateway_for(config)
 
     @app.exception_handler(DomainError)
@@ -129,6 +153,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
         return JSONResponse(status_code=500, content={"error": "internal_error",
                                                       "message": "the server failed; try again later"})
 
+    _threads_match_pool(app, pool)
     from . import observe, openapi
 
     openapi.install(app)  # every refusal declared in /api/v1/openapi.json, in the one Error shape

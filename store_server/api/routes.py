@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
+from starlette.concurrency import run_in_threadpool
 
 from .. import (
     cards,
@@ -26,6 +27,7 @@ from .. import (
 )
 from ..errors import DomainError, Forbidden, TooLarge, TooMany
 from ..phones import InvalidPhone, normalise
+from ..security import hash_secret
 from ..sms import webhooks
 from ..sms.outbound import after_batch
 from . import observe
@@ -40,11 +42,27 @@ def engine(request: Request):
 
 
 async def device(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
-    # On the event loop: one indexed SELECT costs less than the hop to a worker thread and back that every
-    # authenticated call would pay otherwise (benchmarks/server_lookup.py: about 1.8x the look-ups/s).
+    # Answered from this process's key cache on the event loop (no database, no thread hop) for every call
+    # after a device's first in `device_auth_cache_seconds`; a miss reads the devices table in a worker
+    # thread, like every other database access of the device API.
     key = authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None
-    with request.app.state.engine.connect() as conn:
-        return devices.authenticate(conn, key)
+    state = request.app.state
+    if key:
+        found = state.device_keys.get(hash_secret(key))
+        if found is not None:
+            return found
+    return await off_the_loop(request, devices.authenticate_cached, state.device_keys, key)
+
+
+async def off_the_loop(request: Request, read, *args):
+    """Runs a read in a worker thread on PostgreSQL, whose every statement waits for a network round trip;
+    on SQLite, in place. A WAL reader never waits for a writer or a lock, so an indexed read there is some
+    60 us of CPU, less than the two thread switches of the hop (on a loaded till PC several times less:
+    benchmarks/server_lookup.py)."""
+    engine = request.app.state.engine
+    if engine.dialect.name == "sqlite":
+        return read(engine, *args)
+    return await run_in_threadpool(read, engine, *args)
 
 
 Device = Annotated[dict, Depends(device)]
@@ -168,13 +186,10 @@ async def get_card(number: str, request: Request, dev: Device) -> JSONResponse:
         raise TooMany("too_many_lookups", "too many card look-ups from this device; try again shortly",
                       retry_after=max(1, round(wait)))
     lookups.add(dev["id"])
-    # The hottest call: a few indexed reads answered on the event loop (no worker-thread hop), and the
-    # dict handed straight to JSONResponse, which skips FastAPI's generic encoder.
-    with engine(request).connect() as conn:
-        # A phone's card QR (lk://card/<token>) arrives here too; a plain number never takes this branch.
-        if digital_card.is_token(number) and cards.resolve(conn, number) is None:
-            number = digital_card.resolve(conn, number, clock.now())
-        card = cards.get_card(conn, number)
+    # The hottest call: two indexed reads on one connection, and the dict handed straight to JSONResponse,
+    # which skips FastAPI's generic encoder. A phone's card QR (lk://card/<token>) and a card's extra
+    # numbers arrive here too.
+    card = await off_the_loop(request, cards.lookup, number)
     if dev.get("role") != "cashier":
         # The entrance kiosk is unattended: whoever holds a card (or types a number) sees its balance, not
         # what was bought and when.

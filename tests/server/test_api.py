@@ -10,6 +10,7 @@ import uuid
 
 import requests
 
+from tests.support.server import init_demo_server
 from tests.support.times import iso_ago
 
 API = "/api/v1"
@@ -52,15 +53,37 @@ def test_enrolment_token_is_one_time_and_expires(store_server):
     assert "lk://enrol?server=" in out
 
 
-def test_revoked_device_is_refused_at_once(store_server):
-    dev = store_server.enrol("entrance", name="door")
-    assert call(store_server, "GET", "/config", dev["device_key"]).status_code == 200
-    listing = store_server.cli("devices", "list")
-    assert dev["device_id"] in listing and "door" in listing
-    store_server.cli("devices", "revoke", dev["device_id"])
-    r = call(store_server, "GET", "/config", dev["device_key"])
-    assert r.status_code == 401 and r.json()["error"] == "device_revoked"
-    assert "revoked" in store_server.cli("devices", "list")
+def test_revoked_device_is_refused_within_the_key_cache_time_on_every_process(tmp_path):
+    # Each process trusts a checked key for device_auth_cache_seconds (5 s by default): the revocation by
+    # the CLI, another process, must reach both workers within that, and stay.
+    server = init_demo_server(tmp_path)
+    server.start()
+    dev = server.enrol("entrance", name="door")
+    server.stop()
+    server.start(workers=2)
+    try:
+        with requests.Session() as first, requests.Session() as second:  # two connections: both workers
+            for s in (first, second) * 10:
+                r = s.get(f"{server.url}{API}/cards/10001", headers={"Authorization": f"Bearer {dev['device_key']}"},
+                          timeout=10)
+                assert r.status_code in (200, 404), r.text
+        listing = server.cli("devices", "list")
+        assert dev["device_id"] in listing and "door" in listing
+        server.cli("devices", "revoke", dev["device_id"])
+        revoked_at = time.monotonic()
+        refused_from = None
+        while time.monotonic() - revoked_at < 12:
+            answers = [call(server, "GET", "/config", dev["device_key"]) for _ in range(6)]  # new connections
+            if all(r.status_code == 401 for r in answers):
+                refused_from = refused_from or time.monotonic() - revoked_at
+                assert all(r.json()["error"] == "device_revoked" for r in answers)
+            else:
+                assert refused_from is None, "a revoked device was let in again"
+            time.sleep(0.2)
+        assert refused_from is not None and refused_from <= 5 + 1.5, refused_from
+        assert "revoked" in server.cli("devices", "list")
+    finally:
+        server.stop()
 
 
 def test_config_has_what_devices_need(store_server):

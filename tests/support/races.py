@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -524,6 +526,72 @@ def race_cross_shop_returns(fleet: Fleet, threads: int = 12) -> tuple[list[Answe
     return answers, problems
 
 
+def race_expire_redeem(fleet: Fleet, threads: int = 12, cards: int = 200) -> tuple[list[Answer], list[str]]:
+    """The nightly `store-server expire` (its own process, as the timer runs it) writes off old bonuses while
+    tills keep spending them on the same cards: a card's bonuses go once, to a till or to expiry, never both."""
+    numbers = [fleet.new_card() for _ in range(cards)]
+    old = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+    for number in numbers:  # 1,000 bonuses each, earned 100 days ago: all of them past a 30-day expiry
+        fleet.apply({**fleet.op("sale", card_number=number, amount=10_000), "at": old})
+    with fleet.engine.begin() as conn:
+        shop.put(conn, "bonus_expiry_days", 30)
+    server = fleet.servers[0]
+    expire = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path),
+                               "expire"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers: list[Answer] = []
+    lock = threading.Lock()
+
+    def till(i: int) -> None:
+        # Redeems one after another over the cards until the expiry has finished (its process starts slower
+        # than a redeem): half of them 400, half taking what is left of 400.
+        session, target = requests.Session(), fleet.servers[i % len(fleet.servers)]
+        device = fleet.device(i)
+        n = i
+        while expire.poll() is None:
+            op = fleet.op("redeem", card_number=numbers[n % cards], amount=400,
+                          **({"allow_partial": True} if i % 2 else {}))
+            n += threads
+            try:
+                r = session.post(f"{target.url}/api/v1/operations:batch", json={"operations": [op]}, timeout=120,
+                                 headers={"Authorization": f"Bearer {device['key']}"})
+                answer = Answer(r.status_code, r.json() if r.headers.get("content-type", "").startswith(
+                    "application/json") else {"text": r.text[:200]})
+            except requests.RequestException as e:
+                answer = Answer(0, {"error": repr(e)})
+            with lock:
+                answers.append(answer)
+        session.close()
+
+    workers = [threading.Thread(target=till, args=(i,)) for i in range(threads)]
+    try:
+        for w in workers:
+            w.start()
+        out, err = expire.communicate(timeout=300)
+    finally:
+        if expire.poll() is None:
+            expire.kill()
+        for w in workers:
+            w.join()
+        with fleet.engine.begin() as conn:
+            shop.put(conn, "bonus_expiry_days", None)
+    problems = [] if expire.returncode == 0 else [f"expire exited {expire.returncode}: {err[-300:]}"]
+    with fleet.engine.connect() as conn:
+        moved = conn.execute(select(ledger.c.card_number, ledger.c.kind, func.sum(ledger.c.amount))
+                             .where(ledger.c.card_number.in_(numbers)).group_by(ledger.c.card_number, ledger.c.kind)
+                             ).all()
+    by_card: dict[str, dict[str, int]] = {}
+    for number, kind, amount in moved:
+        by_card.setdefault(number, {})[kind] = int(amount)
+    for number in numbers:
+        kinds = by_card.get(number, {})
+        left = sum(kinds.values())
+        if left < 0 or -sum(v for k, v in kinds.items() if k != "accrual") > 1_000:
+            problems.append(f"card {number}: {kinds}, balance {left}")
+    if not any("expiry" in kinds for kinds in by_card.values()):
+        problems.append("nothing expired: the expiry ran after every redeem, not beside them")
+    return answers, problems
+
+
 RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_whole": race_redeem_whole,
     "redeem_partial": race_redeem_partial,
@@ -539,6 +607,7 @@ RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "wrong_guesses": race_wrong_guesses,
     "one_operation_id": race_one_operation_id,
     "enrol": race_enrol,
+    "expire_redeem": race_expire_redeem,
 }
 
 

@@ -73,4 +73,5 @@ def revoke(device_id: str, request: Request, admin: Signed, csrf: Annotated[str,
     with write_transaction(request.app.state.engine) as conn:
         devices.revoke(conn, device_id)
         audit.record(conn, account=admin.name, action="device_revoked", target=device_id, address=admin.address)
+    request.app.state.device_keys.forget(device_id)  # this process at once; the others within their cache time
     return back("/admin/devices", ok="device_revoked")
