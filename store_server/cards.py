@@ -58,15 +58,16 @@ def lookup(engine: Engine, number: str) -> dict:
     """get_card for the device API: the same view from the same two statements, on the DBAPI connection.
 
     A number that is not a card's own (an extra number, a phone's card QR) takes get_card's path."""
-    raw = engine.raw_connection()
-    try:
+    def read(raw) -> dict | None:
         found = _HOT_CARD.rows(raw, engine.dialect, {"number": number})
-        if found:
-            row = found[0]
-            recent = _HOT_RECENT.rows(raw, engine.dialect, {"card": number, "limit": 5})
-            return _view(row, recent, (int(recent[0]["balance"]) if recent else 0), HotRead.when)
-    finally:
-        raw.close()  # back to the pool, rolled back
+        if not found:
+            return None
+        recent = _HOT_RECENT.rows(raw, engine.dialect, {"card": number, "limit": 5})
+        return _view(found[0], recent, (int(recent[0]["balance"]) if recent else 0), HotRead.when)
+
+    card = HotRead.on_pooled(engine, read)
+    if card is not None:
+        return card
     from . import digital_card  # imports this module
 
     with engine.connect() as conn:

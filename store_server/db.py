@@ -757,6 +757,22 @@ class HotRead:
             cursor.close()
 
     @staticmethod
+    def on_pooled(engine: Engine, read: Callable):
+        """read(dbapi_connection) on a pooled connection. One the database has dropped (a restart, a
+        failover: pool_pre_ping is off) is thrown away and the read runs once more on a new one."""
+        for attempt in (1, 2):
+            raw = engine.raw_connection()
+            try:
+                return read(raw)
+            except engine.dialect.loaded_dbapi.Error as e:
+                if attempt == 2 or not engine.dialect.is_disconnect(e, raw.dbapi_connection, None):
+                    raise
+                raw.invalidate(e)
+            finally:
+                raw.close()  # back to the pool, rolled back (an invalidated one is closed instead)
+        raise AssertionError("unreachable")
+
+    @staticmethod
     def when(value):
         """A DateTime column as a datetime: SQLite's driver hands back the stored text."""
         from datetime import datetime

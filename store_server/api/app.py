@@ -10,6 +10,8 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import ConfigError, ServerConfig
@@ -145,6 +147,23 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
             headers["connection"] = "close"  # the rest of the body is not worth reading
         return JSONResponse(status_code=exc.status_code, content={"error": code, "message": message},
                             headers=headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # Every connection of [database] pool_size + max_overflow busy for pool_timeout_seconds: an
+        # overload, not a fault; the device retries (the kiosk's outbox, the till's look-up).
+        return JSONResponse(status_code=503, headers={"retry-after": "2"},
+                            content={"error": "server_busy", "message": "the server is busy; try again shortly"})
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            raise exc  # a fault: the 500 below, with its traceback in the journal
+        # The database dropped the connection (a restart, a failover); the pool has thrown its connections
+        # away and the next request opens new ones.
+        return JSONResponse(status_code=503, headers={"retry-after": "2"},
+                            content={"error": "database_unavailable",
+                                     "message": "the database connection was lost; try again shortly"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:

@@ -526,7 +526,7 @@ def race_cross_shop_returns(fleet: Fleet, threads: int = 12) -> tuple[list[Answe
     return answers, problems
 
 
-def race_expire_redeem(fleet: Fleet, threads: int = 12, cards: int = 200) -> tuple[list[Answer], list[str]]:
+def race_expire_redeem(fleet: Fleet, threads: int = 12, cards: int = 100) -> tuple[list[Answer], list[str]]:
     """The nightly `store-server expire` (its own process, as the timer runs it) writes off old bonuses while
     tills keep spending them on the same cards: a card's bonuses go once, to a till or to expiry, never both."""
     numbers = [fleet.new_card() for _ in range(cards)]
@@ -543,12 +543,12 @@ def race_expire_redeem(fleet: Fleet, threads: int = 12, cards: int = 200) -> tup
 
     def till(i: int) -> None:
         # Redeems one after another over the cards until the expiry has finished (its process starts slower
-        # than a redeem): half of them 400, half taking what is left of 400.
+        # than a redeem); small ones, so that no card runs dry before the expiry reaches it.
         session, target = requests.Session(), fleet.servers[i % len(fleet.servers)]
         device = fleet.device(i)
         n = i
         while expire.poll() is None:
-            op = fleet.op("redeem", card_number=numbers[n % cards], amount=400,
+            op = fleet.op("redeem", card_number=numbers[n % cards], amount=10,
                           **({"allow_partial": True} if i % 2 else {}))
             n += threads
             try:
