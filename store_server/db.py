@@ -658,7 +658,7 @@ class PoolSettings:
     connection at once; more wait up to `pool_timeout_seconds` for one and then answer 503, never hang."""
 
     pool_size: int = 10
-    max_overflow: int = 20
+    max_overflow: int = 30
     pool_timeout_seconds: float = 10.0
     # Replaces a per-checkout ping (a round trip on every request): connections older than this are
     # reopened, and one the database dropped (a restart, a failover) is discarded when its error arrives.
