@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from store_server import cards, operations, shop
+from store_server.config import ServerConfig
 from store_server.db import create_schema, make_engine
 from tests.server import pg
+from tests.support.server import ServerProcess, free_port, init_demo_server
 
 CASHIER = {"id": "till-1", "role": "cashier"}
 ENTRANCE = {"id": "kiosk-1", "role": "entrance"}
@@ -55,6 +57,29 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("pg_cluster").new_database()
+
+
+BACKENDS = ["sqlite", "postgresql"] if pg.enabled() else ["sqlite"]
+
+
+def demo_server_on(backend: str, data_dir, request) -> ServerProcess:
+    """`store-server init --demo` in `data_dir`, on SQLite or on a fresh database of the session's PostgreSQL
+    cluster (init then creates the schema there, as an operator's init with database_url does)."""
+    if backend == "postgresql":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = request.getfixturevalue("pg_cluster").new_database()
+        (data_dir / "server.toml").write_text(ServerConfig(
+            data_dir=data_dir, database_url=url, demo=True, port=free_port(), secret_key=uuid.uuid4().hex,
+        ).to_toml(), encoding="utf-8")
+    return init_demo_server(data_dir)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def store_server(request, tmp_path_factory):
+    """The API tests' real server process (tests/conftest.py), here on each backend in turn."""
+    server = demo_server_on(request.param, tmp_path_factory.mktemp("server"), request).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from tests.support.server import init_demo_server
+from tests.server.conftest import BACKENDS, demo_server_on
 from tests.support.times import days_ago, iso_ago, local_day
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    return init_demo_server(tmp_path_factory.mktemp("cli"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory):
+    return demo_server_on(request.param, tmp_path_factory.mktemp("cli"), request)
 
 
 def run(server, *args, ok=True):
