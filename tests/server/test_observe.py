@@ -68,7 +68,8 @@ def test_health_metrics_and_the_journal(store_server):
         time.sleep(0.1)
     journal = store_server.stderr_text(100_000)
     start = next(line for line in journal.splitlines() if "listening on" in line)
-    assert f"http://127.0.0.1:{store_server.port}" in start and "SQLite" in start
+    backend = "PostgreSQL" if "postgresql" in store_server.config_path.read_text(encoding="utf-8") else "SQLite"
+    assert f"http://127.0.0.1:{store_server.port}" in start and backend in start
     assert f"schema {migrate.head()}" in start
     assert " INFO " in start
     activated = next(line for line in journal.splitlines() if "card 10031 activated" in line)
