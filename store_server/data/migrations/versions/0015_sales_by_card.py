@@ -1,8 +1,8 @@
 """Sales by card: a card look-up asks whether an issued card was ever sold on, and the till lists a card's
 sales to return; both scanned the whole sales table (benchmarks/server_lookup.py).
 
-Revision ID: 0013_sales_by_card
-Revises: 0012_admin_account_language
+Revision ID: 0015_sales_by_card
+Revises: 0014_customer_name_trigrams
 Created: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0013_sales_by_card"
-down_revision = "0012_admin_account_language"
+revision = "0015_sales_by_card"
+down_revision = "0014_customer_name_trigrams"
 branch_labels = None
 depends_on = None
 
