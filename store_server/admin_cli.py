@@ -399,7 +399,8 @@ def cmd_cashiers_add(args):
     from . import cashiers
 
     def act(conn):
-        cid, pin = cashiers.add(conn, args.name, pin=_read_pin(args), badge=args.badge, phone=args.phone)
+        cid, pin = cashiers.add(conn, args.name, secret_key=ServerConfig.load(args.config).secret_key,
+                                pin=_read_pin(args), badge=args.badge, phone=args.phone)
         print(f"cashier {cid} {args.name} added" + ("" if args.pin_stdin else f"; PIN {pin}"))
     return _run(args, act)
 
@@ -431,7 +432,8 @@ def cmd_cashiers_reset_pin(args):
     from . import cashiers
 
     def act(conn):
-        pin = cashiers.reset_pin(conn, args.id, _read_pin(args))
+        pin = cashiers.reset_pin(conn, args.id, secret_key=ServerConfig.load(args.config).secret_key,
+                                 pin=_read_pin(args))
         print(f"cashier {args.id}: new PIN" + ("" if args.pin_stdin else f" {pin}"))
     return _run(args, act)
 

@@ -3,6 +3,14 @@
 PINs are short, so they are stored only as scrypt hashes (hashlib, no extra dependency) with their own
 salt, and a till that guesses wrong too often is locked out for a while, counted on the server's clock (a
 till's own clock can be set back). A PIN alone names the cashier, so PINs are unique within the shop.
+
+Trying the PIN against every cashier's salted hash would cost one scrypt per cashier (about 200 ms each on a
+busy server) at every sign-in. So each cashier also has `pin_key`, an HMAC-SHA256 of the PIN under the
+server's secret key (useless without server.toml, like the one-time codes' hashes): sign-in finds the one
+row by it and scrypt confirms, one scrypt whatever the number of cashiers. A PIN set before the key existed
+(revision 0016), or keyed under another secret (a server.toml replaced), has no usable key: such rows are
+tried one by one as before, and the key is written at that cashier's next successful sign-in. The upgrade
+cannot write it: it knows only the scrypt hashes, not the PINs.
 Badges are long printed codes, looked up by a plain SHA-256 like device keys.
 
 Once the shop has any cashier, every money operation from a till must name an active one (`cashier` is
@@ -16,7 +24,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +32,7 @@ from . import clock, shop
 from .db import cashier_login_failures, cashiers
 from .errors import DomainError, Forbidden, NotFound, Unauthorised
 from .phones import InvalidPhone, normalise
-from .security import hash_secret
+from .security import hash_secret, keyed_hash
 
 # scrypt at 16 MiB, about 40 ms a try on a Pi-class CPU: slow for a thief with the database, quick for a login.
 _N, _R, _P = 2**14, 8, 1
@@ -65,12 +73,40 @@ def new_pin() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def _pin_taken(conn: Connection, pin: str, *, other_than: int | None = None) -> bool:
-    rows = conn.execute(select(cashiers.c.id, cashiers.c.pin_hash)).all()
-    return any(pin_matches(pin, stored) for cid, stored in rows if cid != other_than)
+def pin_key(secret_key: str, pin: str) -> str:
+    """The PIN's look-up key, prefixed with an id of the secret it was made under (so a key made under an
+    earlier secret reads as missing, not as a different PIN)."""
+    return f"{keyed_hash(secret_key, 'cashier-pin-key')[:8]}:{keyed_hash(secret_key, 'cashier-pin', pin)}"
 
 
-def add(conn: Connection, name: str, *, pin: str | None = None, badge: str | None = None,
+def _with_pin(conn: Connection, secret_key: str, pin: str, *, other_than: int | None = None) -> dict | None:
+    """The cashier whose PIN this is: by its key and one scrypt; else among the rows without a usable key."""
+    key = pin_key(secret_key, pin)
+    row = conn.execute(select(cashiers).where(cashiers.c.pin_key == key)).mappings().first()
+    if row is not None:
+        return dict(row) if row["id"] != other_than and pin_matches(pin, row["pin_hash"]) else None
+    unkeyed = conn.execute(select(cashiers).where(
+        or_(cashiers.c.pin_key.is_(None), not_(cashiers.c.pin_key.startswith(key.split(":")[0] + ":"))))
+        .order_by(cashiers.c.id)).mappings().all()
+    return next((dict(r) for r in unkeyed if r["id"] != other_than and pin_matches(pin, r["pin_hash"])), None)
+
+
+def _pin_taken(conn: Connection, secret_key: str, pin: str, *, other_than: int | None = None) -> bool:
+    return _with_pin(conn, secret_key, pin, other_than=other_than) is not None
+
+
+def _refuse_taken_key(conn: Connection, write) -> None:
+    """`write` inserts or updates a pin_key; two cashiers given one PIN at once: the unique index refuses one."""
+    try:
+        with conn.begin_nested():
+            write()
+    except IntegrityError as e:
+        if "pin_key" not in str(e.orig):
+            raise
+        raise DomainError("pin_taken", "another cashier has this PIN; choose another") from None
+
+
+def add(conn: Connection, name: str, *, secret_key: str, pin: str | None = None, badge: str | None = None,
         phone: str | None = None) -> tuple[int, str]:
     """Creates a cashier; returns the id and the PIN (made up when none was given)."""
     name = name.strip()
@@ -78,9 +114,9 @@ def add(conn: Connection, name: str, *, pin: str | None = None, badge: str | Non
         raise DomainError("bad_name", "a cashier's name is 1 to 100 characters")
     if pin is None:
         pin = new_pin()
-        while _pin_taken(conn, pin):
+        while _pin_taken(conn, secret_key, pin):
             pin = new_pin()
-    elif _pin_taken(conn, check_pin(pin)):
+    elif _pin_taken(conn, secret_key, check_pin(pin)):
         raise DomainError("pin_taken", "another cashier has this PIN; a PIN alone signs a cashier in, choose another")
     if phone:
         try:
@@ -90,10 +126,12 @@ def add(conn: Connection, name: str, *, pin: str | None = None, badge: str | Non
     badge_hash = hash_secret(badge) if badge else None
     if badge_hash and conn.execute(select(cashiers.c.id).where(cashiers.c.badge_hash == badge_hash)).first():
         raise DomainError("badge_taken", "another cashier has this badge")
-    cid = conn.execute(insert(cashiers).values(name=name, pin_hash=hash_pin(pin), badge_hash=badge_hash,
-                                               phone=phone or None, state="active", created_at=clock.now())
-                       ).inserted_primary_key[0]
-    return cid, pin
+    values = dict(name=name, pin_hash=hash_pin(pin), pin_key=pin_key(secret_key, pin), badge_hash=badge_hash,
+                  phone=phone or None, state="active", created_at=clock.now())
+    added = []
+    _refuse_taken_key(conn, lambda: added.append(conn.execute(insert(cashiers).values(**values))
+                                                 .inserted_primary_key[0]))
+    return added[0], pin
 
 
 def _get(conn: Connection, cashier_id) -> dict:
@@ -113,15 +151,16 @@ def set_state(conn: Connection, cashier_id, state: str) -> dict:
     return row
 
 
-def reset_pin(conn: Connection, cashier_id, pin: str | None = None) -> str:
+def reset_pin(conn: Connection, cashier_id, *, secret_key: str, pin: str | None = None) -> str:
     row = _get(conn, cashier_id)
     if pin is None:
         pin = new_pin()
-        while _pin_taken(conn, pin, other_than=row["id"]):
+        while _pin_taken(conn, secret_key, pin, other_than=row["id"]):
             pin = new_pin()
-    elif _pin_taken(conn, check_pin(pin), other_than=row["id"]):
+    elif _pin_taken(conn, secret_key, check_pin(pin), other_than=row["id"]):
         raise DomainError("pin_taken", "another cashier has this PIN; choose another")
-    conn.execute(update(cashiers).where(cashiers.c.id == row["id"]).values(pin_hash=hash_pin(pin)))
+    _refuse_taken_key(conn, lambda: conn.execute(update(cashiers).where(cashiers.c.id == row["id"]).values(
+        pin_hash=hash_pin(pin), pin_key=pin_key(secret_key, pin))))
     return pin
 
 
@@ -166,7 +205,7 @@ def _count_failure(conn: Connection, device_id: str, now: datetime) -> DomainErr
                         attempts_left=MAX_FAILURES - failures)
 
 
-def login(conn: Connection, device: dict, *, pin: str | None, badge: str | None) -> dict:
+def login(conn: Connection, device: dict, *, pin: str | None, badge: str | None, secret_key: str) -> dict:
     """Signs a cashier in at `device`; the caller commits even when this raises (failures must count).
 
     Returns the answer, or raises. A wrong PIN is counted before anything else is said.
@@ -183,11 +222,11 @@ def login(conn: Connection, device: dict, *, pin: str | None, badge: str | None)
     found = None
     if badge:
         found = conn.execute(select(cashiers).where(cashiers.c.badge_hash == hash_secret(badge))).mappings().first()
-    elif pin.isdigit() and len(pin) <= 8:
-        # Every cashier's hash is tried, so the time taken says nothing about which one matched.
-        for row in conn.execute(select(cashiers).order_by(cashiers.c.id)).mappings().all():
-            if pin_matches(pin, row["pin_hash"]) and found is None:
-                found = row
+    elif pin.isascii() and pin.isdigit() and len(pin) <= 8:
+        found = _with_pin(conn, secret_key, pin)
+        key = pin_key(secret_key, pin)
+        if found is not None and found["pin_key"] != key:  # a PIN from before the key: keyed from now on
+            conn.execute(update(cashiers).where(cashiers.c.id == found["id"]).values(pin_key=key))
     if found is None:
         raise _count_failure(conn, device["id"], now)
     if found["state"] != "active":

@@ -426,12 +426,17 @@ cashiers = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(100), nullable=False),
     Column("pin_hash", String(200)),
+    # The PIN's keyed look-up (cashiers.pin_key): sign-in finds the one row, scrypt then confirms it. None for a
+    # cashier whose PIN was set before revision 0016 (filled at their next sign-in).
+    Column("pin_key", String(80)),
     Column("badge_hash", String(64), unique=True),
     Column("phone", String(20)),  # the cashier's own phone: the fraud report looks for it on customers' cards
     Column("state", String(16), nullable=False, default="active"),  # active | blocked
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
 )
+
+Index("uq_cashiers_pin_key", cashiers.c.pin_key, unique=True)  # PINs are unique: a PIN alone names its cashier
 
 # Wrong PINs per till, counted on the server's clock: a till that guessed too often waits.
 cashier_login_failures = Table(

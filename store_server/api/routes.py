@@ -335,7 +335,8 @@ def cashier_login(body: LoginBody, request: Request, dev: Device) -> dict:
     # A wrong PIN must count even though the answer is an error: commit first, raise after.
     def sign_in(conn) -> tuple[dict | None, DomainError | None]:
         try:
-            return cashiers.login(conn, dev, pin=body.pin, badge=body.badge), None
+            return cashiers.login(conn, dev, pin=body.pin, badge=body.badge,
+                                  secret_key=request.app.state.config.secret_key), None
         except DomainError as e:
             return None, e
 
