@@ -33,6 +33,8 @@ from .flows.cashier import shop_config
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
+from .flows.keyboard import Key, KeyboardFlow
+from .flows.questionnaire import MAX_TEXT, label
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow, open_receipt
 from .flows.sale import SaleFlow
@@ -46,6 +48,8 @@ from .screens.attract import AttractScreen
 from .screens.card import CardScreen
 from .screens.find import FindCodeScreen, FindPhoneScreen
 from .screens.identify import IdentifyTypedScreen
+from .screens.keyboard import KeyboardScreen
+from .screens.languages import LanguagePicker
 from .screens.register import (
     RegisterCodeScreen,
     RegisterDoneScreen,
@@ -75,7 +79,7 @@ from .screens.till import (
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
 KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "find.kv", "till.kv",
-            "technician.kv")
+            "technician.kv", "keyboard.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
 # how often a screen showing an operation just saved looks for the server's answer (a SQLite read by id)
@@ -89,6 +93,7 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
     "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen, "find_phone": FindPhoneScreen,
     "find_code": FindCodeScreen, "till_signin": TillSignInScreen, "identify_code": IdentifyCodeScreen,
+    "keyboard": KeyboardScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # till events that ask the server: they run off the UI thread behind "please wait"
@@ -139,6 +144,8 @@ class KioskApp(App):
         self.pin: PinLock | None = None
         self.tech: TechnicianFlow | None = None
         self.pin_change: PinChange | None = None
+        self.keyboard: KeyboardFlow | None = None  # the on-screen keyboard, typing for `_keyboard_return`
+        self._keyboard_return = "attract"
         self._taps: list[float] = []
         self._stopping = False
         self._code_sent_at = 0.0
@@ -146,7 +153,8 @@ class KioskApp(App):
         # a finger on the glass or a scan, nothing else: going home resets `_last_activity`, not this
         self._last_input = self._last_activity
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow")
-        self._overlay = self._idle_banner = None  # made in build(), once their kv rules are loaded
+        # made in build(), once their kv rules are loaded
+        self._overlay = self._idle_banner = self._picker = None
         self.idle = IdlePolicy(config.idle_timeout, config.code_idle_timeout)
         self.role = config.role
         self.languages = [lang for lang in config.languages if lang in i18n.LANGUAGES] or [config.language]
@@ -163,7 +171,7 @@ class KioskApp(App):
         for name in KV_FILES:
             Builder.load_file(str(KV_DIR / name))
         # a widget takes its kv rule when it is made: made before the rules were loaded, these stayed empty
-        self._overlay, self._idle_banner = BusyOverlay(), IdleBanner()
+        self._overlay, self._idle_banner, self._picker = BusyOverlay(), IdleBanner(), LanguagePicker()
         self.switch_language(self.kiosk_config.language)
         self.shop_name = self.backend.store.get_setting("shop_name", "")
         format.use_shop(shop_config(self.backend), self.backend.country)
@@ -300,6 +308,21 @@ class KioskApp(App):
         if getattr(self, "sm", None) is not None and self.sm.current != "attract":
             self.show(self.sm.current)
 
+    def choose_language(self) -> None:
+        """The language button of a customer screen: the picker over the screen."""
+        self._last_activity = time.monotonic()
+        if self._picker is not None and self.root_window and not self._picker.parent:
+            self._picker.show(self)
+            self.root_window.add_widget(self._picker)
+
+    def language_chosen(self, lang: str | None) -> None:
+        """A language from the picker (None: closed without choosing)."""
+        self._last_activity = time.monotonic()
+        if self._picker is not None and self._picker.parent:
+            self._picker.parent.remove_widget(self._picker)
+        if lang is not None and lang != self.lang:
+            self.switch_language(lang)
+
     def on_scan(self, scan: Scan) -> None:
         self._last_activity = self._last_input = time.monotonic()
         if self.sm.current == "tech_selftest" and self.tech is not None:
@@ -323,7 +346,7 @@ class KioskApp(App):
             return
         if finished:
             self.till = None  # the next customer's card: no need to tap Done first
-        elif current.startswith(("register", "till", "tech", "identify_code")):
+        elif current.startswith(("register", "till", "tech", "identify_code", "keyboard")):
             if self.role == "cashier":
                 self.indicators.error()  # not taken: the cashier hears that it was not
             return  # a card scanned mid-operation must not throw away what was typed
@@ -453,6 +476,51 @@ class KioskApp(App):
         if target is not None:
             target.press(key)
             self.show(current)
+
+    # the on-screen keyboard ------------------------------------------------------------------------
+    def open_keyboard(self, prompt: str, text: str, done: Callable[[str], None], *, start: str | None = None,
+                      max_length: int = 500) -> None:
+        """A full screen of keys for one line of text; `done(text)` gets it, then the screen that asked is back.
+        The alphabets: the customer's language first, then the shop's others, Latin, digits."""
+        self._last_activity = time.monotonic()
+        self._keyboard_return = self.sm.current
+        self.keyboard = KeyboardFlow(prompt, [self.lang, *self.languages], done, text=text, start=start,
+                                     max_length=max_length)
+        self.show("keyboard")
+
+    def keyboard_for(self, field, prompt: str, *, start: str | None = "en") -> None:
+        """A text field tapped (the technician's): the keyboard types into it. A USB keyboard still works,
+        on the keyboard screen's own field."""
+        if self.sm.current == "keyboard":
+            return
+        field.focus = False
+        self.open_keyboard(prompt, field.text, lambda text: setattr(field, "text", text), start=start,
+                           max_length=300)
+
+    def keyboard_event(self, key: Key | str) -> None:
+        self._last_activity = time.monotonic()
+        flow = self.keyboard
+        if flow is None:
+            return
+        if flow.press(Key(key) if isinstance(key, str) else key):
+            self.keyboard = None
+            self.screen("keyboard").wipe()
+            self.show(self._keyboard_return)
+        else:
+            self.show("keyboard")
+
+    def keyboard_typed(self, text: str) -> None:
+        if self.keyboard is not None and text != self.keyboard.text:
+            self._last_activity = time.monotonic()
+            self.keyboard.type_text(text)
+
+    def type_answer(self) -> None:
+        """A text question of the questionnaire: its answer on the keyboard screen."""
+        questions = self.register.questions if self.register is not None else None
+        if questions is None or questions.field is None:
+            return
+        self.open_keyboard(label(questions.field, self.lang), questions.typed, questions.type_text,
+                           max_length=MAX_TEXT)
 
     def register_resend_in(self) -> float:
         return max(0.0, RESEND_SECONDS - (time.monotonic() - self._code_sent_at))
@@ -661,8 +729,10 @@ class KioskApp(App):
 
     def go_home(self) -> None:
         self.register = self.till = self.pin = self.tech = self.pin_change = self.find = self.signin = None
+        self.keyboard = None
         self._last_activity = time.monotonic()
         self._show_countdown(None)
+        self.language_chosen(None)
         self.identify.reset()
         for screen in self.sm.screens:
             screen.wipe()  # typed text lives in text fields too, not only in flows

@@ -11,7 +11,9 @@ from .flows.cancel import CancelFlow, CancelState
 from .flows.code import CodeStep
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyState
+from .flows.keyboard import KeyboardFlow
 from .flows.outcome import Outcome
+from .flows.questionnaire import label
 from .flows.register import RegisterFlow, RegisterState
 from .flows.return_ import ReturnFlow, ReturnState
 from .flows.sale import SaleFlow, SaleState
@@ -22,7 +24,9 @@ from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 
 QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "uk": "Який магазин найближчий?"},
               "type": "choice", "choices": ["Kyiv, Khreshchatyk 1", "Lviv, Rynok 5", "Odesa, Derybasivska 10"]},
-             {"key": "birthday", "label": "Birthday (for a gift)", "type": "date", "required": True}]
+             {"key": "birthday", "label": "Birthday (for a gift)", "type": "date", "required": True},
+             {"key": "name", "label": {"en": "Your name", "uk": "Ваше ім'я", "ru": "Ваше имя", "kk": "Атыңыз",
+                                       "vi": "Tên của bạn"}, "type": "text"}]
 
 HISTORY = [{"kind": "accrual", "amount": 1250, "at": "2026-11-20T10:00:00"},
            {"kind": "redemption", "amount": -5000, "at": "2026-11-18T17:30:00"},
@@ -176,6 +180,29 @@ def _questions(index: int, typed: str = "", error: str | None = None) -> Callabl
     return setup
 
 
+def _keyboard(text: str, *, start: str | None = None, page: int = 0, shift: bool = False) -> Callable:
+    """The on-screen keyboard over a text question: the alphabet of the screen's language first."""
+    def setup(app) -> str:
+        app.role = "entrance"
+        _questions(2)(app)
+        prompt = label(QUESTIONS[2], app.lang)
+        app.keyboard = KeyboardFlow(prompt, [app.lang, *app.languages], app.register.questions.type_text,
+                                    text=text, start=start)
+        app.keyboard.page, app.keyboard.shift = page, shift
+        app._keyboard_return = "register_questions"
+        return "keyboard"
+    return setup
+
+
+def _language_picker(app) -> str:
+    """The language button's picker, over the phone screen."""
+    app.role = "entrance"
+    _register(RegisterState.PHONE, digits="0501234")(app)
+    app.show("register_phone")
+    app.choose_language()
+    return "register_phone"
+
+
 def _tech(screen: str, *, error: str | None = None) -> Callable:
     def setup(app) -> str:
         store = app.backend.store
@@ -309,6 +336,13 @@ def _scenes() -> list[tuple[str, Callable]]:
                                       error="bonuses_already_spent")),
         ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
         ("register-questions-date", _questions(1, "1990-05", "bad_date")),
+        ("register-questions-text", _questions(2)),
+        ("register-questions-text-typed", _questions(2, "Olena")),
+        ("keyboard", _keyboard("Оле", shift=False)),
+        ("keyboard-second-page", _keyboard("", page=1, shift=True)),
+        ("keyboard-vietnamese", _keyboard("Nguyễn Việt", start="vi")),
+        ("keyboard-digits", _keyboard("https://shop.example:8700", start="digits")),
+        ("language-picker", _language_picker),
         ("tech-pin", _tech("tech_pin", error="wrong_pin")),
         ("tech-menu", _tech("tech_menu", error="server_unreachable")),
         ("tech-enrol", _tech("tech_enrol", error="enrolment_token_expired")),

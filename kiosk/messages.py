@@ -105,7 +105,9 @@ MESSAGES = {
     "challenge_not_found": N_("This code request is unknown. Ask for a new code."),
     # the outbox: an operation the server could not take as it is (the technician sees them under "failed")
     "device_mismatch": N_("The operation belongs to another device."),
-    "conflict": N_("Someone changed the same card at the same moment. It will be sent again."),
+    # the outbox sets a conflicted operation aside (mark_results: anything not done is failed), so the text says so
+    "conflict": N_("Someone changed the same card at the same moment. It was set aside; it can be sent again "
+                   "from the list of failed operations."),
     "internal_error": N_("The server could not apply this operation. It was set aside; it can be sent again "
                          "from the list of failed operations."),
     "server_error": N_("The server kept failing on this operation. It was set aside; it can be sent again "

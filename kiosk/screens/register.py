@@ -34,10 +34,6 @@ class RegisterQuestionsScreen(KioskScreen):
     answer = StringProperty("")
     error = StringProperty("")
     required = BooleanProperty(False)
-    free_text = BooleanProperty(False)
-
-    def wipe(self) -> None:
-        self.ids.text_answer.text = ""
 
     def render(self, app) -> None:
         questions = app.register.questions
@@ -47,7 +43,6 @@ class RegisterQuestionsScreen(KioskScreen):
         self.number, self.total = questions.index + 1, len(questions.fields)
         self.question = label(field, app.lang)
         self.kind, self.required = field["type"], bool(field.get("required"))
-        self.free_text = self.kind == "text"
         self.answer = questions.typed
         self.error = message(questions.error)
         choices = self.ids.side

@@ -90,6 +90,7 @@ class TillAmountScreen(KioskScreen):
     side_event = StringProperty("")
     row_text = StringProperty("")  # ... or between them, when the numpad is gone
     row_event = StringProperty("")
+    back_text = StringProperty("")  # "Back" where it steps back, "Cancel receipt" where it drops the sale
     keys = BooleanProperty(True)  # the numpad: gone while a receipt's figures are frozen
     decimal = BooleanProperty(True)
 
@@ -102,6 +103,9 @@ class TillAmountScreen(KioskScreen):
         self.preview_text, self.side_text, self.side_event, self.row_text, self.row_event = "", "", "", "", ""
         self.keys, self.decimal, self.placeholder = True, True, "0"
         self.primary_text, self.primary_event = _("Confirm"), "confirm"
+        # Back on a sale's amount drops the receipt being rung up: the button says so; elsewhere it steps back
+        self.back_text = (_("Cancel receipt") if isinstance(flow, SaleFlow) and flow.state is SaleState.AMOUNT
+                          else _("Back"))
         if isinstance(flow, SaleFlow):
             self._sale(flow)
         elif flow.state.value == "receipt":
@@ -220,17 +224,20 @@ class TillResultScreen(KioskScreen):
     can_go_back = BooleanProperty(False)
     primary_text = StringProperty("")
     primary_event = StringProperty("")
+    danger = BooleanProperty(False)  # the main button does what cannot be undone (cancelling a sale)
 
     def render(self, app) -> None:
         flow = app.till
         self.error, self.can_go_back, self.refused, self.ok, self.body = "", False, False, True, ""
+        self.danger = False
         self.primary_text, self.primary_event = _("Done"), ""
         self.hint = _("Scan the next card to serve the next customer.")
         if isinstance(flow, CancelFlow) and flow.state is CancelState.CONFIRM:
             self.ok, self.hint = False, ""
             self.title = _("Cancel this sale?")
             self.body = sale_line(flow.target)
-            self.primary_text, self.primary_event, self.can_go_back = _("Cancel it"), "confirm", True
+            self.primary_text, self.primary_event, self.can_go_back = _("Cancel the sale"), "confirm", True
+            self.danger = True  # it cannot be undone: it looks unlike every other Confirm
             return
         outcome = getattr(flow, "outcome", None)
         if isinstance(flow, CancelFlow) and flow.state is CancelState.REFUSED or (
