@@ -55,6 +55,7 @@ from .screens.register import (
     RegisterDoneScreen,
     RegisterPhoneScreen,
     RegisterQuestionsScreen,
+    RegisterTermsScreen,
 )
 from .screens.scale import ui_scale
 from .screens.technician import (
@@ -93,7 +94,7 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "tech_selftest": TechSelfTestScreen, "tech_reset": TechResetScreen, "tech_log": TechLogScreen,
     "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen, "find_phone": FindPhoneScreen,
     "find_code": FindCodeScreen, "till_signin": TillSignInScreen, "identify_code": IdentifyCodeScreen,
-    "keyboard": KeyboardScreen,
+    "keyboard": KeyboardScreen, "register_terms": RegisterTermsScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # till events that ask the server: they run off the UI thread behind "please wait"
@@ -428,7 +429,8 @@ class KioskApp(App):
                            notice: str | None = None) -> None:
         self._last_activity = time.monotonic()
         self.register = RegisterFlow(self.backend, card_number=card_number,
-                                     questionnaire=shop_config(self.backend).get("questionnaire"))
+                                     questionnaire=shop_config(self.backend).get("questionnaire"),
+                                     at_till=self.role == "cashier")
         self.register.digits, self.register.error = digits, notice
         self.show("register_phone")
 
@@ -529,7 +531,8 @@ class KioskApp(App):
 
     def register_screen(self) -> str:
         return {RegisterState.PHONE: "register_phone", RegisterState.QUESTIONS: "register_questions",
-                RegisterState.CODE: "register_code", RegisterState.DONE: "register_done"}[self.register.state]
+                RegisterState.CODE: "register_code", RegisterState.DONE: "register_done",
+                RegisterState.TERMS: "register_terms"}[self.register.state]
 
     def question_event(self, name: str, *args) -> None:
         """Questionnaire steps are local; the last one asks the server for the SMS code."""
@@ -709,9 +712,9 @@ class KioskApp(App):
         flow = self.register
         if flow is None:
             return
-        if name in ("toggle_consent", "toggle_marketing"):
+        if name in ("toggle_consent", "toggle_marketing", "read_terms", "accept_terms", "decline_terms"):
             getattr(flow, name)()
-            self.show(self.sm.current)
+            self.show(self.register_screen())
             return
 
         def after(state) -> None:

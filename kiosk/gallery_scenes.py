@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from store_server.demo_terms import DEMO_TERMS
+
 from .backend import CardView
 from .flows.cancel import CancelFlow, CancelState
 from .flows.code import CodeStep
@@ -254,15 +256,17 @@ def _typed(by: str, role: str, keys: str, error: str | None = None) -> Callable:
     return setup
 
 
-def _register(state: RegisterState, **fields) -> Callable:
+def _register(state: RegisterState, *, terms: dict | None = None, **fields) -> Callable:
     def setup(app) -> str:
+        store = app.backend.store
+        store.set_setting("shop_config", {**(store.get_setting("shop_config", {}) or {}), "terms": terms or {}})
         flow = RegisterFlow(app.backend)
         flow.state = state
         for key, value in fields.items():
             setattr(flow, key, value)
         app.register = flow
         return {RegisterState.PHONE: "register_phone", RegisterState.CODE: "register_code",
-                RegisterState.DONE: "register_done"}[state]
+                RegisterState.DONE: "register_done", RegisterState.TERMS: "register_terms"}[state]
     return setup
 
 
@@ -353,10 +357,16 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("tech-new-pin-forced", _new_pin(forced=True, typed="47")),
         ("tech-new-pin-differ", _new_pin(forced=False, error="pins_differ")),
         ("register-phone", _register(RegisterState.PHONE)),
+        ("register-phone-accepted", _register(RegisterState.PHONE, digits="0501234567", consent=True)),
+        # at the till the customer's code is the consent: no toggle for the cashier to tap
+        ("register-phone-till", _register(RegisterState.PHONE, digits="0501234567", at_till=True)),
+        ("register-terms", _register(RegisterState.TERMS, terms=DEMO_TERMS)),
+        ("register-terms-none", _register(RegisterState.TERMS)),
         ("register-phone-error", _register(RegisterState.PHONE, digits="+38050123456789", consent=True,
                                            marketing=True, error="consent_required")),
         ("register-code", _register(RegisterState.CODE, phone="+380501234567", code="1234",
                                     error="too_many_attempts", attempts_left=2)),
+        ("register-code-till", _register(RegisterState.CODE, phone="+380501234567", code="12", at_till=True)),
         ("register-done", _register(RegisterState.DONE, card_number="9000000001")),
         ("register-done-review", _register(RegisterState.DONE, card_number="9000000001", pending_review=True)),
         ("register-done-refused", _register(RegisterState.DONE, card_number="9000000001", error="phone_has_card",

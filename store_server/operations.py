@@ -194,6 +194,10 @@ def apply_register(ctx: OperationContext) -> dict:
     if card["state"] == "issued":
         # A card worth something is not given to whoever knows its number (store_server/takeover.py).
         takeover.check(conn, card, at_till=at_till, code=p.get("activation_code"))
+    if at_till:
+        # At the till the customer accepts the terms by giving the cashier the code the SMS sent them (the
+        # code just consumed): the code step is the consent, whatever the till's payload says.
+        p = {**p, "consent": True}
     if mode == "review" and card["state"] != "active":
         return till_activation.submit(conn, op=ctx.op, device=ctx.device, card=card, phone=phone, payload=p,
                                       questionnaire=ctx.setting("questionnaire"))

@@ -267,9 +267,10 @@ def bind_card(conn: Connection, challenge_id: str, card_number: str) -> None:
 
 def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict | None, device_id: str,
                  phone: str | None, purpose: str, card_number: str | None = None, amount: int | None = None,
-                 lang: str | None = None, shop_code: str | None = None) -> dict:
+                 lang: str | None = None, shop_code: str | None = None, template: str | None = None) -> dict:
     """Creates a challenge and sends its code in the language of the asking device's shop (`shop_code`: its
-    name, languages, country and code limits); the answer never holds the code."""
+    name, languages, country and code limits); the answer never holds the code. `template`: another text than
+    the purpose's own (a registration at the till: tell it to the cashier)."""
     from . import shop
     from .money import format_money_sms
     from .phones import InvalidPhone, mask, normalise
@@ -308,8 +309,8 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     # each purpose says what the code is for: typed on the kiosk's screen, or the amount it lets the till move
     shown = format_money_sms(amount, currency, lang, country) if amount else ""
     with engine.connect() as conn:  # the owner's own text, when the back office has one
-        text = templates.render(templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name, conn=conn, code=code,
-                                amount=shown, shop_code=shop_code)
+        text = templates.render(template or templates.CODE_TEMPLATES.get(purpose, "code"), lang, shop=name,
+                                conn=conn, code=code, amount=shown, shop_code=shop_code)
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
     sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,

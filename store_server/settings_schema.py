@@ -154,6 +154,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("questionnaire", Annotated[list[dict], AfterValidator(_questionnaire)], [],
             "questions at registration: {key, label, type: text|number|date|choice, choices?, required?}",
             "devices", device=True, per_shop=True),
+    # the customer reads them on the kiosk before accepting (one text per language; the kiosk falls back to the
+    # shop's first language that has one)
+    Setting("terms", dict[Language, Annotated[str, Field(min_length=1, max_length=20000)]], {},
+            "the loyalty programme's terms customers read and accept at registration, per language, "
+            "e.g. {\"uk\": \"...\", \"en\": \"...\"}", "devices", device=True, per_shop=True),
     Setting("till_activation", Literal["direct", "review", "off"], "direct",
             "a cashier's activation of a card: at once, after an operator's approval, or refused", "devices",
             per_shop=True),

@@ -86,7 +86,10 @@ def reserve_digital_card(conn: Connection, phone: str) -> str:
 
 
 def seed_demo(conn: Connection, shop_name: str = "Demo Shop", public_url: str | None = None) -> None:
+    from .demo_terms import DEMO_TERMS
+
     put(conn, "public_name", shop_name)
+    put(conn, "terms", DEMO_TERMS)
     if public_url:
         put(conn, "public_url", public_url)
     issue_range(conn, 10001, 10100)

@@ -25,14 +25,18 @@ class RegisterState(Enum):
     PHONE = "phone"
     QUESTIONS = "questions"
     CODE = "code"
+    TERMS = "terms"  # the shop's terms on screen, to read before accepting
     DONE = "done"
     OWN_CARD = "own_card"  # the phone already has an active card: `own_view` is it, no second card is made
 
 
 class RegisterFlow(Settling):
     def __init__(self, backend: Backend, *, card_number: str | None = None,
-                 questionnaire: list[dict] | None = None) -> None:
+                 questionnaire: list[dict] | None = None, at_till: bool = False) -> None:
         self.backend = backend
+        # At the till the customer accepts the terms by telling the cashier the SMS code (its text says so, and
+        # the server records the consent from it): nobody taps "I accept" on the customer's behalf.
+        self.at_till = at_till
         self.questions = Questionnaire(questionnaire)
         self.card_number = card_number
         # The card's page on the server (SMS link), for the done screen's QR; None: the shop has no public_url.
@@ -78,6 +82,15 @@ class RegisterFlow(Settling):
         self.consent = not self.consent
         self.error = None
 
+    def read_terms(self) -> None:
+        self.state, self.error = RegisterState.TERMS, None
+
+    def accept_terms(self) -> None:
+        self.consent, self.state = True, RegisterState.PHONE
+
+    def decline_terms(self) -> None:
+        self.consent, self.state = False, RegisterState.PHONE
+
     def toggle_marketing(self) -> None:
         self.marketing = not self.marketing
 
@@ -86,7 +99,7 @@ class RegisterFlow(Settling):
         if phone is None:
             self.error = "invalid_phone"
             return self.state
-        if not self.consent:
+        if not self.consent and not self.at_till:
             self.error = "consent_required"
             return self.state
         self.phone = phone
@@ -164,7 +177,7 @@ class RegisterFlow(Settling):
         self.card_link = link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
         self.operation_id = self.backend.enqueue(
             "register",
-            {"phone": self.phone, "card_number": self.card_number, "consent": self.consent,
+            {"phone": self.phone, "card_number": self.card_number, "consent": self.consent or self.at_till,
              "marketing": self.marketing, **({"answers": self.questions.answers} if self.questions.answers else {}),
              # the welcome SMS comes in the language the customer chose on the screen, as the code did
              "lang": i18n.language()},
@@ -176,3 +189,13 @@ class RegisterFlow(Settling):
         self.pending_review = refresh_shop_config(self.backend).get("till_activation") == "review"
         self.state = RegisterState.DONE
         return self.state
+
+
+def terms_text(config: dict, lang: str) -> str | None:
+    """The shop's terms (GET /config `terms`, one text per language) in `lang`, else in the first language
+    that has them; None when the shop wrote none."""
+    terms = config.get("terms")
+    if not isinstance(terms, dict):
+        return None
+    texts = {k: v for k, v in terms.items() if isinstance(v, str) and v.strip()}
+    return texts.get(lang) or next(iter(texts.values()), None)

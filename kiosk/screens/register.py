@@ -3,8 +3,9 @@ from __future__ import annotations
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
+from ..flows.cashier import shop_config
 from ..flows.questionnaire import label
-from ..flows.register import CODE_LENGTH
+from ..flows.register import CODE_LENGTH, terms_text
 from ..i18n import _
 from ..messages import attempts_left, message
 from .base import CodeEntryScreen, KioskScreen
@@ -19,11 +20,50 @@ class RegisterPhoneScreen(KioskScreen):
     marketing = BooleanProperty(False)
     error = StringProperty("")
 
+    consent_text = StringProperty("")
+    marketing_text = StringProperty("")
+    at_till = BooleanProperty(False)
+
     def render(self, app) -> None:
         flow = app.register
         self.phone_text = phone_as_typed(flow.digits, app.backend.country)  # grouped while typed
-        self.consent, self.marketing = flow.consent, flow.marketing
+        self.consent, self.marketing, self.at_till = flow.consent, flow.marketing, flow.at_till
+        # the state in words and a box ticked or not, never by colour alone
+        self.consent_text = choice(app, flow.consent, _("Programme terms: accepted"),
+                                   _("Programme terms: not accepted yet. Tap to read them"))
+        self.marketing_text = choice(app, flow.marketing, _("Offers by SMS: yes"), _("Offers by SMS: no (optional)"))
+        # set each time: a toggle flips itself when tapped, and the terms may come back not accepted
+        self.ids.consent.state = "down" if flow.consent else "normal"
+        self.ids.marketing.state = "down" if flow.marketing else "normal"
+        shown, hidden = (self._till_consent, self._consent) if flow.at_till else (self._consent, self._till_consent)
+        if hidden.parent is not None:
+            box = hidden.parent
+            box.remove_widget(hidden)
+            box.add_widget(shown, index=len(box.children))  # first, before the offers toggle
         self.error = message(flow.error)
+
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        # ids are weak: taken out of the layout, they must live on
+        self._consent, self._till_consent = self.ids.consent.__self__, self.ids.till_consent.__self__
+        self._till_consent.parent.remove_widget(self._till_consent)
+
+
+def choice(app, on: bool, yes: str, no: str) -> str:
+    """A toggle's text: a ticked or empty box (in a font that has them), then its state in words."""
+    box = "\u2611" if on else "\u2610"
+    return f"[font={app.symbol_font}]{box}[/font]  {yes if on else no}"
+
+
+class RegisterTermsScreen(KioskScreen):
+    """The shop's terms, scrollable, before the customer accepts them (or does not)."""
+
+    text = StringProperty("")
+
+    def render(self, app) -> None:
+        self.text = terms_text(shop_config(app.backend), app.lang) or _(
+            "The shop has not put its terms on this screen. Ask the staff for them before you accept.")
+        self.ids.scroll.scroll_y = 1  # from the top, for each customer
 
 
 class RegisterQuestionsScreen(KioskScreen):
@@ -61,9 +101,11 @@ class RegisterQuestionsScreen(KioskScreen):
 
 class RegisterCodeScreen(CodeEntryScreen):
     masked_phone = StringProperty("")
+    at_till = BooleanProperty(False)
 
     def render(self, app) -> None:
         flow = app.register
+        self.at_till = flow.at_till
         self.code_text = " ".join(flow.code.ljust(CODE_LENGTH, "•"))
         self.masked_phone = app.mask(flow.phone)
         self.error = " ".join(filter(None, [message(flow.error), attempts_left(flow.attempts_left)]))

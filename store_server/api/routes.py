@@ -242,7 +242,10 @@ def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
     return otp.request_code(engine(request), request.app.state.gateway, secret_key=config.secret_key,
                             server_otp=config.otp, device_id=dev["id"], phone=body.phone, purpose=body.purpose,
                             card_number=body.card_number, amount=body.amount, lang=body.lang,
-                            shop_code=dev.get("shop"))
+                            shop_code=dev.get("shop"),
+                            # joining at the till: the customer tells the cashier, and that is their consent
+                            template="code_register_till" if body.purpose == "register"
+                            and dev.get("role") == "cashier" else None)
 
 
 @router.post("/otp/{challenge_id}/check")

@@ -41,6 +41,15 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "kk": "{shop}: код {code} - киоск экранына енгізіңіз",
         "vi": "{shop}: ma {code} - nhap ma tren man hinh kiosk de dang ky. Hieu luc 5 phut. Khong dua ma cho ai",
     },
+    # at the till: the customer tells the cashier the code, and giving it is accepting the programme's terms
+    # (the server records the consent from it, operations.apply_register)
+    "code_register_till": {
+        "en": "{shop}: code {code} - tell it to the cashier to join; giving it means you accept the terms",
+        "uk": "{shop}: код {code} - скажіть касиру: це згода з умовами",
+        "ru": "{shop}: код {code} скажите кассиру: согласие с условиями",
+        "kk": "{shop}: код {code} кассирге: шарттарға келісемін",
+        "vi": "{shop}: ma {code} - doc cho thu ngan de dang ky; dua ma nghia la ban dong y dieu khoan",
+    },
     "code_identify": {
         "en": "{shop}: code {code} - enter it on the kiosk screen to see your card. Tell it to no one",
         "uk": "{shop}: код {code} - введіть на екрані кіоску",

@@ -81,3 +81,30 @@ def test_a_registration_the_server_refuses_is_shown_refused_and_the_welcome_foll
     assert "10081" in welcome and "STOP" in welcome and "Demo Shop" in welcome
     assert "картасы белсенді" in welcome, welcome  # Kazakh: not the shop's first language
     store.close()
+
+
+def test_the_terms_are_read_then_accepted_and_the_till_needs_no_tap(tmp_path):
+    """At the entrance the consent is accepting the shop's terms on their own screen (declining leaves it off);
+    at the till no consent is tapped for the customer: their code is it (the server records it)."""
+    from kiosk.flows.register import terms_text
+
+    store = LocalStore(tmp_path / "k.db")
+    backend = Backend(store, StoreClient("http://127.0.0.1:9", device_key="k", timeout=1), None)
+    flow = RegisterFlow(backend)
+    for key in "0679998877":
+        flow.press(key)
+    assert flow.submit_phone() is RegisterState.PHONE and flow.error == "consent_required"
+    flow.read_terms()
+    assert flow.state is RegisterState.TERMS
+    flow.decline_terms()
+    assert (flow.state, flow.consent) == (RegisterState.PHONE, False)
+    flow.read_terms()
+    flow.accept_terms()
+    assert (flow.state, flow.consent) == (RegisterState.PHONE, True)
+    till = RegisterFlow(backend, at_till=True)
+    for key in "0679998877":
+        till.press(key)
+    assert till.submit_phone() is RegisterState.PHONE and till.error == "server_unreachable"  # asked for the code
+    config = {"terms": {"uk": "Умови", "en": "Terms", "ru": " "}}
+    assert [terms_text(config, lang) for lang in ("uk", "en", "ru", "kk")] == ["Умови", "Terms", "Умови", "Умови"]
+    assert terms_text({}, "en") is None

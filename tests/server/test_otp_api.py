@@ -281,3 +281,24 @@ def test_transaction_notices_only_when_on_and_not_after_stop(server, till, db, c
     finally:
         with db.begin() as conn:
             shop.put(conn, "transaction_sms", "off")
+
+
+def test_at_the_till_the_customers_code_is_their_consent(server, db, till):
+    """The cashier no longer taps "I accept" for the customer: the SMS asks the customer to tell the code to
+    the cashier as their acceptance of the terms, and the server records the consent from that code. At the
+    entrance the customer's own tap on the screen is the consent: without it, none is recorded."""
+    from store_server.db import customers
+
+    at_till, at_entrance = "+380501112231", "+380501112232"
+    token = till.token(server, "register", at_till, card_number="10011")
+    # (in the shop's first language, Ukrainian: "tell the cashier: it is your consent to the terms")
+    assert "касиру" in server.last_sms(at_till)["text"] and "згода з умовами" in server.last_sms(at_till)["text"]
+    assert till.op("register", token, phone=at_till, card_number="10011", consent=False)["status"] == "applied"
+    kiosk = Device(server, "entrance")
+    token = kiosk.token(server, "register", at_entrance, card_number="10012")
+    assert "касир" not in server.last_sms(at_entrance)["text"]
+    assert kiosk.op("register", token, phone=at_entrance, card_number="10012", consent=False)["status"] == "applied"
+    with db.connect() as conn:
+        consent = dict(conn.execute(select(customers.c.phone, customers.c.consent_at)
+                                    .where(customers.c.phone.in_([at_till, at_entrance]))).all())
+    assert consent[at_till] is not None and consent[at_entrance] is None

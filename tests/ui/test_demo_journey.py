@@ -52,15 +52,15 @@ def test_the_scripted_journey_passes_in_the_language_asked_for(tmp_path, lang):
     proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--lang", lang, "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=JOURNEY_SECONDS, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 13
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 14
 
 
 def test_every_step_of_the_journey_has_a_screenshot(journey):
     names = sorted(p.stem for p in journey.glob("*.png"))
     assert names == ["01-attract", "02-card-balance", "03-not-our-card", "04-register-phone",
-                     "05-register-phone-typed", "06-register-code", "07-register-code-typed",
-                     "08-register-done", "09-synced", "10-home", "11-card-number", "12-card-number-typed",
-                     "13-card-by-number"]
+                     "05-register-terms", "06-register-phone-typed", "07-register-code", "08-register-code-typed",
+                     "09-register-done", "10-synced", "11-home", "12-card-number", "13-card-number-typed",
+                     "14-card-by-number"]
 
 
 def test_attract_screen_shows_the_join_button(journey):
@@ -83,12 +83,12 @@ def test_registration_screen_draws_a_numpad(journey):
 
 def test_typed_phone_differs_from_the_empty_form(journey):
     empty = Image.open(journey / "04-register-phone.png").convert("RGB").crop((20, 74, 410, 134))
-    typed = Image.open(journey / "05-register-phone-typed.png").convert("RGB").crop((20, 74, 410, 134))
+    typed = Image.open(journey / "06-register-phone-typed.png").convert("RGB").crop((20, 74, 410, 134))
     assert list(empty.getdata()) != list(typed.getdata())
 
 
 def test_done_screen_shows_a_qr_code(journey):
-    image = Image.open(journey / "08-register-done.png").convert("L")
+    image = Image.open(journey / "09-register-done.png").convert("L")
     qr = image.crop((496, 110, 756, 370))
     dark = sum(1 for px in qr.getdata() if px < 60)
     light = sum(1 for px in qr.getdata() if px > 200)
