@@ -212,9 +212,10 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-card-not-activated", scan, lambda: current() == "card" and app.identify.card["state"] == "issued"),
         # a step ends where the screen changes: the next one taps once the new screen is laid out
         Step("till-activate", lambda: tap(app, _("Activate this card")), lambda: current() == "register_phone"),
-        Step("till-activate-phone", lambda: (tap_keys(app, phone), tap(app, _("I accept the loyalty programme terms"))),
-             lambda: current() == "register_phone" and app.register.consent),
-        Step("till-activate-code", lambda: tap(app, _("Send me a code")), lambda: current() == "register_code"),
+        # no "I accept" for the cashier to tap: the customer's code is the consent (the server records it)
+        Step("till-activate-phone", lambda: tap_keys(app, phone),
+             lambda: current() == "register_phone" and app.register.at_till and bool(app.register.digits)),
+        Step("till-activate-code", lambda: tap(app, _("Send the code")), lambda: current() == "register_code"),
         Step("till-activate-done", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
              lambda: current() == "register_done"),
         Step("till-activated", lambda: app.backend.sync.kick(), synced, timeout=30),
