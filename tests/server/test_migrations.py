@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, text
 
 from store_server import cards, db, operations, shop
 from store_server.data import migrate
@@ -184,8 +184,9 @@ def test_a_single_shop_at_0006_becomes_the_shop_main_and_keeps_working(database_
         # The demo shop as 0006 knew it (today's seed_demo writes columns later revisions add).
         shop.put(conn, "public_name", "Kavun")
         conn.execute(insert(db.cards), [{"number": "10001", "created_at": NOW}])
-        conn.exec_driver_sql("INSERT INTO rules (name, kind, value, priority, combine, active) "
-                             "VALUES ('10% back', 'percent', 1000, 10, true, true)")
+        # A bound name: psycopg reads a raw '%' in SQL as a placeholder.
+        conn.execute(text("INSERT INTO rules (name, kind, value, priority, combine, active) "
+                          "VALUES (:name, 'percent', 1000, 10, true, true)"), {"name": "10% back"})
         shop.put(conn, "timezone", "Asia/Almaty")
         conn.exec_driver_sql(
             "INSERT INTO devices (id, name, role, key_hash, created_at) VALUES "
