@@ -96,7 +96,8 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
             try:
                 answers[k] = customers.clean_answer(questions[k], v)
             except DomainError as e:
-                problems.append(Problem("bad_answer", "{column}: {detail}", column=k, value=v, detail=e.message))
+                # clean_answer's message already starts with the column ("pet: one of cat, dog is expected").
+                problems.append(Problem("bad_answer", "{detail}", column=k, value=v, detail=e.message))
         flags = {}
         for k in ("consent", "marketing"):
             raw = (row.get(k) or "").strip().lower()
