@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from .. import (
@@ -88,6 +88,17 @@ def _whole_only(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _unix_seconds(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+# An operation's time may also come as whole Unix seconds, said so in the contract: a Pi whose clock fell back
+# to 1970 may send `"at": 0`, and that operation is then refused on its own as time_too_old and flagged for the
+# owner (store_server/device_clock.py) instead of failing its whole batch with a 422. Up to 9999-12-31.
+UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799), BeforeValidator(_whole_only),
+                     AfterValidator(_unix_seconds)]
+
+
 # The bounds inside the Annotated, before the validator: pydantic then writes them into the OpenAPI schema
 # as minimum/maximum (on an optional field written as Field(ge=...) it would write "ge", which no client reads).
 Money = Annotated[int, Field(ge=-MAX_MONEY, le=MAX_MONEY), BeforeValidator(_whole_only)]
@@ -119,7 +130,7 @@ class CheckBody(BaseModel):
 class Operation(BaseModel):
     id: Text = Field(min_length=8, max_length=36)
     type: Text = Field(min_length=1, max_length=32)
-    at: IsoTime
+    at: IsoTime | UnixTime
     device_id: Text | None = None
     cashier: Text | None = Field(default=None, max_length=100)
     payload: dict = Field(default_factory=dict)
