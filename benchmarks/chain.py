@@ -72,14 +72,11 @@ class Connection:
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         data = json.dumps(body).encode() if body is not None else b""
         head = (f"{method} {path} HTTP/1.1\r\nHost: chain\r\nAuthorization: Bearer {key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
         try:
-            self.writer.write(head + data)
-            raw = await self.reader.readuntil(b"\r\n\r\n")
+            raw = await self._send(head + data)
             length = int(raw.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             payload = await self.reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as e:
@@ -92,6 +89,25 @@ class Connection:
         except ValueError:
             parsed = {"text": payload[:200].decode(errors="replace")}
         return int(raw[9:12]), parsed if isinstance(parsed, dict) else {"data": parsed}
+
+    async def _send(self, request: bytes) -> bytes:
+        """Writes the request and reads the answer's head. A kept-alive connection the server closed while the
+        till was idle (uvicorn's keep-alive timeout) is opened again and the request sent once more, as
+        urllib3 does for the kiosk; operations carry their id, so a repeat is a duplicate, not a second sale."""
+        for attempt in (1, 2):
+            reused = self.writer is not None
+            if self.writer is None or self.reader.at_eof():
+                self.close()
+                reused = False
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            try:
+                self.writer.write(request)
+                return await self.reader.readuntil(b"\r\n\r\n")
+            except (ConnectionResetError, asyncio.IncompleteReadError) as e:
+                self.close()
+                if not reused or attempt == 2 or (isinstance(e, asyncio.IncompleteReadError) and e.partial):
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self.writer is not None:
@@ -243,7 +259,7 @@ async def till_day(day: Day, fleet: Fleet, till: dict, port: int, until: float, 
             await cross_shop_return(day, conn, till, rng)
         else:
             await receipt(day, conn, till, rng)
-        await asyncio.sleep(rng.expovariate(1 / pause))
+        await asyncio.sleep(min(rng.expovariate(1 / pause), max(0.0, until - time.perf_counter())))
     conn.close()
 
 
