@@ -11,7 +11,7 @@ database; each device talks to one of them over its own keep-alive connection.
 
 The day: every device serves a customer every --pause seconds on average (exponential gaps): it looks the
 card up, then posts the receipt; every third receipt pays part of it with the bonuses the look-up showed.
-Every tenth customer returns an earlier receipt of ANOTHER shop instead, whole; every twentieth asks for an
+One customer in ten returns an earlier receipt of ANOTHER shop instead, whole; one in twenty asks for an
 SMS code and types it in (the console SMS gateway's file is the phone, as in the tests). The client keeps,
 per card, the accruals, bonus payments, bonuses given back and taken back that the server's answers
 reported, and after the day compares them with the ledger's sum per card.
@@ -249,13 +249,13 @@ async def code_check(day: Day, conn: Connection, till: dict, fleet: Fleet) -> No
 
 
 async def till_day(day: Day, fleet: Fleet, till: dict, port: int, until: float, pause: float, seed: int) -> None:
-    rng, conn, n = random.Random(seed), Connection(port), 0
+    rng, conn = random.Random(seed), Connection(port)
     await asyncio.sleep(rng.uniform(0, pause))  # tills open through the first gap, not all at once
     while time.perf_counter() < until:
-        n += 1
-        if n % 20 == 0:
+        draw = rng.random()  # by chance, not by count: a short day still has every kind
+        if draw < 0.05:
             await code_check(day, conn, till, fleet)
-        elif n % 10 == 0:
+        elif draw < 0.15:
             await cross_shop_return(day, conn, till, rng)
         else:
             await receipt(day, conn, till, rng)
@@ -359,7 +359,7 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=200)
     parser.add_argument("--devices", type=int, default=5, help="cashier tills per shop")
     parser.add_argument("--processes", type=int, default=2, help="store-server serve processes")
-    parser.add_argument("--pause", type=float, default=10, help="mean seconds between a till's customers")
+    parser.add_argument("--pause", type=float, default=30, help="mean seconds between a till's customers")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--anchor-clients", type=int, default=50)
     parser.add_argument("--anchor-seconds", type=float, default=5)
