@@ -66,7 +66,8 @@ def cmd_devices_move(args):
     from . import devices
 
     return _run(args, lambda conn: (devices.move(conn, args.device_id, args.shop),
-                                    print(f"device {args.device_id} now in shop {args.shop}")))
+                                    print(f"device {args.device_id} now in shop {args.shop} "
+                                          "(running servers see it within device_auth_cache_seconds)")))
 
 
 def cmd_shop_settings(args):
