@@ -58,16 +58,20 @@ class DemoStore:
                   "--badge", DEMO_BADGE, stdin=DEMO_PIN + "\n")
         self.proc = subprocess.Popen([sys.executable, "-m", "store_server.cli", "--config",
                                       str(self.data_dir / "server.toml"), "serve"])
-        deadline = time.monotonic() + 30
+        # A loaded machine may take a while to start the server: wait for /healthz with a generous deadline, and
+        # stop the server when giving up, so that no orphan keeps the caller's pipes open.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit("the demo store server did not start; see the messages above")
             try:
-                requests.get(self.url + "/api/v1/openapi.json", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise SystemExit("the demo store server did not answer within 30 s")
+                if requests.get(self.url + "/healthz", timeout=5).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit("the demo store server did not answer within 90 s")
 
     def enrolment_token(self, role: str) -> str:
         out = self._cli("--config", str(self.data_dir / "server.toml"), "enrolment-token", "--role", role)
@@ -86,7 +90,11 @@ class DemoStore:
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str = "en",
