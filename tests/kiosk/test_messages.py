@@ -32,7 +32,14 @@ SERVER_ONLY = {"bad_card_type", "bad_range", "bad_state", "number_taken", "card_
                # the store-server cashiers CLI, and the back office's own accounts (web pages, not devices)
                "badge_taken", "pin_taken", "cashier_not_found", "password_too_short", "password_too_long",
                "bad_name", "account_exists", "too_many_logins", "account_locked", "bad_login", "bad_password",
-               "account_not_found"}
+               "account_not_found",
+               # the back office and CLI editors of rules, tiers, card types and ranges, shops and their settings,
+               # operator accounts; devices move; an opening balance (admin role only); a bad database URL at start
+               "owner_sees_all", "range_empty", "bad_percent", "bad_rule_dates", "bad_rule_value", "bad_priority",
+               "tier_not_found", "bad_card_type_name", "range_not_found", "bad_database", "unknown_device",
+               "card_has_history", "bad_rule_name", "bad_rule_window", "rule_not_found", "rule_deleted",
+               "unknown_shop", "not_per_shop", "bad_shop_code", "bad_shop_name", "bad_language", "shop_exists",
+               "shop_ambiguous", "bad_setting", "bad_tier_name"}
 KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing",
               "already_have_card", "no_card_yet"}
 
