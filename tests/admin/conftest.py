@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from store_server import binding, clock
-from store_server.db import cards, customers, make_engine
+from store_server.db import cards, customers, make_engine, write_transaction
 from tests.support.server import init_demo_server
 
 OWNER, OPERATOR, PASSWORD = "olga", "petro", "correct horse battery"
@@ -43,7 +43,11 @@ def db(server):
 def seed_customer(db, number: str, phone: str, name: str) -> int:
     from sqlalchemy import select, update
 
-    with db.begin() as conn:
+    # The server writes to this file too (sessions, devices, operations). A deferred BEGIN that reads the card
+    # and then writes fails AT ONCE with "database is locked" when the server committed in between (SQLite
+    # cannot upgrade a stale WAL snapshot; the busy timeout does not apply). BEGIN IMMEDIATE, as the server
+    # itself writes, waits for the lock instead.
+    with write_transaction(db) as conn:
         card = conn.execute(select(cards).where(cards.c.number == number)).mappings().one()
         customer_id = binding.bind(conn, dict(card), phone, {"consent": True, "marketing": True}, at=clock.now(),
                                    questionnaire=[])
