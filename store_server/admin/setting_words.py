@@ -14,6 +14,8 @@ DESCRIPTIONS = {
     'timezone': N_("the shop's time zone: rule windows and dates are read in it"),
     'currency': N_('ISO 4217 code money is shown in (none: the legal tender of the country)'),
     'public_url': N_("the address customers' phones reach the server at; set, SMS and the kiosk carry card page links"),
+    'terms': N_("the loyalty programme's terms customers read and accept at registration, per language, "
+                'e.g. {"uk": "...", "en": "..."}'),
     'questionnaire': N_('questions at registration: {key, label, type: text|number|date|choice, choices?, required?}'),
     'till_activation': N_("a cashier's activation of a card: at once, after an operator's approval, or refused"),
     'code_required': N_("which operations need the customer's SMS code"),

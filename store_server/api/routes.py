@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -78,7 +78,18 @@ def _iso_only(value: object) -> object:
     return value
 
 
-IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+def _convertible(value: datetime) -> datetime:
+    # 0001-01-01T01:00+04:03 is a valid ISO time whose UTC (or a shop's zone) lies before year 1: refused here
+    # with a clear reason rather than overflowing later in a zone conversion (a 500 schemathesis found).
+    try:
+        value.astimezone(UTC) if value.tzinfo else value
+        value - timedelta(days=1), value + timedelta(days=1)
+    except OverflowError:
+        raise ValueError("must be a date and time between the years 1 and 9999") from None
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_convertible)]
 
 
 def _whole_only(value: object) -> object:
