@@ -23,8 +23,13 @@ def _engine(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace, action) -> int:
+    from .db import write_transaction
+
     try:
-        with _engine(args).begin() as conn:
+        # A command reads and then writes while the server may be writing: BEGIN IMMEDIATE waits for SQLite's
+        # write lock, where a plain (deferred) transaction fails at once with "database is locked" when the
+        # server commits between this command's read and its write.
+        with write_transaction(_engine(args)) as conn:
             action(conn)
     except DomainError as e:
         print(f"store-server: {e.message} ({e.code})", file=sys.stderr)

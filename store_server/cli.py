@@ -31,7 +31,7 @@ def _config_flag(config_path: Path) -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from . import settings_schema, shop, shops
     from .data.migrate import upgrade
-    from .db import make_engine
+    from .db import make_engine, write_transaction
     from .errors import DomainError
 
     data_dir = Path(args.data_dir).resolve()
@@ -67,7 +67,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     engine = make_engine(config.database_url)
     before, after = upgrade(engine)  # a new database gets today's schema; an older one is brought up to date
     _tighten_sqlite_files(config.database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         for key, value in checked.items():
             shop.set_setting(conn, key, value)
         if args.demo:
@@ -188,11 +188,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     from urllib.parse import urlencode
 
     from . import devices
-    from .db import make_engine
+    from .db import make_engine, write_transaction
     from .errors import DomainError
 
     config = ServerConfig.load(args.config)
-    with make_engine(config.database_url).begin() as conn:
+    with write_transaction(make_engine(config.database_url)) as conn:
         try:
             token = devices.create_enrolment_token(conn, role=args.role, ttl=timedelta(hours=args.hours),
                                                    shop=args.shop)
@@ -212,8 +212,7 @@ def cmd_sms_status(args: argparse.Namespace) -> int:
     from .sms import delivery
 
     config = ServerConfig.load(args.config)
-    with make_engine(config.database_url).begin() as conn:
-        changed = delivery.poll(conn, gateway_for(config), limit=args.limit)
+    changed = delivery.poll(make_engine(config.database_url), gateway_for(config), limit=args.limit)
     print(f"delivery status updated for {changed} message(s)")
     return 0
 

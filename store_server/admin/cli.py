@@ -6,6 +6,7 @@ import argparse
 import getpass
 import sys
 
+from ..db import write_transaction
 from ..errors import DomainError
 
 
@@ -28,7 +29,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if password is None:
         return 1
     try:
-        with _engine(args).begin() as conn:
+        with write_transaction(_engine(args)) as conn:
             accounts.create(conn, args.name, args.role, password)
             if args.shop:
                 accounts.set_shops(conn, args.name, args.shop)
@@ -70,7 +71,7 @@ def cmd_password(args: argparse.Namespace) -> int:
     if password is None:
         return 1
     try:
-        with _engine(args).begin() as conn:
+        with write_transaction(_engine(args)) as conn:
             account_id = conn.execute(select(admin_accounts.c.id).where(admin_accounts.c.name == args.name)).scalar()
             if account_id is None:
                 raise DomainError("account_not_found", f"no account {args.name!r}")
@@ -88,7 +89,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     from . import accounts, audit
 
     try:
-        with _engine(args).begin() as conn:
+        with write_transaction(_engine(args)) as conn:
             accounts.unlock(conn, args.name)
             audit.record(conn, account="(shell)", action="account_unlocked", target=args.name)
     except DomainError as e:
@@ -107,7 +108,7 @@ def cmd_shops(args: argparse.Namespace) -> int:
         print("store-server: name the shops (admin shops NAME KYIV1 KYIV2) or --all", file=sys.stderr)
         return 2
     try:
-        with _engine(args).begin() as conn:
+        with write_transaction(_engine(args)) as conn:
             accounts.set_shops(conn, args.name, codes)
             audit.record(conn, account="(shell)", action="account_shops_set", target=args.name,
                          details={"shops": codes})

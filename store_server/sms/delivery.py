@@ -7,10 +7,10 @@ never overwrites "delivered" or "failed": providers do not promise to report in 
 from __future__ import annotations
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from .. import clock
-from ..db import sms_log, sms_status_events
+from ..db import sms_log, sms_status_events, write_transaction
 from .base import GatewayError
 from .smsc import STATUS as SMSC_STATUS
 from .twilio import STATUS as TWILIO_STATUS
@@ -72,11 +72,14 @@ def parse_report(provider: str, fields: dict) -> tuple[str, str, str]:
     return need("gateway") if fields.get("gateway") else "generic_http", need("message_id", "id"), raw
 
 
-def poll(conn: Connection, gateway, *, limit: int = 100) -> int:
-    """Asks gateways that can tell (StatusQuery) about messages not yet final; returns how many changed."""
-    rows = conn.execute(select(sms_log.c.gateway, sms_log.c.gateway_message_id, sms_log.c.phone, sms_log.c.status)
-                        .where(sms_log.c.status.in_(("queued", "sent")), sms_log.c.gateway_message_id.is_not(None))
-                        .order_by(sms_log.c.sent_at).limit(limit)).all()
+def poll(engine: Engine, gateway, *, limit: int = 100) -> int:
+    """Asks gateways that can tell (StatusQuery) about messages not yet final; returns how many changed.
+    No transaction is held while a provider answers: a slow provider must not hold SQLite's write lock."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(sms_log.c.gateway, sms_log.c.gateway_message_id, sms_log.c.phone,
+                                   sms_log.c.status)
+                            .where(sms_log.c.status.in_(("queued", "sent")), sms_log.c.gateway_message_id.is_not(None))
+                            .order_by(sms_log.c.sent_at).limit(limit)).all()
     changed = 0
     for row in rows:
         try:
@@ -89,6 +92,8 @@ def poll(conn: Connection, gateway, *, limit: int = 100) -> int:
             status = member.status(row.gateway_message_id, row.phone)
         except GatewayError:
             continue
-        if record_status(conn, gateway=row.gateway, message_id=row.gateway_message_id, status=status) != row.status:
+        with write_transaction(engine) as conn:
+            now_shown = record_status(conn, gateway=row.gateway, message_id=row.gateway_message_id, status=status)
+        if now_shown != row.status:
             changed += 1
     return changed

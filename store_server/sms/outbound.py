@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from .. import clock
-from ..db import sms_log
+from ..db import sms_log, write_transaction
 from ..metrics import count_sms
 from ..money import format_money_sms, format_plain
 from ..phones import mask
@@ -54,7 +54,9 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
     if purpose == "welcome" and "link" not in values:
         from ..digital_card import card_link
 
-        with engine.begin() as conn:  # begin: the shop's first link creates its secret
+        # A write transaction from the start: the shop's first link creates its secret, and a deferred one would
+        # fail with "database is locked" on SQLite when another writer commits between the read and the insert.
+        with write_transaction(engine) as conn:
             values["link"] = card_link(conn, str(values["card"]))
     with engine.connect() as conn:
         text = templates.render(purpose, lang, shop=shop_name, conn=conn, shop_code=shop_code, **values)

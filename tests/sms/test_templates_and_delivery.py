@@ -188,14 +188,12 @@ def test_bad_reports_are_refused(provider, fields):
 def test_poll_asks_the_gateway_that_sent_it(engine, provider):
     twilio = TwilioGateway("AC1", "tok", from_number="+15005550006", base_url=provider.url, timeout=2)
     provider.reply(200, {"sid": "SM1", "status": "delivered"})
-    with engine.begin() as conn:
-        # the smsc message is not Twilio's: it is skipped, not asked of the wrong provider
-        assert delivery.poll(conn, FailoverGateway([twilio])) == 1
+    # the smsc message is not Twilio's: it is skipped, not asked of the wrong provider
+    assert delivery.poll(engine, FailoverGateway([twilio])) == 1
     assert [r.path for r in provider.requests] == ["/2010-04-01/Accounts/AC1/Messages/SM1.json"]
     assert status_of(engine, "SM1")[0] == "delivered" and status_of(engine, "77")[0] == "queued"
     provider.reply(500, {"message": "down"})
-    with engine.begin() as conn:
-        assert delivery.poll(conn, twilio) == 0  # a provider error leaves the status as it was
+    assert delivery.poll(engine, twilio) == 0  # a provider error leaves the status as it was
 
 
 def test_cli_sms_status_polls_the_configured_provider(tmp_path, engine, provider):
