@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import clock, ledger, takeover
@@ -37,9 +37,13 @@ def resolve(conn: Connection, number: str) -> str | None:
 # Everything a card look-up shows besides the ledger, in one statement: the card, its phone, a till's
 # activation under review (at most one per card, uq_till_activations_pending_card) and what activating an
 # issued card would take (takeover.needs: an unused printed code, or history -> the till).
+# 'pending' is written into the SQL, not bound: a bound value in a partial index's condition makes SQLite
+# prepare the statement again on every run (70 us instead of 12 us per look-up) and keeps PostgreSQL's
+# generic plan of a prepared statement off that index.
+_PENDING = literal_column("'pending'")
 _VIEW = (select(cards, customers.c.phone,
                 select(till_activations.c.at).where(till_activations.c.card_number == cards.c.number,
-                                                    till_activations.c.state == "pending")
+                                                    till_activations.c.state == _PENDING)
                 .scalar_subquery().label("pending_at"),
                 exists().where(activation_codes.c.card_number == cards.c.number,
                                activation_codes.c.used_at.is_(None)).label("code_unused"),
