@@ -58,10 +58,9 @@ _HOT_CARD = HotRead(_CARD_VIEW)
 _HOT_RECENT = HotRead(ledger.RECENT_WITH_BALANCE)
 
 
-def lookup(engine: Engine, number: str) -> dict:
-    """get_card for the device API: the same view from the same two statements, on the DBAPI connection.
-
-    A number that is not a card's own (an extra number, a phone's card QR) takes get_card's path."""
+def lookup_own(engine: Engine, number: str) -> dict | None:
+    """get_card for a card's own number: the same view from the same two statements, on the DBAPI connection.
+    None when `number` is not a card's own number (an extra number, a phone's card QR, an unknown card)."""
     def read(raw) -> dict | None:
         found = _HOT_CARD.rows(raw, engine.dialect, {"number": number})
         if not found:
@@ -69,7 +68,12 @@ def lookup(engine: Engine, number: str) -> dict:
         recent = _HOT_RECENT.rows(raw, engine.dialect, {"card": number, "limit": 5})
         return _view(found[0], recent, (int(recent[0]["balance"]) if recent else 0), HotRead.when)
 
-    card = HotRead.on_pooled(engine, read)
+    return HotRead.on_pooled(engine, read)
+
+
+def lookup(engine: Engine, number: str) -> dict:
+    """get_card for the device API: lookup_own, and get_card's path for any other number."""
+    card = lookup_own(engine, number)
     if card is not None:
         return card
     from . import digital_card  # imports this module

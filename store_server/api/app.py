@@ -150,10 +150,8 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
 
     @app.exception_handler(PoolTimeout)
     async def _no_connection(_request: Request, _exc: PoolTimeout) -> JSONResponse:
-        # Every connection of [database] pool_size + max_overflow busy for pool_timeout_seconds: an
-        # overload, not a fault; the device retries (the kiosk's outbox, the till's look-up).
-        return JSONResponse(status_code=503, headers={"retry-after": "2"},
-                            content={"error": "server_busy", "message": "the server is busy; try again shortly"})
+        # Every connection of [database] pool_size + max_overflow busy for pool_timeout_seconds.
+        return JSONResponse(status_code=503, headers={"retry-after": "2"}, content=limits.SERVER_BUSY)
 
     @app.exception_handler(DBAPIError)
     async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
@@ -177,6 +175,9 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
 
     openapi.install(app)  # every refusal declared in /api/v1/openapi.json, in the one Error shape
     observe.install(app)  # /healthz, /metrics and the request counters
+    from .fast_path import CardLookups
+
+    app.add_middleware(CardLookups, state=app.state)  # outermost: the hottest call skips the stack below
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API
     from ..admin.routes import mount as mount_back_office

@@ -163,6 +163,22 @@ class BodyTooSlow(HTTPException):
 
 ANONYMOUS_PATHS = ("/api/v1/devices/enrol", "/api/v1/sms/")
 
+# The answer of a server whose every database connection stays busy for pool_timeout_seconds: an overload,
+# not a fault; the device retries (the kiosk's outbox, the till's look-up).
+SERVER_BUSY = {"error": "server_busy", "message": "the server is busy; try again shortly"}
+
+
+def head_problem(scope, limits: Limits) -> tuple[int, str, str] | None:
+    """(status, code, message) refusing a request by its line and headers alone, or None."""
+    raw_path, query = scope.get("raw_path") or b"", scope.get("query_string") or b""
+    head = len(raw_path) + len(query) + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+    if head > limits.max_header_bytes:  # a head that arrived whole; GuardedProtocol stops endless ones
+        return 431, "headers_too_large", f"request line and headers over {limits.max_header_bytes} bytes"
+    if b"%00" in raw_path or b"%00" in query:
+        # A NUL in a card number or receipt would reach PostgreSQL, which refuses it inside the query.
+        return 400, "bad_request", "the address contains a NUL character"
+    return None
+
 
 class RequestLimits:
     """ASGI middleware: body size and arrival time, and the enrolment rate per address."""
@@ -185,15 +201,9 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + sum(
-            len(k) + len(v) + 4 for k, v in scope["headers"])
-        if head > self.limits.max_header_bytes:  # a head that arrived whole; GuardedProtocol stops endless ones
-            await self._refuse(send, 431, "headers_too_large",
-                               f"request line and headers over {self.limits.max_header_bytes} bytes")
-            return
-        if b"%00" in (scope.get("raw_path") or b"") or b"%00" in (scope.get("query_string") or b""):
-            # A NUL in a card number or receipt would reach PostgreSQL, which refuses it inside the query.
-            await self._refuse(send, 400, "bad_request", "the address contains a NUL character")
+        problem = head_problem(scope, self.limits)
+        if problem is not None:
+            await self._refuse(send, *problem)
             return
         cap = (self.limits.max_anonymous_body_bytes if path.startswith(ANONYMOUS_PATHS)
                else self.limits.max_body_bytes)

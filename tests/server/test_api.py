@@ -71,16 +71,20 @@ def test_revoked_device_is_refused_within_the_key_cache_time_on_every_process(tm
         assert dev["device_id"] in listing and "door" in listing
         server.cli("devices", "revoke", dev["device_id"])
         revoked_at = time.monotonic()
-        refused_from = None
+        # New connections land on either worker, as the kernel likes: one worker may refuse while the other
+        # still trusts its cached key, so what counts is when the last call got in, and that none did after.
+        last_let_in, refused = None, 0
         while time.monotonic() - revoked_at < 12:
-            answers = [call(server, "GET", "/config", dev["device_key"]) for _ in range(6)]  # new connections
-            if all(r.status_code == 401 for r in answers):
-                refused_from = refused_from or time.monotonic() - revoked_at
-                assert all(r.json()["error"] == "device_revoked" for r in answers)
-            else:
-                assert refused_from is None, "a revoked device was let in again"
+            for answer in [call(server, "GET", "/config", dev["device_key"]) for _ in range(6)]:
+                if answer.status_code == 401:
+                    assert answer.json()["error"] == "device_revoked"
+                    refused += 1
+                else:
+                    assert answer.status_code == 200, answer.text
+                    last_let_in = time.monotonic() - revoked_at
             time.sleep(0.2)
-        assert refused_from is not None and refused_from <= 5 + 1.5, refused_from
+        assert last_let_in is None or last_let_in <= 5 + 1.5, last_let_in
+        assert refused >= 60  # ~5 s of calls after the cache time: both workers asked many times
         assert "revoked" in server.cli("devices", "list")
     finally:
         server.stop()

@@ -1,0 +1,98 @@
+"""The card look-up's short way through the server: a plain ASGI layer in front of FastAPI's stack.
+
+`GET /api/v1/cards/{number}` is the device API's hottest call (every scan at the entrance and the till). Through
+FastAPI's routing, dependency solving, exception and limit middlewares it cost about four times its database
+reads. `CardLookups` answers the ordinary case itself, with the route's own parts: the device from this
+process's key cache (devices.KeyCache), the same per-device look-up limit (app.state.card_lookups),
+cards.lookup_own's two statements, the same JSON body, the same request counters and latency histogram.
+
+Everything else goes on to FastAPI unchanged, where routes.get_card is the one full answer: a device key not
+in the cache (first call, unknown, revoked), a device over its limit, a number that is not a card's own (an
+extra number, a phone's card QR, an unknown card), anything odd about the request's head, a database error.
+So errors, their journal lines and the OpenAPI contract (the route stays declared there) have one source, and
+revocation is honoured within device_auth_cache_seconds as before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
+
+from .. import cards
+from ..metrics import LATENCY, REQUESTS
+from ..security import hash_secret
+from .limits import SERVER_BUSY, head_problem
+
+PREFIX = "/api/v1/cards/"
+ROUTE = "/cards/{number}"  # the label Measure gives the route in /metrics (its template inside the router)
+
+
+def _json(content: dict) -> bytes:
+    # What starlette's JSONResponse writes, byte for byte.
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+class CardLookups:
+    def __init__(self, app, state) -> None:
+        self.app, self.state = app, state
+        self._on_loop = state.engine.dialect.name == "sqlite"  # see routes.off_the_loop
+        self._counters: dict[int, object] = {}
+        self._latency = LATENCY.labels(ROUTE)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(PREFIX)
+                and await self._answer(scope, send)):
+            return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope, send) -> bool:
+        """Answers the look-up and returns True, or returns False having sent nothing."""
+        started = time.perf_counter()
+        number = scope["path"][len(PREFIX):]
+        if not number or "/" in number or scope.get("root_path") or head_problem(scope, self.state.limits):
+            return False
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and key is None:
+                key = value
+            elif name in (b"content-length", b"transfer-encoding"):
+                return False  # a GET with a body: RequestLimits judges it
+        if key is None or key[:7].lower() != b"bearer ":
+            return False
+        device = self.state.device_keys.get(hash_secret(key[7:].decode("latin-1")))
+        if device is None:
+            return False
+        lookups = self.state.card_lookups
+        if lookups.wait(device["id"]) is not None:
+            return False  # the route refuses it, with its journal line
+        engine = self.state.engine
+        try:
+            card = (cards.lookup_own(engine, number) if self._on_loop
+                    else await run_in_threadpool(cards.lookup_own, engine, number))
+        except PoolTimeout:
+            # Waiting once more on the way through FastAPI would only make the overload worse.
+            await self._send(send, 503, _json(SERVER_BUSY), started, [(b"retry-after", b"2")])
+            return True
+        except Exception:  # noqa: BLE001 - the route meets it again and answers as the contract says
+            return False
+        if card is None:
+            return False
+        lookups.add(device["id"])
+        if device.get("role") != "cashier":
+            card["history"] = []  # as routes.get_card: the unattended entrance shows no purchases
+        await self._send(send, 200, _json(card), started)
+        return True
+
+    async def _send(self, send, status: int, body: bytes, started: float, extra: list | None = None) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode()),
+                                (b"content-type", b"application/json"), *(extra or [])]})
+        await send({"type": "http.response.body", "body": body})
+        counter = self._counters.get(status)
+        if counter is None:
+            counter = self._counters[status] = REQUESTS.labels(ROUTE, "GET", str(status))
+        counter.inc()
+        self._latency.observe(time.perf_counter() - started)

@@ -1,0 +1,109 @@
+"""The card look-up's short way (store_server/api/fast_path.py) against a real server on each backend: a device
+whose key the process has checked gets byte for byte what the FastAPI route answers, and everything the short
+way does not handle (a first call, an extra number, a limit, a revocation, odd requests) still gets the
+route's answer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.server.conftest import BACKENDS, demo_server_on
+from tests.server.test_observe import metric
+from tests.support.times import iso_ago
+
+API = "/api/v1"
+LIMIT = 12  # card look-ups per device per minute on this server
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory):
+    server = demo_server_on(request.param, tmp_path_factory.mktemp("server"), request)
+    text = server.config_path.read_text(encoding="utf-8")
+    server.config_path.write_text(f"device_auth_cache_seconds = 1\n{text}\n[limits]\ncard_lookups_per_minute = "
+                                  f"{LIMIT}\n", encoding="utf-8")
+    server.start()
+    key = server.enrol("cashier", name="seller")["device_key"]
+    sales = [{"id": str(uuid.uuid4()), "type": "sale", "at": iso_ago(minutes=30 - i),
+              "payload": {"card_number": "10020", "amount": 10_000 + i}} for i in range(3)]
+    r = get(server, "POST", "/operations:batch", key, json={"operations": sales})
+    assert all(res["status"] == "applied" for res in r.json()["results"]), r.text
+    server.cli("cards", "add-number", "10020", "FOB-20")
+    yield server
+    server.stop()
+
+
+def get(server, method, path, key=None, **kw) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return requests.request(method, f"{server.url}{API}{path}", headers=headers, timeout=10, **kw)
+
+
+def answer(r: requests.Response) -> tuple:
+    return r.status_code, r.headers["content-type"], r.headers["content-length"], r.content
+
+
+def test_a_checked_device_gets_what_the_route_answers(server):
+    for role in ("cashier", "entrance"):
+        key = server.enrol(role)["device_key"]
+        before = metric(requests.get(f"{server.url}/metrics", timeout=10).text, "store_http_requests_total",
+                        route="/cards/{number}", method="GET", status="200")
+        first = get(server, "GET", "/cards/10020", key)  # the key is not cached yet: through the route
+        again = [get(server, "GET", "/cards/10020", key) for _ in range(3)]  # the short way
+        by_fob = get(server, "GET", "/cards/FOB-20", key)  # an extra number: the route's path always
+        assert first.status_code == 200, first.text
+        assert all(answer(r) == answer(first) for r in again), (first.content, again[0].content)
+        assert answer(by_fob) == answer(first)
+        history = first.json()["history"]
+        assert len(history) == 3 if role == "cashier" else history == []  # the entrance shows no purchases
+        after = metric(requests.get(f"{server.url}/metrics", timeout=10).text, "store_http_requests_total",
+                       route="/cards/{number}", method="GET", status="200")
+        assert after - before == 5  # counted under the route's template whichever way they went
+
+
+def test_what_the_short_way_leaves_to_the_routes(server):
+    key = server.enrol("cashier")["device_key"]
+    assert get(server, "GET", "/cards/10020", key).status_code == 200  # the key is cached from here on
+    assert get(server, "GET", "/cards/10020?extra=1", key).json()["number"] == "10020"
+    sales = get(server, "GET", "/cards/10020/sales", key)
+    assert sales.status_code == 200 and len(sales.json()["sales"]) == 3
+    unknown = get(server, "GET", "/cards/99999999", key)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "card_not_found"
+    nul = get(server, "GET", "/cards/100%0020", key)
+    assert nul.status_code == 400 and nul.json()["error"] == "bad_request"
+    assert get(server, "GET", "/cards/10020").json()["error"] == "no_device_key"
+    assert get(server, "GET", "/cards/10020", "not-a-key").json()["error"] == "device_key_invalid"
+    posted = get(server, "POST", "/cards/10020", key)
+    assert posted.status_code == 405 and posted.json()["error"] == "method_not_allowed"
+
+
+def test_the_look_up_limit_holds_on_the_short_way(server):
+    key = server.enrol("cashier", name="walker")["device_key"]
+    answers = [get(server, "GET", f"/cards/{10001 + i}", key) for i in range(LIMIT + 3)]
+    assert [r.status_code for r in answers[:LIMIT]] == [200] * LIMIT
+    refused = answers[LIMIT:]
+    assert all(r.status_code == 429 and r.json()["error"] == "too_many_lookups" for r in refused)
+    assert refused[0].json()["retry_after"] >= 1
+    deadline = time.monotonic() + 10
+    while "too_many_lookups" not in server.stderr_text(100_000) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "refused GET /api/v1/cards/" in server.stderr_text(100_000)
+
+
+def test_a_revoked_device_is_refused_on_the_short_way_within_the_cache_time(server):
+    dev = server.enrol("entrance", name="door")
+    assert [get(server, "GET", "/cards/10020", dev["device_key"]).status_code for _ in range(3)] == [200] * 3
+    server.cli("devices", "revoke", dev["device_id"])
+    revoked_at, last_let_in, refused = time.monotonic(), None, 0
+    while time.monotonic() - revoked_at < 4:
+        r = get(server, "GET", "/cards/10020", dev["device_key"])
+        if r.status_code == 200:
+            last_let_in = time.monotonic() - revoked_at
+        else:
+            assert r.status_code == 401 and r.json()["error"] == "device_revoked", r.text
+            refused += 1
+        time.sleep(0.05)
+    assert last_let_in is None or last_let_in <= 1 + 1.0, last_let_in
+    assert refused > 10
