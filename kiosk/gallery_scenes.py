@@ -26,7 +26,7 @@ from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 
 QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "uk": "Який магазин найближчий?"},
               "type": "choice", "choices": ["Kyiv, Khreshchatyk 1", "Lviv, Rynok 5", "Odesa, Derybasivska 10"]},
-             {"key": "birthday", "label": "Birthday (for a gift)", "type": "date", "required": True},
+             {"key": "birthday", "label": "Birthday (for a gift)", "type": "date", "required": True, "min_age": 16},
              {"key": "name", "label": {"en": "Your name", "uk": "Ваше ім'я", "ru": "Ваше имя", "kk": "Атыңыз",
                                        "vi": "Tên của bạn"}, "type": "text"}]
 
@@ -178,6 +178,22 @@ def _questions(index: int, typed: str = "", error: str | None = None) -> Callabl
         flow.state, flow.phone = RegisterState.QUESTIONS, "+380501234567"
         flow.questions.index, flow.questions.typed, flow.questions.error = index, typed, error
         app.register = flow
+        return "register_questions"
+    return setup
+
+
+def _birthday(day: str = "", month: int | None = None, year: str = "", part: str | None = None) -> Callable:
+    """The birthday question on its picker: the part being filled, and Next tapped when the date is complete
+    (the picker's own message for a date that cannot be: 31 February, too young)."""
+    def setup(app) -> str:
+        _questions(1)(app)
+        questions = app.register.questions
+        picker = questions.date
+        picker.day, picker.month, picker.year = day, month, year
+        if part:
+            picker.select(part)
+        if picker.complete:
+            questions.answer()
         return "register_questions"
     return setup
 
@@ -339,7 +355,11 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-cancel-refused", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.REFUSED,
                                       error="bonuses_already_spent")),
         ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
-        ("register-questions-date", _questions(1, "1990-05", "bad_date")),
+        ("register-questions-date", _birthday()),
+        ("register-questions-date-month", _birthday("14", part="month")),
+        ("register-questions-date-year", _birthday("14", 9, "19", part="year")),
+        ("register-questions-date-impossible", _birthday("31", 2, "1990")),
+        ("register-questions-date-too-young", _birthday("30", 12, "2020")),
         ("register-questions-text", _questions(2)),
         ("register-questions-text-typed", _questions(2, "Olena")),
         ("keyboard", _keyboard("Оле", shift=False)),

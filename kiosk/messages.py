@@ -121,7 +121,10 @@ MESSAGES = {
     "bad_questionnaire": N_("The shop's questionnaire is broken. Please ask staff to fix it."),
     # the questionnaire
     "answer_required": N_("Please answer this question."),
-    "bad_date": N_("Enter the date as year-month-day, e.g. 1990-05-31."),
+    # the date picker (kiosk/flows/date_picker.py); date_impossible and date_too_young: question_error
+    "date_incomplete": N_("Choose the day, the month and the year."),
+    "date_future": N_("This date has not come yet. Please check the year."),
+    "date_too_old": N_("That is more than 120 years ago. Please check the year."),
     "bad_number": N_("Enter a number."),
     "bad_choice": N_("Please choose one of the options."),
     "bad_answer": N_("Please check your answer."),
@@ -146,6 +149,17 @@ def message(code: str | None) -> str:
     if not code:
         return ""
     return _(MESSAGES.get(code, N_("Something went wrong. Please ask at the till.")))
+
+
+def question_error(code: str | None, args: dict) -> str:
+    """A questionnaire answer's problem, with what it names: the day the month does not have, the youngest age."""
+    if code == "date_impossible":
+        # the month is not named: uk/ru/kk would need it in another case ("у лютому")
+        return _("This month has no day {day}. Please check the day.").format(day=args.get("day", ""))
+    if code == "date_too_young" and args.get("age"):
+        return ngettext("The programme is for customers aged {age} and over.",
+                        "The programme is for customers aged {age} and over.", args["age"]).format(age=args["age"])
+    return message(code)
 
 
 def attempts_left(n: int | None) -> str:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from kivy.factory import Factory
+from kivy.metrics import sp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.utils import escape_markup
 
 from ..flows.cashier import shop_config
+from ..flows.date_picker import month_names, part_order
 from ..flows.questionnaire import label
 from ..flows.register import CODE_LENGTH, terms_text
 from ..i18n import _
-from ..messages import attempts_left, message
+from ..messages import attempts_left, message, question_error
 from .base import CodeEntryScreen, KioskScreen
 from .format import phone_as_typed
 from .qr import qr_texture
@@ -84,11 +87,18 @@ class RegisterQuestionsScreen(KioskScreen):
         self.question = label(field, app.lang)
         self.kind, self.required = field["type"], bool(field.get("required"))
         self.answer = questions.typed
-        self.error = message(questions.error)
+        self.error = question_error(questions.error, questions.error_args)
         choices = self.ids.side
         choices.clear_widgets()
-        if self.kind in ("number", "date"):
+        self._date_parts(app, questions.date)
+        if self.kind == "number":
             choices.add_widget(Factory.Numpad(extra="-"))
+        elif self.kind == "date":
+            picker = questions.date
+            if picker.part == "month":
+                choices.add_widget(self._months(app, picker.month))
+            else:
+                choices.add_widget(Factory.Numpad(extra=""))
         elif self.kind == "choice":
             for choice in field.get("choices") or []:
                 button = Factory.RowButton(text=choice, halign="center")
@@ -97,6 +107,37 @@ class RegisterQuestionsScreen(KioskScreen):
                 button.bind(on_release=lambda _b, c=choice: app.question_event("choose", c))
                 choices.add_widget(button)
             choices.add_widget(Factory.Widget())
+
+
+    def _date_parts(self, app, picker) -> None:
+        """A date's day, month and year as three buttons in the language's order; the one being filled is
+        lit, and a tap on another fills that one."""
+        row = self.ids.date_parts
+        row.clear_widgets()
+        if picker is None:
+            return
+        picker.use_order(part_order(app.lang))  # the language may have changed since the last drawing
+        names = month_names(app.lang)
+        captions = {"day": _("Day"), "month": _("Month"), "year": _("Year")}
+        for part in picker.order:
+            caption = f"[size={int(app.scale * sp(16))}]{captions[part]}[/size]"
+            button = Factory.DatePart()
+            button.active = part == picker.part
+            button.text = f"{caption}\n{escape_markup(picker.text(part, names)) or '–'}"
+            button.size_hint_x = {"day": 0.8, "month": 1.5, "year": 1}[part]
+            button.bind(on_release=lambda _b, p=part: app.question_event("date_part", p))
+            row.add_widget(button)
+
+    def _months(self, app, chosen: int | None):
+        """Twelve buttons named as the language names the months; the one chosen is marked."""
+        grid = Factory.MonthGrid()
+        for number, name in enumerate(month_names(app.lang), start=1):
+            button = Factory.MonthButton(text=name)
+            if number == chosen:
+                button.background_color = THEME["GREEN_ON"]
+            button.bind(on_release=lambda _b, m=number: app.question_event("choose_month", m))
+            grid.add_widget(button)
+        return grid
 
 
 class RegisterCodeScreen(CodeEntryScreen):

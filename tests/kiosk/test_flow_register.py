@@ -28,7 +28,10 @@ def test_questionnaire_answers_reach_the_server(store_server, tmp_path):
     flow.toggle_consent()
     assert flow.submit_phone() is RegisterState.QUESTIONS
     assert flow.finish_questions() is RegisterState.QUESTIONS  # the required birthday is not answered yet
-    for key in "1985-07-01":
+    for key in "01":  # the day on the numpad, the month by name, the year on the numpad
+        flow.press(key)
+    flow.questions.choose_month(7)
+    for key in "1985":
         flow.press(key)
     assert flow.questions.answer()
     flow.questions.choose("Kyiv")

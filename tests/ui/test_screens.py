@@ -169,3 +169,14 @@ def test_a_list_screen_fills_its_room_the_first_time_it_is_shown(gallery):
         # money as the language writes it: 45,50 ₴ / 1 250,00 ₴ (uk), 1.250,00 ₴ (vi)
         rows = [b for b in buttons[f"{lang}-800x480/till-return-pick"] if "45,50" in b or "250,00" in b]
         assert len(rows) == 2, (lang, rows)
+
+
+def test_the_birthday_picker_names_the_months_in_each_language(gallery):
+    """The month part is twelve buttons named by Babel in the screen's language; the day and year a numpad."""
+    from kiosk.flows.date_picker import month_names
+    buttons = json.loads((gallery / "buttons.json").read_text(encoding="utf-8"))
+    for lang in LANGUAGES:
+        months = buttons[f"{lang}-800x480/register-questions-date-month"]
+        assert [b for b in months if b in month_names(lang)] == month_names(lang), lang
+        assert not set("0123456789") & set(months)
+        assert set("0123456789") <= set(buttons[f"{lang}-800x480/register-questions-date-year"])
