@@ -761,6 +761,15 @@ class HotRead:
         finally:
             cursor.close()
 
+    async def rows_async(self, conn, dialect, params: dict) -> list[dict]:
+        """rows() on a psycopg AsyncConnection (store_server/data/async_reads.py)."""
+        sql, order, defaults = self._for(dialect)
+        values = {**defaults, **params}
+        async with conn.cursor() as cursor:
+            await cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
     @staticmethod
     def on_pooled(engine: Engine, read: Callable):
         """read(dbapi_connection) on a pooled connection. One the database has dropped (a restart, a

@@ -114,6 +114,11 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.card_lookups = SharedWindow(engine, "card_lookup", app.state.limits.card_lookups_per_minute)
     app.state.config = config
     app.state.engine = engine
+    if engine.dialect.name == "postgresql":  # the card look-up's own connections (api/fast_path.py)
+        from ..data.async_reads import AsyncReads
+
+        app.state.async_reads = AsyncReads(engine, pool.pool_size, pool.pool_timeout_seconds,
+                                           pool.pool_recycle_seconds)
     from ..devices import KeyCache
 
     app.state.device_keys = KeyCache(config.device_auth_cache_seconds)

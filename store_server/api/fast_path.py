@@ -19,7 +19,6 @@ import json
 import time
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from .. import cards
 from ..metrics import LATENCY, REQUESTS
@@ -38,7 +37,8 @@ def _json(content: dict) -> bytes:
 class CardLookups:
     def __init__(self, app, state) -> None:
         self.app, self.state = app, state
-        self._on_loop = state.engine.dialect.name == "sqlite"  # see routes.off_the_loop
+        # SQLite: in place (see routes.off_the_loop); PostgreSQL: on the loop's own connections, no thread hop.
+        self._on_loop = state.engine.dialect.name == "sqlite"
         self._counters: dict[int, object] = {}
         self._latency = LATENCY.labels(ROUTE)
 
@@ -68,10 +68,9 @@ class CardLookups:
         lookups = self.state.card_lookups
         if lookups.wait(device["id"]) is not None:
             return False  # the route refuses it, with its journal line
-        engine = self.state.engine
         try:
-            card = (cards.lookup_own(engine, number) if self._on_loop
-                    else await run_in_threadpool(cards.lookup_own, engine, number))
+            card = (cards.lookup_own(self.state.engine, number) if self._on_loop
+                    else await cards.lookup_own_async(self.state.async_reads, number))
         except PoolTimeout:
             # Waiting once more on the way through FastAPI would only make the overload worse.
             await self._send(send, 503, _json(SERVER_BUSY), started, [(b"retry-after", b"2")])
