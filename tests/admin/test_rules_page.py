@@ -127,6 +127,7 @@ def test_an_alone_rule_and_a_tier_show_in_the_preview_and_the_overlap_warning(se
     # Monday 2026-11-30 at 10:00 in the shop's time: the alone rule (20 %) plus the tier (3 %) of 100.00.
     page.goto(f"{server.url}/admin/rules?amount=100&at=2026-11-30T10:00&card_type=standard&tier=Gold#preview")
     assert page.inner_text("#preview-earned") == money(2_300)
+    assert page.inner_text("#preview-result").count(money(2_300)) == 1  # the amount earned is said once, in bold
     assert "Happy Monday" in page.inner_text("#preview-out") and "10% back" not in page.inner_text("#preview-out")
     page.goto(f"{server.url}/admin/rules?amount=100&at=2026-11-30T11:00&card_type=standard&tier=#preview")
     assert "Happy Monday" not in page.inner_text("#preview-out")  # 11:00 is outside its window
