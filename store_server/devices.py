@@ -119,6 +119,22 @@ def authenticate_cached(engine, cache: KeyCache, key: str | None) -> dict:
     return device
 
 
+_NOW = select(devices.c.shop, devices.c.revoked_at).where(devices.c.id == bindparam("id"))
+
+
+def current(conn: Connection, device: dict) -> dict:
+    """`device` (from the key cache, up to device_auth_cache_seconds old) as the database has it now, read in
+    the batch's own transaction: operations are recorded in the shop the device works in when they are
+    booked, even just after `devices move`, and a revoked device books nothing more. A device with no row
+    (the back office, the server itself) stays as it is."""
+    row = conn.execute(_NOW, {"id": device["id"]}).first()
+    if row is None:
+        return device
+    if row.revoked_at is not None:
+        raise Unauthorised("device_revoked", "this device was revoked; enrol it again")
+    return device if row.shop == device.get("shop") else {**device, "shop": row.shop}
+
+
 def move(conn: Connection, device_id: str, shop: str) -> None:
     """A device now works in another shop; what it did before stays recorded where it happened."""
     from . import shops

@@ -20,6 +20,7 @@ from . import (
     clock,
     db,
     device_clock,
+    devices,
     ledger,
     otp,
     receipts,
@@ -766,12 +767,13 @@ def _flag_clock(conn: Connection, op: dict, device: dict) -> None:
         device_clock.flag(conn, op_id=op["id"], device_id=device["id"], now=clock.now(), **op["clock"])
 
 
-def apply_batch(engine: Engine, ops: list[dict], device: dict, *, clock_offset: timedelta | None = None) -> list[dict]:
+def apply_batch(engine: Engine, ops: list[dict], given: dict, *, clock_offset: timedelta | None = None) -> list[dict]:
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
 
     def work(conn: Connection) -> list[dict]:
         cache: dict = {}  # per attempt: a retried transaction reads everything afresh
+        device = devices.current(conn, given)  # its shop now, not as the key cache last saw it
         if clock_offset is not None:
             device_clock.record_offset(conn, device["id"], clock_offset, clock.now())
         # Corrected or refused times are flagged one by one: the bulk shortcut is for the ordinary batch.

@@ -147,8 +147,11 @@ def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
     till = Till(server, "main")
     before = till.op("sale", card_number="10060", amount=1_000)
     cli(server, "devices", "move", till.id, "ALA1")
+    # The server still trusts its cached key with the old shop, but a batch reads the device's shop in its
+    # own transaction: what the till books from now on is the new shop's.
+    right_after = till.op("sale", card_number="10060", amount=1_000)
     # Each server process trusts a checked device key, with its shop, for device_auth_cache_seconds (5 s by
-    # default): a move by the CLI, another process, reaches it within that, like a revocation.
+    # default): a move by the CLI, another process, reaches the rest (/config) within that, like a revocation.
     moved_at = time.monotonic()
     while till.get("/config").json()["shop"]["code"] != "ALA1":
         assert time.monotonic() - moved_at < 12, "the move did not reach the server within its key cache time"
@@ -157,11 +160,23 @@ def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
     import sqlite3
 
     with sqlite3.connect(server.database) as db:
-        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?)",
-                                   (before["id"], after["id"])).fetchall())
-    assert shops_of == {before["id"]: "main", after["id"]: "ALA1"}
+        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?, ?)",
+                                   (before["id"], right_after["id"], after["id"])).fetchall())
+    assert shops_of == {before["id"]: "main", right_after["id"]: "ALA1", after["id"]: "ALA1"}
     assert "shop=ALA1" in cli(server, "devices", "list").stdout
     assert "no shop 'NOPE'" in cli(server, "devices", "move", till.id, "NOPE", ok=False).stderr
+
+
+def test_a_revoked_till_books_nothing_more_even_while_its_key_is_cached(server):
+    till = Till(server, "main")
+    assert till.op("sale", card_number="10061", amount=1_000)["status"] == "applied"  # its key is cached now
+    cli(server, "devices", "revoke", till.id)
+    op = {"id": str(uuid.uuid4()), "type": "sale", "at": datetime.now(UTC).isoformat(),
+          "payload": {"card_number": "10061", "amount": 1_000}}
+    r = requests.post(till.url + "/operations:batch", json={"operations": [op]}, timeout=10,
+                      headers={"Authorization": f"Bearer {till.key}"})
+    assert r.status_code == 401 and r.json()["error"] == "device_revoked", r.text
+    assert server.operation_status(op["id"]) is None
 
 
 def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
