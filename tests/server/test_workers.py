@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
+import time
 
 import requests
 
@@ -61,5 +63,24 @@ def test_two_worker_processes_apply_each_operation_once(tmp_path):
         card = requests.get(f"{server.url}/api/v1/cards/10040", headers={"Authorization": f"Bearer {keys[0]}"},
                             timeout=5).json()
         assert card["balance"] == 40 * 100 - spent >= 0
+    finally:
+        server.stop()
+
+
+def test_answers_of_several_workers_do_not_wait_for_the_clients_delayed_ack(tmp_path):
+    # uvicorn binds the socket of `--workers N` itself, and asyncio then left Nagle's algorithm on: every
+    # answer (head and body written apart) waited ~40 ms for the client's delayed ACK on a kept-alive
+    # connection. GuardedProtocol sets TCP_NODELAY on each connection.
+    server = init_demo_server(tmp_path)
+    server.start(workers=2)
+    try:
+        times = []
+        with requests.Session() as s:
+            for _ in range(41):
+                started = time.perf_counter()
+                r = s.get(f"{server.url}/api/v1/cards/10001", headers={"Authorization": "Bearer nobody"}, timeout=10)
+                times.append(time.perf_counter() - started)
+                assert r.status_code == 401
+        assert statistics.median(times) < 0.02, sorted(times)
     finally:
         server.stop()
