@@ -29,6 +29,25 @@ def _free_port() -> int:
 
 DEMO_OWNER_PASSWORD = "demo owner password"
 
+# What the demo shop asks at registration (the entrance demo only): a text answer typed on the on-screen keyboard
+# and a birthday on its picker.
+DEMO_QUESTIONNAIRE = [
+    {"key": "name", "type": "text",
+     "label": {"en": "Your first name", "uk": "Ваше ім'я", "ru": "Ваше имя", "kk": "Атыңыз", "vi": "Tên của bạn"}},
+    {"key": "birthday", "type": "date", "min_age": 14,
+     "label": {"en": "Your birthday (for a gift)", "uk": "Ваш день народження (для подарунка)",
+               "ru": "Ваш день рождения (для подарка)", "kk": "Туған күніңіз (сыйлық үшін)",
+               "vi": "Ngày sinh của bạn (để nhận quà)"}},
+]
+
+# The name the journey types, as the keys it taps: each language's own letters, some on the keyboard's second
+# page at 800x480 (the journey turns pages to find them); the shift key for the N of O'Neil; in Vietnamese the
+# tone key puts the dot under the ê.
+DEMO_NAME_KEYS = {"en": ["O", "'", "⇧", "N", "e", "i", "l"], "uk": ["Ю", "л", "і", "я"],
+                  "ru": ["О", "л", "ь", "г", "а"], "kk": ["А", "й", "г", "ү", "л"], "vi": ["V", "i", "ê", "t", "ạ"]}
+DEMO_NAMES = {"en": "O'Neil", "uk": "Юлія", "ru": "Ольга", "kk": "Айгүл", "vi": "Việt"}
+DEMO_BIRTHDAY = "1990-09-14"
+
 
 class DemoStore:
     """The demo's store server process, with its data in `root/server`."""
@@ -118,6 +137,11 @@ def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str
             # pause (30 s) and limit per 15 minutes would make the script wait, not test anything
             store._cli("--config", str(store.data_dir / "server.toml"), "settings", "set", "otp",
                        json.dumps({"resend_after_seconds": 1, "sends_per_phone_15min": 20}))
+        if role == "entrance":
+            # the entrance asks the shop's questions at registration: a name on the on-screen keyboard and a
+            # birthday on its picker (the scripted journey answers them by touch)
+            store._cli("--config", str(store.data_dir / "server.toml"), "settings", "set", "questionnaire",
+                       json.dumps(DEMO_QUESTIONNAIRE, ensure_ascii=False))
         provision(config, token=store.enrolment_token(role), name="demo kiosk")
         runtime = build_runtime(config)
         print(f"demo store server on {store.url}; SMS codes appear in this terminal", flush=True)
@@ -168,7 +192,8 @@ def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: P
         runtime.close()
     if scripted:
         if outcome["error"]:
-            print(f"demo journey failed: {outcome['error']}", file=sys.stderr)
+            # Kivy hands sys.stderr to its logger, which the tests silence (KIVY_NO_CONSOLELOG): the real one
+            print(f"demo journey failed: {outcome['error']}", file=sys.__stderr__, flush=True)
             return 1
         print(f"demo journey passed; screenshots in {shots}")
     return 0

@@ -15,6 +15,8 @@ from kivy.clock import Clock
 
 from drivers.scanner.base import Scan
 
+from .demo import DEMO_BIRTHDAY, DEMO_NAME_KEYS, DEMO_NAMES
+
 
 @dataclass
 class Step:
@@ -58,7 +60,12 @@ class Journey:
 
     def _wait(self, _dt) -> None:
         step = self.steps[self._index]
-        if step.until() and not self.app.busy:
+        try:
+            reached = step.until()
+        except Exception as e:  # a key not on the keyboard, ...: the step's failure, not a crash of the app
+            self.on_finish(f"step {step.name!r} failed on {self.app.sm.current!r}: {e!r}")
+            return
+        if reached and not self.app.busy:
             # two frames so the screen is drawn before the picture is taken
             Clock.schedule_once(lambda _dt: Clock.schedule_once(self._shoot, 0), 0.25)
             return
@@ -88,11 +95,73 @@ def type_on_window(text: str) -> None:
     Window.dispatch("on_key_down", 13, 40, None, [])
 
 
+class Taps:
+    """Taps buttons one after another by their labels, as a step's `until`: each tap waits until the screen has
+    been drawn after the one before, because the keyboard and the questionnaire's numpad are new widgets after
+    each press, laid out on the next frame. A label not on the screen turns the keyboard's page ("1/2 ▸")."""
+
+    def __init__(self, app, labels: list[str]) -> None:
+        self.app, self.labels = app, list(labels)
+        self.tapped = 0
+        self.pages_turned = 0
+        self._turns = 0
+        self._frame = -10
+
+    def __call__(self) -> bool:
+        if self.tapped >= len(self.labels):
+            return True
+        if Clock.frames < self._frame + 2:
+            return False
+        self._frame = Clock.frames
+        label = self.labels[self.tapped]
+        try:
+            widget = _button(self.app, label)
+        except JourneyFailed:
+            page = _button_where(self.app, lambda text: text.endswith("▸"))
+            if page is None or self._turns > 10:
+                raise
+            tap_widget(page)
+            self._turns += 1
+            self.pages_turned += 1
+            return False
+        tap_widget(widget)
+        self.tapped, self._turns = self.tapped + 1, 0
+        return False
+
+
+def questionnaire_steps(app, lang: str) -> list[Step]:
+    """The demo shop's questions by touch: the name typed on the on-screen keyboard (its keys tapped, pages
+    turned, a Vietnamese tone), the birthday on its picker (day and year on the numpad, the month by name)."""
+    from .flows.date_picker import month_names, part_order
+    from .i18n import _
+
+    current = lambda: app.sm.current  # noqa: E731
+    questions = lambda: app.register.questions  # noqa: E731
+    keys = DEMO_NAME_KEYS.get(lang, DEMO_NAME_KEYS["en"])
+    name = DEMO_NAMES.get(lang, DEMO_NAMES["en"])
+    typing = Taps(app, keys)
+    birthday = {"day": ["1", "4"], "month": [month_names(lang)[8]], "year": ["1", "9", "9", "0"]}
+    picking = Taps(app, [key for part in part_order(lang) for key in birthday[part]])
+    return [
+        Step("question-name", lambda: tap(app, _("Tap here to type")), lambda: current() == "keyboard"),
+        Step("keyboard-typed", lambda: None,
+             lambda: typing() and app.keyboard is not None and app.keyboard.text == name),
+        Step("question-name-typed", lambda: tap(app, _("Done")),
+             lambda: current() == "register_questions" and questions().typed == name
+             and typing.pages_turned > 0),
+        Step("question-birthday", lambda: tap(app, _("Next")),
+             lambda: questions().field is not None and questions().field["key"] == "birthday"),
+        Step("question-birthday-picked", lambda: None,
+             lambda: picking() and questions().date is not None and questions().date.result() == DEMO_BIRTHDAY),
+    ]
+
+
 def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str],
                    lang: str = "en") -> list[Step]:
-    """Scan a card and see the balance; then join with a phone number and the SMS code; then find the card by
-    typing its number."""
+    """Scan a card and see the balance; then join with a phone number (grouped as typed), the shop's questions
+    answered by touch and the SMS code; then find the card by typing its number."""
     from .i18n import _
+    from .screens.format import phone_as_typed
 
     current = lambda: app.sm.current  # noqa: E731
 
@@ -116,8 +185,11 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
         Step("register-terms", lambda: (press_all(phone), app.register_event("read_terms")),
              lambda: current() == "register_terms"),
         Step("register-phone-typed", lambda: app.register_event("accept_terms"),
-             lambda: current() == "register_phone" and app.register is not None and app.register.consent),
-        Step("register-code", lambda: app.register_event("submit_phone"), lambda: current() == "register_code"),
+             lambda: current() == "register_phone" and app.register is not None and app.register.consent
+             and app.screen("register_phone").phone_text == phone_as_typed(phone, app.backend.country) != phone),
+        Step("register-questions", lambda: tap(app, _("Send me a code")), lambda: current() == "register_questions"),
+        *questionnaire_steps(app, lang),
+        Step("register-code", lambda: tap(app, _("Next")), lambda: current() == "register_code"),
         Step("register-code-typed", enter_code, lambda: len(app.register.code) == 6),
         Step("register-done", lambda: app.register_event("submit_code"), lambda: current() == "register_done"),
         Step("synced", lambda: app.backend.sync.kick(),
@@ -132,12 +204,19 @@ def customer_steps(app, *, card: str, phone: str, read_code: Callable[[str], str
 
 
 def _button(app, text: str):
+    widget = _button_where(app, lambda label: label == text)
+    if widget is None:
+        raise JourneyFailed(f"no button {text!r} on {app.sm.current!r}")
+    return widget
+
+
+def _button_where(app, wanted: Callable[[str], bool]):
     from kivy.uix.button import Button
 
     for widget in app.sm.current_screen.walk(restrict=True):
-        if isinstance(widget, Button) and widget.text == text and not widget.disabled and widget.opacity > 0:
+        if isinstance(widget, Button) and wanted(widget.text) and not widget.disabled and widget.opacity > 0:
             return widget
-    raise JourneyFailed(f"no button {text!r} on {app.sm.current!r}")
+    return None
 
 
 def tap_widget(widget) -> None:

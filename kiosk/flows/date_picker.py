@@ -92,6 +92,8 @@ class DatePicker:
         """The screen's language changed: the parts in its order (what is typed stays)."""
         if sorted(order) == sorted(PARTS):
             self.order = order
+            if self.empty:  # nothing picked yet: start where the language starts
+                self.part = order[0]
 
     # what the customer does -----------------------------------------------------------------------
     def select(self, part: str) -> None:

@@ -60,6 +60,17 @@ def test_english_order_starts_with_the_month_and_back_steps_to_the_previous_part
     assert picker.day == ""
 
 
+def test_a_new_order_starts_an_empty_picker_at_its_first_part():
+    picker = DatePicker(TODAY)
+    picker.use_order(part_order("en"))
+    assert picker.part == "month"
+    picker.choose_month(3)
+    picker.use_order(("day", "month", "year"))  # the language changed half-way: the part being filled stays
+    assert picker.part == "day" and picker.order == ("day", "month", "year")
+    picker.use_order(("day", "day", "year"))
+    assert picker.order == ("day", "month", "year")
+
+
 def test_a_part_can_be_tapped_and_typed_again():
     picker = typed(DatePicker(TODAY, value="1985-07-01"), "")
     assert (picker.day, picker.month, picker.year) == ("1", 7, "1985")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from kiosk.demo import DEMO_BIRTHDAY, DEMO_NAMES
 
 # One scripted journey takes about 45 s on two idle cores; at load average 16 it passed 180 s. The deadline
 # is there to catch a hung window, not a slow machine.
@@ -45,22 +48,50 @@ def journey(tmp_path_factory) -> Path:
     return shots
 
 
-@pytest.mark.parametrize("lang", ["uk", "ru", "kk"])
+def _answers(out: Path) -> dict[str, str]:
+    """The questionnaire answers the demo's store server holds for the customer who joined."""
+    with sqlite3.connect(out / "server" / "store.db") as db:
+        return dict(db.execute("select a.field, a.value from customer_answers a join customers c "
+                               "on c.id = a.customer_id where c.phone = '+380501234567'").fetchall())
+
+
+@pytest.mark.parametrize("lang", ["uk", "ru", "kk", "vi"])
 def test_the_scripted_journey_passes_in_the_language_asked_for(tmp_path, lang):
-    """`kiosk demo --scripted --lang` drives the screens in that language: every tap finds its translated button."""
+    """`kiosk demo --scripted --lang` drives the screens in that language: every tap finds its translated button,
+    the name is typed on that language's keyboard (a tone key in Vietnamese) and arrives at the server."""
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
     proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--lang", lang, "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=JOURNEY_SECONDS, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 14
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 20
+    assert _answers(tmp_path) == {"name": DEMO_NAMES[lang], "birthday": DEMO_BIRTHDAY}
 
 
 def test_every_step_of_the_journey_has_a_screenshot(journey):
     names = sorted(p.stem for p in journey.glob("*.png"))
     assert names == ["01-attract", "02-card-balance", "03-not-our-card", "04-register-phone",
-                     "05-register-terms", "06-register-phone-typed", "07-register-code", "08-register-code-typed",
-                     "09-register-done", "10-synced", "11-home", "12-card-number", "13-card-number-typed",
-                     "14-card-by-number"]
+                     "05-register-terms", "06-register-phone-typed", "07-register-questions", "08-question-name",
+                     "09-keyboard-typed", "10-question-name-typed", "11-question-birthday",
+                     "12-question-birthday-picked", "13-register-code", "14-register-code-typed",
+                     "15-register-done", "16-synced", "17-home", "18-card-number", "19-card-number-typed",
+                     "20-card-by-number"]
+
+
+def test_the_questions_answered_by_touch_arrive_at_the_server(journey):
+    """The name typed by tapping the on-screen keyboard's keys (a page turned to find them) and the birthday
+    picked on the numpad and the month buttons, as the customer's answers on the server."""
+    assert _answers(journey.parent) == {"name": "O'Neil", "birthday": DEMO_BIRTHDAY}
+
+
+def test_the_keyboard_and_the_birthday_picker_are_drawn(journey):
+    keyboard = Image.open(journey / "09-keyboard-typed.png").convert("RGB")
+    # the line typed is a light field across the top, the keys below it panel-coloured tiles
+    field = keyboard.crop((20, 50, 780, 110)).convert("L")
+    assert sum(field.getdata()) / (760 * 60) > 200
+    picker = Image.open(journey / "12-question-birthday-picked.png").convert("RGB")
+    # the part being filled (the year, last) is lit in the accent colour
+    lit = sum(1 for px in picker.crop((16, 150, 412, 300)).getdata() if _close(px, JOIN_BUTTON))
+    assert lit > 4000
 
 
 def test_attract_screen_shows_the_join_button(journey):
@@ -88,7 +119,7 @@ def test_typed_phone_differs_from_the_empty_form(journey):
 
 
 def test_done_screen_shows_a_qr_code(journey):
-    image = Image.open(journey / "09-register-done.png").convert("L")
+    image = Image.open(journey / "15-register-done.png").convert("L")
     qr = image.crop((496, 110, 756, 370))
     dark = sum(1 for px in qr.getdata() if px < 60)
     light = sum(1 for px in qr.getdata() if px > 200)
