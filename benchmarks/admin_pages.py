@@ -52,10 +52,10 @@ def fill(url: str, customers: int, operations: int) -> None:
     from sqlalchemy import insert
 
     from store_server import shops
-    from store_server.db import cards, devices, ledger, make_engine
-    from store_server.db import customers as customers_t
-    from store_server.db import operations as ops_t
-    from store_server.db import sales as sales_t
+    from store_server.data.db import cards, devices, ledger, make_engine
+    from store_server.data.db import customers as customers_t
+    from store_server.data.db import operations as ops_t
+    from store_server.data.db import sales as sales_t
 
     engine = make_engine(url)
     start = datetime(2025, 11, 1, tzinfo=UTC)
@@ -109,7 +109,7 @@ def prepare_reports(url: str) -> None:
     as the server books it); then the report cache is brought up to date, as a running shop keeps it."""
     from sqlalchemy import delete, func, insert, literal, select
 
-    from store_server.db import cards, make_engine, operations, report_state, sales
+    from store_server.data.db import cards, make_engine, operations, report_state, sales
     from store_server.reporting import summary
 
     engine = make_engine(url)
@@ -153,7 +153,7 @@ def init(data_dir: Path, database_url: str | None) -> ServerProcess:
 
 def sqlite_shop(customers: int, operations: int, tmp: Path) -> ServerProcess:
     from store_server.data import migrate
-    from store_server.db import make_engine
+    from store_server.data.db import make_engine
 
     cached = CACHE / f"admin-{customers}-{operations}.db"
     server = init(tmp, None)
@@ -247,7 +247,7 @@ def run(args, pg_url: str | None) -> None:
             server = init(Path(tmp), pg_url)  # brings a shop an earlier run filled to this release's schema
             from sqlalchemy import text
 
-            from store_server.db import make_engine
+            from store_server.data.db import make_engine
 
             engine = make_engine(pg_url)
             with engine.connect() as conn:

@@ -44,8 +44,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from store_server import devices, operations, shops  # noqa: E402
-from store_server.db import ledger  # noqa: E402
+from store_server import devices, shops
+from store_server.data.db import ledger  # noqa: E402
+from store_server.ledger import operations  # noqa: E402
 from tests.support.races import Fleet, new_phone, percentile  # noqa: E402
 from tests.support.server import START_DEADLINE, free_port, wait_ready  # noqa: E402
 

@@ -59,7 +59,7 @@ def send_all(session: requests.Session, url: str, key: str, chunks: list[list[di
 
 def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
     """Seconds a raw executemany takes to write the server's rows again, one transaction per `batch` operations."""
-    from store_server.db import create_schema, make_engine
+    from store_server.data.db import create_schema, make_engine
 
     engine = make_engine(f"sqlite:///{scratch}")
     create_schema(engine)

@@ -23,7 +23,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from drivers.indicators import NullIndicators
 from drivers.scanner.base import Scan, ScanQueue
 from drivers.scanner.decode import EnrolmentCode, decode
-from store_server.phones import mask
+from loyalty_common.phones import mask
 
 from . import fonts, i18n, logbook
 from .backend import Backend

@@ -176,7 +176,7 @@ class StoreClient:
         # backlog: what the device still holds, this batch included; the server shows it in /metrics.
         payload = {"operations": operations, **({"outbox_backlog": backlog} if backlog is not None else {})}
         # The send time lets the server measure this device's clock and correct the operations' times by it
-        # (a Pi without its clock battery may think it is 1970); store_server/device_clock.py.
+        # (a Pi without its clock battery may think it is 1970); store_server/ledger/device_clock.py.
         body = self._call("POST", "/operations:batch", json=payload, timeout=timeout,
                           headers={"X-Device-Time": datetime.now(UTC).isoformat()})
         results = body.get("results")

@@ -12,7 +12,7 @@ import re
 import threading
 from collections import deque
 
-from store_server.phones import mask
+from loyalty_common.phones import mask
 
 CAPACITY = 300
 # an international number as libraries and servers write it: +, country code, groups of digits

@@ -87,7 +87,7 @@ MESSAGES = {
     "device_code_limit": N_("This kiosk has sent too many codes this hour. Please try later or ask at the till."),
     "enrolment_token_without_role": N_("This enrolment code does not say what the device is. Ask for a new one."),
     "device_code_limit_today": N_("This kiosk has sent too many codes today. Please ask at the till."),
-    # the SMS pumping guard (store_server/sms/guard.py)
+    # the SMS pumping guard (store_server/messaging/sms/guard.py)
     "phone_not_mobile": N_("Codes are sent to mobile numbers only. Please use your mobile phone number."),
     "phone_country_not_allowed": N_("Codes cannot be sent to numbers of this country. Please ask at the till."),
     "shop_code_limit": N_("The shop has sent too many codes for now. Please try later or ask at the till."),

@@ -15,7 +15,7 @@ from .errors import DomainError
 
 
 def _engine(args: argparse.Namespace):
-    from .db import create_schema, make_engine
+    from .data.db import create_schema, make_engine
 
     engine = make_engine(ServerConfig.load(args.config).database_url)
     create_schema(engine)
@@ -23,7 +23,7 @@ def _engine(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace, action) -> int:
-    from .db import write_transaction
+    from .data.db import write_transaction
 
     try:
         # A command reads and then writes while the server may be writing: BEGIN IMMEDIATE waits for SQLite's
@@ -41,7 +41,7 @@ def print_json(value) -> None:
     """--json output of the list and report commands: plain JSON, times as ISO text, phones masked."""
     import dataclasses
 
-    from .phones import mask
+    from loyalty_common.phones import mask
 
     def plain(v, key=None):
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
@@ -89,7 +89,8 @@ def cmd_cards_issue(args):
 
 
 def _write_codes(conn, args, out: str) -> None:
-    from . import cards, takeover
+    from . import cards
+    from .ledger import takeover
 
     pairs = takeover.generate(conn, cards.range_numbers(args.first, args.last, args.ean13_prefix))
     takeover.write_csv(Path(out), pairs)
@@ -154,7 +155,7 @@ def _rule_fields(args, rules) -> dict:
 
 
 def cmd_rules_add(args):
-    from . import rules
+    from .ledger import rules
 
     def act(conn):
         rid = rules.create(conn, by=_login(), **{"priority": 10, "combine": True, **_rule_fields(args, rules)})
@@ -166,7 +167,7 @@ def cmd_rules_add(args):
 
 
 def cmd_rules_edit(args):
-    from . import rules
+    from .ledger import rules
 
     def act(conn):
         rule = rules.edit(conn, args.id, by=_login(), **_rule_fields(args, rules))
@@ -178,7 +179,7 @@ def cmd_rules_edit(args):
 
 
 def cmd_rules_change(args):
-    from . import rules
+    from .ledger import rules
 
     def act(conn):
         if args.change == "delete":
@@ -192,8 +193,8 @@ def cmd_rules_change(args):
 def cmd_tiers_delete(args):
     from sqlalchemy import select
 
-    from . import tiers
-    from .db import tiers as tier_table
+    from .data.db import tiers as tier_table
+    from .ledger import tiers
 
     def act(conn):
         tier_id = conn.execute(select(tier_table.c.id).where(tier_table.c.name == args.name)).scalar()
@@ -205,7 +206,7 @@ def cmd_tiers_delete(args):
 
 
 def cmd_rules_list(args):
-    from . import rules
+    from .ledger import rules
 
     def act(conn):
         listed = rules.listing(conn) if args.all else [r.__dict__ for r in rules.load(conn)]
@@ -223,14 +224,14 @@ def cmd_rules_list(args):
 
 
 def cmd_tiers_add(args):
-    from . import tiers
+    from .ledger import tiers
     return _run(args, lambda conn: (tiers.create(conn, name=args.name, min_turnover=args.min_turnover,
                                                  rate=round(args.percent * 100), shops=args.shop),
                                     print(f"tier {args.name} created")))
 
 
 def cmd_tiers_list(args):
-    from . import tiers
+    from .ledger import tiers
     if args.json:
         return _run(args, lambda conn: print_json(list(reversed(tiers.load(conn)))))
     return _run(args, lambda conn: [print(f"{t.name}\tfrom {t.min_turnover}\t+{t.rate / 100:g}%"
@@ -241,8 +242,8 @@ def cmd_tiers_list(args):
 def cmd_devices_list(args):
     from sqlalchemy import select
 
-    from .db import devices
-    from .till_activation import device_modes
+    from .data.db import devices
+    from .messaging.till_activation import device_modes
 
     def act(conn):
         own = device_modes(conn)
@@ -259,7 +260,7 @@ def cmd_devices_list(args):
 
 
 def cmd_devices_till_activation(args):
-    from .till_activation import set_device_mode
+    from .messaging.till_activation import set_device_mode
 
     mode = None if args.mode == "shop" else args.mode
     return _run(args, lambda conn: (set_device_mode(conn, args.device_id, mode),
@@ -338,7 +339,7 @@ def _operator() -> str:
 
 def cmd_activations_list(args):
     from .cashiers import display, names
-    from .till_activation import listing
+    from .messaging.till_activation import listing
 
     with _engine(args).connect() as conn:
         rows = listing(conn, everything=args.all)
@@ -359,8 +360,9 @@ def cmd_activations_list(args):
 
 
 def cmd_activations_decide(args):
-    from . import till_activation
-    from .phones import mask
+    from loyalty_common.phones import mask
+
+    from .messaging import till_activation
 
     engine = _engine(args)
     try:
@@ -380,7 +382,7 @@ def cmd_activations_decide(args):
             # The running server owns the modem's serial port; AT commands from a second process would mix.
             print("store-server: no welcome SMS: the GSM modem belongs to the running server", file=sys.stderr)
         else:
-            from .sms.base import GatewayError
+            from .messaging.sms.base import GatewayError
 
             # After the commit, like the API's welcome: a failed SMS never undoes the approval.
             try:
@@ -411,8 +413,9 @@ def cmd_cashiers_add(args):
 
 
 def cmd_cashiers_list(args):
+    from loyalty_common.phones import mask
+
     from . import cashiers
-    from .phones import mask
 
     def act(conn):
         if args.json:  # never a PIN or badge hash: only whether one is set
@@ -446,10 +449,11 @@ def cmd_cashiers_reset_pin(args):
 def cmd_import(args):
     import sqlalchemy.exc
 
+    from loyalty_common.money import format_money
+
     from . import csv_input, shop
-    from .db import write_transaction
+    from .data.db import write_transaction
     from .importer import import_customers
-    from .money import format_money
 
     try:
         source = csv_input.read(Path(args.csv).read_bytes())
@@ -545,7 +549,7 @@ def cmd_audit(args):
 
     from . import cashiers
     from .cards import resolve
-    from .db import devices, ledger, operations
+    from .data.db import devices, ledger, operations
     from .reports import write_csv
 
     with _engine(args).connect() as conn:
@@ -574,7 +578,7 @@ def cmd_audit(args):
 
 
 def cmd_expire(args):
-    from .operations import expire_bonuses
+    from .ledger.operations import expire_bonuses
     print(f"{expire_bonuses(_engine(args))} bonus units expired")
     return 0
 

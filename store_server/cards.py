@@ -7,8 +7,10 @@ import re
 from sqlalchemy import bindparam, exists, func, insert, literal_column, select, true, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, ledger, takeover
-from .db import (
+from loyalty_common.phones import mask
+
+from . import clock
+from .data.db import (
     HotRead,
     activation_codes,
     card_numbers,
@@ -19,9 +21,10 @@ from .db import (
     sales,
     till_activations,
 )
-from .db import ledger as ledger_rows
+from .data.db import ledger as ledger_rows
 from .errors import DomainError, NotFound
-from .phones import mask
+from .ledger import entries as ledger
+from .ledger import takeover
 
 STATES = ("issued", "active", "blocked", "replaced")  # replaced: a lost card, its balance moved to a new one
 KINDS = ("bonus", "discount")

@@ -28,10 +28,11 @@ from sqlalchemy import insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from loyalty_common.phones import InvalidPhone, normalise
+
 from . import clock, shop
-from .db import cashier_login_failures, cashiers
+from .data.db import cashier_login_failures, cashiers
 from .errors import DomainError, Forbidden, NotFound, Unauthorised
-from .phones import InvalidPhone, normalise
 from .security import hash_secret, keyed_hash
 
 # scrypt at 16 MiB, about 40 ms a try on a Pi-class CPU: slow for a thief with the database, quick for a login.

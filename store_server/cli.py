@@ -30,8 +30,8 @@ def _config_flag(config_path: Path) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from . import settings_schema, shop, shops
+    from .data.db import make_engine, write_transaction
     from .data.migrate import upgrade
-    from .db import make_engine, write_transaction
     from .errors import DomainError
 
     data_dir = Path(args.data_dir).resolve()
@@ -107,8 +107,8 @@ def _tighten_sqlite_files(url: str) -> None:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from .data import backup
+    from .data.db import make_engine
     from .data.migrate import state, upgrade
-    from .db import make_engine
 
     config = ServerConfig.load(args.config)
     engine = make_engine(config.database_url)
@@ -153,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(config.log_level, config.log_format)
     host, port = args.host or config.host, args.port or config.port
     if args.workers > 1:
-        from .db import create_schema, make_engine
+        from .data.db import create_schema, make_engine
 
         if "gsm_modem" in repr(config.sms):
             raise ConfigError("--workers > 1 cannot share the GSM modem's serial port; run one worker")
@@ -188,7 +188,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from urllib.parse import urlencode
 
     from . import devices
-    from .db import make_engine, write_transaction
+    from .data.db import make_engine, write_transaction
     from .errors import DomainError
 
     config = ServerConfig.load(args.config)
@@ -208,8 +208,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_sms_status(args: argparse.Namespace) -> int:
     from .api.app import gateway_for
-    from .db import make_engine
-    from .sms import delivery
+    from .data.db import make_engine
+    from .messaging.sms import delivery
 
     config = ServerConfig.load(args.config)
     changed = delivery.poll(make_engine(config.database_url), gateway_for(config), limit=args.limit)
@@ -219,7 +219,7 @@ def cmd_sms_status(args: argparse.Namespace) -> int:
 
 def cmd_fraud_report(args: argparse.Namespace) -> int:
     from . import fraud
-    from .db import make_engine
+    from .data.db import make_engine
 
     config = ServerConfig.load(args.config)
     with make_engine(config.database_url).connect() as conn:
@@ -235,8 +235,8 @@ def cmd_fraud_report(args: argparse.Namespace) -> int:
 
 
 def cmd_clock_report(args: argparse.Namespace) -> int:
-    from . import device_clock
-    from .db import make_engine
+    from .data.db import make_engine
+    from .ledger import device_clock
 
     config = ServerConfig.load(args.config)
     with make_engine(config.database_url).connect() as conn:

@@ -41,11 +41,11 @@ class ServerConfig:
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = DEFAULT_PORT
     secret_key: StrictStr = ""
     sms: dict = field(default_factory=dict)
-    # One-time code limits (store_server.otp.OtpPolicy keys); the shop setting "otp" overrides them.
+    # One-time code limits (store_server.messaging.codes.OtpPolicy keys); the shop setting "otp" overrides them.
     otp: dict[str, StrictInt] = field(default_factory=dict)
     # Request limits (store_server.api.limits.Limits keys): body sizes, timeouts, connections, enrolment rate.
     limits: dict = field(default_factory=dict)
-    # The connection pool (store_server.db.PoolSettings keys): pool_size, max_overflow, timeouts.
+    # The connection pool (store_server.data.db.PoolSettings keys): pool_size, max_overflow, timeouts.
     database: dict = field(default_factory=dict)
     # How long a process trusts a device key it has checked; a revoked device is refused within this time
     # on every process (0: every request reads the devices table).
@@ -103,7 +103,7 @@ class ServerConfig:
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{origin}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
         if config.database:
-            from .db import PoolSettings
+            from .data.db import PoolSettings
             from .errors import DomainError
 
             try:
@@ -112,7 +112,7 @@ class ServerConfig:
                 raise ConfigError(f"{origin}: [database]: {e.message}") from None
         if config.otp:
             from .errors import DomainError
-            from .otp import OtpPolicy
+            from .messaging.codes import OtpPolicy
 
             try:  # a typo in [otp] stops the server at start, not at a customer's first code
                 OtpPolicy.from_settings(config.otp)

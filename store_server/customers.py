@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Connection
 
-from .db import customer_answers, customers
+from .data.db import customer_answers, customers
 from .errors import DomainError
 
 FIELD_TYPES = ("text", "number", "date", "choice")

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock
-from .db import device_status, devices, enrolment_tokens, lock_key
+from .data.db import device_status, devices, enrolment_tokens, lock_key
 from .errors import DomainError, Forbidden, Unauthorised
 from .security import hash_secret, new_secret
 

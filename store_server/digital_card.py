@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from . import shop
-from .db import settings
+from .data.db import settings
 from .errors import DomainError
 from .security import new_secret
 
@@ -54,7 +54,7 @@ def _unb64(text: str) -> bytes | None:
 def ensure_secret(engine) -> None:
     """Makes the shop's secret if there is none yet, at start-up: later requests then only read it (a GET
     that wrote would need SQLite's write lock, and a plain transaction that reads and then writes fails)."""
-    from .db import write_transaction
+    from .data.db import write_transaction
 
     with write_transaction(engine) as conn:
         secret(conn)

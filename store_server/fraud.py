@@ -10,7 +10,7 @@
 - Phones identified by code (`identify`) at many tills, and the customers' NO replies to transaction notices.
 - Per cashier: sales, bonuses earned on cards and spent from cards, to compare cashiers with each other.
 
-- SMS pumping (store_server/sms/guard.py keeps most of it out): a device that asked codes for many numbers
+- SMS pumping (store_server/messaging/sms/guard.py keeps most of it out): a device that asked codes for many numbers
   that never entered one, and a device with many wrong codes typed.
 
 Phones are masked in the report: it is read on screens and pasted into chats.
@@ -24,10 +24,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
+from loyalty_common.phones import InvalidPhone, mask, normalise
+
 from . import clock, shop
 from .cashiers import display, names
-from .db import cards, cashiers, customers, devices, ledger, operations, otp_challenges, transaction_notices
-from .phones import InvalidPhone, mask, normalise
+from .data.db import cards, cashiers, customers, devices, ledger, operations, otp_challenges, transaction_notices
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from loyalty_common.money import parse_minor
+from loyalty_common.phones import InvalidPhone, normalise
+
 from . import clock, customers, shop
-from .db import card_numbers, cards
-from .db import customers as customers_table
+from .data.db import card_numbers, cards
+from .data.db import customers as customers_table
 from .errors import DomainError
-from .money import parse_minor
-from .phones import InvalidPhone, normalise
 
 MAX_BALANCE = 10**12  # minor units, as operations.MAX_AMOUNT
 # Yes and no as the shops' spreadsheets write them, in each of the product's languages too.
@@ -165,7 +166,7 @@ def import_customers(conn: Connection, text: str, *, delimiter: str = ",", by: s
     card another import or a till took meanwhile) is reported like a checked one, and the caller rolls back."""
     import uuid
 
-    from .operations import ADMIN_DEVICE, apply_one
+    from .ledger.operations import ADMIN_DEVICE, apply_one
 
     report = ImportReport()
     rows = _parse(conn, text, report, delimiter)

@@ -16,7 +16,7 @@ import re
 import sys
 import time
 
-from .phones import mask
+from loyalty_common.phones import mask
 
 log = logging.getLogger("store_server")
 

@@ -11,7 +11,7 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .db import devices, operations
+from .data.db import devices, operations
 
 GROUPS = ("day", "device", "cashier", "shop")
 

@@ -69,7 +69,7 @@ def _currency(value: str) -> str:
 
 def _e164(value: str) -> str:
     """A number the server can text as it is: with its +country code, stored in E.164."""
-    from .phones import InvalidPhone, normalise
+    from loyalty_common.phones import InvalidPhone, normalise
 
     try:
         return normalise(value, None)
@@ -109,7 +109,7 @@ def _questionnaire(value):
 
 
 def _otp(value):
-    from .otp import OtpPolicy
+    from .messaging.codes import OtpPolicy
     return _domain(OtpPolicy.from_settings)(value)
 
 

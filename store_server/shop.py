@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 
 from . import clock, settings_schema
 from .cards import issue_range
-from .db import cards, rules, settings
+from .data.db import cards, rules, settings
 
 # Every setting's type, default, description and group: store_server/settings_schema.py (one line per setting).
 DEFAULTS = settings_schema.DEFAULTS
@@ -49,7 +49,7 @@ def stored(conn: Connection) -> dict:
 
 def currency(conn: Connection) -> str:
     """The shop's currency: the setting, else the legal tender of its country (money.currency_for)."""
-    from .money import currency_for
+    from loyalty_common.money import currency_for
 
     return (get(conn, "currency") or currency_for(get(conn, "country"))).upper()
 
@@ -70,7 +70,7 @@ def device_config(conn: Connection, shop: str | None = None) -> dict:
 
 def reserve_digital_card(conn: Connection, phone: str) -> str:
     """A new customer without a plastic card gets the next number of the digital range, held for them."""
-    from .db import lock_key
+    from .data.db import lock_key
 
     lock_key(conn, "phone", phone)
     held = conn.execute(select(cards.c.number).where(cards.c.reserved_phone == phone,
@@ -94,6 +94,6 @@ def seed_demo(conn: Connection, shop_name: str = "Demo Shop", public_url: str | 
         put(conn, "public_url", public_url)
     issue_range(conn, 10001, 10100)
     if not conn.execute(select(rules.c.id)).first():
-        from . import rules as rule_data
+        from .ledger import rules as rule_data
 
         rule_data.create(conn, name="10% back", kind="percent", value=1000, priority=10, combine=True)

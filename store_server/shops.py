@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import clock, settings_schema
-from .db import devices, lock_key, settings, shop_settings, shops
+from .data.db import devices, lock_key, settings, shop_settings, shops
 from .errors import DomainError
 
 DEFAULT = "main"

@@ -13,7 +13,7 @@ CODE_LENGTH = 6
 
 
 def code_required(shop_config: dict, purpose: str, amount: int) -> bool:
-    """The shop's rule as the server applies it (store_server.otp.code_required): asking for a code the
+    """The shop's rule as the server applies it (store_server.messaging.codes.code_required): asking for a code the
     server would not want is harmless, skipping one it wants gets the operation rejected."""
     if not (shop_config.get("code_required") or {}).get(purpose, False):
         return False

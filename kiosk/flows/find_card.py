@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from enum import Enum
 
-from store_server.phones import e164_or_none
+from loyalty_common.phones import e164_or_none
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable

@@ -13,7 +13,7 @@ from enum import Enum
 
 from drivers.scanner.base import Scan
 from drivers.scanner.decode import CardNumber, CardRules, DigitalCardToken, EnrolmentCode, decode
-from store_server.phones import e164_or_none
+from loyalty_common.phones import e164_or_none
 
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable

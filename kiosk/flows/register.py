@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from store_server.phones import e164_or_none
+from loyalty_common.phones import e164_or_none
 
 from .. import i18n
 from ..backend import Backend

@@ -4,7 +4,7 @@ wants one -> sent, and the server's verdict awaited: the cashier hands money bac
 server booked.
 
 The server takes back the sale's accrual and gives spent bonuses back pro rata; the code's token must name
-that refund exactly, so the device computes it the server's way (store_server/operations.py)."""
+that refund exactly, so the device computes it the server's way (store_server/ledger/operations.py)."""
 
 from __future__ import annotations
 

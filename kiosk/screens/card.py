@@ -86,7 +86,7 @@ class CardScreen(KioskScreen):
             row.remove_widget(qr)
         elif self.qr_texture is not None and qr.parent is None:
             row.add_widget(qr, index=1)  # between the card's lines and the history
-        # the server ledger's movement kinds (store_server/ledger.py)
+        # the server ledger's movement kinds (store_server/ledger/entries.py)
         kinds = {"accrual": _("earned"), "redemption": _("spent"), "return_take": _("returned goods"),
                  "return_refund": _("refunded"), "reversal": _("cancelled"), "expiry": _("expired")}
         self.ids.history.rows = [(f"{h.at:%d.%m}", kinds.get(h.kind, h.kind), money(h.amount, signed=True))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from store_server.money import currency_for, format_money
+from loyalty_common.money import currency_for, format_money
 
 from .. import i18n
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .. import clock
-from ..db import admin_accounts, admin_login_failures, admin_sessions
+from ..data.db import admin_accounts, admin_login_failures, admin_sessions
 from ..errors import DomainError, TooMany, Unauthorised
 from ..security import new_secret
 
@@ -58,7 +58,7 @@ def create(conn: Connection, name: str, role: str, password: str) -> int:
 def set_shops(conn: Connection, name: str, codes: list[str] | None) -> None:
     """Limit an operator to these shops' journal and activations (None or empty: every shop). An owner sees
     the whole chain, always."""
-    from ..rules import check_shops
+    from ..ledger.rules import check_shops
 
     row = conn.execute(select(admin_accounts.c.id, admin_accounts.c.role).where(admin_accounts.c.name == name)
                        ).mappings().first()

@@ -6,7 +6,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from .. import clock
-from ..db import admin_audit
+from ..data.db import admin_audit
 
 
 def record(conn: Connection, *, account: str, action: str, target: str | None = None,

@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 
-from ..db import write_transaction
+from ..data.db import write_transaction
 from ..errors import DomainError
 
 
@@ -64,7 +64,7 @@ def cmd_password(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from ..admin_cli import _engine
-    from ..db import admin_accounts
+    from ..data.db import admin_accounts
     from . import accounts, audit
 
     password = _password(args)

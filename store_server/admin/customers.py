@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from .. import clock, ledger, shop, tiers
-from ..db import (
+from loyalty_common.phones import InvalidPhone, normalise
+
+from .. import clock, shop
+from ..data.db import (
     card_numbers,
     card_replacements,
     cards,
@@ -18,11 +20,10 @@ from ..db import (
     sms_status_events,
     till_activations,
 )
-from ..db import (
-    ledger as ledger_table,
-)
+from ..data.db import ledger as ledger_table
 from ..errors import NotFound
-from ..phones import InvalidPhone, normalise
+from ..ledger import entries as ledger
+from ..ledger import tiers
 from .journal import after, encode_cursor
 
 SEARCH_LIMIT = 50

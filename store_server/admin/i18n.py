@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 
+from loyalty_common.money import format_money
+
 from .. import clock
-from ..money import format_money
 
 DOMAIN = "admin"
 LOCALE_DIR = Path(__file__).parent / "locale"

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, csv_input, importer
-from ..db import import_jobs, write_transaction
+from ..data.db import import_jobs, write_transaction
 from . import audit
 
 MAX_BYTES = 10 * 1024 * 1024  # some 100,000 customers; a bigger file goes through `store-server import`

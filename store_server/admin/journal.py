@@ -13,7 +13,7 @@ from sqlalchemy import and_, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from .. import clock
-from ..db import devices, ledger, operations
+from ..data.db import devices, ledger, operations
 from ..reports import safe_cell
 
 PAGE = 50
@@ -130,7 +130,7 @@ def device_choices(conn: Connection, scope: tuple[str, ...] | None = None) -> li
 
 def shop_choices(conn: Connection, scope: tuple[str, ...] | None = None) -> list[dict]:
     """The shops a journal may be filtered by: every shop, or those the account may see."""
-    from ..db import shops
+    from ..data.db import shops
 
     query = select(shops.c.code, shops.c.name, shops.c.timezone).order_by(shops.c.code)
     if scope is not None:

@@ -97,7 +97,7 @@ def problem(gettext, code: str, values: dict, fallback: str = "") -> str:
     message = IMPORT_PROBLEMS.get(code)
     if message is None:
         return fallback or code
-    from ..phones import mask
+    from loyalty_common.phones import mask
 
     # Phones are masked on every screen, also those of a file the owner uploaded.
     shown = {k: mask(str(v)) if k == "phone" or (k == "value" and code == "bad_phone") else v

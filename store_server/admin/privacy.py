@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from .. import clock
-from ..db import (
+from ..data.db import (
     cards,
     customer_answers,
     customers,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from .. import cards, receipts, rules, tiers
-from ..operations import ADMIN_DEVICE, OperationContext
+from .. import cards
+from ..ledger import receipts, rules, tiers
+from ..ledger.operations import ADMIN_DEVICE, OperationContext
 
 
 def local_time(text: str, timezone: str) -> datetime:

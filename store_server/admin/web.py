@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from loyalty_common.phones import mask
+
 from .. import shop
-from ..db import write_transaction
-from ..phones import mask
+from ..data.db import write_transaction
 from ..security import keyed_hash, new_secret, same
 from . import accounts, i18n, messages
 

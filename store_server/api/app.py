@@ -15,10 +15,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import ConfigError, ServerConfig
-from ..db import PoolSettings, create_schema, make_engine
+from ..data.db import PoolSettings, create_schema, make_engine
 from ..errors import DomainError
-from ..otp import OtpPolicy
-from ..sms.base import Gateway
+from ..messaging.codes import OtpPolicy
+from ..messaging.sms.base import Gateway
 from . import card_page, limits, routes
 from .shared_limits import SharedWindow
 
@@ -30,12 +30,12 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "
 
 def build_gateway(config: ServerConfig) -> Gateway:
     try:
-        from ..sms.registry import build_gateway as from_registry
+        from ..messaging.sms.registry import build_gateway as from_registry
     except ImportError:  # registry not installed yet: only the demo console gateway exists
         from_registry = None
     if from_registry is not None and config.sms:
         return from_registry(config.sms, demo=config.demo, console_outbox=config.sms_outbox_file)
-    from ..sms.console import ConsoleGateway
+    from ..messaging.sms.console import ConsoleGateway
     return ConsoleGateway(config.sms_outbox_file, demo=config.demo)
 
 
@@ -58,7 +58,7 @@ def check_stored_settings(engine) -> None:
 
 def gateway_for(config: ServerConfig) -> Gateway:
     """The SMS gateway, or ConfigError saying what to configure (codes and welcomes need one)."""
-    from ..sms.base import GatewayError
+    from ..messaging.sms.base import GatewayError
 
     if not config.sms and not config.demo:
         raise ConfigError("no SMS gateway configured: codes and welcome messages need one; add [[sms.gateways]] "
@@ -188,7 +188,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     from ..admin.routes import mount as mount_back_office
 
     mount_back_office(app)  # the shop owner's pages under /admin/
-    from ..activation import attach_poller  # inbound activation through the GSM modem, when there is one
+    from ..messaging.activation import attach_poller  # inbound activation through the GSM modem, when there is one
 
     attach_poller(app)
     return app

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from .. import clock, digital_card, shop
-from ..db import cards
+from ..data.db import cards
 
 router = APIRouter()
 

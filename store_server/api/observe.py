@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from ..logs import event
 from ..metrics import BACKLOG, LATENCY, OPERATIONS, REQUESTS
 
-log = logging.getLogger("store_server.operations")
+log = logging.getLogger("store_server.ledger.operations")
 router = APIRouter()
 
 class Measure:

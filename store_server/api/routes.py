@@ -11,25 +11,17 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
-from .. import (
-    cards,
-    cashiers,
-    clock,
-    db,
-    device_clock,
-    devices,
-    digital_card,
-    operations,
-    otp,
-    receipts,
-    shop,
-    till_activation,
-)
+from loyalty_common.phones import InvalidPhone, normalise
+
+from .. import cards, cashiers, clock, devices, digital_card, shop
+from ..data import db
 from ..errors import DomainError, Forbidden, TooLarge, TooMany
-from ..phones import InvalidPhone, normalise
+from ..ledger import device_clock, operations, receipts
+from ..messaging import codes as otp
+from ..messaging import till_activation
+from ..messaging.sms import webhooks
+from ..messaging.sms.outbound import after_batch
 from ..security import hash_secret
-from ..sms import webhooks
-from ..sms.outbound import after_batch
 from . import observe
 from .limits import payload_problem
 
@@ -105,7 +97,7 @@ def _unix_seconds(value: int) -> datetime:
 
 # An operation's time may also come as whole Unix seconds, said so in the contract: a Pi whose clock fell back
 # to 1970 may send `"at": 0`, and that operation is then refused on its own as time_too_old and flagged for the
-# owner (store_server/device_clock.py) instead of failing its whole batch with a 422. Up to 9999-12-31.
+# owner (store_server/ledger/device_clock.py) instead of failing its whole batch with a 422. Up to 9999-12-31.
 UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799), BeforeValidator(_whole_only),
                      AfterValidator(_unix_seconds)]
 
@@ -310,7 +302,7 @@ def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
         problem = payload_problem(op["payload"], request.app.state.limits)
         if problem is not None:
             raise TooLarge(problem[0], problem[1], operation_id=op["id"])
-    # The device's clock against ours; each operation's time corrected or refused (store_server/device_clock.py).
+    # The device's clock against ours; each operation's time corrected or refused (store_server/ledger/device_clock.py).
     now = clock.now()
     offset = device_clock.offset_from(request.headers.get(device_clock.HEADER), now)
     for op in ops:
@@ -328,7 +320,7 @@ def _cashier_device(dev: dict, what: str) -> None:
 
 @router.post("/receipts:preview")
 def preview_receipt(body: PreviewBody, request: Request, dev: Device) -> dict:
-    """Exactly what the sale would book now (store_server/receipts.py): the till shows it before Confirm."""
+    """Exactly what the sale would book now (store_server/ledger/receipts.py): the till shows it before Confirm."""
     _cashier_device(dev, "preview receipts")
     payload = body.model_dump(exclude={"at"}, exclude_none=True)
     with engine(request).connect() as conn:

@@ -27,7 +27,7 @@ import time
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from ..db import rate_counts, run_write
+from ..data.db import rate_counts, run_write
 
 log = logging.getLogger(__name__)
 

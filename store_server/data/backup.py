@@ -43,7 +43,7 @@ class BackupError(ConfigError):
 
 def summary(conn: Connection) -> dict:
     """Row counts of the tables that carry money and the ledger's sums: equal summaries, same ledger."""
-    from ..db import cards, customers, ledger, operations, sales
+    from .db import cards, customers, ledger, operations, sales
     from .migrate import current
 
     counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -57,7 +57,7 @@ def summary(conn: Connection) -> dict:
 
 def ledger_problems(conn: Connection) -> list[str]:
     """Invariants a sound copy keeps: no negative balance, each sale's own ledger rows match what it says."""
-    from ..db import ledger, sales
+    from .db import ledger, sales
 
     problems = []
     negative = conn.execute(select(ledger.c.card_number).group_by(ledger.c.card_number)
@@ -339,7 +339,7 @@ def _has_tables(engine: Engine) -> bool:
 
 def move(source: Engine, target: Engine, batch: int = 2000) -> dict:
     """Copies every table into an empty database (another backend) and checks the ledger came across whole."""
-    from ..db import metadata
+    from .db import metadata
     from .migrate import SchemaError, ensure_schema, state
 
     with source.connect() as conn:

@@ -10,8 +10,8 @@ from ..config import ServerConfig
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from ..db import make_engine
     from . import backup as bk
+    from .db import make_engine
 
     config = ServerConfig.load(args.config)
     engine = make_engine(config.database_url)
@@ -38,8 +38,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ..db import make_engine
     from . import backup as bk
+    from .db import make_engine
     from .migrate import upgrade
 
     config = ServerConfig.load(args.config)
@@ -60,8 +60,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_move(args: argparse.Namespace) -> int:
-    from ..db import make_engine
     from . import backup as bk
+    from .db import make_engine
 
     config = ServerConfig.load(args.config)
     target_config = ServerConfig.from_dict({"data_dir": str(config.data_dir), "database_url": args.to},

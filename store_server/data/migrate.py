@@ -78,7 +78,7 @@ def current(conn: Connection) -> str | None:
 
 
 def state(conn: Connection) -> SchemaState:
-    from ..db import metadata
+    from .db import metadata
 
     rev = current(conn)
     empty = rev is None and not set(inspect(conn).get_table_names()) & set(metadata.tables)
@@ -113,7 +113,7 @@ def _locked(engine: Engine, foreign_keys: bool = True) -> Iterator[Connection]:
 def _create(conn: Connection) -> None:
     from alembic import command
 
-    from ..db import metadata
+    from .db import metadata
 
     metadata.create_all(conn)
     command.stamp(_config(conn), "head")

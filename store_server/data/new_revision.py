@@ -1,4 +1,4 @@
-"""For developers: write the revision for a change to store_server/db.py.
+"""For developers: write the revision for a change to store_server/data/db.py.
 
     python -m store_server.data.new_revision "cashiers and their PINs"
 
@@ -19,8 +19,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from alembic import command
 
-    from ..db import make_engine
     from . import migrate
+    from .db import make_engine
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].strip():

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from .. import clock
 from ..cashiers import display, names
-from ..db import cards, customers, devices, ledger, operations, report_days, report_visits, sales, sms_log
+from ..data.db import cards, customers, devices, ledger, operations, report_days, report_visits, sales, sms_log
 from . import summary
 
 GROUPS = ("day", "week", "month", "device", "cashier", "card_type", "tier", "shop")

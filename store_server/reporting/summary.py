@@ -23,7 +23,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .. import clock
-from ..db import (
+from ..data.db import (
     cards,
     ledger,
     lock_key,

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from store_server import binding, clock
-from store_server.db import cards, customers, make_engine, write_transaction
+from store_server import clock
+from store_server.data.db import cards, customers, make_engine, write_transaction
+from store_server.ledger import binding
 from tests.support.server import init_demo_server
 
 OWNER, OPERATOR, PASSWORD = "olga", "petro", "correct horse battery"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 from sqlalchemy import select
 
-from store_server.db import admin_accounts
+from store_server.data.db import admin_accounts
 from tests.admin.conftest import OPERATOR, csrf_of, session, shoot, sign_in
 
 

@@ -18,9 +18,9 @@ from kiosk.client import StoreClient
 from kiosk.flows.balance import Balance
 from kiosk.flows.identify import IdentifyFlow, IdentifyState
 from kiosk.store import LocalStore
+from loyalty_common.money import format_money
 from store_server import clock
-from store_server.db import admin_audit, customer_answers, customers, ledger
-from store_server.money import format_money
+from store_server.data.db import admin_audit, customer_answers, customers, ledger
 
 from .conftest import OPERATOR, Till, csrf_of, seed_customer, session, shoot, sign_in
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from drivers.scanner.decode import CardNumber, CardRules, decode
 from store_server import cards
-from store_server.db import admin_audit, card_ranges
+from store_server.data.db import admin_audit, card_ranges
 
 from .conftest import Till, csrf_of, session, shoot, sign_in
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from store_server.admin.journal import Filters, csv_rows, page
 from store_server.data import migrate
-from store_server.db import make_engine, operations
+from store_server.data.db import make_engine, operations
 from store_server.reports import safe_cell
 
 

@@ -32,7 +32,7 @@ def database_url(request) -> str | None:
 
 def test_corrections_and_replacements_racing_on_two_processes_never_overdraw_or_replace_twice(tmp_path,
                                                                                               database_url):
-    from store_server.db import make_engine
+    from store_server.data.db import make_engine
 
     if database_url:  # init keeps a server.toml it finds: the demo shop is made in this database
         (tmp_path / "server.toml").write_text(ServerConfig(

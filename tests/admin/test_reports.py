@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import func, insert, select
 
 from store_server import clock
-from store_server.db import cards, customers, ledger, operations, sales, sms_log, transaction_notices
+from store_server.data.db import cards, customers, ledger, operations, sales, sms_log, transaction_notices
 
 from .conftest import OPERATOR, Till, seed_customer, session, shoot, sign_in
 

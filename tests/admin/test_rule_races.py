@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import select
 
 from store_server.admin import accounts
-from store_server.db import rule_history, rules, write_transaction
+from store_server.data.db import rule_history, rules, write_transaction
 from tests.server import pg
 from tests.server.conftest import pg_cluster  # noqa: F401 - the fixture, for the PostgreSQL fleet
 from tests.support.races import Fleet

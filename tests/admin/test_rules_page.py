@@ -7,9 +7,9 @@ import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from loyalty_common.money import format_money
 from store_server import clock
-from store_server.db import admin_audit, rule_history
-from store_server.money import format_money
+from store_server.data.db import admin_audit, rule_history
 
 from .conftest import Till, csrf_of, session, shoot, sign_in
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from store_server import settings_schema
 from store_server.admin.setting_words import DESCRIPTIONS, GROUPS
-from store_server.db import admin_audit, settings
+from store_server.data.db import admin_audit, settings
 
 from .conftest import csrf_of, session, shoot, sign_in
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from store_server import till_activation
+from store_server.messaging import till_activation
 from tests.admin.conftest import OWNER, PASSWORD, Till, add_account, shoot, sign_in
 from tests.support.server import init_demo_server
 
@@ -116,7 +116,7 @@ def test_activations_wait_per_shop_and_an_operator_sees_only_their_shops(chain):
     direct = At(chain, "ALA1").activate(chain, "+77011239002", "10092")  # a Kazakh shop texts Kazakh numbers
     assert direct["result"] == {"card_number": "10092"}, direct
 
-    from store_server.db import make_engine
+    from store_server.data.db import make_engine
     from store_server.errors import NotFound
 
     engine = make_engine(f"sqlite:///{chain.database}")

@@ -22,7 +22,7 @@ from kiosk.flows.register import RegisterFlow, RegisterState
 from kiosk.messages import message
 from kiosk.store import LocalStore
 from store_server import cards, digital_card, shop
-from store_server.db import make_engine
+from store_server.data.db import make_engine
 from tests.kiosk.test_till_against_server import device, type_in
 from tests.support.server import free_port, init_demo_server
 

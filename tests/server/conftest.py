@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from store_server import cards, operations, shop
+from store_server import cards, shop
 from store_server.config import ServerConfig
-from store_server.db import create_schema, make_engine
+from store_server.data.db import create_schema, make_engine
+from store_server.ledger import operations
 from tests.server import pg
 from tests.support.server import ServerProcess, free_port, init_demo_server
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from store_server import activation, shop
-from store_server.db import cards, create_schema, customers, inbound_sms, make_engine, sms_log
-from store_server.sms import templates
-from store_server.sms.base import GatewayError, SendResult
-from store_server.sms.gsm_modem import GsmModemGateway
+from store_server import shop
+from store_server.data.db import cards, create_schema, customers, inbound_sms, make_engine, sms_log
+from store_server.messaging import activation
+from store_server.messaging.sms import templates
+from store_server.messaging.sms.base import GatewayError, SendResult
+from store_server.messaging.sms.gsm_modem import GsmModemGateway
 from tests.emulators.gsm_modem import GsmModemEmulator
 
 NEW = "+380501112233"

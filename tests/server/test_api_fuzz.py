@@ -9,7 +9,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store_server.operations import APPLIERS
+from store_server.ledger.operations import APPLIERS
 
 API = "/api/v1"
 

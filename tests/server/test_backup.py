@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from store_server import operations, shop
+from store_server import shop
 from store_server.config import ServerConfig
 from store_server.data import backup as bk
-from store_server.db import create_schema, make_engine, sales
+from store_server.data.db import create_schema, make_engine, sales
+from store_server.ledger import operations
 from tests.server import pg
 
 TILL = {"id": "till-1", "role": "cashier"}

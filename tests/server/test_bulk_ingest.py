@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from store_server import cards, operations, shop
-from store_server.db import create_schema, ledger, make_engine, sales
+from store_server import cards, shop
+from store_server.data.db import create_schema, ledger, make_engine, sales
+from store_server.ledger import operations
 from tests.server.conftest import CASHIER
 
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from store_server import cards, customers, otp
-from store_server.db import customer_answers
-from store_server.db import customers as customers_table
+from store_server import cards, customers
+from store_server.data.db import customer_answers
+from store_server.data.db import customers as customers_table
 from store_server.errors import DomainError
+from store_server.messaging import codes as otp
 from tests.server.conftest import ENTRANCE
 
 SECRET = "test-secret"

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 
 from store_server import cashiers
 from store_server.config import ServerConfig
-from store_server.db import cashiers as cashiers_t
-from store_server.db import make_engine
+from store_server.data.db import cashiers as cashiers_t
+from store_server.data.db import make_engine
 from store_server.errors import DomainError
 
 API = "/api/v1"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from store_server import admin_cli, shop
 from store_server.config import ServerConfig
-from store_server.db import create_schema, make_engine, settings, write_transaction
+from store_server.data.db import create_schema, make_engine, settings, write_transaction
 
 
 def test_a_command_that_reads_then_writes_is_not_refused_when_the_server_commits_in_between(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from store_server import cards, digital_card, shop
-from store_server.db import create_schema, make_engine, settings
+from store_server.data.db import create_schema, make_engine, settings
 from store_server.errors import DomainError
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -121,8 +121,8 @@ def test_a_card_number_never_looks_like_a_token(engine):
 
 
 def test_a_card_activated_by_sms_is_welcomed_with_its_link(engine):
-    from store_server import activation
-    from store_server.sms import templates
+    from store_server.messaging import activation
+    from store_server.messaging.sms import templates
 
     with engine.begin() as conn:
         shop.put(conn, "public_url", "https://loyalty.shop.example")

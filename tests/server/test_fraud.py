@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert
 
-from store_server import clock, fraud, otp, shop, shops
+from store_server import clock, fraud, shop, shops
 from store_server.config import ServerConfig
-from store_server.db import create_schema, devices, make_engine
+from store_server.data.db import create_schema, devices, make_engine
+from store_server.messaging import codes as otp
 
 KEY = "k"
 

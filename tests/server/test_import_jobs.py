@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from store_server import csv_input, shop
 from store_server.admin import imports
-from store_server.db import create_schema, customers, make_engine
+from store_server.data.db import create_schema, customers, make_engine
 
 
 def test_the_progress_is_readable_while_the_import_runs_and_a_job_runs_once(tmp_path, monkeypatch):
@@ -60,7 +60,7 @@ def test_a_job_whose_process_died_ends_failed_instead_of_running_for_ever(tmp_pa
 
     from sqlalchemy import update
 
-    from store_server.db import import_jobs
+    from store_server.data.db import import_jobs
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     create_schema(engine)

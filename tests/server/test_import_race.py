@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from store_server import shop
 from store_server.cards import issue_range
-from store_server.db import create_schema, customers, ledger, make_engine
+from store_server.data.db import create_schema, customers, ledger, make_engine
 
 ROWS = 300
 ROUNDS = 2

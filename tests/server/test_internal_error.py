@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from store_server import operations
-from store_server.db import operations as operations_table
+from store_server.data.db import operations as operations_table
+from store_server.ledger import operations
 from tests.server.conftest import CASHIER
 
 
@@ -32,7 +32,7 @@ def test_a_poisoned_operation_is_rejected_alone_logged_with_its_id_and_the_rest_
         sale(shop_db, cashier="Ann\x00"),
     ]
     batch = [good[0], poisoned[0], good[1], poisoned[1], poisoned[2], good[2]]
-    with caplog.at_level(logging.ERROR, logger="store_server.operations"):
+    with caplog.at_level(logging.ERROR, logger="store_server.ledger.operations"):
         results = operations.apply_batch(shop_db.engine, batch, CASHIER)
     by_id = {r["id"]: r for r in results}
     assert all(by_id[op["id"]]["status"] == "applied" for op in good)
@@ -62,7 +62,7 @@ def test_an_unforeseen_bug_in_an_applier_is_contained(shop_db, monkeypatch, capl
     monkeypatch.setitem(operations.APPLIERS, "redeem", broken)
     ops = [sale(shop_db), {"id": str(uuid.uuid4()), "type": "redeem", "at": shop_db.at,
                            "payload": {"card_number": "10001", "amount": 10}}, sale(shop_db)]
-    with caplog.at_level(logging.ERROR, logger="store_server.operations"):
+    with caplog.at_level(logging.ERROR, logger="store_server.ledger.operations"):
         results = operations.apply_batch(shop_db.engine, ops, CASHIER)
     assert [r["status"] for r in results] == ["applied", "rejected", "applied"]
     assert results[1]["error"] == "internal_error" and "RuntimeError: a bug" in caplog.text

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from store_server import cards
-from store_server.db import ledger
+from store_server.data.db import ledger
 
 numbers = itertools.count(700_000)
 

@@ -12,8 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 
-from store_server import cards, db, operations, shop
-from store_server.data import migrate
+from store_server import cards, shop
+from store_server.data import db, migrate
+from store_server.ledger import operations
 from tests.server.legacy import schema_a743605 as legacy
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -230,7 +231,7 @@ def test_rules_and_tiers_of_a_shop_at_0008_get_their_first_version_in_the_histor
     so editing them goes on from there; cards issued before belong to no recorded range."""
     from alembic import command
 
-    from store_server import rules, tiers
+    from store_server.ledger import rules, tiers
 
     engine = db.make_engine(database_url)
     with engine.begin() as conn:

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, text
 
-from store_server import db
 from store_server.admin.customers import search
-from store_server.data import migrate
+from store_server.data import db, migrate
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

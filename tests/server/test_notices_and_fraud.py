@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from store_server.sms import templates
+from store_server.messaging.sms import templates
 from tests.server.test_till_money_flow import Device, add_cashier
 from tests.support.server import init_demo_server
 

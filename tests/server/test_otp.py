@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
-from store_server import clock, otp, shop
-from store_server.db import cards, create_schema, customers, make_engine, otp_challenges, verification_tokens
+from store_server import clock, shop
+from store_server.data.db import cards, create_schema, customers, make_engine, otp_challenges, verification_tokens
 from store_server.errors import DomainError, TooMany
+from store_server.messaging import codes as otp
 from store_server.security import keyed_hash
 
 KEY = "test-secret-key"

@@ -12,8 +12,8 @@ import requests
 from sqlalchemy import select, update
 
 from store_server import shop
-from store_server.db import cards, make_engine, sms_log, sms_status_events
-from store_server.sms.webhooks import twilio_signature
+from store_server.data.db import cards, make_engine, sms_log, sms_status_events
+from store_server.messaging.sms.webhooks import twilio_signature
 from tests.support.server import init_demo_server
 
 CUSTOMER = "+380501112201"
@@ -287,7 +287,7 @@ def test_at_the_till_the_customers_code_is_their_consent(server, db, till):
     """The cashier no longer taps "I accept" for the customer: the SMS asks the customer to tell the code to
     the cashier as their acceptance of the terms, and the server records the consent from that code. At the
     entrance the customer's own tap on the screen is the consent: without it, none is recorded."""
-    from store_server.db import customers
+    from store_server.data.db import customers
 
     at_till, at_entrance = "+380501112231", "+380501112232"
     token = till.token(server, "register", at_till, card_number="10011")

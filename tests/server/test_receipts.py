@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from store_server import cards, operations, rules, tiers
-from store_server.db import rules as rules_table
+from store_server import cards
+from store_server.data.db import rules as rules_table
 from store_server.errors import DomainError
+from store_server.ledger import operations, rules, tiers
 from tests.server.conftest import CASHIER
 
 numbers = itertools.count(810_000)

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from store_server import binding, operations, shops
-from store_server.db import cards, ledger, sales
+from store_server import shops
+from store_server.data.db import cards, ledger, sales
+from store_server.ledger import binding, operations
 from store_server.reporting import figures, summary
 
 

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from store_server import clock, rules, tiers
-from store_server.db import rule_history
+from store_server import clock
+from store_server.data.db import rule_history
 from store_server.errors import DomainError
+from store_server.ledger import rules, tiers
 
 
 def test_an_edited_rule_keeps_every_version_and_as_of_gives_the_one_in_force(shop_db):

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete
 
-from store_server import cards, operations, rules, tiers
-from store_server.db import rules as rules_table
+from store_server import cards
+from store_server.data.db import rules as rules_table
 from store_server.errors import DomainError
+from store_server.ledger import operations, rules, tiers
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -126,8 +127,8 @@ def test_rule_windows_are_read_in_each_shops_time_zone(shop_db):
     """A morning rule (09:00-11:00) at 05:00 UTC: 10:00 in Almaty (it applies), 07:00 in Kyiv (it does not)."""
     from datetime import UTC, datetime
 
-    from store_server import rules as rules_module
     from store_server import shops
+    from store_server.ledger import rules as rules_module
 
     with shop_db.engine.begin() as conn:
         shops.ensure_default(conn)

@@ -36,7 +36,7 @@ def test_sql_errors_carry_no_parameters(tmp_path):
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from store_server.db import create_schema, customers, make_engine
+    from store_server.data.db import create_schema, customers, make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     create_schema(engine)
@@ -56,7 +56,7 @@ def test_a_token_without_a_role_enrols_nothing(tmp_path):
     from sqlalchemy import insert
 
     from store_server import devices, shops
-    from store_server.db import create_schema, enrolment_tokens, make_engine
+    from store_server.data.db import create_schema, enrolment_tokens, make_engine
     from store_server.errors import Forbidden
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")

@@ -60,7 +60,7 @@ def test_server_extra_alone_serves_a_card_page(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert init.returncode == 0, init.stderr
     link = subprocess.run([python, "-c", (
-        "import sys; from store_server.db import make_engine; from store_server.digital_card import card_link; "
+        "import sys; from store_server.data.db import make_engine; from store_server.digital_card import card_link; "
         "e = make_engine(sys.argv[1]);\nwith e.begin() as c: print(card_link(c, '10001'))"),
         f"sqlite:///{data / 'store.db'}"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert link.returncode == 0, link.stderr

@@ -11,7 +11,7 @@ import requests
 
 from store_server.api.shared_limits import SharedWindow
 from store_server.config import ServerConfig
-from store_server.db import create_schema, make_engine
+from store_server.data.db import create_schema, make_engine
 from tests.server import pg
 from tests.support.races import Fleet
 

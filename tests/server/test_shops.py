@@ -191,8 +191,8 @@ def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
                              headers={"Authorization": f"Bearer {device.key}"})
 
     # the chain's own name in Kazakh SMS (back office, SMS texts) comes after a shop's own name
-    from store_server.db import make_engine
-    from store_server.sms import texts
+    from store_server.data.db import make_engine
+    from store_server.messaging.sms import texts
 
     engine = make_engine(f"sqlite:///{server.database}")
     with engine.begin() as conn:

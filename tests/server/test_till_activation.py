@@ -15,10 +15,11 @@ import requests
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from store_server import shops, till_activation
-from store_server.db import cards as cards_table
-from store_server.db import customer_answers, customers, devices, operations, till_activations
+from store_server import shops
+from store_server.data.db import cards as cards_table
+from store_server.data.db import customer_answers, customers, devices, operations, till_activations
 from store_server.errors import DomainError
+from store_server.messaging import till_activation
 from tests.server.conftest import CASHIER, ENTRANCE
 from tests.server.test_cards import token_for
 from tests.server.test_otp_api import Device

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.failover import FailoverGateway
-from store_server.sms.smsc import SmscGateway
-from store_server.sms.turbosms import TurboSmsGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.failover import FailoverGateway
+from store_server.messaging.sms.smsc import SmscGateway
+from store_server.messaging.sms.turbosms import TurboSmsGateway
 
 PHONE = "+380671234567"
 OK_TURBO = {"response_code": 800, "response_status": "SUCCESS_MESSAGE_ACCEPTED",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.eskiz import EskizGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.eskiz import EskizGateway
 
 PHONE = "+998901234567"
 TOKEN_REPLY = {"message": "token_generated", "data": {"token": "jwt-1"}, "token_type": "bearer"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.generic_http import GenericHttpGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.generic_http import GenericHttpGateway
 
 PHONE = "+380671234567"
 

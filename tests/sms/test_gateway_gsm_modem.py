@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.failover import FailoverGateway
-from store_server.sms.gsm_modem import GsmModemGateway
-from store_server.sms.turbosms import TurboSmsGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.failover import FailoverGateway
+from store_server.messaging.sms.gsm_modem import GsmModemGateway
+from store_server.messaging.sms.turbosms import TurboSmsGateway
 from tests.emulators.gsm_modem import GsmModemEmulator
 
 PHONE = "+380671234567"

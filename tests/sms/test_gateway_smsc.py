@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.smsc import SmscGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.smsc import SmscGateway
 
 PHONE = "+77011234567"
 

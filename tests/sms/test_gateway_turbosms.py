@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.turbosms import TurboSmsGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.turbosms import TurboSmsGateway
 
 PHONE = "+380671234567"
 

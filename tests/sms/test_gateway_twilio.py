@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.twilio import TwilioGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.twilio import TwilioGateway
 
 PHONE = "+380671234567"
 SID = "AC00000000000000000000000000000001"

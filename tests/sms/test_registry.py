@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from store_server.sms.base import GatewayError
-from store_server.sms.console import ConsoleGateway
-from store_server.sms.failover import FailoverGateway
-from store_server.sms.registry import GatewayConfigError, build_gateway
-from store_server.sms.smsc import SmscGateway
-from store_server.sms.turbosms import TurboSmsGateway
+from store_server.messaging.sms.base import GatewayError
+from store_server.messaging.sms.console import ConsoleGateway
+from store_server.messaging.sms.failover import FailoverGateway
+from store_server.messaging.sms.registry import GatewayConfigError, build_gateway
+from store_server.messaging.sms.smsc import SmscGateway
+from store_server.messaging.sms.turbosms import TurboSmsGateway
 
 
 def test_one_entry_gives_that_gateway():

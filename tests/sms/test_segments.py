@@ -1,11 +1,11 @@
-"""The one segment count (store_server/sms/segments.py): what the modem really sends, what the editor shows."""
+"""The one segment count (messaging/sms/segments.py): what the modem really sends, what the editor shows."""
 
 from __future__ import annotations
 
 import pytest
 
 from drivers.sms_pdu import split_message
-from store_server.sms import segments, templates, texts
+from store_server.messaging.sms import segments, templates, texts
 
 
 @pytest.mark.parametrize(("text", "encoding", "parts", "left"), [

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import insert, select
 
 from drivers.modem import Modem
-from store_server.db import create_schema, make_engine, sms_log, sms_status_events
-from store_server.sms import delivery, templates
-from store_server.sms.failover import FailoverGateway
-from store_server.sms.twilio import TwilioGateway
+from store_server.data.db import create_schema, make_engine, sms_log, sms_status_events
+from store_server.messaging.sms import delivery, templates
+from store_server.messaging.sms.failover import FailoverGateway
+from store_server.messaging.sms.twilio import TwilioGateway
 from tests.emulators.gsm_modem import GsmModemEmulator
 
 PHONE = "+380671234567"
@@ -60,7 +60,7 @@ def test_every_text_is_one_sms_part_for_a_20_character_shop_name(purpose, lang):
     most three in Cyrillic; the owner's alerts (a masked phone, the till, the cashier; the shop's SMS cap) go to the
     owner only."""
     from drivers.sms_pdu import is_gsm7, split_message
-    from store_server.money import format_money_sms
+    from loyalty_common.money import format_money_sms
 
     assert len(SHOP_20[lang]) == 20
     money = [format_money_sms(v, currency, lang, country) for v in (123450, 1234567)
@@ -97,7 +97,7 @@ def test_each_code_says_what_it_is_for(lang):
 
 
 def test_money_in_an_sms_is_the_shops_currency_in_the_readers_language():
-    from store_server.money import format_money_sms
+    from loyalty_common.money import format_money_sms
 
     assert format_money_sms(123450, "UAH", "uk", "UA") == "1 234,50 ₴"
     assert format_money_sms(-300, "KZT", "kk", "KZ") == "-3,00 ₸"

@@ -24,11 +24,13 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
-from store_server import devices, operations, otp, shop, shops
+from store_server import devices, shop, shops
 from store_server.cards import issue_range, set_state
 from store_server.config import ServerConfig
-from store_server.db import cards, customers, ledger, make_engine, otp_challenges, sales, sms_log
-from store_server.db import operations as operations_table
+from store_server.data.db import cards, customers, ledger, make_engine, otp_challenges, sales, sms_log
+from store_server.data.db import operations as operations_table
+from store_server.ledger import operations
+from store_server.messaging import codes as otp
 from tests.support.server import ServerProcess, free_port, init_demo_server
 
 PHONES = itertools.count(1_000_000)

@@ -1,7 +1,7 @@
 """Operation times relative to now, for tests that send operations to a real server.
 
 The server refuses an operation whose time is more than 400 days ago or in the future
-(store_server/device_clock.py), so a hard-coded date in a test would start failing a year after it was
+(store_server/ledger/device_clock.py), so a hard-coded date in a test would start failing a year after it was
 written. These give a recent time instead, and the shop-local day a report will file it under.
 """
 

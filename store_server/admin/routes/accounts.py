@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 
 from ... import shops
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
 from .. import accounts, audit
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in

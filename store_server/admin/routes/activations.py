@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ... import till_activation
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
+from ...messaging import till_activation
 from .. import audit
 from ..web import Admin, back, check_csrf, render, signed_in
 

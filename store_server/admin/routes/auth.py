@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
 from .. import accounts, audit
 from ..i18n import LANGUAGES

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from ... import cards
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
 from ...reports import write_csv
 from .. import audit

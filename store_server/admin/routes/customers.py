@@ -10,12 +10,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from loyalty_common.money import parse_minor
+
 from ... import cards as card_data
-from ... import clock, operations
+from ... import clock
 from ... import customers as customer_data
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
-from ...money import parse_minor
+from ...ledger import operations
 from .. import audit, privacy
 from ..customers import card_page, search
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in

@@ -12,7 +12,7 @@ import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, Request
 
 from ... import devices, shops
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
 from .. import audit
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in

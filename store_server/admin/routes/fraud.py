@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 
-from ... import clock, device_clock, fraud
+from ... import clock, fraud
+from ...ledger import device_clock
 from ..web import Admin, owner_only, render, signed_in
 
 router = APIRouter()

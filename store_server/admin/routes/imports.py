@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ... import csv_input
-from ...db import write_transaction
+from ...data.db import write_transaction
 from .. import imports, messages
 from ..i18n import N_, translations
 from ..web import Admin, Refused, back, check_csrf, owner_only, render, signed_in

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from ...db import write_transaction
+from ...data.db import write_transaction
 from .. import audit
 from ..journal import STATUSES, TYPES, Filters, csv_rows, device_choices, page, shop_choices
 from ..web import Admin, render, signed_in

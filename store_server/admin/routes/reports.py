@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from ...db import shops, write_transaction
-from ...money import precision
+from loyalty_common.money import precision
+
+from ...data.db import shops, write_transaction
 from ...reporting import figures, summary
 from ...reports import safe_cell, to_csv
 from .. import audit, i18n

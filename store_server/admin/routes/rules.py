@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from ... import cards, clock, rules, shop, shops, tiers
-from ...db import write_transaction
+from ... import cards, clock, shop, shops
+from ...data.db import write_transaction
 from ...errors import DomainError, NotFound
+from ...ledger import rules, tiers
 from .. import audit
 from ..rule_preview import local_time, preview
 from ..web import Admin, check_csrf, owner_only, render, signed_in
@@ -70,7 +71,7 @@ def rule_fields(form: dict, currency: str) -> dict:
 
 def form_of(rule: dict, currency: str) -> dict:
     """A stored rule -> the form's fields as typed (for editing it)."""
-    from ...money import precision
+    from loyalty_common.money import precision
 
     def hhmm(minutes):
         return "" if minutes is None else f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -122,7 +123,8 @@ def helpers(admin: Admin) -> dict:
     from babel.dates import get_day_names
     from babel.numbers import format_decimal
 
-    from ...money import precision
+    from loyalty_common.money import precision
+
     from ..setup_words import OVERLAPS
 
     names = get_day_names("abbreviated", locale=admin.lang)

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ... import settings_schema, shop, shops
-from ...db import write_transaction
+from ...data.db import write_transaction
 from ...errors import DomainError
 from .. import audit, i18n
 from ..setting_words import DESCRIPTIONS, GROUPS, type_words

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from ...db import sms_log
-from ...phones import InvalidPhone, normalise
+from loyalty_common.phones import InvalidPhone, normalise
+
+from ...data.db import sms_log
 from ..customers import with_events
 from ..web import Admin, render, signed_in
 

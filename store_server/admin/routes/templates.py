@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 
-from ...db import write_transaction
-from ...sms import segments, templates, texts
+from ...data.db import write_transaction
+from ...messaging.sms import segments, templates, texts
 from .. import audit
 from ..i18n import N_, translations
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in

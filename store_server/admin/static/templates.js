@@ -1,4 +1,4 @@
-// The SMS text editor's live count: while the owner types, the server (store_server/sms/segments.py, the same
+// The SMS text editor's live count: while the owner types, the server (store_server/messaging/sms/segments.py, the same
 // count the message log records) says how many parts the text costs and what is wrong with it.
 (function () {
   var form = document.getElementById("template-form");

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from store_server.db import metadata
+from store_server.data.db import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,7 +1,7 @@
 """The store server's schema as release a743605 (23 Nov 2026) left it: before card types, extra card numbers,
 customer answers, sales, cancellations, tiers, rule windows and till activations.
 
-Recorded verbatim from that release's store_server/db.py (engine set-up left out), so the migration test can
+Recorded verbatim from that release's store_server/data/db.py (engine set-up left out), so the migration test can
 make the database an earlier release left on a shop's SD card and upgrade it. Never edit it.
 """
 

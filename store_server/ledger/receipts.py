@@ -17,9 +17,11 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from . import ledger, otp, rules, tiers
-from .db import receipts
-from .errors import DomainError
+from ..data.db import receipts
+from ..errors import DomainError
+from ..messaging import codes as otp
+from . import entries as ledger
+from . import rules, tiers
 
 
 class Context(Protocol):
@@ -134,7 +136,7 @@ RECEIPT_QR = "lk://receipt/"
 
 
 def _sales_query():
-    from .db import devices, operations, sales
+    from ..data.db import devices, operations, sales
 
     return (select(sales, receipts.c.no.label("receipt_no"), devices.c.name.label("device_name"),
                    operations.c.cashier)
@@ -144,7 +146,7 @@ def _sales_query():
 
 
 def sale_view(row, cashier_names: dict[str, str]) -> dict:
-    from . import clock
+    from .. import clock
 
     cancelled = row["cancelled_by"] is not None
     return {
@@ -171,12 +173,12 @@ def card_sales(conn: Connection, number: str, *, now: datetime, return_days: int
     """The card's sales still returnable or cancellable, newest first (extra numbers mean their card)."""
     from datetime import timedelta
 
-    from . import cards, cashiers
-    from .db import sales
+    from .. import cards, cashiers
+    from ..data.db import sales
 
     main = cards.resolve(conn, number)
     if main is None:
-        from .errors import NotFound
+        from ..errors import NotFound
 
         raise NotFound("card_not_found", "this card is not one of ours")
     query = (_sales_query().where(sales.c.card_number == main, sales.c.cancelled_by.is_(None),
@@ -190,9 +192,9 @@ def card_sales(conn: Connection, number: str, *, now: datetime, return_days: int
 
 def find_sale(conn: Connection, receipt: str) -> dict:
     """A sale by its operation id, its printed receipt number or the receipt's QR (lk://receipt/<id>)."""
-    from . import cashiers
-    from .db import sales
-    from .errors import NotFound
+    from .. import cashiers
+    from ..data.db import sales
+    from ..errors import NotFound
 
     receipt = receipt.strip()
     if receipt.startswith(RECEIPT_QR):

@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import customers as customer_data
-from . import db
-from .db import cards, customers
-from .errors import DomainError
+from .. import customers as customer_data
+from ..data import db
+from ..data.db import cards, customers
+from ..errors import DomainError
 
 
 def lock(conn: Connection, card_number: str, phone: str) -> dict:

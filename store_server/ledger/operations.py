@@ -14,24 +14,10 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from . import (
-    binding,
-    cashiers,
-    clock,
-    db,
-    device_clock,
-    devices,
-    ledger,
-    otp,
-    receipts,
-    rules,
-    shop,
-    takeover,
-    tiers,
-    till_activation,
-)
-from . import customers as customer_data
-from .db import (
+from .. import cashiers, clock, devices, shop
+from .. import customers as customer_data
+from ..data import db
+from ..data.db import (
     cancellations,
     card_numbers,
     card_replacements,
@@ -41,9 +27,13 @@ from .db import (
     sales,
     till_activations,
 )
-from .db import ledger as ledger_table
-from .db import receipts as receipts_table
-from .errors import DomainError
+from ..data.db import ledger as ledger_table
+from ..data.db import receipts as receipts_table
+from ..errors import DomainError
+from ..messaging import codes as otp
+from ..messaging import till_activation
+from . import binding, device_clock, receipts, rules, takeover, tiers
+from . import entries as ledger
 
 MAX_BATCH = 500
 MAX_AMOUNT = 10**12  # a trillion minor units: far beyond any till, well inside a 64-bit column
@@ -193,7 +183,7 @@ def apply_register(ctx: OperationContext) -> dict:
                               operation_id=ctx.op["id"], phone=phone, card_number=requested)
     card = _card(conn, requested or token["card_number"])
     if card["state"] == "issued":
-        # A card worth something is not given to whoever knows its number (store_server/takeover.py).
+        # A card worth something is not given to whoever knows its number (store_server/ledger/takeover.py).
         takeover.check(conn, card, at_till=at_till, code=p.get("activation_code"))
     if at_till:
         # At the till the customer accepts the terms by giving the cashier the code the SMS sent them (the

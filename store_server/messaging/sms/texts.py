@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .. import clock
-from ..db import public_names, sms_templates
+from ... import clock
+from ...data.db import public_names, sms_templates
 from . import templates
 
 MAX_TEXT = 1000  # characters; 7 parts in Cyrillic, far beyond what any shop sends
@@ -89,7 +89,7 @@ def check(purpose: str, text: str) -> str:
 
 def examples(lang: str, currency: str, country: str = "") -> dict[str, str]:
     """Typical values written as the SMS write them in `lang`: money as otp.py and outbound.py format it."""
-    from ..money import format_money_sms, format_plain
+    from loyalty_common.money import format_money_sms, format_plain
 
     def plain(minor: int) -> str:
         return format_plain(minor, currency, lang, country).replace("\u00a0", " ").replace("\u202f", " ")

@@ -28,10 +28,11 @@ from phonenumbers import PhoneNumberType
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from .. import clock, shop
-from ..db import otp_challenges, sms_log
-from ..errors import DomainError, TooMany
-from ..phones import mask
+from loyalty_common.phones import mask
+
+from ... import clock, shop
+from ...data.db import otp_challenges, sms_log
+from ...errors import DomainError, TooMany
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _of_shop(shop_code: str | None) -> list:
     """Codes asked for at the devices of one shop of a chain (None: every code of the server)."""
     if shop_code is None:
         return []
-    from ..db import devices
+    from ...data.db import devices
 
     return [otp_challenges.c.device_id.in_(select(devices.c.id).where(devices.c.shop == shop_code))]
 

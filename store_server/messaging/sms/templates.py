@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from ..db import cards, customers, sms_opt_outs
+from ...data.db import cards, customers, sms_opt_outs
 
 LANGUAGES = ("en", "uk", "ru", "kk", "vi")
 STOP_WORDS = ("STOP", "СТОП", "STOPP", "ОТПИСКА", "ВІДПИСАТИСЯ", "ТОҚТАТУ", "HUY", "HỦY", "DUNG", "DỪNG", "TC")
@@ -22,7 +22,7 @@ STOP_WORDS = ("STOP", "СТОП", "STOPP", "ОТПИСКА", "ВІДПИСАТИ
 # Length: one SMS part for a 20-character shop name (tests/sms/test_templates_and_delivery.py counts it): 160
 # characters in English and Vietnamese, which are written without diacritics as Vietnamese SMS usually are, so
 # they stay in the GSM-7 alphabet; 70 in Cyrillic (UCS-2). Only texts with the card page's link take two.
-# Amounts come formatted in the shop's currency for the language (store_server.money), so no number meets a
+# Amounts come formatted in the shop's currency for the language (loyalty_common.money), so no number meets a
 # noun that would need a plural form.
 TEMPLATES: dict[str, dict[str, str]] = {
     # a code for a purpose the kiosk has no template for (activation by the operator)
@@ -158,7 +158,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "kk": "{shop}: жіберіңіз: {card} КОД (код картада)",
         "vi": "{shop}: the {card} duoc kich hoat bang ma in tren the. Gui: {card} MA, hoac hoi thu ngan",
     },
-    # To the shop's owner when the SMS pumping guard stops codes (store_server/sms/guard.py).
+    # To the shop's owner when the SMS pumping guard stops codes (store_server/messaging/sms/guard.py).
     "pumping_alert": {
         "en": "{shop}: codes stopped, the shop's limit of {limit} SMS was reached. Check store-server fraud-report",
         "uk": "{shop}: коди зупинено, ліміт магазину {limit} SMS вичерпано. Перевірте store-server fraud-report",
@@ -261,7 +261,7 @@ def render(purpose: str, lang: str | None, *, shop: str, conn: Connection | None
            shop_code: str | None = None, **values: object) -> str:
     """The text for `purpose` in `lang` (falling back to English), with the shop's public name.
 
-    With `conn`, the owner's own text and the shop's name in that language (store_server/sms/texts.py) are used
+    With `conn`, the owner's own text and the shop's name in that language (messaging/sms/texts.py) are used
     when the back office set them; without, the built-in text. `shop_code`: the shop of a chain the text speaks
     for, whose own name (store_server/shops.py) comes before the chain's names per language."""
     if purpose not in TEMPLATES:
@@ -270,7 +270,7 @@ def render(purpose: str, lang: str | None, *, shop: str, conn: Connection | None
     if purpose == "welcome" and values.get("link"):  # digital_card.card_link: only when the shop has public_url
         purpose = "welcome_link"
     if conn is not None:
-        from ..shops import own_public_name
+        from ...shops import own_public_name
         from . import texts
 
         template = texts.in_force(conn, purpose, lang)

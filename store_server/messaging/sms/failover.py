@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from store_server.phones import mask
+from loyalty_common.phones import mask
 
 from .base import Gateway, GatewayError, SendResult
 

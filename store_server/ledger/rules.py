@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import clock
-from .db import rule_history, rules
-from .errors import DomainError, NotFound
+from .. import clock
+from ..data.db import rule_history, rules
+from ..errors import DomainError, NotFound
 
 KINDS = ("percent", "fixed")
 # What a rule is, as the forms, the CLI and rule_history know it.
@@ -278,7 +278,7 @@ def overlaps(loaded: list[Rule]) -> list[tuple[Rule, Rule, str]]:
 
 def check_shops(conn: Connection, codes: list[str] | None) -> list[str] | None:
     """The shops a rule or a tier is limited to, each one known; None or empty: the whole chain."""
-    from . import shops
+    from .. import shops
 
     if not codes:
         return None

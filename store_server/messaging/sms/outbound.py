@@ -8,11 +8,12 @@ from collections.abc import Callable
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from .. import clock
-from ..db import sms_log, write_transaction
-from ..metrics import count_sms
-from ..money import format_money_sms, format_plain
-from ..phones import mask
+from loyalty_common.money import format_money_sms, format_plain
+from loyalty_common.phones import mask
+
+from ... import clock
+from ...data.db import sms_log, write_transaction
+from ...metrics import count_sms
 from . import segments, templates
 from .base import Gateway, GatewayError, SendResult
 
@@ -52,7 +53,7 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
         if not templates.may_send(conn, phone, purpose):
             raise NotAllowed(f"{purpose} may not go to this phone (not confirmed or opted out)")
     if purpose == "welcome" and "link" not in values:
-        from ..digital_card import card_link
+        from ...digital_card import card_link
 
         # A write transaction from the start: the shop's first link creates its secret, and a deferred one would
         # fail with "database is locked" on SQLite when another writer commits between the read and the insert.
@@ -70,7 +71,7 @@ def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: li
     Sent after the batch committed and only for "applied", never for a duplicate, so a device
     retrying a batch does not welcome the customer twice. A failed send never fails the batch.
     """
-    from .. import shop
+    from ... import shop
 
     applied = {r["id"] for r in results if r.get("status") == "applied"}
     sent = 0
@@ -132,8 +133,9 @@ def send_notices(engine: Engine, gateway: Gateway, ops: list[dict], results: lis
     Only to confirmed customers who did not opt out (`templates.may_send`); only for "applied" results, so
     a retried batch does not notify twice. Each notice sent is recorded, so a NO reply finds its operation.
     """
-    from .. import cards, otp, shop
-    from ..db import transaction_notices
+    from ... import cards, shop
+    from ...data.db import transaction_notices
+    from .. import codes as otp
 
     with engine.connect() as conn:
         mode = shop.get(conn, "transaction_sms", shop=shop_code)

@@ -21,10 +21,11 @@ from datetime import timedelta
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, db
-from .db import cards, customers, otp_challenges, verification_tokens
-from .errors import DomainError, TooMany
-from .security import hash_secret, keyed_hash, new_secret, same
+from .. import clock
+from ..data import db
+from ..data.db import cards, customers, otp_challenges, verification_tokens
+from ..errors import DomainError, TooMany
+from ..security import hash_secret, keyed_hash, new_secret, same
 
 PURPOSES = ("register", "identify", "redeem", "discount", "return", "activate", "sale")
 # Purposes that move money: the code goes to the card's own phone, the token is bound to card and amount.
@@ -67,7 +68,7 @@ class OtpPolicy:
 
 
 def policy_for(conn: Connection, server_otp: dict | None = None, shop_code: str | None = None) -> OtpPolicy:
-    from . import shop  # shop imports nothing of ours; late import keeps otp importable on its own
+    from .. import shop  # shop imports nothing of ours; late import keeps otp importable on its own
 
     return OtpPolicy.from_settings(server_otp, shop.get(conn, "otp", shop=shop_code))
 
@@ -271,9 +272,10 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     """Creates a challenge and sends its code in the language of the asking device's shop (`shop_code`: its
     name, languages, country and code limits); the answer never holds the code. `template`: another text than
     the purpose's own (a registration at the till: tell it to the cashier)."""
-    from . import shop
-    from .money import format_money_sms
-    from .phones import InvalidPhone, mask, normalise
+    from loyalty_common.money import format_money_sms
+    from loyalty_common.phones import InvalidPhone, mask, normalise
+
+    from .. import shop
     from .sms import guard, templates
     from .sms.base import GatewayError
     from .sms.outbound import send_logged

@@ -19,10 +19,14 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import binding, clock, customers, db, ledger, shop
-from .db import cards, device_rights, devices, operations, till_activations
-from .errors import DomainError, Forbidden, NotFound
-from .phones import mask
+from loyalty_common.phones import mask
+
+from .. import clock, customers, shop
+from ..data import db
+from ..data.db import cards, device_rights, devices, operations, till_activations
+from ..errors import DomainError, Forbidden, NotFound
+from ..ledger import binding
+from ..ledger import entries as ledger
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, func, insert, select
 from sqlalchemy.engine import Connection
 
-from .db import ledger
+from ..data.db import ledger
 
 # Built once: a statement object carries its own compiled-cache key, which makes the hot paths (card
 # look-ups, batch ingest) several times cheaper than building the same SELECT on every call.

@@ -307,12 +307,12 @@ sms_log = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("challenge_id", String(36)),  # the code this SMS carried, if any
     Column("status_at", DateTime(timezone=True)),  # last delivery report
-    Column("segments", Integer),  # parts billed (store_server/sms/segments.py); NULL before revision 0008
+    Column("segments", Integer),  # parts billed (store_server/messaging/sms/segments.py); NULL before revision 0008
     UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
 )
 
 # The owner's own SMS texts (the back office's template editor); a purpose and language without a row here
-# sends the built-in text of store_server/sms/templates.py. Chain level: one text for every shop.
+# sends the built-in text of store_server/messaging/sms/templates.py. Chain level: one text for every shop.
 sms_templates = Table(
     "sms_templates", metadata,
     Column("purpose", String(32), primary_key=True),
@@ -383,7 +383,7 @@ sms_opt_outs = Table(
 )
 
 
-# Per-device rights an operator set with `store-server devices till-activation` (store_server/till_activation.py).
+# Per-device rights an operator set with `store-server devices till-activation` (messaging/till_activation.py).
 device_rights = Table(
     "device_rights", metadata,
     Column("device_id", String(36), primary_key=True),
@@ -527,7 +527,7 @@ device_status = Table(
     Column("last_sync_error_at", DateTime(timezone=True)),
 )
 
-# Each device's clock as the server last measured it (store_server/device_clock.py): device time minus server
+# Each device's clock as the server last measured it (store_server/ledger/device_clock.py): device time minus server
 # time when a batch arrived, from the X-Device-Time header the kiosk sends.
 device_clocks = Table(
     "device_clocks", metadata,
@@ -671,7 +671,7 @@ class PoolSettings:
 
     @classmethod
     def from_settings(cls, raw: dict | None) -> PoolSettings:
-        from .errors import DomainError
+        from ..errors import DomainError
 
         raw = dict(raw or {})
         known = {f.name: f for f in fields(cls)}
@@ -798,7 +798,7 @@ def create_schema(engine: Engine) -> None:
     """An empty database gets this schema; one at another schema revision is refused (store_server/data/migrate.py).
 
     Every change to the tables above comes with a new revision in store_server/data/migrations/versions/."""
-    from .data.migrate import ensure_schema
+    from .migrate import ensure_schema
 
     ensure_schema(engine)
 

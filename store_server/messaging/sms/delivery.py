@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from .. import clock
-from ..db import sms_log, sms_status_events, write_transaction
+from ... import clock
+from ...data.db import sms_log, sms_status_events, write_transaction
 from .base import GatewayError
 from .smsc import STATUS as SMSC_STATUS
 from .twilio import STATUS as TWILIO_STATUS

@@ -6,7 +6,7 @@ another phone. A text of STOP opts the phone out of notices. The sender's number
 network, which is why no code is needed here.
 
 Messages arrive from the GSM modem (`ModemPoller`, reading and deleting the SIM's messages) or from a
-provider's inbound webhook (`store_server/sms/webhooks.py`); both end in `receive`.
+provider's inbound webhook (`store_server/messaging/sms/webhooks.py`); both end in `receive`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from . import clock, db, digital_card, shop, takeover
-from .db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
-from .errors import DomainError
-from .phones import InvalidPhone, mask, normalise
+from loyalty_common.phones import InvalidPhone, mask, normalise
+
+from .. import clock, digital_card, shop
+from ..data import db
+from ..data.db import card_numbers, cards, customers, inbound_sms, sms_opt_outs
+from ..errors import DomainError
+from ..ledger import takeover
 from .sms import guard, templates
 from .sms.base import Gateway, GatewayError
 from .sms.outbound import send_logged
@@ -94,7 +97,7 @@ def activate(conn: Connection, phone: str, text: str, *, at: datetime | None = N
     if card["state"] == "blocked":
         return Outcome("card_blocked", "activation_card_blocked", number, values)
     if card["state"] == "issued":
-        # A card holding bonuses is not given to whoever knows its number (store_server/takeover.py).
+        # A card holding bonuses is not given to whoever knows its number (store_server/ledger/takeover.py).
         try:
             takeover.check(conn, card, at_till=False, code=takeover.code_in(text, number))
         except DomainError as e:
@@ -129,8 +132,8 @@ NOTICE_ANSWER_DAYS = 7  # a NO refers to a notice of the last week
 
 def _flag_last_notice(conn: Connection, phone: str, at: datetime) -> Outcome:
     """"Not you? Reply NO": the last notice this phone got flags its operation and the cashier who made it."""
-    from .cashiers import display, names
-    from .db import devices, operations, transaction_notices
+    from ..cashiers import display, names
+    from ..data.db import devices, operations, transaction_notices
 
     n = transaction_notices.c
     row = conn.execute(

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import clock
-from .db import clock_flags, device_clocks, devices, lock_key
+from .. import clock
+from ..data.db import clock_flags, device_clocks, devices, lock_key
 
 TOLERANCE = timedelta(minutes=2)
 MAX_AGE = timedelta(days=400)

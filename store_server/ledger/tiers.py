@@ -12,9 +12,9 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from ..data.db import sales, tiers
+from ..errors import DomainError, NotFound
 from . import rules
-from .db import sales, tiers
-from .errors import DomainError, NotFound
 
 
 @dataclass(frozen=True)

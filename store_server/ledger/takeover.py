@@ -22,10 +22,10 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from . import clock
-from .db import activation_codes, cards, ledger, sales
-from .errors import DomainError
-from .security import hash_secret, same
+from .. import clock
+from ..data.db import activation_codes, cards, ledger, sales
+from ..errors import DomainError
+from ..security import hash_secret, same
 
 CODE_DIGITS = 8
 

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..db import run_write
-from ..errors import DomainError, Forbidden, NotFound
-from ..security import same
+from ...data.db import run_write
+from ...errors import DomainError, Forbidden, NotFound
+from ...security import same
 from . import delivery
 
 router = APIRouter(prefix="/sms/hooks/{secret}")

@@ -1,0 +1,1 @@
+"""Messaging: one-time codes, SMS gateways and texts, inbound and till activation."""
