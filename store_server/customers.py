@@ -14,7 +14,7 @@ FIELD_TYPES = ("text", "number", "date", "choice")
 
 
 def check_questionnaire(fields) -> list[dict]:
-    """Validates the shop's questionnaire definition (a list of {key, label, type, choices, required})."""
+    """Validates the shop's questionnaire definition (a list of {key, label, type, choices, required, min_age})."""
     if not isinstance(fields, list):
         raise DomainError("bad_questionnaire", "the questionnaire is a list of fields")
     seen = set()
@@ -29,6 +29,12 @@ def check_questionnaire(fields) -> list[dict]:
         if f["type"] == "choice" and not (isinstance(f.get("choices"), list) and f["choices"]
                                           and all(isinstance(c, str) for c in f["choices"])):
             raise DomainError("bad_questionnaire", f"field {f['key']!r}: a choice field needs a list of choices")
+        # the kiosk's birthday picker refuses a date younger than this (kiosk/flows/date_picker.py)
+        age = f.get("min_age")
+        if age is not None and (f["type"] != "date" or isinstance(age, bool) or not isinstance(age, int)
+                                or not 1 <= age <= 120):
+            raise DomainError("bad_questionnaire", f"field {f['key']!r}: min_age is a whole number of years "
+                                                   "(1-120) on a date field")
     return fields
 
 

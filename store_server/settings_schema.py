@@ -152,7 +152,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the address customers' phones reach the server at; set, SMS and the kiosk carry card page links",
             "shop"),
     Setting("questionnaire", Annotated[list[dict], AfterValidator(_questionnaire)], [],
-            "questions at registration: {key, label, type: text|number|date|choice, choices?, required?}",
+            "questions at registration: {key, label, type: text|number|date|choice, choices?, required?, "
+            "min_age? (a date field: the youngest age in years)}",
             "devices", device=True, per_shop=True),
     # the customer reads them on the kiosk before accepting (one text per language; the kiosk falls back to the
     # shop's first language that has one)

@@ -16,7 +16,8 @@ DESCRIPTIONS = {
     'public_url': N_("the address customers' phones reach the server at; set, SMS and the kiosk carry card page links"),
     'terms': N_("the loyalty programme's terms customers read and accept at registration, per language, "
                 'e.g. {"uk": "...", "en": "..."}'),
-    'questionnaire': N_('questions at registration: {key, label, type: text|number|date|choice, choices?, required?}'),
+    'questionnaire': N_('questions at registration: {key, label, type: text|number|date|choice, choices?, required?, '
+                        'min_age? (a date field: the youngest age in years)}'),
     'till_activation': N_("a cashier's activation of a card: at once, after an operator's approval, or refused"),
     'code_required': N_("which operations need the customer's SMS code"),
     'no_code_limit': N_('bonuses (minor units) that may be spent without a code'),

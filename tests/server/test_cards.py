@@ -120,6 +120,11 @@ def test_questionnaire_answers_are_typed_and_all_or_nothing(shop_db):
                           answers=bad_answers)["error"] == "bad_answer"
     with pytest.raises(DomainError):
         customers.check_questionnaire([{"key": "x", "type": "choice", "choices": []}])
+    # the birthday picker's youngest age: whole years, on a date field only
+    assert customers.check_questionnaire([{"key": "born", "type": "date", "min_age": 18}])
+    for age, kind in ((0, "date"), (121, "date"), ("18", "date"), (18.5, "date"), (True, "date"), (18, "text")):
+        with pytest.raises(DomainError, match="min_age"):
+            customers.check_questionnaire([{"key": "born", "type": kind, "min_age": age}])
 
 
 def test_consent_and_marketing_carry_timestamps(shop_db):
