@@ -140,3 +140,11 @@ def csrf_of(s: requests.Session, url: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', s.get(url, timeout=5).text).group(1)
 
 
+
+
+def go_to(page, label: str) -> None:
+    """Follow a section link of the header as a person does: open its group first (a <details> disclosure)."""
+    link = page.get_by_role("link", name=label, exact=True, include_hidden=True)  # closed, a group's links are hidden
+    if not page.locator("nav.main-nav").locator(link).is_visible():
+        page.locator("nav.main-nav details.nav-group", has=link).locator("summary").click()
+    page.locator("nav.main-nav").locator(link).click()

@@ -35,7 +35,7 @@ def test_the_language_is_chosen_on_the_account_page_and_follows_the_account(serv
     try:
         sign_in(page, server, OPERATOR)
         assert page.locator("html").get_attribute("lang") == "uk"
-        assert "Клієнти" in page.locator("nav").inner_text()
+        assert "Клієнти" in page.locator("nav").text_content()
         # The header's menu, signed in, changes the account's language too.
         page.click("details.lang summary")
         page.click("a[lang=ru]")

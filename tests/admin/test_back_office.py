@@ -22,7 +22,7 @@ from loyalty_common.money import format_money
 from store_server import clock
 from store_server.data.db import admin_audit, customer_answers, customers, ledger
 
-from .conftest import OPERATOR, Till, csrf_of, seed_customer, session, shoot, sign_in
+from .conftest import OPERATOR, Till, csrf_of, go_to, seed_customer, session, shoot, sign_in
 
 
 def money(minor: int) -> str:
@@ -148,7 +148,7 @@ def test_an_operator_approves_an_activation(server, page):
     _pending_activation(server, till, "10020", "+380931234520")
     assert till.card("10020")["state"] == "issued"
     sign_in(page, server, OPERATOR)
-    page.click("nav >> text=Activations")
+    go_to(page, "Activations")
     page.wait_for_selector("#activations")
     assert "10020" in page.inner_text("#activations") and "Till 3" in page.inner_text("#activations")
     shoot(page, "activations")
@@ -166,7 +166,7 @@ def test_an_operator_approves_an_activation(server, page):
 
 def test_the_enrolment_token_qr_on_the_page_enrols_a_kiosk(server, page):
     sign_in(page, server)
-    page.click("nav >> text=Devices")
+    go_to(page, "Devices")
     page.select_option("select[name=role]", "entrance")
     page.click("text=Create token and QR")
     page.wait_for_selector("#enrol-qr")

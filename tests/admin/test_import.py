@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.admin.conftest import OWNER, add_account, csrf_of, session, shoot, sign_in
+from tests.admin.conftest import OWNER, add_account, csrf_of, go_to, session, shoot, sign_in
 from tests.support.server import init_demo_server
 
 HEADER = "phone;card_number;name;consent;balance"
@@ -45,7 +45,7 @@ def test_a_bad_line_refuses_the_whole_file_then_a_good_cp1251_file_imports_with_
              "+380502229999;10099;Bad balance;yes;12,5x"]
     bad.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1251"))
     sign_in(page, server)
-    page.click("nav >> text=Import")
+    go_to(page, "Import")
     shoot(page, "import-start")
     upload(page, bad)
     assert "Windows-1251" in page.inner_text("#detected") and "semicolon" in page.inner_text("#detected")
@@ -111,7 +111,7 @@ def test_the_problems_are_told_in_the_readers_language(server, browser, tmp_path
     pg = context.new_page()
     try:
         sign_in(pg, server)
-        pg.click("nav >> text=Імпорт")
+        go_to(pg, "Імпорт")
         upload(pg, bad)
         assert "Windows-1251 (кирилиця)" in pg.inner_text("#detected")
         assert "крапка з комою" in pg.inner_text("#detected")

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from store_server import clock
 from store_server.data.db import cards, customers, ledger, operations, sales, sms_log, transaction_notices
 
-from .conftest import OPERATOR, Till, seed_customer, session, shoot, sign_in
+from .conftest import OPERATOR, Till, go_to, seed_customer, session, shoot, sign_in
 
 ZONE = ZoneInfo("Europe/Kyiv")  # the demo shop's time zone
 
@@ -119,7 +119,7 @@ def figure(page, key: str) -> str:
 
 def test_the_dashboards_figures_are_the_ledgers_sums(server, db, shop, page):
     sign_in(page, server)
-    page.click("nav >> text=Dashboard")
+    go_to(page, "Dashboard")
     page.wait_for_selector("#tile-receipts")
     page.click(".periods >> text=30 days")
     page.wait_for_url(re.compile(r".*period=30.*"))
@@ -195,7 +195,7 @@ def _read_xlsx(data: bytes) -> list[list]:
 
 def test_a_report_exported_as_csv_and_xlsx_reads_back(server, db, shop, page):
     sign_in(page, server)
-    page.click("nav >> text=Reports")
+    go_to(page, "Reports")
     page.select_option("select[name=by]", "cashier")
     page.click("form.filters button[type=submit]")
     page.wait_for_url(re.compile(r".*by=cashier.*"))
@@ -259,7 +259,7 @@ def test_the_fraud_page_shows_a_no_reply_and_leads_to_its_operations(server, db,
                                                         card_number="10002", sent_at=clock.now(),
                                                         flagged_at=clock.now()))
     sign_in(page, server)
-    page.click("nav >> text=Fraud")
+    go_to(page, "Fraud")
     section = page.inner_text("#no-replies")
     assert "Mallory" in section and "Till 9" in section and "+380501110002" not in section  # masked
     assert "signal" in page.inner_text("#signal-count")

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from kiosk.client import StoreClient
-from tests.admin.conftest import OPERATOR, OWNER, add_account, csrf_of, session, shoot, sign_in
+from tests.admin.conftest import OPERATOR, OWNER, add_account, csrf_of, go_to, session, shoot, sign_in
 from tests.sms.conftest import running_provider
 from tests.support.server import init_demo_server
 
@@ -50,7 +50,7 @@ def code_sms(server, provider, phone: str, lang: str) -> str:
 def test_an_edited_template_is_checked_counted_live_and_sent_to_the_next_customer(shop, page):
     server, provider = shop
     sign_in(page, server)
-    page.click("nav >> text=SMS texts")
+    go_to(page, "SMS texts")
     page.wait_for_selector("#templates")
     shoot(page, "sms-texts")
     page.click("#t-code_register-en")
@@ -130,7 +130,7 @@ def test_the_page_speaks_the_readers_language(shop, browser):
         sign_in(pg, server)
         pg.goto(f"{server.url}/admin/templates/notice_sale/kk")
         pg.wait_for_selector("#template-form")
-        assert "Тексти SMS" in pg.inner_text("nav")
+        assert "Тексти SMS" in pg.text_content("nav")
         assert "частин" in pg.inner_text("#count")
         shoot(pg, "sms-text-uk")
     finally:
