@@ -85,25 +85,31 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def measure(proc: subprocess.Popen, port: int, key: str, args) -> tuple[list[float], int, float]:
+def measure(proc: subprocess.Popen, port: int, key: str, args,
+            database: int | None = None) -> tuple[list[float], int, float, float]:
+    """Latencies, errors, the server's CPU seconds and the database server's (PostgreSQL: the postmaster and
+    its backends, which share this machine's cores with the server)."""
     try:
         asyncio.run(run(port, key, args.clients, 1.0, args.cards))  # warm-up
-        cpu = cpu_seconds(proc.pid)
+        cpu, db_cpu = cpu_seconds(proc.pid), cpu_seconds(database) if database else 0.0
         latencies, errors = asyncio.run(run(port, key, args.clients, args.seconds, args.cards))
         cpu = cpu_seconds(proc.pid) - cpu
+        db_cpu = cpu_seconds(database) - db_cpu if database else 0.0
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     latencies.sort()
-    return latencies, errors, cpu
+    return latencies, errors, cpu, db_cpu
 
 
-def summary(name: str, latencies: list[float], errors: int, cpu: float, seconds: float) -> tuple[float, float, float]:
+def summary(name: str, latencies: list[float], errors: int, cpu: float, db_cpu: float,
+            seconds: float) -> tuple[float, float, float]:
     rate = len(latencies) / seconds
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     per_request = cpu / max(1, len(latencies)) * 1000
+    database = f" + database {db_cpu / max(1, len(latencies)) * 1000:.2f}" if db_cpu else ""
     print(f"  {name:<24} {rate:>7,.0f}/s  p50 {statistics.median(latencies) * 1000:6.1f} ms  "
-          f"p99 {p99:6.1f} ms  server CPU {per_request:.2f} ms/request  {errors} errors")
+          f"p99 {p99:6.1f} ms  server CPU {per_request:.2f}{database} ms/request  {errors} errors")
     return rate, p99, per_request
 
 
@@ -168,7 +174,8 @@ def main() -> None:
             finally:
                 server.stop()
             bare = measure(serve_bare(server.port, args.workers), server.port, key, args)
-            store = measure(serve(server, args.workers), server.port, key, args)
+            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0]) if cluster else None
+            store = measure(serve(server, args.workers), server.port, key, args, postmaster)
         finally:
             if cluster is not None:
                 cluster.stop()
