@@ -12,7 +12,7 @@ import pytest
 import qrcode
 from PIL import Image
 
-from kiosk.gallery_scenes import scenes
+from devtools.gallery_scenes import scenes
 
 # A Kivy window in a child process starts in seconds when idle and several times slower on a loaded
 # machine; the deadline is there to catch a hung window, not a slow machine.
@@ -21,11 +21,11 @@ pytestmark = [pytest.mark.ui, pytest.mark.timeout(CHILD_SECONDS + 120)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENES = ("register-done", "register-done-link")
-LINK = "http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv"  # the card_link of kiosk/gallery_scenes.py's scene
+LINK = "http://192.168.1.10:8700/c/Ab3dEf6hIj9kLm2nOp5qRs8tUv"  # the card_link of devtools/gallery_scenes.py's scene
 # Only these two scenes of the gallery, in English at the panel's own size (the full gallery is test_screens.py).
-RENDER = ("import sys; from pathlib import Path; import kiosk.gallery_scenes as s; every = s.scenes; "
+RENDER = ("import sys; from pathlib import Path; import devtools.gallery_scenes as s; every = s.scenes; "
           f"s.scenes = lambda: [x for x in every() if x[0] in {SCENES!r}]; "
-          "from kiosk import gallery; sys.exit(gallery.run(Path(sys.argv[1]), ['en'], [(800, 480)]))")
+          "from devtools import gallery; sys.exit(gallery.run(Path(sys.argv[1]), ['en'], [(800, 480)]))")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.textinput import TextInput
-from kiosk.gallery import overflowing_labels, overlapping, small_targets
+from devtools.gallery import overflowing_labels, overlapping, small_targets
 
 LONG = "Адалдық бағдарламасының шарттарын қабылдаймын"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kiosk.gallery import SIZES
-from kiosk.gallery_scenes import scenes
+from devtools.gallery import SIZES
+from devtools.gallery_scenes import scenes
 from kiosk.i18n import LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.timeout(RENDER_SECONDS + 120)]
 
 def _render(out: Path, langs: str, sizes: str) -> tuple[Path, subprocess.CompletedProcess]:
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1")
-    proc = subprocess.run([sys.executable, "-m", "kiosk.gallery", "--out", str(out), "--langs", langs,
+    proc = subprocess.run([sys.executable, "-m", "devtools.gallery", "--out", str(out), "--langs", langs,
                            "--sizes", sizes], capture_output=True, text=True, timeout=RENDER_SECONDS, env=env,
                           cwd=ROOT)
     return out, proc

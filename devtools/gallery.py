@@ -6,7 +6,7 @@ label whose text does not fit its box (spills out: "overflow"; drawn shortened, 
 broken: "cut"), or that lies outside the window, is reported in overflow.json; buttons and fields under 15 mm
 on the panel in targets.json; labels, buttons and fields that cover each other in overlap.json.
 
-    python -m kiosk.gallery --out test-output/screens --langs en,uk --sizes 800x480,480x800
+    python -m devtools.gallery --out test-output/screens --langs en,uk --sizes 800x480,480x800
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .screens import scale
+from kiosk.screens import scale
 
 SIZES = ((800, 480), (480, 800), (1280, 800), (800, 1280), (1920, 1080), (1080, 1920), (1280, 720), (720, 1280))
 # The smallest panel each size is sold as, so touch targets are judged where they come out smallest: the
@@ -256,11 +256,11 @@ class Gallery:
 
 def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "cashier",
         only: list[str] | None = None) -> int:
-    from .backend import Backend
-    from .client import StoreClient
-    from .config import KioskConfig
-    from .launch import configure_window
-    from .store import LocalStore
+    from kiosk.backend import Backend
+    from kiosk.client import StoreClient
+    from kiosk.config import KioskConfig
+    from kiosk.launch import configure_window
+    from kiosk.store import LocalStore
 
     out.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix="kiosk-gallery-"))
@@ -272,10 +272,9 @@ def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "
 
     Config.set("graphics", "resizable", "1")
     Config.set("graphics", "maxfps", "0")  # nobody watches: draw as fast as the machine can
+    from devtools.gallery_scenes import scenes
     from drivers.scanner.base import ScanQueue
-
-    from .app import KioskApp
-    from .gallery_scenes import scenes
+    from kiosk.app import KioskApp
 
     store = LocalStore(config.database)
     store.set_setting("shop_name", "Demo Shop")
@@ -298,7 +297,7 @@ def run(out: Path, langs: list[str], sizes: list[tuple[int, int]], role: str = "
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kiosk.gallery", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.gallery", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="test-output/screens")
     parser.add_argument("--langs", default="en,uk,ru,kk,vi")
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))

@@ -6,23 +6,22 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from kiosk.backend import CardView
+from kiosk.flows.cancel import CancelFlow, CancelState
+from kiosk.flows.code import CodeStep
+from kiosk.flows.find_card import FindCardFlow, FindState
+from kiosk.flows.identify import IdentifyState
+from kiosk.flows.keyboard import KeyboardFlow
+from kiosk.flows.outcome import Outcome
+from kiosk.flows.questionnaire import label
+from kiosk.flows.register import RegisterFlow, RegisterState
+from kiosk.flows.return_ import ReturnFlow, ReturnState
+from kiosk.flows.sale import SaleFlow, SaleState
+from kiosk.flows.signin import CashierSession, SignInFlow
+from kiosk.flows.technician import PinChange, PinLock, TechnicianFlow
+from kiosk.messages import message, till_sync_hint
+from kiosk.store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 from store_server.demo_terms import DEMO_TERMS
-
-from .backend import CardView
-from .flows.cancel import CancelFlow, CancelState
-from .flows.code import CodeStep
-from .flows.find_card import FindCardFlow, FindState
-from .flows.identify import IdentifyState
-from .flows.keyboard import KeyboardFlow
-from .flows.outcome import Outcome
-from .flows.questionnaire import label
-from .flows.register import RegisterFlow, RegisterState
-from .flows.return_ import ReturnFlow, ReturnState
-from .flows.sale import SaleFlow, SaleState
-from .flows.signin import CashierSession, SignInFlow
-from .flows.technician import PinChange, PinLock, TechnicianFlow
-from .messages import message, till_sync_hint
-from .store import SYNC_LAST_ERROR, SYNC_LAST_ERROR_AT
 
 QUESTIONS = [{"key": "city", "label": {"en": "Which shop is nearest to you?", "uk": "Який магазин найближчий?"},
               "type": "choice", "choices": ["Kyiv, Khreshchatyk 1", "Lviv, Rynok 5", "Odesa, Derybasivska 10"]},
