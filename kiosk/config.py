@@ -41,7 +41,7 @@ class KioskConfig:
     panel_inches: float | None = None
     scanners: dict = field(default_factory=dict)
     indicators: dict = field(default_factory=dict)
-    #: The shop's card-number format ([cards] in kiosk.toml; drivers.scanner.decode.CardRules).
+    #: The shop's card-number format ([cards] in kiosk.toml; loyalty_common.cards.CardRules).
     cards: dict = field(default_factory=dict)
     #: The kiosk.toml this came from (not a setting): on-screen enrolment rewrites that same file.
     source: ClassVar[Path | None] = None
@@ -55,7 +55,7 @@ class KioskConfig:
         if min(self.idle_timeout, self.request_timeout, self.code_idle_timeout, self.cashier_idle_timeout) <= 0:
             raise ConfigError("idle_timeout, code_idle_timeout, cashier_idle_timeout and request_timeout must be "
                               "positive numbers of seconds")
-        from drivers.scanner.decode import CardRules
+        from loyalty_common.cards import CardRules
 
         try:
             self.card_rules = CardRules.from_config(self.cards)

@@ -199,12 +199,7 @@ def check_cards(config: KioskConfig) -> Check:
     from drivers.scanner.decode import CardNumber, decode
 
     rules = config.card_rules
-    shape = f"{rules.min_length}-{rules.max_length} digits from {rules.first_number}" + "".join(
-        [f", text {rules.text_prefix!r}" if rules.text_prefix else "",
-         f", starting {'/'.join(rules.prefixes)}" if rules.prefixes else "",
-         ", Luhn check digit" if rules.luhn else "",
-         f", EAN check at {'/'.join(map(str, sorted(rules.ean_lengths)))} digits" if rules.ean_lengths else "",
-         ", leading zeros stripped" if rules.leading_zeros == "strip" else ""])
+    shape = rules.describe()
     sample = config.cards.get("sample")
     if not sample:
         return Check("cards", WARN, f"{shape}; set [cards] sample to a number printed on your cards to check it")

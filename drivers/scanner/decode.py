@@ -20,6 +20,15 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+# The card-number part is shared with the store server; it is imported here so the decoder's users find it.
+from loyalty_common.cards import (  # noqa: F401
+    CardRules,
+    check_digits,
+    gs1_check_digit_ok,
+    luhn_ok,
+    upc_e_to_upc_a,
+)
+
 MAX_PAYLOAD = 4096
 """Longer payloads are refused unparsed: no QR code of ours comes near this, and int() of a huge digit
 string is slow (and refused by Python above 4300 digits)."""
@@ -65,84 +74,6 @@ _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_EAN_LENGTHS = frozenset({8, 12, 13})
-
-
-@dataclass(frozen=True)
-class CardRules:
-    """The shop's card-number format.
-
-    :param min_length, max_length: digits in a card number (leading zeros count).
-    :param first_number: the lowest card number the shop issues.
-    :param ean_lengths: plain digit payloads of these lengths are EAN/UPC forms (13 = EAN-13,
-        12 = UPC-A, 8 = EAN-8) and must carry a correct GS1 check digit. Empty: never check.
-        A payload whose AIM identifier says EAN/UPC (`]E...`) is always checked.
-    :param text_prefix: letters printed before the number on Code 128 cards (e.g. "LK" for "LK10001");
-        matched case-insensitively and removed.
-    :param url_params: query parameters of an http(s) URL that carry a card number.
-    :param prefixes: the digits every card number starts with (e.g. "4820" for the shop's EAN range); empty:
-        any. A number with another start is `wrong_prefix`.
-    :param luhn: the last digit is a Luhn (mod 10) check digit, as on 16-digit cards of older loyalty
-        systems (`bad_check_digit`).
-    :param leading_zeros: "keep" (0000123 is card "0000123") or "strip" (printed zero-padded, the card is
-        "123"): how the number is looked up on the server.
-    """
-
-    min_length: int = 5
-    max_length: int = 13
-    first_number: int = 10001
-    ean_lengths: frozenset[int] = frozenset({13})
-    text_prefix: str = ""
-    url_params: tuple[str, ...] = ("card",)
-    prefixes: tuple[str, ...] = ()
-    luhn: bool = False
-    leading_zeros: str = "keep"
-
-    @classmethod
-    def from_config(cls, raw: dict | None) -> CardRules:
-        """The `[cards]` table of kiosk.toml; ValueError names a key that does not fit."""
-        raw = dict(raw or {})
-        raw.pop("sample", None)  # a number printed on the shop's cards, for `kiosk selftest`, not a rule
-        known = {"min_length", "max_length", "first_number", "ean_lengths", "text_prefix", "url_params",
-                 "prefixes", "luhn", "leading_zeros"}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"[cards]: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        for key in ("min_length", "max_length", "first_number"):
-            if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] < 0):
-                raise ValueError(f"[cards]: {key} must be a whole number")
-        if "ean_lengths" in raw:
-            if not isinstance(raw["ean_lengths"], list) or not set(raw["ean_lengths"]) <= _EAN_LENGTHS:
-                raise ValueError("[cards]: ean_lengths must list some of 8, 12, 13 (EAN-8, UPC-A, EAN-13)")
-            raw["ean_lengths"] = frozenset(raw["ean_lengths"])
-        for key in ("prefixes", "url_params"):
-            if key in raw:
-                if not isinstance(raw[key], list) or not all(isinstance(v, str) and v for v in raw[key]):
-                    raise ValueError(f"[cards]: {key} must be a list of texts")
-                raw[key] = tuple(raw[key])
-        if "prefixes" in raw and not all(_DIGITS.fullmatch(p) for p in raw["prefixes"]):
-            raise ValueError("[cards]: prefixes are digits, e.g. [\"4820\"]")
-        if "text_prefix" in raw and (not isinstance(raw["text_prefix"], str) or _DIGITS.search(raw["text_prefix"])):
-            raise ValueError("[cards]: text_prefix is the letters before the number, e.g. \"LK\"")
-        if "luhn" in raw and not isinstance(raw["luhn"], bool):
-            raise ValueError("[cards]: luhn must be true or false")
-        if raw.get("leading_zeros", "keep") not in ("keep", "strip"):
-            raise ValueError("[cards]: leading_zeros must be \"keep\" or \"strip\"")
-        rules = cls(**raw)
-        if rules.min_length > rules.max_length or rules.max_length > 40:
-            raise ValueError("[cards]: min_length must not exceed max_length (at most 40)")
-        return rules
-
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn mod-10: double every second digit from the right."""
-    if len(digits) < 2 or not _DIGITS.fullmatch(digits):
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        n = int(d) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
 
 
 def split_aim(text: str) -> tuple[str | None, str]:
@@ -150,31 +81,6 @@ def split_aim(text: str) -> tuple[str | None, str]:
     if _AIM.match(text):
         return text[:3], text[3:]
     return None, text
-
-
-def gs1_check_digit_ok(digits: str) -> bool:
-    """GS1 mod-10 check for EAN-8, UPC-A, EAN-13 (and GTIN-14): weights 3,1,3,... from the right."""
-    if len(digits) < 2 or not _DIGITS.fullmatch(digits):
-        return False
-    body = digits[:-1]
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == int(digits[-1])
-
-
-def upc_e_to_upc_a(digits: str) -> str | None:
-    """Expand an 8-digit UPC-E (number system 0 or 1) to its 12-digit UPC-A form, or None."""
-    if len(digits) != 8 or not _DIGITS.fullmatch(digits) or digits[0] not in "01":
-        return None
-    ns, (a, b, c, d, e, f), check = digits[0], digits[1:7], digits[7]
-    if f in "012":
-        body = f"{a}{b}{f}0000{c}{d}{e}"
-    elif f == "3":
-        body = f"{a}{b}{c}00000{d}{e}"
-    elif f == "4":
-        body = f"{a}{b}{c}{d}00000{e}"
-    else:
-        body = f"{a}{b}{c}{d}{e}0000{f}"
-    return ns + body + check
 
 
 def decode(payload: str, rules: CardRules = CardRules()) -> Decoded:
@@ -236,25 +142,5 @@ def _card_from_url(text: str, rules: CardRules, unrecognised, symbology: str | N
 
 
 def _card_number(digits: str, rules: CardRules, unrecognised, symbology: str | None) -> Decoded:
-    scanner_says_ean = symbology is not None and symbology[1] == "E"
-    if scanner_says_ean or len(digits) in rules.ean_lengths:
-        if scanner_says_ean and len(digits) == 8 and symbology == "]E0":
-            expanded = upc_e_to_upc_a(digits)  # ]E0 with 8 digits is UPC-E; EAN-8 is ]E4
-            if expanded is None or not gs1_check_digit_ok(expanded):
-                return unrecognised("bad_check_digit")
-        elif len(digits) in _EAN_LENGTHS:
-            if not gs1_check_digit_ok(digits):
-                return unrecognised("bad_check_digit")
-        elif scanner_says_ean:
-            return unrecognised("wrong_length")
-    if not rules.min_length <= len(digits) <= rules.max_length:
-        return unrecognised("wrong_length")
-    if rules.prefixes and not digits.startswith(rules.prefixes):
-        return unrecognised("wrong_prefix")
-    if rules.luhn and not luhn_ok(digits):
-        return unrecognised("bad_check_digit")
-    if int(digits) < rules.first_number:
-        return unrecognised("below_first_number")
-    if rules.leading_zeros == "strip":
-        digits = digits.lstrip("0") or "0"
-    return CardNumber(digits, symbology)
+    number, reason = check_digits(digits, rules, symbology)
+    return CardNumber(number, symbology) if number is not None else unrecognised(reason)
