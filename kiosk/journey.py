@@ -131,7 +131,8 @@ class Taps:
 
 def questionnaire_steps(app, lang: str) -> list[Step]:
     """The demo shop's questions by touch: the name typed on the on-screen keyboard (its keys tapped, pages
-    turned, a Vietnamese tone), the birthday on its picker (day and year on the numpad, the month by name)."""
+    turned, a Vietnamese tone), the birthday on its picker (day and year on the numpad, the month by name; 31
+    September refused, then corrected)."""
     from .flows.date_picker import month_names, part_order
     from .i18n import _
 
@@ -140,8 +141,10 @@ def questionnaire_steps(app, lang: str) -> list[Step]:
     keys = DEMO_NAME_KEYS.get(lang, DEMO_NAME_KEYS["en"])
     name = DEMO_NAMES.get(lang, DEMO_NAMES["en"])
     typing = Taps(app, keys)
-    birthday = {"day": ["1", "4"], "month": [month_names(lang)[8]], "year": ["1", "9", "9", "0"]}
+    # first a day September does not have, as a slip of the finger: the picker says so and the day is typed again
+    birthday = {"day": ["3", "1"], "month": [month_names(lang)[8]], "year": ["1", "9", "9", "0"]}
     picking = Taps(app, [key for part in part_order(lang) for key in birthday[part]])
+    fixing = Taps(app, ["1", "4"])
     return [
         Step("question-name", lambda: tap(app, _("Tap here to type")), lambda: current() == "keyboard"),
         Step("keyboard-typed", lambda: None,
@@ -152,7 +155,10 @@ def questionnaire_steps(app, lang: str) -> list[Step]:
         Step("question-birthday", lambda: tap(app, _("Next")),
              lambda: questions().field is not None and questions().field["key"] == "birthday"),
         Step("question-birthday-picked", lambda: None,
-             lambda: picking() and questions().date is not None and questions().date.result() == DEMO_BIRTHDAY),
+             lambda: picking() and questions().date is not None and questions().date.complete),
+        Step("question-birthday-impossible", lambda: tap(app, _("Next")),
+             lambda: questions().error == "date_impossible" and questions().date.part == "day"),
+        Step("question-birthday-fixed", lambda: None, lambda: fixing() and questions().date.result() == DEMO_BIRTHDAY),
     ]
 
 

@@ -63,7 +63,7 @@ def test_the_scripted_journey_passes_in_the_language_asked_for(tmp_path, lang):
     proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--scripted", "--lang", lang, "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=JOURNEY_SECONDS, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 20
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 22
     assert _answers(tmp_path) == {"name": DEMO_NAMES[lang], "birthday": DEMO_BIRTHDAY}
 
 
@@ -72,9 +72,9 @@ def test_every_step_of_the_journey_has_a_screenshot(journey):
     assert names == ["01-attract", "02-card-balance", "03-not-our-card", "04-register-phone",
                      "05-register-terms", "06-register-phone-typed", "07-register-questions", "08-question-name",
                      "09-keyboard-typed", "10-question-name-typed", "11-question-birthday",
-                     "12-question-birthday-picked", "13-register-code", "14-register-code-typed",
-                     "15-register-done", "16-synced", "17-home", "18-card-number", "19-card-number-typed",
-                     "20-card-by-number"]
+                     "12-question-birthday-picked", "13-question-birthday-impossible", "14-question-birthday-fixed",
+                     "15-register-code", "16-register-code-typed", "17-register-done", "18-synced", "19-home",
+                     "20-card-number", "21-card-number-typed", "22-card-by-number"]
 
 
 def test_the_questions_answered_by_touch_arrive_at_the_server(journey):
@@ -92,6 +92,9 @@ def test_the_keyboard_and_the_birthday_picker_are_drawn(journey):
     # the part being filled (the year, last) is lit in the accent colour
     lit = sum(1 for px in picker.crop((16, 150, 412, 300)).getdata() if _close(px, JOIN_BUTTON))
     assert lit > 4000
+    # 31 September: the message in the theme's red under the parts
+    refused = Image.open(journey / "13-question-birthday-impossible.png").convert("RGB").crop((16, 250, 412, 380))
+    assert sum(1 for px in refused.getdata() if _close(px, (255, 128, 120), 40)) > 300
 
 
 def test_attract_screen_shows_the_join_button(journey):
@@ -119,7 +122,7 @@ def test_typed_phone_differs_from_the_empty_form(journey):
 
 
 def test_done_screen_shows_a_qr_code(journey):
-    image = Image.open(journey / "15-register-done.png").convert("L")
+    image = Image.open(journey / "17-register-done.png").convert("L")
     qr = image.crop((496, 110, 756, 370))
     dark = sum(1 for px in qr.getdata() if px < 60)
     light = sum(1 for px in qr.getdata() if px > 200)
