@@ -432,6 +432,7 @@ class KioskApp(App):
                                      questionnaire=shop_config(self.backend).get("questionnaire"),
                                      at_till=self.role == "cashier")
         self.register.digits, self.register.error = digits, notice
+        self.register.questions.today = format.shop_today  # a birthday is checked against the shop's date
         self.show("register_phone")
 
     # "Find my card" -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ grouped in the national format."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -30,6 +30,11 @@ def local(at: datetime) -> datetime:
         return at.astimezone(ZoneInfo(_shop["timezone"])) if _shop["timezone"] else at.astimezone()
     except (ZoneInfoNotFoundError, ValueError):
         return at.astimezone()
+
+
+def shop_today() -> date:
+    """Today in the shop (a birthday picked at 00:30 in Almaty is not in the future for a server in UTC)."""
+    return local(datetime.now(UTC)).date()
 
 
 def currency() -> str:
