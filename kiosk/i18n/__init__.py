@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gettext
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).parent
@@ -19,7 +18,6 @@ BUTTON_LABELS = {"en": "EN", "uk": "УКР", "ru": "РУС", "kk": "ҚАЗ", "vi
 
 _current: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
-_listeners: list[Callable[[str], None]] = []
 
 
 def set_language(lang: str) -> None:
@@ -28,8 +26,6 @@ def set_language(lang: str) -> None:
         raise ValueError(f"unsupported language {lang!r}; one of {', '.join(LANGUAGES)}")
     _current = gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
     _language = lang
-    for listener in list(_listeners):
-        listener(lang)
 
 
 def missing_catalogues(languages: list[str], locale_dir: Path = LOCALE_DIR) -> list[str]:
@@ -50,10 +46,6 @@ def warn_missing_catalogues(languages: list[str], locale_dir: Path = LOCALE_DIR)
 
 def language() -> str:
     return _language
-
-
-def on_change(listener: Callable[[str], None]) -> None:
-    _listeners.append(listener)
 
 
 def _(message: str) -> str:

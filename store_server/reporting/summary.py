@@ -207,10 +207,6 @@ def put_state(conn: Connection, key: str, value: dict) -> None:
         conn.execute(insert(report_state).values(key=key, value=value, at=clock.now()))
 
 
-def get_state(conn: Connection, key: str) -> dict | None:
-    return _state(conn, key)
-
-
 def refresh(engine: Engine) -> Refreshed:
     """Brings report_days up to date with every operation received so far (see the module's note)."""
     now = clock.now()
