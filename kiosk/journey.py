@@ -260,7 +260,7 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
     result screen; a partial return picked from the server's list; a cancel; the card found by the
     customer's phone and the code sent to it; idle sign-out and the Sign out button."""
     from .i18n import _
-    from .screens.format import money
+    from .screens.format import money, phone_as_typed
 
     current = lambda: app.sm.current  # noqa: E731
     balance = lambda: app.identify.card["balance"] if app.identify.card else None  # noqa: E731
@@ -365,7 +365,9 @@ def cashier_steps(app, *, card: str, phone: str, read_code: Callable[[str], str]
         Step("till-home", app.go_home, lambda: current() == "attract"),
         Step("till-find-typed", lambda: tap(app, _("Card number or phone")), lambda: current() == "identify_typed"),
         Step("till-find-phone", lambda: (tap(app, _("Phone number")), tap_keys(app, phone)),
-             lambda: app.identify.typing == "phone" and app.identify.typed == phone),
+             lambda: app.identify.typing == "phone" and app.identify.typed == phone
+             # shown grouped as the shop's country writes it (067 123 4567)
+             and app.screen("identify_typed").typed == phone_as_typed(phone, app.backend.country) != phone),
         Step("till-find-code", lambda: tap(app, _("Find the card")), lambda: current() == "identify_code"),
         Step("till-found-by-phone", lambda: (tap_keys(app, read_code(phone)), tap(app, _("Confirm"))),
              lambda: current() == "card" and app.identify.card["number"] == card),
