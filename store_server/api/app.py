@@ -182,7 +182,10 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
     observe.install(app)  # /healthz, /metrics and the request counters
     from .fast_path import CardLookups
 
-    app.add_middleware(CardLookups, state=app.state)  # outermost: the hottest call skips the stack below
+    # Outermost, before even FastAPI's own error, telemetry and body-size layers (4-5 % of a look-up's CPU):
+    # the hottest call skips the whole stack; whatever it does not answer goes through all of it.
+    inner_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: CardLookups(inner_stack(), state=app.state)
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(card_page.router)  # the customers' /c/<link> pages, outside the device API
     from ..admin.routes import mount as mount_back_office

@@ -1,16 +1,17 @@
-"""The card look-up's short way through the server: a plain ASGI layer in front of FastAPI's stack.
+"""The card look-up's short way through the server: a plain ASGI layer in front of FastAPI's whole stack.
 
 `GET /api/v1/cards/{number}` is the device API's hottest call (every scan at the entrance and the till). Through
 FastAPI's routing, dependency solving, exception and limit middlewares it cost about four times its database
 reads. `CardLookups` answers the ordinary case itself, with the route's own parts: the device from this
 process's key cache (devices.KeyCache), the same per-device look-up limit (app.state.card_lookups),
-cards.lookup_own's two statements, the same JSON body, the same request counters and latency histogram.
+cards.lookup_own's one statement, the same JSON body, the same request counters and latency histogram.
 
 Everything else goes on to FastAPI unchanged, where routes.get_card is the one full answer: a device key not
 in the cache (first call, unknown, revoked), a device over its limit, a number that is not a card's own (an
 extra number, a phone's card QR, an unknown card), anything odd about the request's head, a database error.
 So errors, their journal lines and the OpenAPI contract (the route stays declared there) have one source, and
-revocation is honoured within device_auth_cache_seconds as before.
+revocation is honoured within device_auth_cache_seconds as before. It sits outside FastAPI's own error
+layer (api/app.py), so whatever it could raise itself sends the request on to the route instead.
 """
 
 from __future__ import annotations
@@ -43,52 +44,53 @@ class CardLookups:
         self._latency = LATENCY.labels(ROUTE)
 
     async def __call__(self, scope, receive, send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(PREFIX)
-                and await self._answer(scope, send)):
-            return
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(PREFIX):
+            started = time.perf_counter()
+            try:
+                answer = await self._answer(scope)
+            except Exception:  # noqa: BLE001 - the route meets it again and answers as the contract says
+                answer = None
+            if answer is not None:
+                await self._send(send, *answer, started)
+                return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope, send) -> bool:
-        """Answers the look-up and returns True, or returns False having sent nothing."""
-        started = time.perf_counter()
+    async def _answer(self, scope) -> tuple[int, bytes, list] | None:
+        """(status, body, extra headers) of the look-up, or None for the route to answer."""
         number = scope["path"][len(PREFIX):]
         if not number or "/" in number or scope.get("root_path") or head_problem(scope, self.state.limits):
-            return False
+            return None
         key = None
         for name, value in scope["headers"]:
             if name == b"authorization" and key is None:
                 key = value
             elif name in (b"content-length", b"transfer-encoding"):
-                return False  # a GET with a body: RequestLimits judges it
+                return None  # a GET with a body: RequestLimits judges it
         if key is None or key[:7].lower() != b"bearer ":
-            return False
+            return None
         device = self.state.device_keys.get(hash_secret(key[7:].decode("latin-1")))
         if device is None:
-            return False
+            return None
         lookups = self.state.card_lookups
         if lookups.wait(device["id"]) is not None:
-            return False  # the route refuses it, with its journal line
+            return None  # the route refuses it, with its journal line
         try:
             card = (cards.lookup_own(self.state.engine, number) if self._on_loop
                     else await cards.lookup_own_async(self.state.async_reads, number))
         except PoolTimeout:
             # Waiting once more on the way through FastAPI would only make the overload worse.
-            await self._send(send, 503, _json(SERVER_BUSY), started, [(b"retry-after", b"2")])
-            return True
-        except Exception:  # noqa: BLE001 - the route meets it again and answers as the contract says
-            return False
+            return 503, _json(SERVER_BUSY), [(b"retry-after", b"2")]
         if card is None:
-            return False
+            return None
         lookups.add(device["id"])
         if device.get("role") != "cashier":
             card["history"] = []  # as routes.get_card: the unattended entrance shows no purchases
-        await self._send(send, 200, _json(card), started)
-        return True
+        return 200, _json(card), []
 
-    async def _send(self, send, status: int, body: bytes, started: float, extra: list | None = None) -> None:
+    async def _send(self, send, status: int, body: bytes, extra: list, started: float) -> None:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", str(len(body)).encode()),
-                                (b"content-type", b"application/json"), *(extra or [])]})
+                                (b"content-type", b"application/json"), *extra]})
         await send({"type": "http.response.body", "body": body})
         counter = self._counters.get(status)
         if counter is None:
