@@ -181,7 +181,8 @@ def _questions(index: int, typed: str = "", error: str | None = None) -> Callabl
     return setup
 
 
-def _birthday(day: str = "", month: int | None = None, year: str = "", part: str | None = None) -> Callable:
+def _birthday(day: str = "", month: int | None = None, year: str = "", part: str | None = None, *,
+              submit: bool = False) -> Callable:
     """The birthday question on its picker: the part being filled, and Next tapped when the date is complete
     (the picker's own message for a date that cannot be: 31 February, too young)."""
     def setup(app) -> str:
@@ -191,7 +192,7 @@ def _birthday(day: str = "", month: int | None = None, year: str = "", part: str
         picker.day, picker.month, picker.year = day, month, year
         if part:
             picker.select(part)
-        if picker.complete:
+        if picker.complete or submit:
             questions.answer()
         return "register_questions"
     return setup
@@ -359,6 +360,7 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("register-questions-date-year", _birthday("14", 9, "19", part="year")),
         ("register-questions-date-impossible", _birthday("31", 2, "1990")),
         ("register-questions-date-too-young", _birthday("30", 12, "2020")),
+        ("register-questions-date-year-short", _birthday("14", 9, "90", submit=True)),
         ("register-questions-text", _questions(2)),
         ("register-questions-text-typed", _questions(2, "Olena")),
         ("keyboard", _keyboard("Оле", shift=False)),

@@ -123,6 +123,7 @@ MESSAGES = {
     "answer_required": N_("Please answer this question."),
     # the date picker (kiosk/flows/date_picker.py); date_impossible and date_too_young: question_error
     "date_incomplete": N_("Choose the day, the month and the year."),
+    "year_incomplete": N_("Type the year with all four digits, e.g. 1985."),
     "date_future": N_("This date has not come yet. Please check the year."),
     "date_too_old": N_("That is more than 120 years ago. Please check the year."),
     "bad_number": N_("Enter a number."),

@@ -62,6 +62,7 @@ class DatePicker:
         self.error: str | None = None
         self.error_args: dict = {}
         self.part = self.order[0]
+        self._retype = False  # the part an error pointed at: the next digit starts it over ("90", then "1985")
         if value:
             self.set_iso(value)
 
@@ -98,7 +99,7 @@ class DatePicker:
     # what the customer does -----------------------------------------------------------------------
     def select(self, part: str) -> None:
         if part in PARTS:
-            self.part, self.error = part, None
+            self.part, self.error, self._retype = part, None, False
 
     def press(self, key: str) -> None:
         """A numpad key for the day or the year part: a digit, 'back' or 'clear'."""
@@ -109,6 +110,9 @@ class DatePicker:
                 return
             self.part = nxt
         value = self.day if self.part == "day" else self.year
+        if self._retype and key.isdigit():
+            value = ""
+        self._retype = False
         if key == "back":
             if not value:  # back from an empty part goes to the part before, like a phone's date field
                 self._step_back()
@@ -152,8 +156,10 @@ class DatePicker:
         """The ISO date, or None with `error` (and `error_args` for its message) saying what is wrong."""
         self.error, self.error_args = None, {}
         if not self.complete:
-            self.error = "date_incomplete"
-            self.part = next(p for p in self.order if not self.text(p))
+            # "90" for 1990: the year needs its four digits, said as such
+            self.error = "year_incomplete" if self.year and self.day and self.month else "date_incomplete"
+            self.part = next(p for p in self.order if not self.text(p) or (p == "year" and len(self.year) < 4))
+            self._retype = self.error == "year_incomplete"
             return None
         year, day = int(self.year), int(self.day)
         if not 1 <= day <= calendar.monthrange(max(year, 1), self.month)[1] or year < 1:

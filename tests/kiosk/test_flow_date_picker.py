@@ -125,6 +125,17 @@ def test_minimum_age_of_the_question():
 def test_an_incomplete_date_says_so_and_shows_the_missing_part():
     picker = typed(DatePicker(TODAY), "12")
     assert picker.result() is None and picker.error == "date_incomplete" and picker.part == "month"
+    picker.choose_month(3)
+    typed(picker, "90")  # two digits of the year: the four are asked for
+    assert picker.result() is None and picker.error == "year_incomplete" and picker.part == "year"
+    typed(picker, "1985")  # typed again whole after the message, not appended to "90"
+    assert picker.year == "1985" and picker.result() == "1985-03-12"
+    picker.year = "19"
+    picker.select("day")
+    assert picker.result() is None and picker.part == "year"
+    picker.select("year")  # the part tapped by the customer: digits go on where they stopped
+    picker.press("8")
+    assert picker.year == "198"
 
 
 QUESTIONS = [{"key": "birthday", "label": "Birthday", "type": "date", "required": True, "min_age": 14},
