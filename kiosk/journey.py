@@ -95,6 +95,10 @@ def type_on_window(text: str) -> None:
     Window.dispatch("on_key_down", 13, 40, None, [])
 
 
+# a step of several taps, each a frame or two apart: on a loaded machine a frame can take a second
+TAPPING = 60.0
+
+
 class Taps:
     """Taps buttons one after another by their labels, as a step's `until`: each tap waits until the screen has
     been drawn after the one before, because the keyboard and the questionnaire's numpad are new widgets after
@@ -148,17 +152,18 @@ def questionnaire_steps(app, lang: str) -> list[Step]:
     return [
         Step("question-name", lambda: tap(app, _("Tap here to type")), lambda: current() == "keyboard"),
         Step("keyboard-typed", lambda: None,
-             lambda: typing() and app.keyboard is not None and app.keyboard.text == name),
+             lambda: typing() and app.keyboard is not None and app.keyboard.text == name, timeout=TAPPING),
         Step("question-name-typed", lambda: tap(app, _("Done")),
              lambda: current() == "register_questions" and questions().typed == name
              and typing.pages_turned > 0),
         Step("question-birthday", lambda: tap(app, _("Next")),
              lambda: questions().field is not None and questions().field["key"] == "birthday"),
         Step("question-birthday-picked", lambda: None,
-             lambda: picking() and questions().date is not None and questions().date.complete),
+             lambda: picking() and questions().date is not None and questions().date.complete, timeout=TAPPING),
         Step("question-birthday-impossible", lambda: tap(app, _("Next")),
              lambda: questions().error == "date_impossible" and questions().date.part == "day"),
-        Step("question-birthday-fixed", lambda: None, lambda: fixing() and questions().date.result() == DEMO_BIRTHDAY),
+        Step("question-birthday-fixed", lambda: None,
+             lambda: fixing() and questions().date.result() == DEMO_BIRTHDAY, timeout=TAPPING),
     ]
 
 
