@@ -105,6 +105,11 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def luhn_digit(body: str) -> str:
+    """The Luhn check digit that completes `body` (digits)."""
+    return next(d for d in "0123456789" if luhn_ok(body + d))
+
+
 def gs1_check_digit_ok(digits: str) -> bool:
     """GS1 mod-10 check for EAN-8, UPC-A, EAN-13 (and GTIN-14): weights 3,1,3,... from the right."""
     if len(digits) < 2 or not _DIGITS.fullmatch(digits):

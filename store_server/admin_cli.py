@@ -81,7 +81,7 @@ def cmd_cards_issue(args):
 
     def act(conn):
         n = cards.issue_range(conn, args.first, args.last, card_type=args.type, ean13_prefix=args.ean13_prefix,
-                              activation_codes=bool(args.activation_codes), by=_login())
+                              activation_codes=bool(args.activation_codes), by=_login(), shop=args.shop)
         print(f"{n} cards issued ({args.first}-{args.last}, type {args.type})")
         if args.activation_codes:
             _write_codes(conn, args, args.activation_codes)
@@ -90,9 +90,11 @@ def cmd_cards_issue(args):
 
 def _write_codes(conn, args, out: str) -> None:
     from . import cards
+    from .card_formats import rules_for
     from .ledger import takeover
 
-    pairs = takeover.generate(conn, cards.range_numbers(args.first, args.last, args.ean13_prefix))
+    pairs = takeover.generate(conn, cards.range_numbers(args.first, args.last, args.ean13_prefix,
+                                                        rules_for(conn, getattr(args, "shop", None))))
     takeover.write_csv(Path(out), pairs)
     print(f"{len(pairs)} activation codes written to {out} (stored hashed: print them, then delete the file)")
 
@@ -616,6 +618,8 @@ def add_commands(sub) -> None:
     q.add_argument("--ean13-prefix", help="make EAN-13 numbers: this prefix, the number zero-padded, a check digit")
     q.add_argument("--activation-codes", metavar="CSV",
                    help="protect the range with activation codes printed on the cards; writes number,code to CSV")
+    q.add_argument("--shop", metavar="CODE", help="check the numbers against this shop's card_rules instead of the "
+                                                  "chain's (the cards are the chain's either way)")
     q.set_defaults(func=cmd_cards_issue)
     q = cs.add_parser("export-codes", help="new activation codes for the range's cards not yet activated (a "
                                            "re-print: earlier codes stop working), written to a CSV")

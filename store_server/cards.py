@@ -202,25 +202,52 @@ def get_type(conn: Connection, name: str) -> dict:
     return dict(row)
 
 
-def range_numbers(first: int, last: int, ean13_prefix: str | None = None) -> list[str]:
+def range_numbers(first: int, last: int, ean13_prefix: str | None = None, rules=None) -> list[str]:
+    """The card numbers of a range as the server keeps them. With the shop's card rules (card_formats) each
+    number is checked as printed, zero-padded to the rules' min_length ("0000123"), and kept as the kiosk will
+    send it (leading zeros kept or stripped); DomainError `card_format` names the first that does not fit.
+    Rules with a Luhn check digit: first..last count the numbers without it, and each gets its digit."""
     if first < 0 or last < first:
         raise DomainError("bad_range", "the range must run from a smaller to a larger number")
     if last - first + 1 > MAX_RANGE:
         raise DomainError("bad_range", f"at most {MAX_RANGE} cards at once")
     if ean13_prefix is None:
-        return [str(n) for n in range(first, last + 1)]
-    width = 12 - len(ean13_prefix)
-    if not (ean13_prefix.isascii() and ean13_prefix.isdigit()) or width < len(str(last)):
-        raise DomainError("bad_range", "the EAN-13 prefix and the numbers must fit in 12 digits")
-    return [ean13(ean13_prefix + str(n).zfill(width)) for n in range(first, last + 1)]
+        numbers = [str(n) for n in range(first, last + 1)]
+    else:
+        width = 12 - len(ean13_prefix)
+        if not (ean13_prefix.isascii() and ean13_prefix.isdigit()) or width < len(str(last)):
+            raise DomainError("bad_range", "the EAN-13 prefix and the numbers must fit in 12 digits")
+        numbers = [ean13(ean13_prefix + str(n).zfill(width)) for n in range(first, last + 1)]
+    if rules is None:
+        return numbers
+    from loyalty_common.cards import luhn_digit
+
+    from .card_formats import normalise
+
+    if rules.luhn and ean13_prefix is None:  # first..last are the numbers without their check digit
+        return [normalise(rules, body + luhn_digit(body))
+                for body in (n.zfill(rules.min_length - 1) for n in numbers)]
+    return [normalise(rules, n.zfill(rules.min_length)) for n in numbers]
+
+
+def printed(number: str, rules=None, *, ean13: bool = False) -> str:
+    """What the card's barcode carries: the number zero-padded to the rules' min_length, after their Code 128
+    text prefix ("LK10001"); the number itself without rules or on an EAN-13 card."""
+    if rules is None or ean13:
+        return number
+    return rules.text_prefix + number.zfill(rules.min_length)
 
 
 def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "standard",
-                ean13_prefix: str | None = None, activation_codes: bool = False, by: str | None = None) -> int:
+                ean13_prefix: str | None = None, activation_codes: bool = False, by: str | None = None,
+                shop: str | None = None) -> int:
     """Creates the cards of a range that do not exist yet (so re-running it is harmless); returns how many.
-    The range is recorded in card_ranges (its cards carry its id) when it created any card."""
+    The range is recorded in card_ranges (its cards carry its id) when it created any card. Its numbers must
+    fit the chain's card rules, or with `shop` that shop's (card_formats; none set: any number)."""
+    from .card_formats import rules_for
+
     ctype = get_type(conn, card_type)
-    numbers = range_numbers(first, last, ean13_prefix)
+    numbers = range_numbers(first, last, ean13_prefix, rules_for(conn, shop))
     existing: set[str] = set()
     for i in range(0, len(numbers), 500):
         chunk = numbers[i:i + 500]
@@ -283,13 +310,17 @@ def printer_rows(conn: Connection, range_id: int) -> list[tuple[str, str, str, s
     hashed, so they can only be printed when made; earlier codes of these cards stop working); its activated
     cards are left out. Without codes, every card of the range is listed and the code cell is empty.
     """
+    from .card_formats import rules_for
+
     found = get_range(conn, range_id)
     symbology = "EAN-13" if found["ean13_prefix"] else "Code 128"
+    rules, is_ean = rules_for(conn), bool(found["ean13_prefix"])
     numbers = conn.execute(select(cards.c.number).where(cards.c.range_id == range_id)
                            .order_by(cards.c.number)).scalars().all()
     if found["activation_codes"]:
-        return [(n, n, symbology, code) for n, code in takeover.generate(conn, list(numbers))]
-    return [(n, n, symbology, "") for n in numbers]
+        return [(n, printed(n, rules, ean13=is_ean), symbology, code)
+                for n, code in takeover.generate(conn, list(numbers))]
+    return [(n, printed(n, rules, ean13=is_ean), symbology, "") for n in numbers]
 
 
 def set_state(conn: Connection, number: str, state: str) -> None:

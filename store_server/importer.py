@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from loyalty_common.cards import WHY, read_number
 from loyalty_common.money import parse_minor
 from loyalty_common.phones import InvalidPhone, normalise
 
-from . import clock, customers, shop
+from . import card_formats, clock, customers, shop
 from .data.db import card_numbers, cards
 from .data.db import customers as customers_table
 from .errors import DomainError
@@ -66,6 +67,7 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
     questions = {f["key"]: f for f in shop.get(conn, "questionnaire") or []}
     known = {"phone", "card_number", "name", "extra_numbers", "consent", "marketing", "balance", *questions}
     currency = shop.currency(conn)
+    rules = card_formats.rules_for(conn)  # the chain's card numbers: a legacy file may print "LK10001"
     unknown = [c for c in reader.fieldnames if c not in known]
     if unknown:
         report.errors.append((1, Problem("unknown_columns", "unknown column(s): {columns}",
@@ -84,6 +86,15 @@ def _parse(conn: Connection, text: str, report: ImportReport, delimiter: str = "
             phone = None
             problems.append(Problem("bad_phone", "phone {value!r}: {detail}", value=row["phone"], detail=str(e)))
         number = (row["card_number"] or "").strip()
+        if rules is not None and number and not conn.execute(
+                select(cards.c.number).where(cards.c.number == number)).first():
+            card, reason = read_number(number, rules)
+            if card is None:
+                problems.append(Problem("card_format", "card {card} is not a card number of this shop: {why} "
+                                        "(card_rules: {format})", card=number, why=WHY[reason],
+                                        format=rules.describe()))
+            else:
+                number = card  # as the kiosk reads the printed card: "LK10001" -> "10001"
         extras = [n for n in (row.get("extra_numbers") or "").replace(";", " ").split() if n]
         if phone in seen_phones:
             problems.append(Problem("phone_twice", "phone {phone} also on line {other}", phone=phone,

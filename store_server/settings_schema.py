@@ -108,6 +108,25 @@ def _questionnaire(value):
     return _domain(check_questionnaire)(value)
 
 
+def _card_rules(value: dict) -> dict:
+    """The kiosk's CardRules read it (loyalty_common/cards.py); a `sample` must be a card by these rules."""
+    from loyalty_common.cards import WHY, CardRules, read_number
+
+    try:
+        rules = CardRules.from_config(value, where="card_rules")
+    except ValueError as e:
+        raise ValueError(str(e).removeprefix("card_rules: ")) from None
+    sample = value.get("sample")
+    if sample is not None:
+        if not isinstance(sample, str):
+            raise ValueError("sample is a number printed on the shop's cards, in quotes, e.g. \"LK10001\"")
+        number, reason = read_number(sample, rules)
+        if number is None:
+            raise ValueError(f"the sample {sample!r} is not a card by these rules: {WHY[reason]} "
+                             f"({rules.describe()})")
+    return value
+
+
 def _otp(value):
     from .messaging.codes import OtpPolicy
     return _domain(OtpPolicy.from_settings)(value)
@@ -160,6 +179,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("terms", dict[Language, Annotated[str, Field(min_length=1, max_length=20000)]], {},
             "the loyalty programme's terms customers read and accept at registration, per language, "
             "e.g. {\"uk\": \"...\", \"en\": \"...\"}", "devices", device=True, per_shop=True),
+    # The kiosk's [cards] table as a shop setting: devices get it in /config and read scans with it; the server
+    # checks card ranges, the import and look-ups against it. None: devices keep their kiosk.toml [cards] and the
+    # server takes any number (docs/server.md "Card formats").
+    Setting("card_rules", Annotated[dict[str, Any], AfterValidator(_card_rules)] | None, None,
+            "the shop's card numbers: {min_length, max_length, first_number, prefixes, text_prefix, luhn, "
+            "ean_lengths, leading_zeros, sample} as in kiosk.toml [cards] (none: each kiosk's own [cards])",
+            "devices", device=True, per_shop=True),
     Setting("till_activation", Literal["direct", "review", "off"], "direct",
             "a cashier's activation of a card: at once, after an operator's approval, or refused", "devices",
             per_shop=True),
@@ -171,7 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("otp", Annotated[dict[str, StrictInt], AfterValidator(_otp)] | None, None,
             "code send limits over server.toml [otp], e.g. {\"sends_per_phone_day\": 5}", "codes", per_shop=True),
     Setting("sms_countries", Annotated[list[Country], Field(min_length=1)] | None, None,
-            "countries whose mobile numbers may get codes (none: the shop's country; docs/sms.md, pumping guard)",
+            "countries whose mobile numbers may get codes besides the shop's own country (docs/sms.md, pumping "
+            "guard)",
             "codes", per_shop=True),
     Setting("sms_shop_per_hour", Annotated[StrictInt, Field(ge=0)] | None, 100,
             "codes the whole shop may send in an hour (0 stops them all; none: no cap)", "codes", per_shop=True),

@@ -81,6 +81,7 @@ IMPORT_PROBLEMS = {
     "huge_balance": N_("The balance %(value)s is more than any card can hold."),
     "no_card": N_("card_number is empty."),
     "unknown_card": N_("The card %(card)s does not exist; issue its range first."),
+    "card_format": N_("%(card)s does not fit this shop's card numbers (card_rules: %(format)s)."),
     "card_not_free": N_("The card %(card)s is already activated or blocked."),
     "known_phone": N_("The phone %(phone)s is already a customer."),
     "long_extra": N_("The extra number %(card)s is longer than 32 characters."),

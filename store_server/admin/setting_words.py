@@ -18,11 +18,14 @@ DESCRIPTIONS = {
                 'e.g. {"uk": "...", "en": "..."}'),
     'questionnaire': N_('questions at registration: {key, label, type: text|number|date|choice, choices?, required?, '
                         'min_age? (a date field: the youngest age in years)}'),
+    'card_rules': N_("the shop's card numbers: {min_length, max_length, first_number, prefixes, text_prefix, luhn, "
+                     'ean_lengths, leading_zeros, sample} as in kiosk.toml [cards] (none: each kiosk\'s own [cards])'),
     'till_activation': N_("a cashier's activation of a card: at once, after an operator's approval, or refused"),
     'code_required': N_("which operations need the customer's SMS code"),
     'no_code_limit': N_('bonuses (minor units) that may be spent without a code'),
     'otp': N_('code send limits over server.toml [otp], e.g. {"sends_per_phone_day": 5}'),
-    'sms_countries': N_("countries whose mobile numbers may get codes (none: the shop's country; docs/sms.md, pumping guard)"),  # noqa: E501
+    'sms_countries': N_("countries whose mobile numbers may get codes besides the shop's own country (docs/sms.md, "
+                        'pumping guard)'),
     'sms_shop_per_hour': N_('codes the whole shop may send in an hour (0 stops them all; none: no cap)'),
     'sms_shop_per_day': N_('codes the whole shop may send in a day (0 stops them all; none: no cap)'),
     'card_qr_minutes': N_("how long the QR on a card's page stays valid, minutes"),

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loyalty_common.phones import InvalidPhone, normalise
 
-from .. import cards, cashiers, clock, devices, digital_card, shop
+from .. import card_formats, cards, cashiers, clock, devices, digital_card, shop
 from ..data import db
 from ..errors import DomainError, Forbidden, TooLarge, TooMany
 from ..ledger import device_clock, operations, receipts
@@ -203,7 +203,9 @@ async def get_card(number: str, request: Request, dev: Device) -> JSONResponse:
     # The hottest call: two indexed reads on one connection, and the dict handed straight to JSONResponse,
     # which skips FastAPI's generic encoder. A phone's card QR (lk://card/<token>) and a card's extra
     # numbers arrive here too.
-    card = await off_the_loop(request, cards.lookup, number)
+    # A number no card has is read by the device's shop's card rules: "not one of ours" or the printed form
+    # of a card (card_formats.lookup).
+    card = await off_the_loop(request, card_formats.lookup, number, dev.get("shop"))
     if dev.get("role") != "cashier":
         # The entrance kiosk is unattended: whoever holds a card (or types a number) sees its balance, not
         # what was bought and when.

@@ -207,6 +207,14 @@ def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
     assert refused.status_code in (400, 403, 422) and refused.json()["error"] == "phone_country_not_allowed"
     assert ask(kyiv, "+380501239100").status_code == 200
     assert "Demo Shop" in server.last_sms("+380501239100")["text"]
+    # a chain-wide sms_countries written for the Ukrainian shops adds countries, it never takes a shop's own away
+    cli(server, "settings", "set", "sms_countries", "UA,MD")
+    try:
+        assert ask(almaty, "+77011234569").status_code == 200
+        assert ask(almaty, "+37369123456").status_code == 200  # a Moldovan mobile, as the chain allows
+        assert ask(almaty, "+998901234567").json()["error"] == "phone_country_not_allowed"  # Uzbekistan: not listed
+    finally:
+        cli(server, "settings", "reset", "sms_countries")
 
 
 def test_a_shops_own_code_cap_counts_its_own_codes(server):

@@ -4,8 +4,8 @@ SMS pumping is a fraud where someone makes a business text numbers whose operato
 share (premium ranges, satellite, far-away countries). A code request names any number it likes, so the
 server decides before anything is sent:
 
-- the number must be in one of the shop's countries (setting `sms_countries`, default the shop's own
-  country) and a mobile number by phonenumbers' metadata: landlines, premium, shared-cost, VoIP, pagers and
+- the number must be in one of the shop's countries (its own `country`, always, and any in `sms_countries`) and a
+  mobile number by phonenumbers' metadata: landlines, premium, shared-cost, VoIP, pagers and
   satellite ranges (region "001") never get a code;
 - the whole shop sends at most `sms_shop_per_hour` / `sms_shop_per_day` codes (every device together); the
   first refusal in a window warns in the journal and texts the owner (`owner_phone`) once;
@@ -45,11 +45,13 @@ ALERT_PURPOSE = "pumping_alert"
 
 
 def allowed_countries(conn: Connection, shop_code: str | None = None) -> list[str]:
-    """The countries codes may go to: the shop's sms_countries, else its country (a chain's shops may differ)."""
-    countries = shop.get(conn, "sms_countries", shop=shop_code)
-    if countries:
-        return [str(c).upper() for c in countries]
-    return [str(shop.get(conn, "country", shop=shop_code) or "UA").upper()]
+    """The countries codes may go to: the shop's own country, and the countries of its sms_countries.
+
+    The shop's own country is always allowed: a chain-wide `sms_countries = ["UA"]` written for the Ukrainian
+    shops must not make the chain's Kazakh shop refuse Kazakh numbers (its own customers)."""
+    own = str(shop.get(conn, "country", shop=shop_code) or "UA").upper()
+    more = [str(c).upper() for c in shop.get(conn, "sms_countries", shop=shop_code) or ()]
+    return list(dict.fromkeys([own, *more]))
 
 
 def check_destination(conn: Connection, e164: str, shop_code: str | None = None) -> None:
