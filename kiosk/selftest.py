@@ -195,18 +195,35 @@ def check_languages(config: KioskConfig, locale_dir: Path | None = None) -> Chec
 
 
 def check_cards(config: KioskConfig) -> Check:
-    """The card format of [cards] read against a number printed on the shop's cards ([cards] sample)."""
+    """The card format this kiosk reads with (the shop's card_rules from its last /config, else [cards] of
+    kiosk.toml: kiosk/card_formats.py) against a number printed on the shop's cards (the rules' sample)."""
     from drivers.scanner.decode import CardNumber, decode
 
-    rules = config.card_rules
-    shape = rules.describe()
-    sample = config.cards.get("sample")
+    from . import card_formats
+
+    shop_config = _shop_config_copy(config)
+    rules, source = card_formats.effective(shop_config, config.card_rules)
+    shape = f"{rules.describe()}; from {source}"
+    sample = card_formats.sample(shop_config if source == card_formats.SHOP else None, config.cards)
     if not sample:
-        return Check("cards", WARN, f"{shape}; set [cards] sample to a number printed on your cards to check it")
-    decoded = decode(str(sample), rules)
+        return Check("cards", WARN, f"{shape}; set a sample (a number printed on your cards) to check it")
+    decoded = decode(sample, rules)
     if isinstance(decoded, CardNumber):
         return Check("cards", OK, f"{sample} -> card {decoded.number} ({shape})")
-    return Check("cards", FAIL, f"{sample} is not read as a card ({decoded.reason}) by [cards]: {shape}")
+    return Check("cards", FAIL, f"{sample} is not read as a card ({decoded.reason}): {shape}")
+
+
+def _shop_config_copy(config: KioskConfig) -> dict:
+    """The device's copy of its shop's /config (written at enrolment and on each refresh); {} before enrolment."""
+    from .store import LocalStore
+
+    if not config.database.exists():
+        return {}
+    store = LocalStore(config.database)
+    try:
+        return store.get_setting("shop_config", {}) or {}
+    finally:
+        store.close()
 
 
 def run_all(config: KioskConfig, *, env: dict[str, str] | None = None, places: Places = Places(),

@@ -12,9 +12,11 @@ from __future__ import annotations
 from enum import Enum
 
 from drivers.scanner.base import Scan
-from drivers.scanner.decode import CardNumber, CardRules, DigitalCardToken, EnrolmentCode, decode
+from drivers.scanner.decode import CardNumber, DigitalCardToken, EnrolmentCode, decode
+from loyalty_common.cards import CardRules, read_number
 from loyalty_common.phones import e164_or_none
 
+from .. import card_formats
 from ..backend import Backend, CardView
 from ..client import BadResponse, ServerRefused, ServerUnreachable
 from .cashier import shop_config
@@ -39,8 +41,13 @@ class IdentifyState(Enum):
 class IdentifyFlow:
     def __init__(self, backend: Backend, rules: CardRules | None = None) -> None:
         self.backend = backend
-        self.rules = rules or CardRules()  # the shop's card formats ([cards] in kiosk.toml)
+        self.own_rules = rules or CardRules()  # [cards] in kiosk.toml: the fallback (kiosk/card_formats.py)
         self.reset()
+
+    @property
+    def rules(self) -> CardRules:
+        """The shop's card_rules from its /config when it sent them, else kiosk.toml's [cards]."""
+        return card_formats.effective(shop_config(self.backend), self.own_rules)[0]
 
     def reset(self) -> None:
         self._clear()
@@ -95,7 +102,10 @@ class IdentifyFlow:
             if self.error == "verification_required":  # a shop whose /config does not say, or changed since
                 return self._send_code(phone)
             return state
-        return self._ask(lambda: self.backend.lookup_card(text), not_found="card_not_found")
+        # A typed card number is read as the printed card would be ("0000123" -> "123" where the shop strips
+        # zeros); one the rules refuse still goes to the server, which knows its digital cards and older ones.
+        number = read_number(text, self.rules)[0] or text
+        return self._ask(lambda: self.backend.lookup_card(number), not_found="card_not_found")
 
     def _send_code(self, phone: str) -> IdentifyState:
         self._clear()
@@ -175,6 +185,8 @@ class IdentifyFlow:
         except ServerRefused as e:
             self.state = IdentifyState.NOT_FOUND if e.code == not_found else IdentifyState.ERROR
             self.error = e.code
+            if e.code == "card_not_ours":  # the server read it by the shop's card_rules: not a card of ours
+                self.state, self.error = IdentifyState.NOT_OURS, "not_ours"
         except ServerUnreachable:
             self.state, self.error = IdentifyState.OFFLINE, "server_unreachable"
         except BadResponse:
