@@ -495,7 +495,7 @@ def cmd_import(args):
 
 
 def cmd_report(args):
-    from .reports import operations_report, to_csv
+    from .reporting.operations_csv import operations_report, to_csv
 
     if args.money:
         return _money_report(args)
@@ -521,7 +521,7 @@ def _money_report(args):
     """The back office's receipts-and-bonuses report (store_server/reporting, one engine for both): money and
     bonuses in minor units, the shop's days."""
     from .reporting import figures, summary
-    from .reports import to_csv
+    from .reporting.operations_csv import to_csv
 
     engine = _engine(args)
     summary.refresh(engine)
@@ -552,7 +552,7 @@ def cmd_audit(args):
     from . import cashiers
     from .cards import resolve
     from .data.db import devices, ledger, operations
-    from .reports import write_csv
+    from .reporting.operations_csv import write_csv
 
     with _engine(args).connect() as conn:
         number = resolve(conn, args.card) or args.card

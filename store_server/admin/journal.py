@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .. import clock
 from ..data.db import devices, ledger, operations
-from ..reports import safe_cell
+from ..reporting.operations_csv import safe_cell
 
 PAGE = 50
 TYPES = ("sale", "redeem", "return", "cancel", "register", "update_customer", "adjust", "replace", "expire",

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from store_server.admin.journal import Filters, csv_rows, page
 from store_server.data import migrate
 from store_server.data.db import make_engine, operations
-from store_server.reports import safe_cell
+from store_server.reporting.operations_csv import safe_cell
 
 
 def _shop(tmp_path):

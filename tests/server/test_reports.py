@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from store_server import reports
+from store_server.reporting import operations_csv as reports
 
 
 def test_operations_per_day_device_cashier(shop_db):

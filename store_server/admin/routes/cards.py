@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ... import cards
 from ...data.db import write_transaction
 from ...errors import DomainError
-from ...reports import write_csv
+from ...reporting.operations_csv import write_csv
 from .. import audit
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
 

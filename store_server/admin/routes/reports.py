@@ -20,7 +20,7 @@ from loyalty_common.money import precision
 
 from ...data.db import shops, write_transaction
 from ...reporting import figures, summary
-from ...reports import safe_cell, to_csv
+from ...reporting.operations_csv import safe_cell, to_csv
 from .. import audit, i18n
 from ..charts import Point, bars, columns
 from ..web import Admin, Refused, render, signed_in

@@ -11,7 +11,7 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .data.db import devices, operations
+from ..data.db import devices, operations
 
 GROUPS = ("day", "device", "cashier", "shop")
 
@@ -29,7 +29,7 @@ def _local_days(conn: Connection, rows: list[dict]) -> list[dict]:
     (Hour buckets: exact for every zone whose offset is whole hours, as in UA, KZ, UZ and VN.)"""
     from zoneinfo import ZoneInfo
 
-    from . import shops
+    from .. import shops
 
     zones: dict[str | None, ZoneInfo] = {}
     merged: dict[tuple, dict] = {}
@@ -76,7 +76,7 @@ def operations_report(conn: Connection, by: str, *, since: datetime | None = Non
         return _local_days(conn, rows)
     if by == "cashier":
         # Operations carry the cashier's id; the report names them (what an old till sent stays as it was).
-        from .cashiers import display, names
+        from ..cashiers import display, names
 
         known = names(conn)
         merged: dict[tuple, dict] = {}
