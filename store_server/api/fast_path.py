@@ -3,13 +3,14 @@
 `GET /api/v1/cards/{number}` is the device API's hottest call (every scan at the entrance and the till). Through
 FastAPI's routing, dependency solving, exception and limit middlewares it cost about four times its database
 reads. `CardLookups` answers the ordinary case itself, with the route's own parts: the device from this
-process's key cache (devices.KeyCache), the same per-device look-up limit (app.state.card_lookups),
-cards.lookup_own's one statement, the same JSON body, the same request counters and latency histogram.
+process's key cache (devices.KeyCache; a key not checked lately is checked as routes.device does), the same
+per-device look-up limit (app.state.card_lookups), cards.lookup_own's one statement, the same JSON body, the
+same request counters and latency histogram.
 
-Everything else goes on to FastAPI unchanged, where routes.get_card is the one full answer: a device key not
-in the cache (first call, unknown, revoked), a device over its limit, a number that is not a card's own (an
-extra number, a phone's card QR, an unknown card), anything odd about the request's head, a database error.
-So errors, their journal lines and the OpenAPI contract (the route stays declared there) have one source, and
+Everything else goes on to FastAPI unchanged, where routes.get_card is the one full answer: an unknown or
+revoked device key, a device over its limit, a number that is not a card's own (an extra number, a phone's
+card QR, an unknown card), anything odd about the request's head, a database error. So errors, their journal
+lines and the OpenAPI contract (the route stays declared there) have one source, and
 revocation is honoured within device_auth_cache_seconds as before. It sits outside FastAPI's own error
 layer (api/app.py), so whatever it could raise itself sends the request on to the route instead.
 """
@@ -20,8 +21,10 @@ import json
 import time
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
-from .. import cards
+from .. import cards, devices
+from ..errors import DomainError
 from ..metrics import LATENCY, REQUESTS
 from ..security import hash_secret
 from .limits import SERVER_BUSY, head_problem
@@ -68,9 +71,17 @@ class CardLookups:
                 return None  # a GET with a body: RequestLimits judges it (some clients send Content-Length: 0)
         if key is None or key[:7].lower() != b"bearer ":
             return None
-        device = self.state.device_keys.get(hash_secret(key[7:].decode("latin-1")))
+        key = key[7:].decode("latin-1")
+        device = self.state.device_keys.get(hash_secret(key))
         if device is None:
-            return None
+            # Not checked in the last device_auth_cache_seconds (a till calls every half minute or so): checked
+            # now, as routes.device does; an unknown or revoked key is the route's to refuse and log.
+            engine = self.state.engine
+            try:
+                device = (devices.authenticate_cached(engine, self.state.device_keys, key) if self._on_loop else
+                          await run_in_threadpool(devices.authenticate_cached, engine, self.state.device_keys, key))
+            except DomainError:
+                return None
         lookups = self.state.card_lookups
         if lookups.wait(device["id"]) is not None:
             return None  # the route refuses it, with its journal line

@@ -50,7 +50,7 @@ def test_a_checked_device_gets_what_the_route_answers(server):
         key = server.enrol(role)["device_key"]
         before = metric(requests.get(f"{server.url}/metrics", timeout=10).text, "store_http_requests_total",
                         route="/cards/{number}", method="GET", status="200")
-        first = get(server, "GET", "/cards/10020", key)  # the key is not cached yet: through the route
+        first = get(server, "GET", "/cards/10020", key)  # the key is not cached yet: read from the devices table
         again = [get(server, "GET", "/cards/10020", key) for _ in range(3)]  # the short way
         by_fob = get(server, "GET", "/cards/FOB-20", key)  # an extra number: the route's path always
         empty_body = requests.get(f"{server.url}{API}/cards/10020", timeout=10, headers={
