@@ -158,10 +158,13 @@ def questionnaire_steps(app, lang: str) -> list[Step]:
              and typing.pages_turned > 0),
         Step("question-birthday", lambda: tap(app, _("Next")),
              lambda: questions().field is not None and questions().field["key"] == "birthday"),
+        # the picker says it as soon as the year is typed, with the day lit to type again
         Step("question-birthday-picked", lambda: None,
-             lambda: picking() and questions().date is not None and questions().date.complete, timeout=TAPPING),
+             lambda: picking() and questions().date is not None and questions().date.complete
+             and questions().error == "date_impossible" and questions().date.part == "day", timeout=TAPPING),
+        # and Next does not go on with it
         Step("question-birthday-impossible", lambda: tap(app, _("Next")),
-             lambda: questions().error == "date_impossible" and questions().date.part == "day"),
+             lambda: questions().error == "date_impossible" and questions().field["key"] == "birthday"),
         Step("question-birthday-fixed", lambda: None,
              lambda: fixing() and questions().date.result() == DEMO_BIRTHDAY, timeout=TAPPING),
     ]

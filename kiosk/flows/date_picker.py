@@ -185,12 +185,14 @@ class DatePicker:
         return self.order[at + 1] if at + 1 < len(self.order) else None
 
     def _advance(self) -> None:
-        """To the next part still empty; stays on a complete date's last part (the customer taps Next)."""
+        """To the next part still empty; when none is, the date is checked at once (31 September is said while
+        the finger is still on the numpad, not after Next) and a good one stays on its last part."""
         at = self.order.index(self.part)
         for part in self.order[at + 1:] + self.order[:at]:
             if not self.text(part):
                 self.part = part
                 return
+        self.result()
 
     def _step_back(self) -> None:
         at = self.order.index(self.part)

@@ -62,14 +62,15 @@ class Questionnaire:
 
     def choose_month(self, month: int) -> None:
         if self.date is not None:
-            self.error = None
             self.date.choose_month(month)
+            self.error, self.error_args = self.date.error, self.date.error_args  # a date checked once complete
 
     def press(self, key: str) -> None:
         """Numpad keys: the digits of a number, the day or year of a date; text fields get `type_text`."""
         self.error = None
         if self.date is not None:
             self.date.press(key)
+            self.error, self.error_args = self.date.error, self.date.error_args
             return
         if key == "back":
             self.typed = self.typed[:-1]

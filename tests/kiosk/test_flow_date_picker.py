@@ -104,6 +104,17 @@ def test_impossible_dates_get_their_own_message(day, month, year, error):
         assert picker.part == "year"
 
 
+def test_a_date_that_cannot_be_is_said_as_soon_as_it_is_complete():
+    picker = typed(DatePicker(TODAY), "31")
+    picker.choose_month(9)
+    typed(picker, "199")
+    assert picker.error is None  # not complete yet
+    picker.press("0")
+    assert picker.error == "date_impossible" and picker.part == "day"  # before Next
+    typed(picker, "30")  # the day typed again
+    assert picker.error is None and picker.day == "30" and picker.result() == "1990-09-30"
+
+
 def test_the_edges_that_are_fine():
     for day, month, year in (("29", 2, "2024"), ("26", 11, "2026"), ("27", 11, "1905")):  # 120 until tomorrow
         picker = DatePicker(TODAY)
@@ -150,6 +161,7 @@ def test_the_questionnaire_asks_dates_on_the_picker_and_keeps_iso_answers():
     q.choose_month(2)
     for key in "1990":
         q.press(key)
+    assert q.error == "date_impossible"  # said at once, on the screen with the numpad still under the finger
     assert not q.answer() and q.error == "date_impossible" and q.error_args == {"day": 31, "month": 2}
     q.date_part("day")
     assert q.date.part == "day" and q.error is None

@@ -89,7 +89,7 @@ def test_the_keyboard_and_the_birthday_picker_are_drawn(journey):
     field = keyboard.crop((20, 50, 780, 110)).convert("L")
     assert sum(field.getdata()) / (760 * 60) > 200
     picker = Image.open(journey / "12-question-birthday-picked.png").convert("RGB")
-    # the part being filled (the year, last) is lit in the accent colour
+    # the part to type again (the day of 31 September) is lit in the accent colour
     lit = sum(1 for px in picker.crop((16, 150, 412, 300)).getdata() if _close(px, JOIN_BUTTON))
     assert lit > 4000
     # 31 September: the message in the theme's red under the parts
