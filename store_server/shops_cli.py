@@ -48,16 +48,22 @@ def cmd_shops_edit(args):
 
 def cmd_shops_list(args):
     from . import shops
+    from .config import ServerConfig
+    from .messaging.sms.registry import serving
 
     def act(conn):
         rows = shops.listing(conn)
+        # which gateways send each shop's customers their SMS
+        sms = serving(ServerConfig.load(args.config).sms, [r["code"] for r in rows])
+        rows = [{**r, "sms": sms[r["code"]]} for r in rows]
         if args.json:
             return print_json(rows)
         for r in rows:
             names = ", ".join(f"{k}={v}" for k, v in sorted(r["public_names"].items()))
             own = f"\t{len(r['settings'])} own setting(s)" if r["settings"] else ""
+            gateways = f"SMS: {r['sms']['gateways']} ({'own' if r['sms']['own'] else 'chain'})"
             print(f"{r['code']}\t{r['name']}\t{r['timezone'] or '(chain time zone)'}\t"
-                  f"{r['country'] or '(chain country)'}\t{r['devices']} device(s){own}"
+                  f"{r['country'] or '(chain country)'}\t{r['devices']} device(s)\t{gateways}{own}"
                   + (f"\t{names}" if names else ""))
     return _run(args, act)
 

@@ -316,7 +316,7 @@ def request_code(engine: Engine, gateway, *, secret_key: str, server_otp: dict |
     to = challenge.pop("phone")
     challenge["phone_masked"] = mask(to)  # so the cashier can say where the code went, without the number
     sending = _SENDER.submit(send_logged, engine, gateway, phone=to, text=text, purpose=purpose,
-                             challenge_id=challenge["challenge_id"])
+                             challenge_id=challenge["challenge_id"], shop_code=shop_code)
     try:
         sending.result(timeout=wait)
     except FutureTimeout:

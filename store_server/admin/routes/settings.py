@@ -69,8 +69,12 @@ def _page(request: Request, admin: Admin, code: str | None, status: int = 200, *
         row["problem"] = problems.get(row["key"])
     groups = [(key, GROUPS.get(key, title), [r for r in listed if r["group"] == key])
               for key, title in settings_schema.GROUPS.items()]
+    # which gateways send each shop's customers their SMS (the chain's, or a shop's own [sms.shops.CODE])
+    from ...messaging.sms.registry import serving
+
+    sms_serving = serving(request.app.state.config.sms, [code] if code else [s["code"] for s in known])
     return render(request, "settings.html", admin, status=status, groups=[g for g in groups if g[2]],
-                  shops=known, code=code or "", **context)
+                  shops=known, code=code or "", sms_serving=sms_serving, **context)
 
 
 @router.get("/settings")

@@ -122,7 +122,7 @@ def alert_owner(engine: Engine, gateway, refusal: TooMany, shop_code: str | None
         text = render(ALERT_PURPOSE, languages[0], shop=shop.get(conn, "public_name", shop=shop_code), conn=conn,
                       limit=shop.get(conn, str(refusal.details.get("limit_key")), shop=shop_code))
     try:
-        send_logged(engine, gateway, phone=str(owner), text=text, purpose=ALERT_PURPOSE)
+        send_logged(engine, gateway, phone=str(owner), text=text, purpose=ALERT_PURPOSE, shop_code=shop_code)
     except Exception as e:  # noqa: BLE001 - the alert is a courtesy; the refusal stands either way
         log.warning("the pumping alert to the owner %s could not be sent: %s", mask(str(owner)), e)
         return False

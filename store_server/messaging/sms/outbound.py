@@ -25,8 +25,11 @@ class NotAllowed(Exception):
 
 
 def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purpose: str,
-                challenge_id: str | None = None) -> SendResult:
-    """Sends and logs (time, gateway, gateway message id, status); a refused send is logged as failed."""
+                challenge_id: str | None = None, shop_code: str | None = None) -> SendResult:
+    """Sends and logs (time, gateway, gateway message id, status); a refused send is logged as failed. With
+    `shop_code`, through that shop's own gateways when it has them (registry.ShopGateways)."""
+    if shop_code is not None and hasattr(gateway, "for_shop"):
+        gateway = gateway.for_shop(shop_code)
     try:
         result = gateway.send(phone, text)
     except GatewayError as e:
@@ -61,7 +64,7 @@ def send_template(engine: Engine, gateway: Gateway, *, phone: str, purpose: str,
             values["link"] = card_link(conn, str(values["card"]))
     with engine.connect() as conn:
         text = templates.render(purpose, lang, shop=shop_name, conn=conn, shop_code=shop_code, **values)
-    return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose)
+    return send_logged(engine, gateway, phone=phone, text=text, purpose=purpose, shop_code=shop_code)
 
 
 def send_welcomes(engine: Engine, gateway: Gateway, ops: list[dict], results: list[dict],

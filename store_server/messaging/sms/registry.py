@@ -11,6 +11,15 @@
 
 One entry gives that gateway, several a FailoverGateway. The console gateway exists only in demo
 mode, and is what an empty config gets there.
+
+A shop of a chain may send through its own gateways (its provider account, its sender name), tried in order
+like the chain's; the chain's serve every shop without its own (ShopGateways):
+
+    [[sms.shops.ALA1.gateways]]
+    type = "eskiz"
+    email = "..."
+    password = "..."
+    sender = "4546"
 """
 
 from __future__ import annotations
@@ -71,8 +80,64 @@ def build_one(entry: dict[str, Any], *, demo: bool, console_outbox: str | Path |
     return cls(**options)
 
 
-def build_gateway(config: dict[str, Any], *, demo: bool, console_outbox: str | Path | None = None) -> Gateway:
-    """The gateway to send through, from the [sms] table (a dict with a `gateways` list, or one entry)."""
+class ShopGateways:
+    """The chain's gateway, and the gateways of shops that have their own ([sms.shops.CODE] in server.toml).
+
+    Used where a Gateway is: `send` goes through the chain's; outbound.send_logged picks a shop's own with
+    `for_shop(code)` when the message is for that shop's customer (codes, welcomes, notices, alerts)."""
+
+    def __init__(self, default: Gateway, shops: dict[str, Gateway]) -> None:
+        self.default, self.shops = default, shops
+        self.name = getattr(default, "name", type(default).__name__)
+        members: list = []
+        for gateway in (default, *shops.values()):
+            members += [g for g in getattr(gateway, "gateways", [gateway]) if g not in members]
+        self.gateways = members  # every configured gateway: the modem poller and delivery polls find theirs
+
+    def for_shop(self, code: str | None) -> Gateway:
+        return self.shops.get(code, self.default) if code else self.default
+
+    def send(self, phone: str, text: str):
+        return self.default.send(phone, text)
+
+    def member(self, name: str):
+        for gateway in self.gateways:
+            if getattr(gateway, "name", None) == name:
+                return gateway
+        raise KeyError(name)
+
+
+def serving(config: dict[str, Any], codes: list[str]) -> dict[str, dict]:
+    """Which gateways serve each shop, read from the [sms] table (nothing is built or opened):
+    {"main": {"gateways": "turbosms -> gsm_modem", "own": False}, "ALA1": {"gateways": "eskiz", "own": True}}."""
+    def names(table: dict) -> str:
+        entries = table.get("gateways") if "gateways" in table else ([table] if table.get("type") else [])
+        return " -> ".join(str(e.get("name") or e.get("type")) for e in entries if isinstance(e, dict)) or "console"
+
+    own = config.get("shops") or {}
+    chain = names({k: v for k, v in config.items() if k != "shops"})
+    return {code: {"gateways": names(own[code]) if code in own else chain, "own": code in own} for code in codes}
+
+
+def build_gateway(config: dict[str, Any], *, demo: bool, console_outbox: str | Path | None = None):
+    """The gateway to send through, from the [sms] table (a dict with a `gateways` list, or one entry), with the
+    shops' own ones from [sms.shops.CODE] (ShopGateways)."""
+    shops = config.get("shops") or {}
+    if not isinstance(shops, dict) or not all(isinstance(t, dict) and t.get("gateways") for t in shops.values()):
+        raise GatewayConfigError("sms.shops: one table per shop code, each with its [[sms.shops.CODE.gateways]]")
+    chain = _build_chain({k: v for k, v in config.items() if k != "shops"}, demo=demo, console_outbox=console_outbox)
+    if not shops:
+        return chain
+    own = {}
+    for code, table in shops.items():
+        try:
+            own[code] = _build_chain(table, demo=demo, console_outbox=console_outbox)
+        except GatewayConfigError as e:
+            raise GatewayConfigError(f"sms.shops.{code}: {e}") from None
+    return ShopGateways(chain, own)
+
+
+def _build_chain(config: dict[str, Any], *, demo: bool, console_outbox: str | Path | None = None) -> Gateway:
     entries = config.get("gateways") if "gateways" in config else ([config] if config.get("type") else [])
     if not isinstance(entries, list):
         raise GatewayConfigError("sms.gateways must be a list of tables ([[sms.gateways]])")

@@ -1,0 +1,74 @@
+"""SMS gateways per shop (issue 19): a shop of the chain sends its customers' codes through its own gateway and
+sender ([sms.shops.CODE] in server.toml); every other shop through the chain's. The provider is faked at the wire
+(tests/sms/conftest.py), the server is a real process; `shops list` says which gateway serves which shop."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.sms.conftest import running_provider
+from tests.support.server import init_demo_server
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    with running_provider() as provider:
+        server = init_demo_server(tmp_path_factory.mktemp("smsshops"))
+        with server.config_path.open("a", encoding="utf-8") as f:
+            f.write(f'\n[[sms.shops.ALA1.gateways]]\ntype = "generic_http"\nname = "almaty_http"\n'
+                    f'url = "{provider.url}/send"\nsender = "Qauyn"\n'
+                    f'body = {{ to = "{{phone}}", text = "{{text}}", from = "{{sender}}" }}\n')
+        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+        server.start()
+        try:
+            yield server, provider
+        finally:
+            provider.release.set()
+            server.stop()
+
+
+def cli(server, *args) -> str:
+    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def ask(server, key: str, phone: str) -> requests.Response:
+    return requests.post(f"{server.url}/api/v1/otp", json={"phone": phone, "purpose": "register"}, timeout=20,
+                         headers={"Authorization": f"Bearer {key}"})
+
+
+def logged_gateway(server, phone: str) -> list[str]:
+    db = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in db.execute("select gateway from sms_log where phone = ?", [phone])]
+    finally:
+        db.close()
+
+
+def test_a_shops_customers_get_codes_through_the_shops_own_gateway(chain):
+    server, provider = chain
+    almaty = server.enrol("entrance", shop="ALA1")["device_key"]
+    kyiv = server.enrol("entrance", shop="main")["device_key"]
+    provider.reply(200, {"ok": True})
+    assert ask(server, almaty, "+77011234567").status_code == 200
+    sent = [r.json() for r in provider.requests]
+    assert len(sent) == 1 and sent[0]["to"] == "+77011234567" and sent[0]["from"] == "Qauyn"
+    assert any(w.isdigit() and len(w) == 6 for w in sent[0]["text"].split())
+    assert logged_gateway(server, "+77011234567") == ["almaty_http"]
+
+    # the chain's shop keeps the chain's gateway (the demo's console): nothing reaches the Almaty provider
+    assert ask(server, kyiv, "+380501239200").status_code == 200
+    assert len(provider.requests) == 1
+    assert server.last_sms("+380501239200")["to"] == "+380501239200"
+    assert logged_gateway(server, "+380501239200") == ["console"]
+
+    # which gateway serves which shop, for the operator
+    shops = {s["code"]: s["sms"] for s in json.loads(cli(server, "shops", "list", "--json"))}
+    assert shops == {"main": {"gateways": "console", "own": False}, "ALA1": {"gateways": "almaty_http", "own": True}}
+    assert "SMS: almaty_http (own)" in cli(server, "shops", "list")
