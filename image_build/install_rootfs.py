@@ -47,7 +47,6 @@ FILES: tuple[tuple[str, str, int], ...] = (
     ("systemd/store-server.service", "etc/systemd/system/store-server.service", 0o644),
     *((f"systemd/{timer[:-6]}.{kind}", f"etc/systemd/system/{timer[:-6]}.{kind}", 0o644)
       for timer in STORE_TIMERS for kind in ("service", "timer")),
-    ("systemd/kiosk-firstboot.py", "usr/local/lib/kiosk/kiosk-firstboot", 0o755),
     ("firmware_config/kivy/config.ini", "etc/kiosk/kivy/config.ini", 0o644),
     ("firmware_config/system.conf.d/90-kiosk-watchdog.conf",
      "etc/systemd/system.conf.d/90-kiosk-watchdog.conf", 0o644),

@@ -66,6 +66,15 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_firstboot(args: argparse.Namespace) -> int:
+    from . import firstboot
+
+    environ = dict(os.environ)
+    if args.config:
+        environ["KIOSK_CONFIG"] = args.config
+    return firstboot.main(environ)
+
+
 def _scan_enrolment(args: argparse.Namespace):
     from drivers.scanner.manager import ScannerManager
 
@@ -236,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=socket.gethostname(), help="device name shown on the server")
     p.add_argument("--state-dir", help="where the local database lives (default /var/lib/kiosk)")
     p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("firstboot", help="provision from kiosk-provision.toml on the boot partition (Wi-Fi, "
+                       "rotation, enrolment; run by kiosk-firstboot.service, see docs/operations.md)")
+    p.set_defaults(func=cmd_firstboot)
 
     p = sub.add_parser("queue", help="the outbox of operations waiting for the server")
     qsub = p.add_subparsers(dest="queue_command", required=True)

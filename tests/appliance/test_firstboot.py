@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FIRSTBOOT = REPO / "systemd" / "kiosk-firstboot.py"
+# `kiosk firstboot`, as kiosk-firstboot.service runs it (the venv's console script is `python -m kiosk.cli`).
+FIRSTBOOT = [sys.executable, "-m", "kiosk.cli", "firstboot"]
 TOKEN = "enrol-7f3a9c2e1b"
 PSK = "shop-wifi-secret"
 
@@ -84,7 +85,7 @@ class Device:
         if provision is not None:
             (self.boot / "kiosk-provision.toml").write_text(provision)
         self.kiosk_exits.write_text(kiosk_exits)
-        return subprocess.run([sys.executable, str(FIRSTBOOT)], env=self.env(deadline_s), capture_output=True,
+        return subprocess.run(FIRSTBOOT, env=self.env(deadline_s), capture_output=True, cwd=REPO,
                               text=True, timeout=60, check=False)
 
     def calls(self, program: str) -> list[list[str]]:

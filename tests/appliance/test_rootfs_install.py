@@ -91,7 +91,6 @@ def test_files_are_in_place(rootfs: Path) -> None:
         "etc/systemd/system/kiosk-firstboot.service": 0o644,
         "etc/systemd/system/kiosk-enrol.service": 0o644,
         "etc/systemd/system/store-server.service": 0o644,
-        "usr/local/lib/kiosk/kiosk-firstboot": 0o755,
         "etc/kiosk/kivy/config.ini": 0o644,
         "etc/udev/rules.d/71-kiosk-modem.rules": 0o644,
         "etc/systemd/system.conf.d/90-kiosk-watchdog.conf": 0o644,

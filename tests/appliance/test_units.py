@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -155,7 +154,7 @@ def test_firstboot_runs_before_the_kiosk_only_when_there_is_a_file() -> None:
     assert unit["Unit"]["ConditionPathExists"] == ["/boot/firmware/kiosk-provision.toml"]
     assert "kiosk.service" in unit["Unit"]["Before"][0].split()
     assert unit["Service"]["Type"] == ["oneshot"]
-    assert unit["Service"]["ExecStart"] == ["/usr/bin/python3 /usr/local/lib/kiosk/kiosk-firstboot"]
+    assert unit["Service"]["ExecStart"] == ["/opt/kiosk/venv/bin/kiosk firstboot"]
     kiosk_after = " ".join(read_unit((REPO / "systemd/kiosk.service").read_text())["Unit"]["After"])
     assert "kiosk-firstboot.service" in kiosk_after.split()
 
@@ -221,15 +220,8 @@ def test_ordering_after_time_sync_also_pulls_it_in(unit: str) -> None:
 
 
 def test_firstboot_worst_case_fits_in_its_start_timeout() -> None:
-    import importlib.util
+    from kiosk import firstboot
 
-    spec = importlib.util.spec_from_file_location("kiosk_firstboot", REPO / "systemd/kiosk-firstboot.py")
-    firstboot = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = firstboot  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(firstboot)
-    finally:
-        del sys.modules[spec.name]
     service = read_unit((REPO / "systemd/kiosk-firstboot.service").read_text())["Service"]
     env = dict(value.split("=", 1) for value in service.get("Environment", []))
     worst = firstboot.worst_case_seconds(firstboot.Settings.from_environ(env))

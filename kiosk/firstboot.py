@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""Provision the kiosk from kiosk-provision.toml on the boot partition (run by kiosk-firstboot.service).
+"""`kiosk firstboot`: provision the kiosk from kiosk-provision.toml on the boot partition (run by
+kiosk-firstboot.service).
 
 The technician writes the file on any PC (the boot partition is FAT):
 
@@ -23,7 +23,9 @@ deleted, so neither the enrolment token nor the Wi-Fi password stays on the card
 kiosk-provision.done (no secrets) tells the technician it worked. On failure the file stays for the next
 boot and kiosk-provision-error.txt says what went wrong.
 
-Standard library only; installed as /usr/local/lib/kiosk/kiosk-firstboot.
+Standard library only (no Kivy): it runs early, before the kiosk, under a sandbox that forbids
+writable-executable memory. Part of the kiosk package, so the app venv's `kiosk firstboot` always matches the
+`kiosk provision` it calls.
 """
 
 from __future__ import annotations
@@ -425,5 +427,9 @@ def run(settings: Settings, log: Log) -> int:
     return 0
 
 
+def main(environ: dict[str, str] | None = None) -> int:
+    return run(Settings.from_environ(dict(os.environ if environ is None else environ)), Log())
+
+
 if __name__ == "__main__":
-    sys.exit(run(Settings.from_environ(dict(os.environ)), Log()))
+    sys.exit(main())
