@@ -72,3 +72,26 @@ def test_a_shops_customers_get_codes_through_the_shops_own_gateway(chain):
     shops = {s["code"]: s["sms"] for s in json.loads(cli(server, "shops", "list", "--json"))}
     assert shops == {"main": {"gateways": "console", "own": False}, "ALA1": {"gateways": "almaty_http", "own": True}}
     assert "SMS: almaty_http (own)" in cli(server, "shops", "list")
+
+
+def test_the_example_server_toml_reads_and_builds_its_gateways():
+    """docs/server.example.toml is a config the server accepts: its gateways build, ALA1 has its own, and its
+    card_rules examples are settings the server accepts."""
+    import re
+    from pathlib import Path
+
+    from store_server import settings_schema
+    from store_server.config import ServerConfig
+    from store_server.messaging.sms.registry import ShopGateways, build_gateway, serving
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "server.example.toml"
+    config = ServerConfig.load(path)
+    gateway = build_gateway(config.sms, demo=False)
+    assert isinstance(gateway, ShopGateways) and gateway.for_shop("ALA1").name == "smsc"
+    assert gateway.for_shop("main") is gateway.default and gateway.default.name == "failover"
+    assert serving(config.sms, ["main", "ALA1"]) == {"main": {"gateways": "turbosms -> gsm_modem", "own": False},
+                                                     "ALA1": {"gateways": "smsc", "own": True}}
+    examples = re.findall(r"card_rules '(\{.*\})'", path.read_text(encoding="utf-8"))
+    assert len(examples) == 3
+    for raw in examples:
+        settings_schema.validate("card_rules", json.loads(raw))
