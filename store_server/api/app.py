@@ -56,6 +56,24 @@ def check_stored_settings(engine) -> None:
                           f"VALUE` or `store-server settings reset {key}`")
 
 
+def _warn_unknown_sms_shops(engine, config: ServerConfig) -> None:
+    """[sms.shops.CODE] for a shop the database does not have (a typo, a shop not added yet): its customers'
+    SMS would quietly go through the chain's gateways, so the journal says so at start."""
+    codes = set((config.sms or {}).get("shops") or {})
+    if not codes:
+        return
+    from sqlalchemy import select
+
+    from ..data.db import shops
+
+    with engine.connect() as conn:
+        known = set(conn.execute(select(shops.c.code)).scalars())
+    for code in sorted(codes - known):
+        logging.getLogger("store_server").warning(
+            "server.toml [sms.shops.%s]: no shop %s in the database (store-server shops list); its gateways "
+            "serve nobody", code, code)
+
+
 def gateway_for(config: ServerConfig) -> Gateway:
     """The SMS gateway, or ConfigError saying what to configure (codes and welcomes need one)."""
     from ..messaging.sms.base import GatewayError
@@ -123,6 +141,7 @@ def create_app(config: ServerConfig, gateway: Gateway | None = None) -> FastAPI:
 
     app.state.device_keys = KeyCache(config.device_auth_cache_seconds)
     app.state.gateway = gateway or gateway_for(config)
+    _warn_unknown_sms_shops(engine, config)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:

@@ -23,7 +23,8 @@ def chain(tmp_path_factory):
         with server.config_path.open("a", encoding="utf-8") as f:
             f.write(f'\n[[sms.shops.ALA1.gateways]]\ntype = "generic_http"\nname = "almaty_http"\n'
                     f'url = "{provider.url}/send"\nsender = "Qauyn"\n'
-                    f'body = {{ to = "{{phone}}", text = "{{text}}", from = "{{sender}}" }}\n')
+                    f'body = {{ to = "{{phone}}", text = "{{text}}", from = "{{sender}}" }}\n'
+                    f'\n[[sms.shops.ALA2.gateways]]\ntype = "console"\n')  # a shop that was never added
         cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
         server.start()
         try:
@@ -72,6 +73,7 @@ def test_a_shops_customers_get_codes_through_the_shops_own_gateway(chain):
     shops = {s["code"]: s["sms"] for s in json.loads(cli(server, "shops", "list", "--json"))}
     assert shops == {"main": {"gateways": "console", "own": False}, "ALA1": {"gateways": "almaty_http", "own": True}}
     assert "SMS: almaty_http (own)" in cli(server, "shops", "list")
+    assert "[sms.shops.ALA2]: no shop ALA2 in the database" in server.stderr_text(20000)  # a typo is not silent
 
 
 def test_the_example_server_toml_reads_and_builds_its_gateways():
