@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from sqlalchemy import select
 
@@ -60,6 +61,11 @@ def test_a_range_issued_and_exported_scans_as_ours(server, db, page):
         assert conn.execute(select(card_ranges.c.by).where(card_ranges.c.card_type == "gold")).scalar() == "olga"
         actions = set(conn.execute(select(admin_audit.c.action)).scalars())
     assert {"card_type_created", "range_issued", "range_exported"} <= actions
+    # The audit page says it as an owner reads it: yes/no, not Python's True/False, and no "None" for what is unset.
+    page.goto(f"{server.url}/admin/audit")
+    audit = page.inner_text("#audit")
+    assert "activation_codes: yes" in audit
+    assert not re.search(r": (None|True|False)\b", audit), audit
 
 
 def test_bad_ranges_and_types_are_refused_and_nothing_is_issued(server, db, page):
