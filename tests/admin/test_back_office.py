@@ -344,3 +344,11 @@ def test_a_sale_made_with_the_lost_card_is_returned_and_cancelled_on_the_new_one
     assert undone["status"] == "applied", undone
     assert undone["result"]["card_number"] == "10081" and undone["result"]["bonuses"] == -2000
     assert till.card("10081")["balance"] == 500 and till.card("10080")["balance"] == 0
+
+
+def test_a_search_cut_at_its_limit_says_so(server):
+    owner = session(server)
+    many = owner.get(f"{server.url}/admin/customers", params={"q": "100"}, timeout=10).text
+    assert "The first 50 cards found; type more" in many  # not "50 cards found", as if that were all of them
+    one = owner.get(f"{server.url}/admin/customers", params={"q": "10001"}, timeout=10).text
+    assert "1 card found" in one and "The first" not in one

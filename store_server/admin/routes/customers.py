@@ -19,7 +19,7 @@ from ...data.db import write_transaction
 from ...errors import DomainError
 from ...ledger import operations
 from .. import audit, privacy
-from ..customers import card_page, search
+from ..customers import SEARCH_LIMIT, card_page, search
 from ..web import Admin, back, check_csrf, owner_only, render, signed_in
 
 router = APIRouter()
@@ -31,7 +31,7 @@ Csrf = Annotated[str, Form()]
 def customers_page(request: Request, admin: Signed, q: str = ""):
     with request.app.state.engine.connect() as conn:
         found = search(conn, q, admin.shop["country"]) if q.strip() else []
-    return render(request, "customers.html", admin, q=q, found=found)
+    return render(request, "customers.html", admin, q=q, found=found, limit=SEARCH_LIMIT)
 
 
 def _card_url(number: str) -> str:
