@@ -618,18 +618,35 @@ def _internal_error(conn: Connection, row: dict, exc: BaseException) -> dict:
     return {"id": row["id"], "status": "rejected", "error": "internal_error", "message": INTERNAL_ERROR}
 
 
+def _plain_sale(op: dict, device: dict) -> bool:
+    """A sale that spends no bonuses, from this device: it only earns, so it needs no card lock."""
+    p = op.get("payload") or {}
+    if op["type"] != "sale" or op.get("device_id") not in (None, device["id"]):
+        return False
+    return all(p.get(key) is None or (type(p[key]) is int and p[key] == 0) for key in ("redeem", "bonus_payment"))
+
+
 def _plain_sales(ops: list[dict], device: dict) -> bool:
     """A till's usual batch: only sales that spend no bonuses, each id once, all from this device."""
     if device.get("role") != "cashier" or len(ops) < 2 or len({op["id"] for op in ops}) != len(ops):
         return False
+    return all(_plain_sale(op, device) for op in ops)
+
+
+def _runs(ops: list[dict], device: dict) -> list[tuple[bool, list[dict]]]:
+    """The batch cut, in its order, into runs of plain sales (True) and runs of everything else (False).
+
+    A redemption among a till's sales sends only itself the careful way: the sales before it are written
+    (in bulk) before it reads the card's balance, the sales after it after, exactly as one by one.
+    """
+    runs: list[tuple[bool, list[dict]]] = []
     for op in ops:
-        p = op.get("payload") or {}
-        if op["type"] != "sale" or op.get("device_id") not in (None, device["id"]):
-            return False
-        for key in ("redeem", "bonus_payment"):
-            if p.get(key) is not None and not (type(p[key]) is int and p[key] == 0):
-                return False
-    return True
+        plain = device.get("role") == "cashier" and _plain_sale(op, device)
+        if runs and runs[-1][0] == plain:
+            runs[-1][1].append(op)
+        else:
+            runs.append((plain, [op]))
+    return runs
 
 
 def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
@@ -767,11 +784,13 @@ def apply_batch(engine: Engine, ops: list[dict], given: dict, *, clock_offset: t
         if clock_offset is not None:
             device_clock.record_offset(conn, device["id"], clock_offset, clock.now())
         # Corrected or refused times are flagged one by one: the bulk shortcut is for the ordinary batch.
-        plain = not any(op.get("clock") for op in ops)
-        fast = _bulk(conn, ops, device, cache) if BULK and plain else None
-        if fast is not None:
-            return fast
-        return [apply_one(conn, op, device, cache) for op in ops]
+        if not BULK or any(op.get("clock") for op in ops):
+            return [apply_one(conn, op, device, cache) for op in ops]
+        results: list[dict] = []
+        for plain, run in _runs(ops, device):
+            fast = _bulk(conn, run, device, cache) if plain else None
+            results.extend(fast if fast is not None else (apply_one(conn, op, device, cache) for op in run))
+        return results
 
     return db.run_write(engine, work)
 
