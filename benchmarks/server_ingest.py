@@ -7,7 +7,8 @@ outbox does. A second run sends the same batches again: the retry case, all dupl
 
     .venv/bin/python benchmarks/server_ingest.py [--operations 20000] [--batch 500] [--mixed]
 
---mixed puts a redemption after every ten sales, which takes the one-by-one path for the whole batch.
+--mixed puts a redemption after every ten sales: the sales between them go in bulk, each redemption one by one.
+The last line counts the statements one batch sends to SQLite, with the bulk shortcut and without.
 
 The anchor copies the rows the server wrote for those operations (operations, sales, ledger) into a fresh
 database of the same schema and settings (WAL, synchronous=FULL) with sqlite3's executemany, one transaction
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -90,6 +92,39 @@ def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
     return took
 
 
+def round_trips(scratch: Path, batch: int, cards: int, mixed: bool) -> tuple[int, int]:
+    """Statements sent to the database for one batch, with the bulk shortcut and one by one (in process)."""
+    from sqlalchemy import event
+
+    from store_server import cards as card_data
+    from store_server import shop
+    from store_server.data.db import create_schema, make_engine
+    from store_server.ledger import operations
+
+    counts = []
+    for bulk in (True, False):
+        engine = make_engine(f"sqlite:///{scratch / f'trips-{bulk}.db'}")
+        create_schema(engine)
+        with engine.begin() as conn:
+            shop.seed_demo(conn)
+            card_data.issue_range(conn, 100001, 100000 + cards)
+            shop.set_setting(conn, "no_code_limit", 1000)
+        device = {"id": "bench-till", "role": "cashier"}
+
+        def parsed(mixed_ops: bool) -> list[dict]:  # as the API hands them over: times parsed
+            return [{**op, "at": datetime.fromisoformat(op["at"])} for op in batches(batch, batch, cards, mixed_ops)[0]]
+
+        operations.apply_batch(engine, parsed(False), device)  # balances on the cards, as in the server run
+        seen = []
+        event.listen(engine, "before_cursor_execute", lambda *a, seen=seen: seen.append(1))
+        operations.BULK = bulk
+        operations.apply_batch(engine, parsed(mixed), device)
+        counts.append(len(seen))
+        engine.dispose()
+    operations.BULK = True
+    return counts[0], counts[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--operations", type=int, default=20_000)
@@ -113,6 +148,7 @@ def main() -> None:
         finally:
             server.stop()
         anchor = raw_anchor(server.database, Path(tmp) / "anchor.db", args.batch)
+        trips, one_by_one = round_trips(Path(tmp), args.batch, args.cards, args.mixed)
     kind = "mixed sales+redemptions" if args.mixed else "sales"
     ops = args.operations + args.batch  # the anchor writes the warm-up's rows too
     print(f"server_ingest: {args.operations / took:,.0f} operations/s ({kind}, batches of {args.batch}, "
@@ -120,6 +156,8 @@ def main() -> None:
           f"{args.operations / again:,.0f} operations/s ({dup})")
     print(f"  anchor: raw executemany of the same rows {ops / anchor:,.0f} operations/s; "
           f"ratio {args.operations / took / (ops / anchor):.2f} (goal >= 0.5)")
+    print(f"  round trips for one batch of {args.batch}: {trips} statements (one by one: {one_by_one}; "
+          f"{trips / args.batch:.2f} per operation)")
 
 
 if __name__ == "__main__":
