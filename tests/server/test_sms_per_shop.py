@@ -97,3 +97,13 @@ def test_the_example_server_toml_reads_and_builds_its_gateways():
     assert len(examples) == 3
     for raw in examples:
         settings_schema.validate("card_rules", json.loads(raw))
+
+
+def test_delivery_reports_from_a_shops_own_twilio_account_are_verified_with_its_token():
+    """A report does not say which shop's account sent the message: every configured Twilio token may sign it,
+    the shops' own ones included (without them a shop's reports were all refused as bad_signature)."""
+    from store_server.messaging.sms.webhooks import _twilio_tokens
+
+    sms = {"gateways": [{"type": "twilio", "auth_token": "chain-token"}, {"type": "smsc", "password": "x"}],
+           "shops": {"ALA1": {"gateways": [{"type": "twilio", "auth_token": "almaty-token"}]}, "KYIV": {}}}
+    assert _twilio_tokens(sms) == ["chain-token", "almaty-token"]

@@ -46,8 +46,11 @@ def twilio_signature(auth_token: str, url: str, fields: dict) -> str:
 
 
 def _twilio_tokens(sms: dict) -> list[str]:
+    """Every Twilio account's token: the chain's and each shop's own ([sms.shops.CODE] gateways), since a delivery
+    report does not say which shop's account sent the message."""
     tokens = [str(sms["twilio_auth_token"])] if sms.get("twilio_auth_token") else []
-    for gateway in sms.get("gateways") or []:
+    own = [table for table in (sms.get("shops") or {}).values() if isinstance(table, dict)]
+    for gateway in [g for table in (sms, *own) for g in (table.get("gateways") or [])]:
         if isinstance(gateway, dict) and gateway.get("type") == "twilio" and gateway.get("auth_token"):
             tokens.append(str(gateway["auth_token"]))
     return tokens
