@@ -649,6 +649,17 @@ def _runs(ops: list[dict], device: dict) -> list[tuple[bool, list[dict]]]:
     return runs
 
 
+# The bulk shortcut's look-ups, built once: a statement built per call costs SQLAlchemy a cache key each time.
+_SEEN = select(operations.c.id, operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
+               operations.c.type, operations.c.payload).where(operations.c.id.in_(bindparam("ids", expanding=True)))
+_CARDS = select(cards).where(cards.c.number.in_(bindparam("numbers", expanding=True)))
+_BALANCES = (select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
+             .where(ledger_table.c.card_number.in_(bindparam("numbers", expanding=True)))
+             .group_by(ledger_table.c.card_number))
+_RECEIPT_NOS = select(receipts_table.c.operation_id, receipts_table.c.no).where(
+    receipts_table.c.operation_id.in_(bindparam("ids", expanding=True)))
+
+
 def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
     """The same results as applying the sales one by one, written with three multi-row INSERTs.
 
@@ -665,17 +676,12 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
     except (OverflowError, ValueError):
         return None
     ids = [op["id"] for op in ops]
-    seen = {r["id"]: r for r in conn.execute(
-        select(operations.c.id, operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
-               operations.c.type, operations.c.payload)
-        .where(operations.c.id.in_(ids))).mappings()}
+    seen = {r["id"]: r for r in conn.execute(_SEEN, {"ids": ids}).mappings()}
     wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
-    found = {r["number"]: dict(r) for r in conn.execute(select(cards).where(cards.c.number.in_(wanted))).mappings()}
+    found = {r["number"]: dict(r) for r in conn.execute(_CARDS, {"numbers": list(wanted)}).mappings()}
     if len(found) != len(wanted):
         return None
-    balances = dict(conn.execute(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
-                                 .where(ledger_table.c.card_number.in_(list(found)))
-                                 .group_by(ledger_table.c.card_number)).all())
+    balances = dict(conn.execute(_BALANCES, {"numbers": list(found)}).all())
     loaded, zone, now = ctx.cached("rules", rules.load), ctx.setting("timezone"), clock.now()
     results: list[dict | None] = []
     op_rows, ledger_rows, sale_rows = [], [], []
@@ -721,8 +727,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
                 # Receipt numbers first: the results stored with the operations carry them.
                 sold = [row["operation_id"] for row in sale_rows]
                 conn.execute(_INSERT_RECEIPT, [{"operation_id": op_id} for op_id in sold])
-                numbers = dict(conn.execute(select(receipts_table.c.operation_id, receipts_table.c.no)
-                                            .where(receipts_table.c.operation_id.in_(sold))).all())
+                numbers = dict(conn.execute(_RECEIPT_NOS, {"ids": sold}).all())
                 for r in results:
                     if r is not None and r["status"] == "applied":
                         r["result"]["receipt_no"] = numbers[r["id"]]
