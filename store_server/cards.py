@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam, exists, func, insert, literal_column, select, true, update
+from sqlalchemy import String, bindparam, exists, func, insert, literal_column, select, true, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from loyalty_common.phones import mask
 
@@ -17,6 +19,7 @@ from .data.db import (
     card_ranges,
     card_types,
     cards,
+    customer_answers,
     customers,
     sales,
     till_activations,
@@ -38,6 +41,24 @@ def resolve(conn: Connection, number: str) -> str | None:
     return conn.execute(select(card_numbers.c.card_number).where(card_numbers.c.number == number)).scalar()
 
 
+class _JoinedKeys(FunctionElement):
+    """Questionnaire keys joined by newlines, in SQL both backends read. SQLAlchemy's aggregate_strings binds
+    its separator as a post-compile parameter, which HotRead's once-compiled SQL cannot carry."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_JoinedKeys, "sqlite")
+def _joined_sqlite(element, compiler, **kw) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, char(10))"
+
+
+@compiles(_JoinedKeys, "postgresql")
+def _joined_postgresql(element, compiler, **kw) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, chr(10))"
+
+
 # Everything a card look-up shows besides the ledger, in one statement: the card, its phone, a till's
 # activation under review (at most one per card, uq_till_activations_pending_card) and what activating an
 # issued card would take (takeover.needs: an unused printed code, or history -> the till).
@@ -51,7 +72,12 @@ _VIEW = (select(cards, customers.c.phone,
                 .scalar_subquery().label("pending_at"),
                 exists().where(activation_codes.c.card_number == cards.c.number,
                                activation_codes.c.used_at.is_(None)).label("code_unused"),
-                exists().where(sales.c.card_number == cards.c.number).label("has_sale"))
+                exists().where(sales.c.card_number == cards.c.number).label("has_sale"),
+                # The questions this customer answered (keys only, by the primary key's index): a card screen
+                # offers to add the missing ones (issue 18).
+                select(_JoinedKeys(customer_answers.c.field))
+                .where(customer_answers.c.customer_id == cards.c.customer_id)
+                .scalar_subquery().label("answered"))
          .select_from(cards.outerjoin(customers)))
 _CARD_VIEW = _VIEW.where(cards.c.number == bindparam("number"))
 _ACTIVE_BY_PHONE = _VIEW.where(customers.c.phone == bindparam("phone"), cards.c.state == "active")
@@ -161,6 +187,8 @@ def _view(row, recent: list, balance: int, when) -> dict:
         "activation": takeover.need_of(row["state"], code_unused=bool(row["code_unused"]),
                                        used=bool(recent) or bool(row["has_sale"])),
         "activation_requested_at": clock.aware(requested).isoformat() if requested is not None else None,
+        # Keys of the questionnaire fields the customer has answered; the values stay on the server.
+        "answered": sorted(row["answered"].split("\n")) if row["answered"] else [],
         "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(when(h["at"])).isoformat()}
                     for h in recent],
     }

@@ -134,6 +134,12 @@ def create_challenge(conn: Connection, *, secret_key: str, phone: str | None, pu
             # The device named a phone that is not the card's: a cashier's own phone would pass otherwise.
             raise DomainError("phone_mismatch", "this phone is not the one the card is bound to")
         phone = owner
+    elif purpose == "identify" and card_number and not phone:
+        # The customer at a card screen (the card scanned, its phone only masked) proves they hold the card's
+        # phone: the code goes to the phone the card is bound to, which the device never learns.
+        phone = card_phone(conn, card_number)
+        if phone is None:
+            raise DomainError("card_not_active", "this card is not bound to a phone; activate it first")
     elif not phone:
         raise DomainError("phone_required", "a phone number is needed")
     # The limits count the challenges already made: whoever asks for this phone (or from this device) at the
