@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from kiosk.backend import CardView
 from kiosk.flows.cancel import CancelFlow, CancelState
 from kiosk.flows.code import CodeStep
+from kiosk.flows.details import DetailsFlow, DetailsState, missing_fields
 from kiosk.flows.find_card import FindCardFlow, FindState
 from kiosk.flows.identify import IdentifyState
 from kiosk.flows.keyboard import KeyboardFlow
@@ -286,6 +287,36 @@ def _register(state: RegisterState, *, terms: dict | None = None, **fields) -> C
     return setup
 
 
+def _details(state: DetailsState | None, *, role: str = "entrance", index: int = 0, code: str = "",
+             error: str | None = None, outcome: Outcome | None = None) -> Callable:
+    """Answers added from the card screen: the card with an open question (None), the questions, the code to
+    the card's phone, the thank-you."""
+    def setup(app) -> str:
+        store = app.backend.store
+        store.set_setting("shop_config", {**(store.get_setting("shop_config", {}) or {}), "questionnaire": QUESTIONS})
+        app.role = role
+        if role == "cashier":
+            _sign_in(app)
+        view = card()
+        view.card["answered"] = ["city"]
+        app.identify.view, app.identify.state = view, IdentifyState.CARD
+        if state is None:
+            return "card"
+        flow = DetailsFlow(app.backend, "10001", missing_fields(QUESTIONS, view.card))
+        flow.state, flow.error, flow.outcome = state, error, outcome
+        flow.questions.index = index
+        if state is DetailsState.QUESTIONS:  # the question screen shows the questionnaire's error
+            flow.error, flow.questions.error = None, error
+        if state is DetailsState.CODE:
+            flow.code = CodeStep(app.backend, purpose="identify", card_number="10001")
+            flow.code.challenge = {"challenge_id": "x", "phone_masked": "+380 •• ••• •• 67"}
+            flow.code.entry.text, flow.code.attempts_left = code, 2 if error else None
+        app.details = flow
+        return {DetailsState.QUESTIONS: "details_questions", DetailsState.CODE: "details_code",
+                DetailsState.DONE: "details_done"}[state]
+    return setup
+
+
 def _fresh(setup: Callable) -> Callable:
     """Nobody signed in unless the scene signs someone in: an entrance screen shows no cashier."""
     def fresh(app) -> str:
@@ -354,6 +385,15 @@ def _scenes() -> list[tuple[str, Callable]]:
         ("till-cancel-confirm", _till(CancelFlow, sales=SALES[1:], pick=0)),
         ("till-cancel-refused", _till(CancelFlow, sales=SALES[1:], pick=0, state=CancelState.REFUSED,
                                       error="bonuses_already_spent")),
+        ("card-add-details", _details(None)),
+        ("card-cashier-add-details", _details(None, role="cashier")),
+        ("details-questions-date", _details(DetailsState.QUESTIONS)),
+        ("details-questions-none-answered", _details(DetailsState.QUESTIONS, index=1, error="no_answers")),
+        ("details-code", _details(DetailsState.CODE, code="12", error="wrong_code")),
+        ("details-code-till", _details(DetailsState.CODE, role="cashier", code="1234")),
+        ("details-done", _details(DetailsState.DONE, outcome=Outcome("done", result={"card_number": "10001"}))),
+        ("details-done-queued", _details(DetailsState.DONE, outcome=Outcome("queued"))),
+        ("details-done-refused", _details(DetailsState.DONE, outcome=Outcome("refused", "verification_used"))),
         ("register-questions-choice", _questions(0, "Lviv, Rynok 5")),
         ("register-questions-date", _birthday()),
         ("register-questions-date-month", _birthday("14", part="month")),

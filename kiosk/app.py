@@ -30,6 +30,7 @@ from .backend import Backend
 from .config import KioskConfig
 from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
+from .flows.details import DetailsFlow, DetailsState, missing_fields
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
@@ -46,6 +47,7 @@ from .messages import message, till_sync_hint, waiting_to_sync
 from .screens import format
 from .screens.attract import AttractScreen
 from .screens.card import CardScreen
+from .screens.details import DetailsCodeScreen, DetailsDoneScreen, DetailsQuestionsScreen
 from .screens.find import FindCodeScreen, FindPhoneScreen
 from .screens.identify import IdentifyTypedScreen
 from .screens.keyboard import KeyboardScreen
@@ -80,7 +82,7 @@ from .screens.till import (
 log = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "screens"
 KV_FILES = ("theme.kv", "attract.kv", "card.kv", "identify.kv", "register.kv", "find.kv", "till.kv",
-            "technician.kv", "keyboard.kv")
+            "technician.kv", "keyboard.kv", "details.kv")
 RESEND_SECONDS = 30
 BUSY_DELAY = 0.2  # s before "please wait" covers the screen
 # how often a screen showing an operation just saved looks for the server's answer (a SQLite read by id)
@@ -95,6 +97,7 @@ SCREENS = {  # name (as in the .kv rules) -> class
     "tech_new_pin": TechNewPinScreen, "identify_typed": IdentifyTypedScreen, "find_phone": FindPhoneScreen,
     "find_code": FindCodeScreen, "till_signin": TillSignInScreen, "identify_code": IdentifyCodeScreen,
     "keyboard": KeyboardScreen, "register_terms": RegisterTermsScreen,
+    "details_questions": DetailsQuestionsScreen, "details_code": DetailsCodeScreen, "details_done": DetailsDoneScreen,
 }
 TILL_FLOWS = {"sale": SaleFlow, "return": ReturnFlow, "cancel": CancelFlow}
 # till events that ask the server: they run off the UI thread behind "please wait"
@@ -139,6 +142,7 @@ class KioskApp(App):
         self.identify = IdentifyFlow(backend, config.card_rules)
         self.register: RegisterFlow | None = None
         self.find: FindCardFlow | None = None  # "Find my card" at the entrance
+        self.details: DetailsFlow | None = None  # answers added from the card screen
         self.till = None  # the cashier's current flow (sale, return, cancel)
         self.cashier: CashierSession | None = None  # signed in on this till
         self.signin: SignInFlow | None = None
@@ -193,7 +197,8 @@ class KioskApp(App):
 
     def screen(self, name: str):
         if not self.sm.has_screen(name):
-            self.sm.add_widget(SCREENS[name]())
+            # the name given, not only the rule's: a subclass shares its base's rule (details_questions)
+            self.sm.add_widget(SCREENS[name](name=name))
         return self.sm.get_screen(name)
 
     def _resized(self, _window, size) -> None:
@@ -274,7 +279,7 @@ class KioskApp(App):
         if self.cashier is not None and not self.busy and (untouched > self.kiosk_config.cashier_idle_timeout
                                                             or self.cashier.expired()):
             self.sign_out()  # a till left alone is nobody's: the next sale must not go on this cashier's name
-        if self.sm.current in ("register_code", "till_code", "find_code", "identify_code"):
+        if self.sm.current in ("register_code", "till_code", "find_code", "identify_code", "details_code"):
             self.screen(self.sm.current).update_resend(self)
         if self.sm.current == "tech_pin" and self.pin is not None and self.pin.locked_for():
             self.show("tech_pin")  # the lockout countdown
@@ -347,7 +352,7 @@ class KioskApp(App):
             return
         if finished:
             self.till = None  # the next customer's card: no need to tap Done first
-        elif current.startswith(("register", "till", "tech", "identify_code", "keyboard")):
+        elif current.startswith(("register", "till", "tech", "identify_code", "keyboard", "details")):
             if self.role == "cashier":
                 self.indicators.error()  # not taken: the cashier hears that it was not
             return  # a card scanned mid-operation must not throw away what was typed
@@ -475,6 +480,7 @@ class KioskApp(App):
                   else self.pin_change if current == "tech_new_pin"
                   else self.register if current.startswith("register")
                   else self.find if current.startswith("find")
+                  else self.details if current.startswith("details")
                   else self.identify if current in ("identify_typed", "identify_code") else None)
         if target is not None:
             target.press(key)
@@ -517,9 +523,14 @@ class KioskApp(App):
             self._last_activity = time.monotonic()
             self.keyboard.type_text(text)
 
+    def _asking(self):
+        """The flow whose questions are on screen: the details flow's (card screen) or the registration's."""
+        return self.details if self.sm.current.startswith("details") else self.register
+
     def type_answer(self) -> None:
         """A text question of the questionnaire: its answer on the keyboard screen."""
-        questions = self.register.questions if self.register is not None else None
+        flow = self._asking()
+        questions = flow.questions if flow is not None else None
         if questions is None or questions.field is None:
             return
         self.open_keyboard(label(questions.field, self.lang), questions.typed, questions.type_text,
@@ -538,17 +549,65 @@ class KioskApp(App):
     def question_event(self, name: str, *args) -> None:
         """Questionnaire steps are local; the last one asks the server for the SMS code."""
         self._last_activity = time.monotonic()
-        flow = self.register
+        flow = self._asking()
         if flow is None:
             return
+        details = flow is self.details
         if name == "previous" and flow.questions.index == 0:
+            if details:  # back where the customer came from
+                self.details = None
+                self.show("card")
+                return
             flow.state = RegisterState.PHONE
         else:
             getattr(flow.questions, name)(*args)
         if flow.questions.done:
-            self.register_event("finish_questions")
+            (self.details_event if details else self.register_event)("finish_questions")
             return
-        self.show(self.register_screen())
+        self.show("details_questions" if details else self.register_screen())
+
+    # answers added from the card screen ------------------------------------------------------------
+    def start_details(self) -> None:
+        """The card screen's "Add your details": the shop's questions this customer has not answered."""
+        self._last_activity = time.monotonic()
+        view = self.identify.view
+        fields = missing_fields(shop_config(self.backend).get("questionnaire"), view.card if view else None)
+        if not fields:
+            return
+        self.details = DetailsFlow(self.backend, view.card["number"], fields)
+        self.details.questions.today = format.shop_today  # a birthday is checked against the shop's date
+        self.show("details_questions")
+
+    def details_event(self, name: str) -> None:
+        self._last_activity = time.monotonic()
+        flow = self.details
+        if flow is None:
+            return
+        if name == "to_card":
+            self.details = None
+            self.show("card")
+            return
+        if name == "back_to_questions":
+            flow.back_to_questions()
+            self.show("details_questions")
+            return
+
+        def after(_state) -> None:
+            if name in ("finish_questions", "resend") and flow.state is DetailsState.CODE and flow.error is None:
+                self._code_sent_at = time.monotonic()
+            if flow.state is DetailsState.DONE and self.identify.view is not None:
+                # the card screen behind says what is answered now (the server's own look-up will too)
+                card = self.identify.view.card
+                card["answered"] = sorted(set(card.get("answered") or []) | set(flow.questions.answers))
+            if flow.state is DetailsState.QUESTIONS and flow.error is not None:
+                # no code could be sent (or nothing was answered): the last question, with the reason
+                flow.back_to_questions()
+                flow.error, error = None, flow.error
+                flow.questions.error = error
+            self.show({DetailsState.QUESTIONS: "details_questions", DetailsState.CODE: "details_code",
+                       DetailsState.DONE: "details_done"}[flow.state])
+
+        self.run_async(getattr(flow, name), after)
 
     # the cashier ----------------------------------------------------------------------------------
     def needs_signin(self) -> bool:
@@ -733,6 +792,7 @@ class KioskApp(App):
 
     def go_home(self) -> None:
         self.register = self.till = self.pin = self.tech = self.pin_change = self.find = self.signin = None
+        self.details = None
         self.keyboard = None
         self._last_activity = time.monotonic()
         self._show_countdown(None)

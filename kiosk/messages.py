@@ -121,6 +121,8 @@ MESSAGES = {
     "bad_questionnaire": N_("The shop's questionnaire is broken. Please ask staff to fix it."),
     # the questionnaire
     "answer_required": N_("Please answer this question."),
+    # "Add your details" from the card screen with every question skipped: nothing to send a code for
+    "no_answers": N_("Answer at least one question, or go back to the card."),
     # the date picker (kiosk/flows/date_picker.py); date_impossible and date_too_young: question_error
     "date_incomplete": N_("Choose the day, the month and the year."),
     "year_incomplete": N_("Type the year with all four digits, e.g. 1985."),

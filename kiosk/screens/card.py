@@ -6,6 +6,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from ..flows.balance import HISTORY_ROWS, Balance
 from ..flows.cashier import shop_config
+from ..flows.details import missing_fields
 from ..i18n import _
 from ..messages import message
 from .base import KioskScreen
@@ -46,6 +47,8 @@ class CardScreen(KioskScreen):
     warning = StringProperty("")
     history = BooleanProperty(False)
     can_activate = BooleanProperty(False)
+    # the shop asks questions this customer has not answered: "Add your details" (kiosk/flows/details.py)
+    can_add_details = BooleanProperty(False)
     till = BooleanProperty(False)
     # the card's own QR, shown only to its owner after an SMS code (Find my card): the page link when the shop
     # has a public_url, else the number our scanners read
@@ -68,6 +71,9 @@ class CardScreen(KioskScreen):
             parts.append(_("Discount {percent}%").format(percent=summary.discount_percent))
         self.details = "   ".join(parts)
         self.can_activate = summary.can_activate
+        view = app.identify.view
+        self.can_add_details = not self.can_activate and bool(
+            missing_fields(shop_config(app.backend).get("questionnaire"), view.card if view else None))
         if summary.notice == "offline_as_of":
             self.warning = _("Offline: balance as of {when}").format(when=summary.as_of.strftime("%d.%m %H:%M"))
         else:

@@ -78,8 +78,12 @@ class RegisterQuestionsScreen(KioskScreen):
     error = StringProperty("")
     required = BooleanProperty(False)
 
+    def questions(self, app):
+        """The questionnaire this screen asks: the registration's (kiosk/screens/details.py asks another's)."""
+        return app.register.questions
+
     def render(self, app) -> None:
-        questions = app.register.questions
+        questions = self.questions(app)
         field = questions.field
         if field is None:
             return
