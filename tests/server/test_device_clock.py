@@ -68,3 +68,26 @@ def test_a_clock_set_to_the_happy_hour_earns_the_ordinary_rate(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "clock_behind  2 operation(s)" in out.stdout and "time_too_old  2 operation(s)" in out.stdout
     assert "time_in_future  1 operation(s)" in out.stdout and ": 5" in out.stdout.splitlines()[0]
+
+
+def test_times_at_the_edges_of_the_calendar_refuse_their_operation_not_the_batch(tmp_path):
+    """Schema-valid times the server cannot compute with (UTC before year 1 or after 9999, or a day away from
+    it) once failed the whole batch with a 422; each is now that operation's own refusal, as `"at": 0` is."""
+    server = init_demo_server(tmp_path)
+    server.start()
+    try:
+        key = server.enrol("cashier")["device_key"]
+        edges = ["0001-01-01T00:01:00Z", "0001-01-01T01:00:00+04:03", "9999-12-31T23:59:59-05:00",
+                 "9999-12-31T12:00:00Z"]
+        ops = [{"id": f"calendar-edge-{i}", "type": "sale", "at": at, "payload": {"card_number": "10070",
+                                                                                 "amount": 100}}
+               for i, at in enumerate(edges)]
+        ops.append(sale("calendar-normal", datetime.now(UTC)))
+        for device_time in (None, datetime.now(UTC) + timedelta(days=3), datetime.now(UTC) - timedelta(days=3)):
+            results = send(server, key, ops, device_time)
+            assert [(r["status"], r.get("error")) for r in results[:4]] == [
+                ("rejected", "time_too_old"), ("rejected", "time_too_old"),
+                ("rejected", "time_in_future"), ("rejected", "time_in_future")], results
+            assert results[4]["status"] in ("applied", "duplicate"), results[4]
+    finally:
+        server.stop()
