@@ -5,6 +5,7 @@ Network calls run on one worker thread (the UI never freezes); results come back
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from .backend import Backend
 from .config import KioskConfig
 from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
-from .flows.details import DetailsFlow, DetailsState, missing_fields
+from .flows.details import DetailsFlow, DetailsState, missing_fields, reusable_proof
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
@@ -574,7 +575,8 @@ class KioskApp(App):
         fields = missing_fields(shop_config(self.backend).get("questionnaire"), view.card if view else None)
         if not fields:
             return
-        self.details = DetailsFlow(self.backend, view.card["number"], fields)
+        # after Find my card the phone is proven already: its token, unspent, spares a second SMS
+        self.details = DetailsFlow(self.backend, view.card["number"], fields, proof=reusable_proof(view))
         self.details.questions.today = format.shop_today  # a birthday is checked against the shop's date
         self.show("details_questions")
 
@@ -599,6 +601,8 @@ class KioskApp(App):
                 # the card screen behind says what is answered now (the server's own look-up will too)
                 card = self.identify.view.card
                 card["answered"] = sorted(set(card.get("answered") or []) | set(flow.questions.answers))
+                if flow.used_proof:  # spent: adding more later asks for a code
+                    self.identify.view = dataclasses.replace(self.identify.view, proof=None)
             if flow.state is DetailsState.QUESTIONS and flow.error is not None:
                 # no code could be sent (or nothing was answered): the last question, with the reason
                 flow.back_to_questions()

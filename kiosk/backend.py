@@ -22,6 +22,9 @@ class CardView:
     fetched_at: float
     # shown to its owner after an SMS code (Find my card, Join from a phone with a card): its QR may be shown
     own: bool = False
+    # the `identify` token of the code its owner just typed for this card's phone (Find my card), not used yet:
+    # answers added from the card screen go with it instead of a second SMS (kiosk/flows/details.py)
+    proof: str | None = None
 
 
 class Backend:
@@ -73,11 +76,11 @@ class Backend:
         self.store.cache_card(card)
         return CardView(card, False, time.time())
 
-    def own_card(self, card: dict) -> CardView:
+    def own_card(self, card: dict, proof: str | None = None) -> CardView:
         """The card the server showed its owner after a code (Find my card); cached like any look-up."""
         # the page link is for the owner's eyes: the cache answers anyone who scans the card later
         self.store.cache_card({k: v for k, v in card.items() if k != "card_link"})
-        return CardView(card, False, time.time(), own=True)
+        return CardView(card, False, time.time(), own=True, proof=proof)
 
     def request_code(self, phone: str, purpose: str, **kw) -> dict:
         # The SMS comes in the language the customer chose on the screen.

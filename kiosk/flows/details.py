@@ -7,15 +7,32 @@ on-screen keyboard); the code is the customer's `identify` code, asked by card n
 sends it to the card's phone, which this device never sees: whoever only holds the card, or a cashier with
 their own phone, cannot change the customer's details. The operation goes to the durable outbox first and
 syncs like every other (its id makes a retry a duplicate on the server).
+
+A customer who just proved the card's phone through "Find my card" holds that code's token, still unspent:
+their answers go with it, without a second SMS (`reusable_proof`).
 """
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 
 from .code import CodeStep
 from .outcome import Settling
 from .questionnaire import Questionnaire
+
+# The server keeps an `identify` token for its token_ttl (10 minutes by default; a shop may shorten it). Past
+# this age a fresh code is asked for rather than the answers queued with a token the server may refuse.
+PROOF_SECONDS = 180.0
+
+
+def reusable_proof(view, now: float | None = None) -> str | None:
+    """The unspent token of the code the card's owner typed for its phone (Find my card), while still fresh."""
+    if view is None or not view.own or not view.proof:
+        return None
+    if (time.time() if now is None else now) - view.fetched_at > PROOF_SECONDS:
+        return None
+    return view.proof
 
 
 class DetailsState(Enum):
@@ -34,8 +51,10 @@ def missing_fields(questionnaire: list[dict] | None, card: dict | None) -> list[
 
 
 class DetailsFlow(Settling):
-    def __init__(self, backend, card_number: str, fields: list[dict]) -> None:
+    def __init__(self, backend, card_number: str, fields: list[dict], *, proof: str | None = None) -> None:
         self.backend = backend
+        self.proof = proof  # reusable_proof(): no code needed while it lasts
+        self.used_proof = False
         self.card_number = card_number
         self.questions = Questionnaire(fields)
         self.state = DetailsState.QUESTIONS
@@ -48,6 +67,10 @@ class DetailsFlow(Settling):
         self.error = None
         if not self.questions.answers:
             self.error = "no_answers"
+            return self.state
+        if self.proof:  # the phone was proven moments ago: one token, one use
+            token, self.proof, self.used_proof = self.proof, None, True
+            self._queue(token)
             return self.state
         self.code = CodeStep(self.backend, purpose="identify", card_number=self.card_number)
         if self.code.send():
@@ -76,8 +99,11 @@ class DetailsFlow(Settling):
         if self.code is None or not self.code.check():
             self.error = self.code.error if self.code else "code_expired"
             return self.state
+        self._queue(self.code.token)
+        return self.state
+
+    def _queue(self, token: str) -> None:
         self.operation_id = self.backend.enqueue(
             "update_customer", {"card_number": self.card_number, "answers": dict(self.questions.answers)},
-            verification_token=self.code.token)
+            verification_token=token)
         self.state, self.error = DetailsState.DONE, None
-        return self.state

@@ -110,7 +110,8 @@ class FindCardFlow:
             return self.state
         card = verified.get("own_card")
         if isinstance(card, dict) and card.get("number"):
-            self.view = self.backend.own_card(card)
+            # the token is not spent by showing the card: adding answers may use it (kiosk/flows/details.py)
+            self.view = self.backend.own_card(card, proof=verified.get("verification_token"))
             self.state = FindState.FOUND
         else:
             self.state, self.error = FindState.NO_CARD, "customer_not_found"
