@@ -27,6 +27,8 @@ MESSAGES = {
                           "card number shown under the QR instead."),
     "number_missing": N_("Type the number first."),
     "not_ours": N_("This is not one of our cards."),
+    # the server's word for it: a number its card_rules say cannot be ours (the look-up turns it into not_ours)
+    "card_not_ours": N_("This is not one of our cards."),
     "card_blocked": N_("This card is blocked. Please ask at the till."),
     "card_replaced": N_("This card was replaced by a new one. Please use the new card or ask at the till."),
     "phone_has_card": N_("This phone already has another card."),

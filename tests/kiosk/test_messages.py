@@ -39,7 +39,9 @@ SERVER_ONLY = {"bad_card_type", "bad_range", "bad_state", "number_taken", "card_
                "tier_not_found", "bad_card_type_name", "range_not_found", "bad_database", "unknown_device",
                "card_has_history", "bad_rule_name", "bad_rule_window", "rule_not_found", "rule_deleted",
                "unknown_shop", "not_per_shop", "bad_shop_code", "bad_shop_name", "bad_language", "shop_exists",
-               "shop_ambiguous", "bad_setting", "bad_tier_name"}
+               "shop_ambiguous", "bad_setting", "bad_tier_name",
+               # a card range or an import line that cannot be one of the shop's cards (store_server/card_formats.py)
+               "card_format"}
 KIOSK_ONLY = {"server_unreachable", "bad_response", "not_ours", "code_incomplete", "number_missing",
               "already_have_card", "no_card_yet"}
 
