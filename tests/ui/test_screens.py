@@ -129,6 +129,12 @@ def test_role_decides_what_the_card_screen_offers(gallery):
     # a pre-issued card: the customer may activate it at the entrance; the till offers activation too
     assert "Activate this card" in buttons["en-800x480/card-not-activated"]
     assert "Activate this card" not in buttons["en-800x480/card"]
+    # an active card whose customer left questions open: the card screen offers to add them (issue 18), not
+    # without the server's 'answered' (the plain card scene) nor for a card still to activate
+    assert "Add your details" in buttons["en-800x480/card-add-details"]
+    assert "Customer details" in buttons["en-800x480/card-cashier-add-details"]
+    assert not {"Add your details", "Customer details"} & set(buttons["en-800x480/card"])
+    assert not {"Add your details", "Customer details"} & set(buttons["en-800x480/card-not-activated"])
 
 
 def test_the_receipts_preview_is_frozen_on_screen(gallery):
