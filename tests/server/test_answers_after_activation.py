@@ -19,6 +19,7 @@ import requests
 
 from tests.server.conftest import BACKENDS, demo_server_on
 from tests.server.test_otp_api import Device
+from tests.support.server import ServerProcess, free_port
 
 PHONE = "+380501117731"
 CASHIER_PHONE = "+380501117732"
@@ -104,7 +105,16 @@ def test_answers_are_completed_with_the_customers_code(server):
 
 
 def test_one_code_raced_by_two_devices_updates_once(server):
-    registering, a, b = Device(server, "entrance"), Device(server, "entrance"), Device(server, "cashier")
+    """Two devices on two server processes over one database send the same code's update at the same moment."""
+    second = ServerProcess(server.data_dir, free_port()).start()
+    try:
+        race_one_code(server, second)
+    finally:
+        second.stop()
+
+
+def race_one_code(server, second) -> None:
+    registering, a, b = Device(server, "entrance"), Device(server, "entrance"), Device(second, "cashier")
     phone = "+380501117733"
     token = registering.token(server, "register", phone, card_number="10072")
     assert registering.op("register", token, phone=phone, card_number="10072", consent=True)["status"] == "applied"
