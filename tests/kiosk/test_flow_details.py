@@ -32,13 +32,14 @@ def backend(store_server, tmp_path):
     return Backend(store, client, SyncWorker(store, client))
 
 
-def _register(backend, store_server) -> str:
-    flow = RegisterFlow(backend, card_number="10041")
-    for key in PHONE:
+def register(backend, store_server, phone: str = PHONE, card: str = "10041") -> str:
+    """A customer registered at the entrance with no answers (the registration asked none)."""
+    flow = RegisterFlow(backend, card_number=card)
+    for key in phone:
         flow.press(key)
     flow.toggle_consent()
     assert flow.submit_phone() is RegisterState.CODE, flow.error
-    for key in store_server.last_code(PHONE):
+    for key in store_server.last_code(phone):
         flow.press(key)
     assert flow.submit_code() is RegisterState.DONE, flow.error
     backend.sync.drain()
@@ -47,7 +48,7 @@ def _register(backend, store_server) -> str:
 
 
 def test_missing_answers_are_added_with_the_code_to_the_cards_phone(backend, store_server):
-    number = _register(backend, store_server)
+    number = register(backend, store_server)
     card = backend.lookup_card(number).card
     assert card["answered"] == []
     assert [f["key"] for f in missing_fields(FIELDS, card)] == ["name", "pet"]

@@ -8,30 +8,14 @@ import dataclasses
 import json
 import time
 
-import pytest
-
-from kiosk.backend import Backend, CardView
-from kiosk.client import StoreClient
+from kiosk.backend import CardView
 from kiosk.flows.details import PROOF_SECONDS, DetailsFlow, DetailsState, missing_fields, reusable_proof
 from kiosk.flows.find_card import FindCardFlow, FindState
-from kiosk.flows.register import RegisterFlow, RegisterState
-from kiosk.store import LocalStore
-from kiosk.sync import SyncWorker
+from tests.kiosk import test_flow_details as registration
 
+# The same real-server entrance backend (fixture), questionnaire and registration as the details flow's tests.
+backend, FIELDS, register = registration.backend, registration.FIELDS, registration.register
 PHONE = "+380679990032"
-FIELDS = [{"key": "name", "label": {"en": "Name", "uk": "Ім'я"}, "type": "text"},
-          {"key": "pet", "label": "Pet", "type": "choice", "choices": ["cat", "dog"]}]
-
-
-@pytest.fixture()
-def backend(store_server, tmp_path):
-    store_server.cli("settings", "set", "otp", json.dumps({"resend_after_seconds": 1, "sends_per_phone_15min": 50,
-                                                          "sends_per_phone_day": 50}))
-    store_server.cli("settings", "set", "questionnaire", json.dumps(FIELDS))
-    enrolled = store_server.enrol("entrance")
-    client = StoreClient(store_server.url, device_key=enrolled["device_key"], timeout=5)
-    store = LocalStore(tmp_path / "k.db")
-    return Backend(store, client, SyncWorker(store, client))
 
 
 def _sms_count(store_server) -> int:
@@ -41,16 +25,7 @@ def _sms_count(store_server) -> int:
 
 def _found(backend, store_server):
     """Registered (no answers: the registration asked none), then found again by phone and code."""
-    register = RegisterFlow(backend, card_number="10042")
-    for key in PHONE:
-        register.press(key)
-    register.toggle_consent()
-    assert register.submit_phone() is RegisterState.CODE, register.error
-    for key in store_server.last_code(PHONE):
-        register.press(key)
-    assert register.submit_code() is RegisterState.DONE, register.error
-    backend.sync.drain()
-    assert register.settle() and not register.refused, register.error
+    register(backend, store_server, PHONE, "10042")
     time.sleep(1.05)  # the shop's pause between two codes to one phone (shortened)
     find = FindCardFlow(backend)
     for key in PHONE:
