@@ -70,32 +70,20 @@ def _iso_only(value: object) -> object:
     return value
 
 
-def _convertible(value: datetime) -> datetime:
-    # 0001-01-01T01:00+04:03 is a valid ISO time whose UTC (or a shop's zone) lies before year 1: refused here
-    # with a clear reason rather than overflowing later in a zone conversion (a 500 schemathesis found).
-    try:
-        value.astimezone(UTC) if value.tzinfo else value
-        value - timedelta(days=1), value + timedelta(days=1)
-    except OverflowError:
-        raise ValueError("must be a date and time between the years 1 and 9999") from None
-    return value
-
-
-IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_convertible)]
-
 _EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
 _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
 
 
 def _within_range(value: datetime) -> datetime:
-    # An operation's time at the edge of the calendar (0001-01-01T00:01Z, or a zone taking it past year 1 or
-    # 9999) stands for the nearest time the server can compute with, so that operation alone is refused as
-    # time_too_old or time_in_future by the device-clock check, as `"at": 0` is, instead of its whole batch
-    # failing with a 422 (schemathesis: a schema-valid batch must not be refused as a whole).
+    # A time at the edge of the calendar (0001-01-01T00:01Z, or a zone taking it past year 1 or 9999) stands
+    # for the nearest time the server can compute with, so the device-clock check refuses it as time_too_old
+    # or time_in_future (an operation alone, a preview with a 400), as `"at": 0` is, instead of a 422 for a
+    # schema-valid request or an overflow later in a zone conversion (both found by schemathesis).
     try:
-        _convertible(value)
+        value.astimezone(UTC) if value.tzinfo else value
+        value - timedelta(days=1), value + timedelta(days=1)
         return value
-    except ValueError:
+    except OverflowError:
         return _EARLIEST if value.year < 5000 else _LATEST
 
 
@@ -163,7 +151,7 @@ class PreviewBody(BaseModel):
     amount: Money
     bonus_payment: Money | None = None
     allow_partial: bool = Field(default=False, strict=True)
-    at: IsoTime | None = None  # the receipt's time on the till (rules by time of day); default: now
+    at: OperationTime | None = None  # the receipt's time on the till (rules by time of day); default: now
 
 
 class LoginBody(BaseModel):
@@ -343,6 +331,10 @@ def preview_receipt(body: PreviewBody, request: Request, dev: Device) -> dict:
     """Exactly what the sale would book now (store_server/ledger/receipts.py): the till shows it before Confirm."""
     _cashier_device(dev, "preview receipts")
     payload = body.model_dump(exclude={"at"}, exclude_none=True)
+    if body.at is not None:  # a time the sale itself would be refused at gets the same reason
+        refusal = device_clock.decide(body.at, None, clock.now())[2]
+        if refusal:
+            raise DomainError(refusal, device_clock.REFUSALS[refusal].replace("operation", "receipt"))
     with engine(request).connect() as conn:
         return operations.preview_sale(conn, dev, payload, body.at)
 

@@ -62,7 +62,9 @@ FOUND = [
     ("POST", "/api/v1/operations:batch", {"operations": [], "outbox_backlog": False}, 422),
     ("POST", "/api/v1/receipts:preview", {"card_number": "1", "amount": "12"}, 422),
     ("POST", "/api/v1/receipts:preview", {"card_number": "1", "amount": 12.0, "at": 0}, 422),
-    ("POST", "/api/v1/receipts:preview", {"card_number": "1", "amount": 295, "at": "0001-01-01T01:00:00+04:03"}, 422),
+    ("POST", "/api/v1/receipts:preview", {"card_number": "1", "amount": 295, "at": "0001-01-01T01:00:00+04:03"}, 400),
+    ("POST", "/api/v1/receipts:preview", {"card_number": "0", "amount": 0.0, "at": "0001-01-01T00:00:00Z"}, 400),
+    ("POST", "/api/v1/receipts:preview", {"card_number": "1", "amount": 5, "at": "9999-12-31T23:59:59-05:00"}, 400),
 ]
 
 
