@@ -37,6 +37,12 @@ def mount(app: FastAPI) -> None:
         app.include_router(module.router, prefix="/admin")
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
 
+    # Browsers ask for /favicon.ico on their own (an address typed, a page without a <link rel="icon">): the
+    # back office's icon, not a 404 in the log.
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon():
+        return RedirectResponse("/admin/static/favicon.svg", status_code=308)
+
     # Last, after the pages and the static files: a mistyped back-office address is a page, not JSON.
     @app.get("/admin/{rest:path}", include_in_schema=False)
     def _unknown(rest: str, request: Request):
