@@ -279,3 +279,12 @@ def test_an_operator_sees_the_dashboard_but_not_the_fraud_page_or_the_segments(s
     assert s.get(f"{server.url}/admin/reports.xlsx?kind=visits", timeout=10).status_code == 403
     assert "/admin/fraud" not in s.get(f"{server.url}/admin/dashboard", timeout=10).text
     assert requests.get(f"{server.url}/admin/reports.csv", timeout=10, allow_redirects=False).status_code == 303
+
+
+def test_a_period_without_receipts_says_so_instead_of_listing_zeros(server, shop):
+    s = session(server)
+    empty = s.get(f"{server.url}/admin/reports?kind=sales&by=day&since=2020-01-01&until=2020-01-30", timeout=10)
+    assert empty.status_code == 200 and "Nothing in this period." in empty.text
+    assert 'id="report"' not in empty.text and 'id="export-csv"' in empty.text
+    recent = s.get(f"{server.url}/admin/reports?kind=sales&by=day", timeout=10)  # the shop's sales of these days
+    assert 'id="report"' in recent.text and "Nothing in this period." not in recent.text

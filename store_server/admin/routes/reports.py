@@ -283,6 +283,8 @@ def reports(request: Request, admin: Signed):
              **({"shop": p["shop"]} if p["shop"] else {})}
     shown = {"count": w.count, "money": w.money, "text": str}
     cells = [[("" if r.get(k) is None else shown[t](r[k])) for k, _h, t in cols] for r in rows]
+    if p["kind"] == "sales" and not any(r.get(k) for r in rows for k, _h, t in cols if t != "text"):
+        cells = []  # a period without a receipt: one notice, not a row of zeros for each of its days
     return render(request, "reports.html", admin, p=p, cols=cols, cells=cells, chart=chart, kinds=KINDS,
                   groups=figures.GROUPS, csv_url="/admin/reports.csv?" + urlencode(query),
                   xlsx_url="/admin/reports.xlsx?" + urlencode(query))
