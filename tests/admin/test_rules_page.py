@@ -102,6 +102,10 @@ def test_a_rule_created_and_previewed_books_what_the_preview_said(server, db, pa
     with db.connect() as conn:
         actions = conn.execute(select(admin_audit.c.action).where(admin_audit.c.action.like("rule_%"))).scalars()
         assert list(actions) == ["rule_created", "rule_disabled", "rule_edited", "rule_enabled"]
+    # The audit trail says the percent as the owner typed it, not the ledger's hundredths of a percent.
+    page.goto(f"{server.url}/admin/audit")
+    details = page.inner_text("#audit")
+    assert "value: 5%" in details and "value: 2.5%" in details and "value: 500" not in details, details
 
 
 def test_an_alone_rule_and_a_tier_show_in_the_preview_and_the_overlap_warning(server, page):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
+from babel.numbers import format_percent
 from fastapi import APIRouter, Depends, Form, Request
 
 from ... import shops
@@ -86,6 +88,9 @@ def audit_page(request: Request, admin: Signed, before: int | None = None, accou
         rows = audit.page(conn, before=before, account=account or None, limit=51)
     more = len(rows) > 50
     rows = rows[:50]
-    return render(request, "audit.html", admin, rows=rows, account=account or "",
+    # Rules and tiers keep percents in hundredths of a percent (500 = 5 %): shown as the rules page shows them.
+    percent = lambda points: format_percent(Decimal(points) / 10_000, locale=admin.lang,  # noqa: E731
+                                            decimal_quantization=False)
+    return render(request, "audit.html", admin, rows=rows, account=account or "", percent=percent,
                   next_url=f"/admin/audit?before={rows[-1]['id']}" + (f"&account={account}" if account else "")
                   if more else None)
