@@ -102,7 +102,7 @@ def test_on_a_phone_the_sections_fold_behind_a_menu_button(server, browser):
         toggle = page.get_by_role("button", name="Menu")
         assert toggle.get_attribute("aria-expanded") == "false"
         assert not page.locator("nav.main-nav").is_visible()
-        assert page.locator("header.top").bounding_box()["height"] < 60
+        assert page.locator("header.top").bounding_box()["height"] < 100  # the shop's name, then the buttons
         toggle.click()
         assert toggle.get_attribute("aria-expanded") == "true"
         page.locator("details.nav-group summary", has_text="Programme").click()
@@ -111,6 +111,23 @@ def test_on_a_phone_the_sections_fold_behind_a_menu_button(server, browser):
         page.get_by_role("link", name="Rules and tiers").click()
         page.wait_for_url(re.compile(r".*/admin/rules$"))
         assert not page.locator("nav.main-nav").is_visible()  # folded again on the next page
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["uk", "vi"])
+def test_on_a_phone_the_shops_name_is_not_cut(server, browser, lang):
+    # Beside the Menu button, the language and the account it kept five letters in Ukrainian ("Магаз…").
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale=lang)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/admin/lang/{lang}?next=/admin/customers")
+        sign_in(page, server)
+        brand = page.locator("header.top .brand")
+        assert brand.evaluate("e => e.scrollWidth <= e.clientWidth"), (lang, brand.bounding_box())
+        assert brand.get_attribute("title") == brand.inner_text()  # the whole name, should a longer one be cut
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"nav-phone-{lang}-360.png"))
     finally:
         context.close()
 
