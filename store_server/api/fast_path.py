@@ -3,7 +3,8 @@
 `GET /api/v1/cards/{number}` is the device API's hottest call (every scan at the entrance and the till). Through
 FastAPI's routing, dependency solving, exception and limit middlewares it cost about four times its database
 reads. `CardLookups` answers the ordinary case itself, with the route's own parts: the device from this
-process's key cache (devices.KeyCache; a key not checked lately is checked as routes.device does), the same
+process's key cache (devices.KeyCache; a key not checked lately is checked as routes.device does, on PostgreSQL
+over the look-up's own connections so that it never waits behind the batches), the same
 per-device look-up limit (app.state.card_lookups), cards.lookup_own's one statement, the same JSON body, the
 same request counters and latency histogram.
 
@@ -21,7 +22,6 @@ import json
 import time
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from .. import cards, devices
 from ..errors import DomainError
@@ -76,12 +76,17 @@ class CardLookups:
         if device is None:
             # Not checked in the last device_auth_cache_seconds (a till calls every half minute or so): checked
             # now, as routes.device does; an unknown or revoked key is the route's to refuse and log.
-            engine = self.state.engine
-            try:
-                device = (devices.authenticate_cached(engine, self.state.device_keys, key) if self._on_loop else
-                          await run_in_threadpool(devices.authenticate_cached, engine, self.state.device_keys, key))
-            except DomainError:
-                return None
+            # On PostgreSQL on the look-up's own connections: through the thread pool the check waited behind
+            # the batches for a worker thread and a pooled connection (the chain's look-up p99 spikes).
+            if self._on_loop:
+                try:
+                    device = devices.authenticate_cached(self.state.engine, self.state.device_keys, key)
+                except DomainError:
+                    return None
+            else:
+                device = await devices.authenticate_async(self.state.async_reads, self.state.device_keys, key)
+                if device is None:
+                    return None
         lookups = self.state.card_lookups
         if lookups.wait(device["id"]) is not None:
             return None  # the route refuses it, with its journal line
