@@ -97,8 +97,8 @@ def test_journal_priority_prefixes_json_and_masking(monkeypatch, capsys):
     logs.setup("INFO", "json", stream=out)
     logs.event(log, "card %s activated for %s", "10001", "+77011234567", card="10001", phone="+77011234567")
     entry = json.loads(out.getvalue())
-    assert entry["level"] == "info" and entry["card"] == "10001" and entry["phone"] == "+7 •• ••• •• 67"
-    assert entry["message"] == "card 10001 activated for +7 •• ••• •• 67"
+    assert entry["level"] == "info" and entry["card"] == "10001" and entry["phone"] == "+7 ••• ••• •• 67"
+    assert entry["message"] == "card 10001 activated for +7 ••• ••• •• 67"
     logs.setup("INFO", "text", stream=io.StringIO())
 
 
