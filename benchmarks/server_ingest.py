@@ -10,10 +10,10 @@ outbox does. A second run sends the same batches again: the retry case, all dupl
 --mixed puts a redemption after every ten sales: the sales between them go in bulk, each redemption one by one.
 The last line counts the statements one batch sends to SQLite, with the bulk shortcut and without.
 
-The anchor copies the rows the server wrote for those operations (operations, sales, ledger) into a fresh
-database of the same schema and settings (WAL, synchronous=FULL) with sqlite3's executemany, one transaction
-per batch, as fast as SQLite takes them: what is left to the server is HTTP, JSON, validation and the
-ledger's checks.
+The anchor copies the rows the server wrote for those operations (operations, receipt numbers, sales, ledger)
+into a fresh database of the same schema and settings (WAL, synchronous=FULL, foreign keys checked, the cards and
+devices they point at copied first) with sqlite3's executemany, one transaction per batch, as fast as SQLite takes
+them: what is left to the server is HTTP, JSON, validation and the ledger's checks.
 """
 
 from __future__ import annotations
@@ -59,17 +59,27 @@ def send_all(session: requests.Session, url: str, key: str, chunks: list[list[di
     return time.perf_counter() - started, statuses
 
 
+WRITTEN = ("operations", "receipts", "sales", "ledger")  # what a batch of sales writes, in foreign-key order
+
+
 def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
-    """Seconds a raw executemany takes to write the server's rows again, one transaction per `batch` operations."""
+    """Seconds a raw executemany takes to write the server's rows again, one transaction per `batch` operations.
+
+    Every row the sales wrote (operations, receipt numbers, sales, ledger) goes into a fresh database of the same
+    schema and the same settings as the server's (WAL, synchronous=FULL, foreign keys checked); the rows those
+    point at (cards, devices, the shop) are copied first, untimed.
+    """
     from store_server.data.db import create_schema, make_engine
 
     engine = make_engine(f"sqlite:///{scratch}")
     create_schema(engine)
     engine.dispose()
     source = sqlite3.connect(database)
+    names = [r[0] for r in source.execute("select name from sqlite_master where type = 'table' "
+                                          "and name not like 'sqlite_%' and name != 'alembic_version'")]
     tables = {}
-    for table in ("operations", "sales", "ledger"):
-        cursor = source.execute(f"select * from {table} where "  # noqa: S608 - fixed table names
+    for table in [n for n in names if n not in WRITTEN] + list(WRITTEN):
+        cursor = source.execute(f"select * from {table} where "  # noqa: S608 - table names from the schema
                                 + ("device_id != 'server'" if table == "operations" else "1"))
         columns = [d[0] for d in cursor.description]
         tables[table] = (columns, cursor.fetchall())
@@ -77,12 +87,20 @@ def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
     target = sqlite3.connect(scratch, isolation_level=None)
     target.execute("PRAGMA journal_mode=WAL")
     target.execute("PRAGMA synchronous=FULL")
-    target.execute("PRAGMA foreign_keys=OFF")  # the cards and devices are not copied; the server checks them
+    target.execute("BEGIN")
+    for table, (columns, rows) in tables.items():
+        if table not in WRITTEN:
+            target.execute(f"delete from {table}")  # noqa: S608 - rows create_schema seeded, if any
+            target.executemany(f"insert into {table} ({', '.join(columns)}) "  # noqa: S608
+                               f"values ({', '.join('?' * len(columns))})", rows)
+    target.execute("COMMIT")
+    target.execute("PRAGMA foreign_keys=ON")
     total_ops = len(tables["operations"][1])
     started = time.perf_counter()
     for first in range(0, total_ops, batch):
         target.execute("BEGIN")
-        for table, (columns, rows) in tables.items():
+        for table in WRITTEN:
+            columns, rows = tables[table]
             part = rows[first * len(rows) // total_ops:(first + batch) * len(rows) // total_ops]
             target.executemany(f"insert into {table} ({', '.join(columns)}) "  # noqa: S608
                                f"values ({', '.join('?' * len(columns))})", part)

@@ -726,14 +726,13 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
             if sale_rows:
                 # Receipt numbers first: the results stored with the operations carry them.
                 sold = [row["operation_id"] for row in sale_rows]
-                conn.execute(_INSERT_RECEIPT, [{"operation_id": op_id} for op_id in sold])
+                db.insert_rows(conn, receipts_table, [{"operation_id": op_id} for op_id in sold])
                 numbers = dict(conn.execute(_RECEIPT_NOS, {"ids": sold}).all())
                 for r in results:
                     if r is not None and r["status"] == "applied":
                         r["result"]["receipt_no"] = numbers[r["id"]]
-            for statement, rows in ((_INSERT_OP, op_rows), (ledger.POST, ledger_rows), (_INSERT_SALE, sale_rows)):
-                if rows:
-                    conn.execute(statement, rows)
+            for table, rows in ((operations, op_rows), (ledger_table, ledger_rows), (sales, sale_rows)):
+                db.insert_rows(conn, table, rows)
     except IntegrityError:
         return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
     return [r if r is not None else _replay(conn, op, device, seen[op["id"]])
