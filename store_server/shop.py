@@ -54,9 +54,10 @@ def currency(conn: Connection) -> str:
     return (get(conn, "currency") or currency_for(get(conn, "country"))).upper()
 
 
-def device_config(conn: Connection, shop: str | None = None) -> dict:
+def device_config(conn: Connection, shop: str | None = None, server_otp: dict | None = None) -> dict:
     """GET /config: the device settings as the device's shop resolves them, and the shop's code and name."""
     from . import shops
+    from .messaging import codes
 
     resolved = shops.resolve(conn, shop)
     config = {s.key: resolved[s.key] for s in settings_schema.SETTINGS if s.device}
@@ -64,6 +65,11 @@ def device_config(conn: Connection, shop: str | None = None) -> dict:
         row = shops.get(conn, shop)
         config["shop"] = {"code": shop, "name": row["name"], "public_names": row["public_names"],
                           "timezone": resolved["timezone"]}
+    # How long this shop's SMS codes and the tokens they give last (server.toml [otp], then the shop's "otp"
+    # setting): a kiosk reuses a token the customer just earned only while the server will still take it.
+    policy = codes.policy_for(conn, server_otp, shop)
+    config["otp"] = {"code_seconds": int(policy.code_ttl.total_seconds()),
+                     "token_seconds": int(policy.token_ttl.total_seconds())}
     # devices show money in it: the setting, or the country's when the shop left it empty
     return {**config, "currency": currency(conn)}
 

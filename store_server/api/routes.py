@@ -179,12 +179,18 @@ class HeartbeatBody(BaseModel):
     last_sync_error_at: Annotated[float, Field(ge=0, le=4e9, strict=True)] | None = None  # the device's Unix time
 
 
+def _device_config(conn, request: Request, dev: dict) -> dict:
+    """The device's shop's settings and code lifetimes, and the right of this very device to activate at the till."""
+    return {**shop.device_config(conn, dev.get("shop"), request.app.state.config.otp),
+            "till_activation": till_activation.mode_for(conn, dev)}
+
+
 @router.post("/devices/heartbeat")
 def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
     """A device says how it is (the back office's device list shows it) and gets the shop's config back."""
     def beat(conn) -> dict:
         devices.record_heartbeat(conn, dev["id"], body.model_dump())
-        return {**shop.device_config(conn, dev.get("shop")), "till_activation": till_activation.mode_for(conn, dev)}
+        return _device_config(conn, request, dev)
 
     return db.run_write(engine(request), beat)
 
@@ -193,7 +199,7 @@ def heartbeat(body: HeartbeatBody, request: Request, dev: Device) -> dict:
 def config(request: Request, dev: Device) -> dict:
     with engine(request).connect() as conn:
         # The right of this very device (its override or the shop's); the till hides Activate when "off".
-        return {**shop.device_config(conn, dev.get("shop")), "till_activation": till_activation.mode_for(conn, dev)}
+        return _device_config(conn, request, dev)
 
 
 @router.get("/cards/{number}")
@@ -271,14 +277,15 @@ def request_code(body: OtpBody, request: Request, dev: Device) -> dict:
 
 
 @router.post("/otp/{challenge_id}/check")
-def check_code(challenge_id: str, body: CheckBody, request: Request, _device: Device) -> dict:
+def check_code(challenge_id: str, body: CheckBody, request: Request, device: Device) -> dict:
     config = request.app.state.config
 
     def judge(conn) -> tuple[DomainError | None, dict, str | None, dict | None]:
         # A wrong code must still count as a try, so the attempt is committed before the error is raised.
         try:
             result = otp.check(conn, secret_key=config.secret_key, challenge_id=challenge_id, code=body.code,
-                               policy=otp.policy_for(conn, config.otp))
+                               # the token lasts the asking device's shop's token_ttl, as /config tells it
+                               policy=otp.policy_for(conn, config.otp, device.get("shop")))
         except DomainError as e:
             return e, {}, None, None
         # The phone is proven now: its owner may see the card it already has ("Find my card", or "Join"
