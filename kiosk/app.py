@@ -31,7 +31,7 @@ from .backend import Backend
 from .config import KioskConfig
 from .flows.cancel import CancelFlow
 from .flows.cashier import shop_config
-from .flows.details import DetailsFlow, DetailsState, missing_fields, reusable_proof
+from .flows.details import DetailsFlow, DetailsState, missing_fields, proof_seconds, reusable_proof
 from .flows.find_card import FindCardFlow, FindState
 from .flows.identify import IdentifyFlow, IdentifyState
 from .flows.idle import IdlePolicy
@@ -576,7 +576,10 @@ class KioskApp(App):
         if not fields:
             return
         # after Find my card the phone is proven already: its token, unspent, spares a second SMS
-        self.details = DetailsFlow(self.backend, view.card["number"], fields, proof=reusable_proof(view))
+        lifetime = proof_seconds(shop_config(self.backend))  # the shop's token_ttl, less the answers' way
+        proof = reusable_proof(view, lifetime=lifetime)
+        self.details = DetailsFlow(self.backend, view.card["number"], fields, proof=proof,
+                                   proof_until=view.fetched_at + lifetime)
         self.details.questions.today = format.shop_today  # a birthday is checked against the shop's date
         self.show("details_questions")
 

@@ -21,16 +21,28 @@ from .code import CodeStep
 from .outcome import Settling
 from .questionnaire import Questionnaire
 
-# The server keeps an `identify` token for its token_ttl (10 minutes by default; a shop may shorten it). Past
-# this age a fresh code is asked for rather than the answers queued with a token the server may refuse.
+# The server keeps an `identify` token for the shop's token_ttl (10 minutes by default; a shop may shorten it, and
+# /config says it as otp.token_seconds). A token is reused at most this long after the code was typed, and never
+# closer than PROOF_MARGIN to the server's end of it (the answers still have to travel); past that a fresh code is
+# asked for rather than the answers queued with a token the server would refuse.
 PROOF_SECONDS = 180.0
+PROOF_MARGIN = 20.0
 
 
-def reusable_proof(view, now: float | None = None) -> str | None:
+def proof_seconds(config: dict | None) -> float:
+    """How long after Find my card its token may carry answers, for this shop's /config."""
+    otp = (config or {}).get("otp")
+    token = otp.get("token_seconds") if isinstance(otp, dict) else None
+    if not isinstance(token, int | float) or isinstance(token, bool) or token <= 0:
+        return PROOF_SECONDS  # an older server says nothing: its default token_ttl is 10 minutes
+    return max(0.0, min(PROOF_SECONDS, token - PROOF_MARGIN))
+
+
+def reusable_proof(view, now: float | None = None, lifetime: float = PROOF_SECONDS) -> str | None:
     """The unspent token of the code the card's owner typed for its phone (Find my card), while still fresh."""
     if view is None or not view.own or not view.proof:
         return None
-    if (time.time() if now is None else now) - view.fetched_at > PROOF_SECONDS:
+    if (time.time() if now is None else now) - view.fetched_at >= lifetime:
         return None
     return view.proof
 
@@ -51,9 +63,12 @@ def missing_fields(questionnaire: list[dict] | None, card: dict | None) -> list[
 
 
 class DetailsFlow(Settling):
-    def __init__(self, backend, card_number: str, fields: list[dict], *, proof: str | None = None) -> None:
+    def __init__(self, backend, card_number: str, fields: list[dict], *, proof: str | None = None,
+                 proof_until: float | None = None, clock=time.time) -> None:
         self.backend = backend
         self.proof = proof  # reusable_proof(): no code needed while it lasts
+        self.proof_until = proof_until  # the customer may take their time over the questions: checked again then
+        self.clock = clock
         self.used_proof = False
         self.card_number = card_number
         self.questions = Questionnaire(fields)
@@ -68,6 +83,8 @@ class DetailsFlow(Settling):
         if not self.questions.answers:
             self.error = "no_answers"
             return self.state
+        if self.proof and self.proof_until is not None and self.clock() >= self.proof_until:
+            self.proof = None  # it would reach the server too late: the code goes to the card's phone instead
         if self.proof:  # the phone was proven moments ago: one token, one use
             token, self.proof, self.used_proof = self.proof, None, True
             self._queue(token)
