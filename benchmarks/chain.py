@@ -22,7 +22,7 @@ connections for --anchor-seconds) against the store server and against the bare 
 benchmarks/bare_app.py (same uvicorn protocol); printed with the ratio.
 
     .venv/bin/python benchmarks/chain.py [--seconds 60] [--shops 200] [--devices 5] [--processes 2]
-                                         [--pause 10] [--sqlite]
+                                         [--pause 10] [--sqlite] [--timeline 5]
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ FIRST_CARD, CARDS = 200_001, 2_000  # the range Fleet issues
 class Day:
     """What the devices saw during the day."""
     lookups: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    timeline: list[tuple[float, str, float]] = field(default_factory=list)  # (seconds into the day, kind, latency)
     batches: list[float] = field(default_factory=list)
     requests: int = 0
     errors: list[str] = field(default_factory=list)
@@ -183,8 +185,9 @@ async def timed(day: Day, kind: str, conn: Connection, method: str, path: str, k
                 body: dict | None = None) -> tuple[int, dict]:
     started = time.perf_counter()
     status, answer = await conn.request(method, path, key, body)
-    (day.lookups if kind == "lookup" else day.batches if kind in ("receipt", "return") else []).append(
-        time.perf_counter() - started)
+    took = time.perf_counter() - started
+    (day.lookups if kind == "lookup" else day.batches if kind in ("receipt", "return") else []).append(took)
+    day.timeline.append((started - day.started, kind, took))
     day.requests += 1
     day.counts[kind] += 1
     if status == 0 or status >= 500:
@@ -267,7 +270,7 @@ async def till_day(day: Day, fleet: Fleet, till: dict, port: int, until: float, 
 
 async def shop_day(fleet: Fleet, tills: list[dict], seconds: float, pause: float, day: Day) -> float:
     until = time.perf_counter() + seconds
-    started = time.perf_counter()
+    started = day.started = time.perf_counter()
     await asyncio.gather(*(till_day(day, fleet, till, fleet.servers[i % len(fleet.servers)].port, until, pause, i)
                            for i, till in enumerate(tills)))
     return time.perf_counter() - started
@@ -355,6 +358,20 @@ def report(args, day: Day, took: float, wrong: list[str], store, bare, tills: in
           f"ratio {s_rate / max(b_rate, 1):.2f}")
 
 
+def timeline(day: Day, step: float) -> None:
+    """Look-up and batch latencies per `step` seconds of the day: whether the slow look-ups come in bursts
+    (the tills opening, a checkpoint, a pile of batches) or are spread evenly (the CPU shared)."""
+    print(f"  per {step:g} s: start, look-ups (p50 / p99 / max ms), batches (p50 / max ms), requests")
+    for first in range(0, int(max((t for t, _, _ in day.timeline), default=0) // step) + 1):
+        window = [(kind, took) for t, kind, took in day.timeline if first * step <= t < (first + 1) * step]
+        looks = [took for kind, took in window if kind == "lookup"]
+        batches = [took for kind, took in window if kind in ("receipt", "return")]
+        if looks and batches:
+            ms = [percentile(looks, 50), percentile(looks, 99), max(looks), percentile(batches, 50), max(batches)]
+            print(f"    {first * step:5.0f} s  " + " / ".join(f"{v * 1000:6.1f}" for v in ms[:3]) + "   " +
+                  " / ".join(f"{v * 1000:6.1f}" for v in ms[3:]) + f"   {len(window)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60, help="length of the shop day")
@@ -365,6 +382,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--anchor-clients", type=int, default=50)
     parser.add_argument("--anchor-seconds", type=float, default=5)
+    parser.add_argument("--timeline", type=float, metavar="SECONDS",
+                        help="also print the latencies per this many seconds of the day")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fleet, cluster = start_fleet(Path(tmp), args)
@@ -380,6 +399,8 @@ def main() -> None:
             if cluster is not None:
                 cluster.stop()
     report(args, day, took, wrong, store, bare, len(tills))
+    if args.timeline:
+        timeline(day, args.timeline)
 
 
 if __name__ == "__main__":
