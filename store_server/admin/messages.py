@@ -190,8 +190,28 @@ ROLES = {
     "admin": N_("back office"),
 }
 
+# The audit trail's details are stored under the code's names ("role": "owner"): said in the reader's language.
+DETAILS = {
+    "account": N_("account"), "activation": N_("activation"), "activation_codes": N_("activation codes"),
+    "amount": N_("amount"), "balance": N_("balance"),
+    "by": N_("grouped by"), "card_type": N_("card type"), "cards": N_("cards"), "combine": N_("combined"),
+    "customer": N_("customer"), "customers": N_("customers"), "discount_percent": N_("discount, percent"),
+    "ean13_prefix": N_("EAN-13 prefix"), "fields": N_("fields"), "hours": N_("hours"), "issued": N_("issued"),
+    "job": N_("import"), "kind": N_("kind"), "min_turnover": N_("turnover from"), "moved": N_("moved"),
+    "name": N_("name"), "new": N_("new"), "new_number": N_("new number"), "old": N_("old"),
+    "opening_balances": N_("opening balances"), "operation": N_("operation"), "percent": N_("percent"),
+    "priority": N_("priority"), "rate": N_("percent"), "reason": N_("reason"), "role": N_("role"),
+    "rows": N_("rows"), "shop": N_("shop"), "shops": N_("shops"), "since": N_("from"), "text": N_("text"),
+    "time_from": N_("from"), "time_to": N_("to"), "until": N_("to"), "valid_from": N_("valid from"),
+    "valid_to": N_("valid to"), "value": N_("value"), "weekdays": N_("weekdays"),
+}
+
+# Codes among the details' values (a rule's and a card type's kind; roles are in ROLES).
+KINDS = {"percent": N_("percent of the money paid"), "fixed": N_("a fixed bonus per receipt"),
+         "bonus": N_("bonus"), "discount": N_("discount")}
+
 TABLES = {"done": DONE, "error": ERRORS, "state": STATES, "type": TYPES, "ledger": LEDGER, "action": ACTIONS,
-          "role": ROLES, "import": IMPORT}
+          "role": ROLES, "import": IMPORT, "detail": DETAILS, "kind": KINDS}
 
 
 def word(gettext, table: str, code: str | None, fallback: str | None = None) -> str:

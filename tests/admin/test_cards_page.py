@@ -64,7 +64,9 @@ def test_a_range_issued_and_exported_scans_as_ours(server, db, page):
     # The audit page says it as an owner reads it: yes/no, not Python's True/False, and no "None" for what is unset.
     page.goto(f"{server.url}/admin/audit")
     audit = page.inner_text("#audit")
-    assert "activation_codes: yes" in audit
+    assert "activation codes: yes" in audit and "card type: gold" in audit  # the details' names in words
+    assert "(shell)" not in audit and "command line" in audit  # the accounts made by `admin add`
+    assert page.locator("#audit a[href='/admin/cards/gold']").count() == 0  # a card type is no card to open
     assert not re.search(r": (None|True|False)\b", audit), audit
 
 
