@@ -64,3 +64,7 @@ class Formats:
         if at is None:
             return ""
         return format_datetime(clock.aware(at).astimezone(self.zone), "short", locale=self.lang)
+
+    def wall(self, at: datetime) -> str:
+        """A time already in the zone it is meant in (a rule preview for another shop's till): as it is."""
+        return format_datetime(at, "short", tzinfo=at.tzinfo, locale=self.lang)

@@ -142,8 +142,8 @@ def render(request: Request, template: str, admin: Admin | None = None, status: 
     formats = i18n.Formats(lang, shop_info.get("currency") or "UAH", shop_info.get("timezone") or "UTC",
                            shop_info.get("country") or "")
     html = environment(lang).get_template(template).render(
-        request=request, admin=admin, lang=lang, money=formats.money, when=formats.when, shop=shop_info,
-        path=request.url.path, query=str(request.url.query), **context)
+        request=request, admin=admin, lang=lang, money=formats.money, when=formats.when, wall=formats.wall,
+        shop=shop_info, path=request.url.path, query=str(request.url.query), **context)
     response = HTMLResponse(html, status_code=status)
     # Pages show customers' data: no caching by the browser or a proxy, no framing by another site.
     response.headers["Cache-Control"] = "no-store"

@@ -3,7 +3,10 @@ previewed, then a sale through the device API books what the preview said; disab
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import requests
+from babel.dates import format_datetime
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -132,6 +135,8 @@ def test_an_alone_rule_and_a_tier_show_in_the_preview_and_the_overlap_warning(se
     page.goto(f"{server.url}/admin/rules?amount=100&at=2026-11-30T10:00&card_type=standard&tier=Gold#preview")
     assert page.inner_text("#preview-earned") == money(2_300)
     assert page.inner_text("#preview-result").count(money(2_300)) == 1  # the amount earned is said once, in bold
+    lang = page.locator("html").get_attribute("lang")  # the time as the reader's language writes it, not ISO
+    assert format_datetime(datetime(2026, 11, 30, 10, 0), "short", locale=lang) in page.inner_text("#preview-result")
     assert "Happy Monday" in page.inner_text("#preview-out") and "10% back" not in page.inner_text("#preview-out")
     page.goto(f"{server.url}/admin/rules?amount=100&at=2026-11-30T11:00&card_type=standard&tier=#preview")
     assert "Happy Monday" not in page.inner_text("#preview-out")  # 11:00 is outside its window
