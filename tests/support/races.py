@@ -594,6 +594,60 @@ def race_expire_redeem(fleet: Fleet, threads: int = 12, cards: int = 100) -> tup
     return answers, problems
 
 
+def race_overlapping_batches(fleet: Fleet, threads: int = 8, cards: int = 10, per_batch: int = 40
+                             ) -> tuple[list[Answer], list[str]]:
+    """Two tills' batches of sales on the same cards, each batch sent several times at once to every process
+    (a till retrying through a second server): the bulk shortcut on both sides of a duplicate. Till B's batch
+    spends bonuses once in its middle, so it is cut into bulk runs around a careful one."""
+    numbers = [fleet.new_card() for _ in range(cards)]
+    for number in numbers:
+        fleet.sale(number)  # 1,000 bonuses each
+    till_a, till_b = fleet.cashiers[0], fleet.cashiers[1]
+    batch_a = [fleet.op("sale", card_number=numbers[i % cards], amount=1_000 + 10 * i) for i in range(per_batch)]
+    batch_b = [fleet.op("sale", card_number=numbers[(i * 3) % cards], amount=2_000 + 10 * i)
+               for i in range(per_batch)]
+    batch_b.insert(per_batch // 2, fleet.op("sale", card_number=numbers[0], amount=1_000, redeem=500))
+    # Call i goes to process i % n: A, B, B, A, ... puts each batch on every process (n = 2 or 3).
+    calls = [("POST", "/api/v1/operations:batch", *((till_a, {"operations": batch_a}) if i % 4 in (0, 3)
+                                                     else (till_b, {"operations": batch_b})))
+             for i in range(threads)]
+    answers = fleet.fire(calls)
+    problems = []
+    if refused := [a for a in answers if a.status != 200]:
+        problems.append(f"{len(refused)} batches answered {refused[0].status} {str(refused[0].body)[:200]}")
+    by_id: dict[str, list[dict]] = {}
+    for a in answers:
+        for r in a.body.get("results") or []:
+            by_id.setdefault(r["id"], []).append(r)
+    ids = [op["id"] for op in batch_a + batch_b]
+    for op_id in ids:
+        got = by_id.get(op_id, [])
+        statuses = sorted(r["status"] for r in got)
+        if statuses.count("applied") != 1 or set(statuses) != {"applied", "duplicate"}:
+            problems.append(f"operation {op_id} answered {statuses}")
+        elif len({repr(r["result"]) for r in got}) != 1:
+            problems.append(f"operation {op_id}: its duplicates answered another result than its first")
+    with fleet.engine.connect() as conn:
+        entries = dict(conn.execute(select(ledger.c.operation_id, func.count()).where(ledger.c.operation_id.in_(ids))
+                                    .group_by(ledger.c.operation_id)).all())
+        receipts = dict(conn.execute(select(sales.c.operation_id, func.count()).where(sales.c.operation_id.in_(ids))
+                                     .group_by(sales.c.operation_id)).all())
+    if twice := [i for i in ids if receipts.get(i) != 1]:
+        problems.append(f"{len(twice)} sales recorded other than once, e.g. {twice[0]}: {receipts.get(twice[0])}")
+    rows = {op["id"]: 2 if op["payload"].get("redeem") else 1 for op in batch_a + batch_b}  # redemption + accrual
+    if wrong := [i for i in ids if entries.get(i) != rows[i]]:
+        problems.append(f"{len(wrong)} operations with other than their ledger rows, e.g. {entries.get(wrong[0])}")
+    # The demo rule accrues 10 % of what is paid; the one redemption spends 500 and earns on the other 500.
+    expected = dict.fromkeys(numbers, 1_000)
+    for op in batch_a + batch_b:
+        p = op["payload"]
+        expected[p["card_number"]] += (p["amount"] - p.get("redeem", 0)) // 10 - p.get("redeem", 0)
+    for number in numbers:
+        if (left := fleet.balance(number)) != expected[number]:
+            problems.append(f"card {number}: ledger sums to {left}, not {expected[number]}")
+    return answers, problems
+
+
 RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "redeem_whole": race_redeem_whole,
     "redeem_partial": race_redeem_partial,
@@ -608,6 +662,7 @@ RACES: dict[str, Callable[[Fleet], tuple[list[Answer], list[str]]]] = {
     "code_requests": race_code_requests,
     "wrong_guesses": race_wrong_guesses,
     "one_operation_id": race_one_operation_id,
+    "overlapping_batches": race_overlapping_batches,
     "enrol": race_enrol,
     "expire_redeem": race_expire_redeem,
 }
