@@ -154,12 +154,17 @@ def _flag_last_notice(conn: Connection, phone: str, at: datetime) -> Outcome:
 
 
 def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, source: str,
-            at: datetime | None = None) -> Outcome:
-    """Handles one inbound message end to end: decide, log, commit, then reply through `gateway`."""
+            at: datetime | None = None, shop_code: str | None = None) -> Outcome:
+    """Handles one inbound message end to end: decide, log, commit, then reply through `gateway`.
+
+    `shop_code`: the shop whose own gateway the text reached (webhooks.inbound_shop); the reply then goes through
+    that shop's gateways, in its language, under its name, and phones without a country code are its country's."""
     with db.write_transaction(engine) as conn:
-        country = shop.get(conn, "country") or "UA"
-        shop_name = shop.get(conn, "public_name")
-        lang = (shop.get(conn, "languages") or ["en"])[0]
+        if shop_code is not None and not _shop_exists(conn, shop_code):
+            shop_code = None  # a [sms.shops.CODE] table for no shop: the chain's, as for its outbound texts
+        country = shop.get(conn, "country", shop=shop_code) or "UA"
+        shop_name = shop.get(conn, "public_name", shop=shop_code)
+        lang = (shop.get(conn, "languages", shop=shop_code) or ["en"])[0]
         try:
             phone = normalise(sender, country)
         except InvalidPhone:
@@ -180,28 +185,37 @@ def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, 
                 log.info("no reply to %s: its replies this hour are used up", mask(phone))
                 return outcome
         with engine.connect() as conn:
-            reply = templates.render(outcome.reply, lang, shop=shop_name, conn=conn, **outcome.values)
+            reply = templates.render(outcome.reply, lang, shop=shop_name, conn=conn, shop_code=shop_code,
+                                     **outcome.values)
         try:
             purpose = "activation" if outcome.reply.startswith("activation") else outcome.reply
-            send_logged(engine, gateway, phone=phone, text=reply, purpose=purpose)
+            send_logged(engine, gateway, phone=phone, text=reply, purpose=purpose, shop_code=shop_code)
         except GatewayError as e:  # the binding stands; the reply is in the log as failed
             log.warning("reply to %s failed: %s", mask(phone), e)
     if outcome.alert and gateway is not None:
-        _alert_owner(engine, gateway, outcome.alert, shop_name=shop_name, lang=lang)
+        _alert_owner(engine, gateway, outcome.alert, shop_name=shop_name, lang=lang, shop_code=shop_code)
     return outcome
 
 
-def _alert_owner(engine: Engine, gateway: Gateway, alert: dict, *, shop_name: str, lang: str) -> None:
+def _shop_exists(conn: Connection, code: str) -> bool:
+    from .. import shops
+
+    return code in shops.codes(conn)
+
+
+def _alert_owner(engine: Engine, gateway: Gateway, alert: dict, *, shop_name: str, lang: str,
+                 shop_code: str | None = None) -> None:
     """The shop owner hears of a NO reply at once (shop setting owner_phone); the fraud report keeps it too."""
     with engine.connect() as conn:
-        owner, country = shop.get(conn, "owner_phone"), shop.get(conn, "country") or "UA"
+        owner = shop.get(conn, "owner_phone", shop=shop_code)
+        country = shop.get(conn, "country", shop=shop_code) or "UA"
     if not owner:
         return
     try:
         to = normalise(str(owner), country)
         with engine.connect() as conn:
-            text = templates.render("owner_alert", lang, shop=shop_name, conn=conn, **alert)
-        send_logged(engine, gateway, phone=to, text=text, purpose="owner_alert")
+            text = templates.render("owner_alert", lang, shop=shop_name, conn=conn, shop_code=shop_code, **alert)
+        send_logged(engine, gateway, phone=to, text=text, purpose="owner_alert", shop_code=shop_code)
     except (InvalidPhone, GatewayError) as e:
         log.warning("the owner's alert could not be sent: %s", e)
 
