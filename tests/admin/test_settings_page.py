@@ -92,6 +92,8 @@ def test_the_form_in_ukrainian(server, page):
     page.wait_for_selector("#settings")
     text = page.inner_text("#setting-no_code_limit")
     assert "бонус" in text.lower() and "bonuses (minor units)" not in text
+    default = page.inner_text("#setting-identify_code_required small")  # a yes/no default as its select says it
+    assert "так" in default and "yes" not in default, default
     shoot(page, "settings-uk")
 
 
