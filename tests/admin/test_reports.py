@@ -287,4 +287,8 @@ def test_a_period_without_receipts_says_so_instead_of_listing_zeros(server, shop
     assert empty.status_code == 200 and "Nothing in this period." in empty.text
     assert 'id="report"' not in empty.text and 'id="export-csv"' in empty.text
     recent = s.get(f"{server.url}/admin/reports?kind=sales&by=day", timeout=10)  # the shop's sales of these days
+    # the dashboard's rankings of an empty week say so rather than stand blank under their headings
+    week = s.get(f"{server.url}/admin/dashboard?period=7&on=2020-01-30", timeout=10).text
+    for tile in ("top_devices", "top_cashiers"):
+        assert "Nothing in this period." in week.split(f'id="tile-{tile}"', 1)[1].split("</section>", 1)[0], tile
     assert 'id="report"' in recent.text and "Nothing in this period." not in recent.text

@@ -168,10 +168,13 @@ def dashboard(request: Request, admin: Signed):
                  for k, label, v in ((1, "1", counts.get(1, 0)), (2, "2", counts.get(2, 0)),
                                      (3, "3", counts.get(3, 0)),
                                      (4, "4+", sum(c for k2, c in counts.items() if k2 >= 4)))], words)),
+        # an empty ranking says so (it was a blank tile under its heading)
         dict(key="top_devices", title=_("Top tills"), value=len(top_devices), text="",
+             note="" if top_devices else _("Nothing in this period."),
              chart=bars(_("Revenue per till"), [Point(r["label"], r["revenue"], w.money(r["revenue"]))
                                                 for r in top_devices], words)),
         dict(key="top_cashiers", title=_("Top cashiers"), value=len(top_cashiers), text="",
+             note="" if top_cashiers else _("Nothing in this period."),
              chart=bars(_("Revenue per cashier"), [Point(r["label"], r["revenue"], w.money(r["revenue"]))
                                                    for r in top_cashiers], words)),
     ]
