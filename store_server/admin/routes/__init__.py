@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ...errors import DomainError
@@ -38,10 +38,11 @@ def mount(app: FastAPI) -> None:
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
 
     # Browsers ask for /favicon.ico on their own (an address typed, a page without a <link rel="icon">): the
-    # back office's icon, not a 404 in the log.
+    # back office's icon (drawn from favicon.svg by devtools/favicon_ico.py), not a 404 in the log.
     @app.get("/favicon.ico", include_in_schema=False)
     def _favicon():
-        return RedirectResponse("/admin/static/favicon.svg", status_code=308)
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     # Last, after the pages and the static files: a mistyped back-office address is a page, not JSON.
     @app.get("/admin/{rest:path}", include_in_schema=False)
