@@ -6,8 +6,7 @@ closed on return and opened again in the next burst: a backend process started e
 pool's ROLLBACK: three round trips for one. Here each server process keeps up to `size` psycopg
 AsyncConnections of its own in autocommit (one round trip per statement); psycopg prepares a statement on
 the server after its fifth run on a connection (prepare_threshold), so the look-up is planned once per
-connection. Each connection keeps one cursor for all its reads: a new AsyncCursor per read cost a measurable
-share of psycopg's CPU per look-up. psycopg is already the PostgreSQL driver: nothing new to install.
+connection. psycopg is already the PostgreSQL driver: nothing new to install.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ class AsyncReads:
         self._psycopg = psycopg
         self.dialect, self.size, self.timeout, self.recycle = engine.dialect, size, timeout, recycle
         self._connect_args = engine.dialect.create_connect_args(engine.url)[1]
-        self._idle: list[tuple[object, object, float]] = []  # (connection, its cursor, opened at)
+        self._idle: list[tuple[object, float]] = []  # (connection, opened at)
         self._slots: asyncio.Semaphore | None = None  # made in the serving loop, on first use
 
     async def rows(self, read, params: dict) -> list[dict]:
@@ -41,9 +40,9 @@ class AsyncReads:
             # A connection the database dropped (a restart, a failover) fails on its first statement: thrown
             # away, and the read runs once more on a new one, as db.HotRead.on_pooled does.
             for attempt in (1, 2):
-                conn, cursor, opened = await self._checkout()
+                conn, opened = await self._checkout()
                 try:
-                    result = await read.rows_async(cursor, self.dialect, params)
+                    result = await read.rows_async(conn, self.dialect, params)
                 except self._psycopg.OperationalError:
                     await conn.close()
                     if attempt == 2:
@@ -52,17 +51,17 @@ class AsyncReads:
                 except BaseException:  # cancelled mid-statement, or a statement error: state unknown
                     await conn.close()
                     raise
-                self._idle.append((conn, cursor, opened))
+                self._idle.append((conn, opened))
                 return result
             raise AssertionError("unreachable")
         finally:
             self._slots.release()
 
-    async def _checkout(self) -> tuple[object, object, float]:
+    async def _checkout(self) -> tuple[object, float]:
         while self._idle:
-            conn, cursor, opened = self._idle.pop()
+            conn, opened = self._idle.pop()
             if not conn.closed and time.monotonic() - opened < self.recycle:
-                return conn, cursor, opened
+                return conn, opened
             await conn.close()  # older than pool_recycle_seconds, like the pool's own connections
         conn = await self._psycopg.AsyncConnection.connect(**self._connect_args, autocommit=True)
-        return conn, conn.cursor(), time.monotonic()
+        return conn, time.monotonic()

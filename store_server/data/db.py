@@ -768,13 +768,14 @@ class HotRead:
         names = self._names[dialect.name] = [d[0] for d in cursor.description]
         return names
 
-    async def rows_async(self, cursor, dialect, params: dict) -> list[dict]:
-        """rows() on a psycopg AsyncCursor that its connection keeps (store_server/data/async_reads.py)."""
+    async def rows_async(self, conn, dialect, params: dict) -> list[dict]:
+        """rows() on a psycopg AsyncConnection (store_server/data/async_reads.py)."""
         sql, order, defaults = self._for(dialect)
         values = {**defaults, **params}
-        await cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
-        names = self._names.get(dialect.name) or self._named(dialect, cursor)
-        return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        async with conn.cursor() as cursor:
+            await cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+            names = self._names.get(dialect.name) or self._named(dialect, cursor)
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
 
     @staticmethod
     def on_pooled(engine: Engine, read: Callable):
