@@ -286,6 +286,7 @@ def test_a_period_without_receipts_says_so_instead_of_listing_zeros(server, shop
     empty = s.get(f"{server.url}/admin/reports?kind=sales&by=day&since=2020-01-01&until=2020-01-30", timeout=10)
     assert empty.status_code == 200 and "Nothing in this period." in empty.text
     assert 'id="report"' not in empty.text and 'id="export-csv"' in empty.text
+    assert "Currency: Ukrainian Hryvnia;" in empty.text  # the currency's name, not its ISO code (UAH)
     recent = s.get(f"{server.url}/admin/reports?kind=sales&by=day", timeout=10)  # the shop's sales of these days
     # the dashboard's rankings of an empty week say so rather than stand blank under their headings
     week = s.get(f"{server.url}/admin/dashboard?period=7&on=2020-01-30", timeout=10).text

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
+from babel.numbers import get_currency_name
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -288,8 +289,10 @@ def reports(request: Request, admin: Signed):
     cells = [[("" if r.get(k) is None else shown[t](r[k])) for k, _h, t in cols] for r in rows]
     if p["kind"] == "sales" and not any(r.get(k) for r in rows for k, _h, t in cols if t != "text"):
         cells = []  # a period without a receipt: one notice, not a row of zeros for each of its days
+    # the currency by its name in the reader's language ("українська гривня"), not its ISO code
+    currency = get_currency_name(admin.shop["currency"], locale=admin.lang) if admin.shop.get("currency") else ""
     return render(request, "reports.html", admin, p=p, cols=cols, cells=cells, chart=chart, kinds=KINDS,
-                  groups=figures.GROUPS, csv_url="/admin/reports.csv?" + urlencode(query),
+                  currency=currency, groups=figures.GROUPS, csv_url="/admin/reports.csv?" + urlencode(query),
                   xlsx_url="/admin/reports.xlsx?" + urlencode(query))
 
 
