@@ -618,8 +618,9 @@ def add_commands(sub) -> None:
     q.add_argument("--ean13-prefix", help="make EAN-13 numbers: this prefix, the number zero-padded, a check digit")
     q.add_argument("--activation-codes", metavar="CSV",
                    help="protect the range with activation codes printed on the cards; writes number,code to CSV")
-    q.add_argument("--shop", metavar="CODE", help="check the numbers against this shop's card_rules instead of the "
-                                                  "chain's (the cards are the chain's either way)")
+    q.add_argument("--shop", metavar="CODE", help="issue the range for this shop: its numbers are checked against "
+                                                  "and printed in this shop's card_rules instead of the chain's (the "
+                                                  "cards are the chain's either way)")
     q.set_defaults(func=cmd_cards_issue)
     q = cs.add_parser("export-codes", help="new activation codes for the range's cards not yet activated (a "
                                            "re-print: earlier codes stop working), written to a CSV")

@@ -271,7 +271,8 @@ def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "st
                 shop: str | None = None) -> int:
     """Creates the cards of a range that do not exist yet (so re-running it is harmless); returns how many.
     The range is recorded in card_ranges (its cards carry its id) when it created any card. Its numbers must
-    fit the chain's card rules, or with `shop` that shop's (card_formats; none set: any number)."""
+    fit the chain's card rules, or with `shop` that shop's (card_formats; none set: any number); the range
+    records the shop, and its printer file follows that shop's format. The cards are the chain's either way."""
     from .card_formats import rules_for
 
     ctype = get_type(conn, card_type)
@@ -286,7 +287,7 @@ def issue_range(conn: Connection, first: int, last: int, *, card_type: str = "st
         return 0
     range_id = conn.execute(insert(card_ranges).values(
         card_type=ctype["name"], first=first, last=last, ean13_prefix=ean13_prefix,
-        activation_codes=activation_codes, issued=len(new), at=now, by=by)).inserted_primary_key[0]
+        activation_codes=activation_codes, issued=len(new), at=now, by=by, shop=shop)).inserted_primary_key[0]
     rows = [dict(number=n, state="issued", kind=ctype["kind"], discount_percent=ctype["discount_percent"],
                  card_type=ctype["name"], digital=False, created_at=now, range_id=range_id) for n in new]
     for i in range(0, len(rows), 5000):
@@ -320,6 +321,7 @@ def ranges_with_counts(conn: Connection) -> list[dict]:
     if counts.get(None):  # plastic cards issued before ranges were recorded
         rows.append({"id": None, "card_type": None, "first": None, "last": None, "ean13_prefix": None,
                      "activation_codes": False, "issued": sum(counts[None].values()), "at": None, "by": None,
+                     "shop": None,
                      "counts": counts[None]})
     return rows
 
@@ -342,7 +344,7 @@ def printer_rows(conn: Connection, range_id: int) -> list[tuple[str, str, str, s
 
     found = get_range(conn, range_id)
     symbology = "EAN-13" if found["ean13_prefix"] else "Code 128"
-    rules, is_ean = rules_for(conn), bool(found["ean13_prefix"])
+    rules, is_ean = rules_for(conn, found["shop"]), bool(found["ean13_prefix"])  # the shop it was issued for
     numbers = conn.execute(select(cards.c.number).where(cards.c.range_id == range_id)
                            .order_by(cards.c.number)).scalars().all()
     if found["activation_codes"]:

@@ -122,6 +122,8 @@ card_ranges = Table(
     Column("issued", Integer, nullable=False),  # cards this range created (numbers that existed are skipped)
     Column("at", DateTime(timezone=True), nullable=False),
     Column("by", String(64)),
+    # the shop whose card format (card_rules) its numbers and printed barcodes follow; None: the chain's
+    Column("shop", String(32)),
 )
 
 # Extra numbers a customer's card is also known by (an old plastic card, a key fob): each resolves to one card.

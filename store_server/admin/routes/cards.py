@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from ... import cards
+from ... import cards, shops
 from ...data.db import write_transaction
 from ...errors import DomainError
 from ...reporting.operations_csv import write_csv
@@ -27,8 +27,9 @@ def _page(request: Request, admin: Admin, status: int = 200, **context):
     with request.app.state.engine.connect() as conn:
         types = cards.types_with_counts(conn)
         ranges = cards.ranges_with_counts(conn)
+        shop_codes = shops.codes(conn)
     return render(request, "card_types.html", admin, status=status, types=types, ranges=ranges,
-                  states=cards.STATES, **context)
+                  states=cards.STATES, shop_codes=shop_codes, **context)
 
 
 @router.get("/card-types")
@@ -58,23 +59,26 @@ def issue_range(request: Request, admin: Signed, csrf: Csrf = "",
                 card_type: Annotated[str, Form(max_length=32)] = "standard",
                 first: Annotated[int, Form(ge=0, le=10**12)] = 0, last: Annotated[int, Form(ge=0, le=10**12)] = 0,
                 ean13: Annotated[str, Form(max_length=3)] = "", ean13_prefix: Annotated[str, Form(max_length=12)] = "",
-                codes: Annotated[str, Form(max_length=3)] = ""):
+                codes: Annotated[str, Form(max_length=3)] = "", shop: Annotated[str, Form(max_length=32)] = ""):
     check_csrf(admin, csrf)
     owner_only(admin)
     prefix = ean13_prefix.strip() if ean13 == "on" else None
     form = {"card_type": card_type, "first": first, "last": last, "ean13": ean13, "ean13_prefix": ean13_prefix,
-            "codes": codes}
+            "codes": codes, "shop": shop}
     try:
         if prefix is not None and not prefix.isdigit():
             raise DomainError("bad_ean13", "an EAN-13 prefix is digits only")
         with write_transaction(request.app.state.engine) as conn:
+            if shop and shop not in shops.codes(conn):
+                raise DomainError("unknown_shop", f"no shop {shop}")
             issued = cards.issue_range(conn, first, last, card_type=card_type, ean13_prefix=prefix,
-                                       activation_codes=codes == "on", by=admin.name)
+                                       activation_codes=codes == "on", by=admin.name, shop=shop or None)
             if not issued:
                 raise DomainError("range_empty", "every number of this range is a card already")
             audit.record(conn, account=admin.name, action="range_issued", target=f"{first}-{last}",
                          details={"card_type": card_type, "issued": issued, "ean13_prefix": prefix,
-                                  "activation_codes": codes == "on"}, address=admin.address)
+                                  "activation_codes": codes == "on", "shop": shop or None},
+                         address=admin.address)
     except DomainError as e:
         return _page(request, admin, status=400, error=e.code, error_message=e.message, range_form=form)
     return back("/admin/card-types", ok="range_issued")
