@@ -34,7 +34,7 @@ command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 # The emulator boot test (KIOSK_TEST_EMULATOR=1, see scripts/test) builds an arm64 image and boots it in QEMU.
 if [ "${KIOSK_TEST_EMULATOR:-0}" = "1" ]; then
     for tool in mmdebstrap:mmdebstrap qemu-system-aarch64:qemu-system-arm qemu-img:qemu-utils mcopy:mtools \
-                mkfs.vfat:dosfstools sfdisk:fdisk; do
+                mkfs.vfat:dosfstools sfdisk:fdisk unzip:unzip; do
         command -v "${tool%%:*}" >/dev/null || need_pkgs+=("${tool#*:}")
     done
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || need_pkgs+=(qemu-user-static binfmt-support)

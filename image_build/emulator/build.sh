@@ -14,7 +14,10 @@
 #
 # The base root file system (the slow part: ~20 min from nothing on two cores) is cached outside the
 # checkout in KIOSK_IMAGE_CACHE (default ~/.cache/loyalty-kiosk/image), keyed by its package lists and
-# BASE_RECIPE; the stage is applied anew each time (a minute or two). Needs root, mmdebstrap,
+# BASE_RECIPE, and so is an arm64 wheelhouse (wheels-<key>/, keyed by constraints.txt, the app's own
+# requirements and WHEELHOUSE_RECIPE): the stage's pip installs from it with --no-index, so pip under qemu-user
+# neither resolves against an index nor compiles evdev again, and the .pyc files are made by the host's Python
+# when its bytecode is the image's (same magic number). The stage is applied anew each time. Needs root, mmdebstrap,
 # qemu-user-static + binfmt-support (arm64 binaries on another host), mtools, dosfstools, e2fsprogs, fdisk.
 # Environment: DEBIAN_MIRROR (http://deb.debian.org/debian), PYTHON (builds the wheel).
 set -euo pipefail
@@ -25,6 +28,8 @@ CACHE=${KIOSK_IMAGE_CACHE:-$HOME/.cache/loyalty-kiosk/image}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Bump when the recipe below changes in a way the package lists do not show.
 BASE_RECIPE=1
+WHEELHOUSE_RECIPE=1
+PYTHON=${PYTHON:-python3}
 BOOT_MB=128
 
 die() { echo "emulator/build: $*" >&2; exit 1; }
@@ -42,8 +47,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$(id -u)" -eq 0 ] || die "run as root (mmdebstrap, chroot and file ownership in the image need it)"
-for tool in mmdebstrap mkfs.vfat mcopy mkfs.ext4 sfdisk chroot; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt install mmdebstrap dosfstools mtools e2fsprogs fdisk)"
+for tool in mmdebstrap mkfs.vfat mcopy mkfs.ext4 sfdisk chroot unzip; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt install mmdebstrap dosfstools mtools e2fsprogs fdisk unzip)"
 done
 
 packages() {  # the lists without comments; the stage's list minus what only the Raspberry Pi archive has
@@ -130,8 +135,77 @@ mount --bind /etc/ssl/certs "$rootfs/etc/ssl/certs"
 mounted+=("$rootfs/etc/ssl/certs")
 chroot_env=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
             PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=60 PIP_RETRIES=5)
+
+# The arm64 wheelhouse. Made once per key: every pin of constraints.txt that has an aarch64 (or pure) wheel
+# is downloaded by the host's pip (seconds, no emulation); the rest (evdev: source only) are built once in this
+# arm64 root under qemu-user with the stage's own compiler and headers.
+constraints="$stage/01-app/files/dist/constraints.txt"
+app_wheel=$(ls "$stage"/01-app/files/dist/loyalty_kiosk-*.whl)
+wheel_key=$( { cat "$constraints"; unzip -p "$app_wheel" '*.dist-info/METADATA' | grep '^Requires-Dist:';
+              echo "cp311 aarch64 recipe=$WHEELHOUSE_RECIPE"; } | sha256sum | cut -c1-16)
+wheelhouse="$CACHE/wheels-$wheel_key"
+if [ ! -d "$wheelhouse" ]; then
+    log "arm64 wheelhouse $wheel_key not cached: downloading and building it"
+    part="$wheelhouse.part"
+    rm -rf "$part"
+    mkdir -p "$part/src"
+    platforms=()
+    for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done  # bookworm: glibc 2.36
+    # The host's pip configuration may carry its own constraints (for the host's venvs): not for the image.
+    download=(env PIP_CONSTRAINT=/dev/null "$PYTHON" -m pip download --quiet --no-deps --disable-pip-version-check
+              --only-binary=:all: "${platforms[@]}" --platform manylinux2014_aarch64 --python-version 3.11
+              --implementation cp --abi cp311 --abi abi3 --abi none --dest "$part")
+    # One pip for every pin (a pip per pin costs a minute of start-ups on a busy host). A pin with no such
+    # wheel stops it with "No matching distribution found for NAME==VERSION": that one is fetched as source
+    # and the rest asked again (what was downloaded stays).
+    pins=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$constraints" | tr -d ' ')
+    from_source=()
+    until answer=$("${download[@]}" $(grep -vxF -f <(printf '%s\n' "${from_source[@]}" none) <<<"$pins") 2>&1); do
+        missing=$(sed -n 's/.*No matching distribution found for \([^ ;]*\).*/\1/p' <<<"$answer" | head -n1)
+        if [ -z "$missing" ] || printf '%s\n' "${from_source[@]}" | grep -qxF "$missing"; then
+            die "pip download for the wheelhouse failed: $answer"
+        fi
+        log "no aarch64 wheel for $missing: its source, built in the arm64 root"
+        env PIP_CONSTRAINT=/dev/null "$PYTHON" -m pip download --quiet --no-deps --disable-pip-version-check \
+            --no-binary=:all: --dest "$part/src" "$missing"
+        from_source+=("$missing")
+    done
+    if [ -n "$(ls -A "$part/src")" ]; then
+        mkdir -p "$rootfs/tmp/wheelhouse-src"
+        cp "$part"/src/* "$rootfs/tmp/wheelhouse-src/"
+        "${chroot_env[@]}" chroot "$rootfs" /bin/bash -ec 'python3 -m pip wheel --no-deps \
+            --disable-pip-version-check --wheel-dir /tmp/wheelhouse-built /tmp/wheelhouse-src/*'
+        cp "$rootfs"/tmp/wheelhouse-built/*.whl "$part/"
+        rm -rf "$rootfs/tmp/wheelhouse-src" "$rootfs/tmp/wheelhouse-built"
+    fi
+    rm -rf "$part/src"
+    mv "$part" "$wheelhouse"
+    log "arm64 wheelhouse: $(ls "$wheelhouse" | wc -l) wheels"
+fi
+mkdir -p "$rootfs/tmp/wheelhouse"
+mount --bind "$wheelhouse" "$rootfs/tmp/wheelhouse"
+mount -o remount,bind,ro "$rootfs/tmp/wheelhouse"
+mounted+=("$rootfs/tmp/wheelhouse")
+# pip reads these like its options: only the wheelhouse (and the app's wheel), and no byte-compiling under
+# qemu-user (PIP_COMPILE=0 is --no-compile); the .pyc files come after. The stage's scripts are unchanged.
+stage_env=("${chroot_env[@]}" PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheelhouse PIP_COMPILE=0)
 log "stage 01-app/01-run-chroot.sh in the arm64 root"
-"${chroot_env[@]}" chroot "$rootfs" /bin/bash -e < "$stage/01-app/01-run-chroot.sh"
+"${stage_env[@]}" chroot "$rootfs" /bin/bash -e < "$stage/01-app/01-run-chroot.sh"
+umount "$rootfs/tmp/wheelhouse"
+unset 'mounted[${#mounted[@]}-1]'
+rmdir "$rootfs/tmp/wheelhouse"
+# Bytecode does not depend on the architecture, only on Python's version (the magic number): the host's
+# Python compiles the venv when its magic number is the image's, in parallel; otherwise the image's own does.
+magic='import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())'
+if [ "$("$PYTHON" -c "$magic")" = "$("${chroot_env[@]}" chroot "$rootfs" python3 -c "$magic")" ]; then
+    log "byte-compiling the app venv with the host's $("$PYTHON" -V)"
+    compile=("$PYTHON" -m compileall -q -j 0 -s "$rootfs" -p / "$rootfs/opt/kiosk/releases")
+else
+    log "byte-compiling the app venv in the arm64 root (the host's Python has another magic number)"
+    compile=("${chroot_env[@]}" chroot "$rootfs" python3 -m compileall -q -j 0 /opt/kiosk/releases)
+fi
+# Like pip, a file that is not Python 3.11 (a package's templates or tests for other versions) stays uncompiled.
+"${compile[@]}" || log "some files were left uncompiled (compileall listed them above)"
 if [ -n "$customize" ]; then
     log "customize: $customize"
     "${chroot_env[@]}" chroot "$rootfs" /bin/bash -e < "$customize"
