@@ -21,13 +21,14 @@ import pytest
 
 from tests.appliance.conftest import in_ci
 from tests.appliance.emulator.qemu import Guest, host_slowness
+from tests.appliance.emulator.screen import read_attract
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "image_build" / "emulator" / "build.sh"
 CUSTOMIZE = Path(__file__).parent / "emulator" / "one_device_shop.sh"
 OUTPUT = REPO / "test-output" / "emulator"
 TOOLS = {"mmdebstrap": "mmdebstrap", "qemu-system-aarch64": "qemu-system-arm", "qemu-img": "qemu-utils",
-         "mcopy": "mtools", "mkfs.vfat": "dosfstools", "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs"}
+         "mcopy": "mtools", "mkfs.vfat": "dosfstools", "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs", "unzip": "unzip"}
 # Hard limits (seconds, wall clock on an idle machine; the guest's own figures are asserted apart). The boot's
 # limits are multiplied by the host's measured slowness (1 to 4, qemu.host_slowness): generous on a loaded
 # host, still bounded, so a hang fails.
@@ -38,6 +39,9 @@ KIOSK_LIMIT = 5 * 60
 MAX_SLOWNESS = 4
 HEALTHZ = ("python3 -c \"import urllib.request as u; r = u.urlopen('http://127.0.0.1:8700/healthz', timeout=10); "
            "print(r.status, r.read().decode())\"")
+# The shop's languages as `store-server init` sets them (the settings' default: Ukrainian first, so the attract
+# screen is in Ukrainian; the shop's name is Ukrainian too): one_device_shop.sh does not choose others.
+SHOP_LANGUAGES = ("uk", "en", "ru", "kk")
 # The issue's figure, in the guest's own clock (CLOCK_MONOTONIC since its kernel started).
 KIOSK_WITHIN_S = 180
 
@@ -170,15 +174,23 @@ def assert_no_failed_units(guest: Guest) -> None:
 
 
 def assert_attract_screen(guest: Guest, png_name: str) -> Path:
+    """The screen shows the attract screen in the shop's first language (the provisioned one): the kiosk's navy
+    ground, amber, and the language bar with one button per shop language, the first one's label in amber.
+    Read from the kiosk's own colours (emulator/screen.py), so a black frame, a console or another language fails.
+    The kiosk has sent READY=1 after drawing; a frame is retried a few times for the screen's first refresh."""
     from PIL import Image
 
-    png = guest.screendump(OUTPUT / png_name)
-    picture = Image.open(png).convert("RGB")
-    colours = picture.getcolors(maxcolors=1 << 20) or []
-    # Not a black console or an empty frame: the kiosk's own drawing (its dark blue ground, text, buttons).
-    assert len(colours) > 50, f"{png}: only {len(colours)} colours"
-    count, dominant = max(colours)
-    assert dominant != (0, 0, 0), f"{png}: mostly black"
+    deadline = time.monotonic() + 60 * guest.slowness
+    while True:
+        png = guest.screendump(OUTPUT / png_name)
+        reading = read_attract(Image.open(png))
+        if reading.navy_share > 0.5 or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert reading.navy_share > 0.5, f"{png}: not the kiosk's ground: {reading.describe()}"
+    assert reading.amber_share > 0.005, f"{png}: no amber (shop name, join button): {reading.describe()}"
+    assert len(reading.buttons) == len(SHOP_LANGUAGES), f"{png}: {reading.describe()}"
+    assert reading.chosen == [0], f"{png}: not in {SHOP_LANGUAGES[0]}: {reading.describe()}"
     return png
 
 

@@ -1,6 +1,6 @@
-"""One boot of the emulator image under qemu-system-aarch64 (QEMU's "virt" board, Cortex-A72, virtio-gpu, a USB
-keyboard standing in for the barcode scanner, an i6300ESB watchdog, no network device), driven through the
-serial console (a root shell the test image logs in on ttyAMA0) and the QEMU monitor (screendump, sendkey).
+"""One boot of the emulator image under qemu-system-aarch64 (QEMU's "virt" board, Cortex-A72, a bochs-display
+screen, a USB keyboard standing in for the barcode scanner, an i6300ESB watchdog, no network device), driven through
+the serial console (a root shell the test image logs in on ttyAMA0) and the QEMU monitor (screendump, sendkey).
 
 Every wait has a deadline; `close()` kills QEMU whatever happened, so a hung guest never hangs the suite."""
 
@@ -75,7 +75,7 @@ class GuestError(AssertionError):
 
 class Guest:
     def __init__(self, image_dir: Path, disk: Path, work: Path, *, memory_mb: int = 1536,
-                 slowness: float = 1.0, display: str = "virtio-gpu-pci") -> None:
+                 slowness: float = 1.0, display: str = "bochs-display,romfile=") -> None:
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
         self.serial_log = work / "serial.log"
@@ -95,6 +95,11 @@ class Guest:
             "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", str(memory_mb), "-accel", "tcg,thread=multi",
             "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"), "-append", cmdline,
             "-drive", f"if=none,id=disk,format=qcow2,file={disk}", "-device", "virtio-blk-pci,drive=disk",
+            # The screen: bochs-display, whose frame buffer is the device's memory that QEMU's screendump reads.
+            # With virtio-gpu-pci every screendump of the kiosk (and of a plain Kivy program drawing red and
+            # blue) was black: the frames Mesa's GBM makes on it never reach the host's copy of the resource;
+            # on bochs-display the same program shows (docs/image.md). romfile=: Debian's QEMU has no option ROM
+            # for it, and the direct kernel boot needs none.
             "-device", display, "-display", "none",
             "-device", "qemu-xhci", "-device", "usb-kbd",
             "-device", "i6300esb",
