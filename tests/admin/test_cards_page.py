@@ -67,6 +67,11 @@ def test_a_range_issued_and_exported_scans_as_ours(server, db, page):
     assert "activation codes: yes" in audit and "card type: gold" in audit  # the details' names in words
     assert "(shell)" not in audit and "command line" in audit  # the accounts made by `admin add`
     assert page.locator("#audit a[href='/admin/cards/gold']").count() == 0  # a card type is no card to open
+    page.set_viewport_size({"width": 800, "height": 900})  # at a tablet's width a time stays on one line
+    heights = page.locator("#audit tbody td.nowrap").evaluate_all(
+        "cells => cells.map(c => { const r = document.createRange(); r.selectNodeContents(c);"
+        " return r.getClientRects().length; })")
+    assert heights and set(heights) == {1}, heights
     assert not re.search(r": (None|True|False)\b", audit), audit
 
 
