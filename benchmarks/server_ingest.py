@@ -19,6 +19,7 @@ them: what is left to the server is HTTP, JSON, validation and the ledger's chec
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import tempfile
@@ -30,6 +31,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from server_lookup import cpu_seconds  # noqa: E402 - beside this file (benchmarks/)
+
 from tests.support.server import init_demo_server  # noqa: E402
 from tests.support.times import iso_ago  # noqa: E402
 
@@ -47,23 +50,25 @@ def batches(n: int, size: int, cards: int, mixed: bool) -> list[list[dict]]:
     return [ops[i:i + size] for i in range(0, n, size)]
 
 
-def send_all(session: requests.Session, url: str, key: str, chunks: list[list[dict]]) -> tuple[float, dict]:
+def send_all(session: requests.Session, url: str, key: str, chunks: list[list[dict]],
+             pid: int | None = None) -> tuple[float, dict, float]:
+    """Seconds the batches took, their results' statuses and the server process's CPU seconds meanwhile."""
     statuses: dict[str, int] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pid) if pid else 0.0
     for chunk in chunks:
         r = session.post(f"{url}/api/v1/operations:batch", json={"operations": chunk},
                          headers={"Authorization": f"Bearer {key}"}, timeout=120)
         r.raise_for_status()
         for res in r.json()["results"]:
             statuses[res["status"]] = statuses.get(res["status"], 0) + 1
-    return time.perf_counter() - started, statuses
+    return time.perf_counter() - started, statuses, (cpu_seconds(pid) - cpu) if pid else 0.0
 
 
 WRITTEN = ("operations", "receipts", "sales", "ledger")  # what a batch of sales writes, in foreign-key order
 
 
-def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
-    """Seconds a raw executemany takes to write the server's rows again, one transaction per `batch` operations.
+def raw_anchor(database: Path, scratch: Path, batch: int) -> tuple[float, float]:
+    """Seconds (wall, CPU) a raw executemany takes to write the server's rows again, a transaction per `batch` ops.
 
     Every row the sales wrote (operations, receipt numbers, sales, ledger) goes into a fresh database of the same
     schema and the same settings as the server's (WAL, synchronous=FULL, foreign keys checked); the rows those
@@ -96,7 +101,7 @@ def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
     target.execute("COMMIT")
     target.execute("PRAGMA foreign_keys=ON")
     total_ops = len(tables["operations"][1])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, total_ops, batch):
         target.execute("BEGIN")
         for table in WRITTEN:
@@ -105,9 +110,9 @@ def raw_anchor(database: Path, scratch: Path, batch: int) -> float:
             target.executemany(f"insert into {table} ({', '.join(columns)}) "  # noqa: S608
                                f"values ({', '.join('?' * len(columns))})", part)
         target.execute("COMMIT")
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     target.close()
-    return took
+    return took, cpu
 
 
 def round_trips(scratch: Path, batch: int, cards: int, mixed: bool) -> tuple[int, int]:
@@ -161,11 +166,11 @@ def main() -> None:
             chunks = batches(args.operations, args.batch, args.cards, args.mixed)
             with requests.Session() as session:
                 send_all(session, server.url, key, batches(args.batch, args.batch, args.cards, False))  # warm-up
-                took, statuses = send_all(session, server.url, key, chunks)
-                again, dup = send_all(session, server.url, key, chunks)
+                took, statuses, server_cpu = send_all(session, server.url, key, chunks, server.proc.pid)
+                again, dup, _ = send_all(session, server.url, key, chunks)
         finally:
             server.stop()
-        anchor = raw_anchor(server.database, Path(tmp) / "anchor.db", args.batch)
+        anchor, anchor_cpu = raw_anchor(server.database, Path(tmp) / "anchor.db", args.batch)
         trips, one_by_one = round_trips(Path(tmp), args.batch, args.cards, args.mixed)
     kind = "mixed sales+redemptions" if args.mixed else "sales"
     ops = args.operations + args.batch  # the anchor writes the warm-up's rows too
@@ -174,6 +179,10 @@ def main() -> None:
           f"{args.operations / again:,.0f} operations/s ({dup})")
     print(f"  anchor: raw executemany of the same rows {ops / anchor:,.0f} operations/s; "
           f"ratio {args.operations / took / (ops / anchor):.2f} (goal >= 0.5)")
+    # CPU per operation holds on a loaded machine, where two wall-clock runs seconds apart do not.
+    print(f"  CPU per operation: server {server_cpu / args.operations * 1e6:.0f} us, anchor "
+          f"{anchor_cpu / ops * 1e6:.0f} us; ratio by CPU {anchor_cpu / ops / (server_cpu / args.operations):.2f} "
+          f"(load average {os.getloadavg()[0]:.1f})")
     print(f"  round trips for one batch of {args.batch}: {trips} statements (one by one: {one_by_one}; "
           f"{trips / args.batch:.2f} per operation)")
 
