@@ -147,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from . import logs
     from .api.app import check_stored_settings, create_app, gateway_for
+    from .api.factory import settle_heap
     from .api.limits import GuardedProtocol
 
     config = ServerConfig.load(args.config)
@@ -177,6 +178,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     log_config=None, access_log=False, http=GuardedProtocol)
         return 0
     app = create_app(config)
+    settle_heap()
     # GuardedProtocol: the connection cap and the request-head deadline (store_server/api/limits.py).
     logging.getLogger("store_server").info(_start_line(config, host, port, 1, app.state.gateway))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, http=GuardedProtocol)
