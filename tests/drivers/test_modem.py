@@ -187,7 +187,8 @@ def test_hung_modem_times_out_instead_of_blocking(emulator, modem):
     started = time.monotonic()
     with pytest.raises(ModemTimeout) as err:
         modem.send_sms(PHONE, KAZAKH)
-    assert time.monotonic() - started < 2
+    # A hung modem without the timeout blocks for ever: any bound tells them apart, and 10 s holds on a busy machine.
+    assert time.monotonic() - started < 10
     assert isinstance(err.value, DriverError) and "did not answer" in str(err.value)
 
 

@@ -137,7 +137,7 @@ def test_offline_identification_from_cache_queues_sales_and_refuses_code_request
         client.timeout = 5.0
         started = time.monotonic()
         assert backend.lookup_card("10014").from_cache
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 4.5  # a request to the hung server would take the whole 5 s
     assert not state.online and state.pending == 1 and state.last_error
     assert store.operation(op)["status"] == "pending" and store.operation(op)["attempts"] == 1
     assert store.sync_status()["last_error"] == state.last_error
