@@ -55,7 +55,7 @@ def serve(server, workers: int) -> subprocess.Popen:
     except BaseException:
         proc.kill()
         raise
-    time.sleep(1.0 if workers > 1 else 0)  # let every worker come up, not just the first
+    settle(proc.pid, workers)
     return proc
 
 
@@ -68,8 +68,40 @@ def serve_bare(port: int, workers: int) -> subprocess.Popen:
     except BaseException:
         proc.kill()
         raise
-    time.sleep(1.0 if workers > 1 else 0)
+    settle(proc.pid, workers)
     return proc
+
+
+def settle(pid: int, workers: int) -> None:
+    """Waits until every worker has finished starting (its CPU time stands still for half a second), not just
+    the first to answer: on a loaded machine the second one was still importing seconds into the measurement
+    (py-spy), so "two processes" were partly one."""
+    if workers <= 1:
+        return
+    deadline = time.monotonic() + START_DEADLINE
+    before = None
+    while time.monotonic() < deadline:
+        children = sorted(child for child in Path("/proc").glob("[0-9]*/stat") if _parent(child) == pid)
+        now = [_cpu(child) for child in children]
+        if len(children) >= workers and now == before:
+            return
+        before = now
+        time.sleep(0.5)
+
+
+def _parent(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _cpu(stat: Path) -> int:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1
+    return int(fields[11]) + int(fields[12])
 
 
 def cpu_seconds(pid: int) -> float:
