@@ -136,14 +136,18 @@ def test_a_first_look_up_does_not_wait_behind_the_batches(request, tmp_path):
         try:
             with engine.connect() as conn, ThreadPoolExecutor(2) as pool:
                 conn.execute(text("LOCK TABLE ledger IN EXCLUSIVE MODE"))  # readers pass, writers wait
-                batches = [pool.submit(get, server, "POST", "/operations:batch", till, json={"operations": [
-                    {"id": str(uuid.uuid4()), "type": "sale", "at": iso_ago(minutes=5),
-                     "payload": {"card_number": "10020", "amount": 1_000}}]}) for _ in range(2)]
+                # They wait for the lock as long as the test holds it: a generous client timeout, not get()'s 10 s.
+                batches = [pool.submit(requests.post, f"{server.url}{API}/operations:batch", timeout=300,
+                                       headers={"Authorization": f"Bearer {till}"}, json={"operations": [
+                                           {"id": str(uuid.uuid4()), "type": "sale", "at": iso_ago(minutes=5),
+                                            "payload": {"card_number": "10020", "amount": 1_000}}]})
+                           for _ in range(2)]
                 deadline = time.monotonic() + 60
                 while waiting_on_locks(engine) < 2:  # both pooled connections are now the batches'
                     assert time.monotonic() < deadline and not any(b.done() for b in batches)
                     time.sleep(0.05)
-                looked_up = get(server, "GET", "/cards/10020", door)
+                looked_up = requests.get(f"{server.url}{API}/cards/10020", timeout=60,
+                                         headers={"Authorization": f"Bearer {door}"})
                 conn.rollback()
                 assert looked_up.status_code == 200, looked_up.text
                 assert looked_up.json()["number"] == "10020"
