@@ -104,10 +104,10 @@ def test_a_revoked_device_is_refused_on_the_short_way_within_the_cache_time(serv
     assert [get(server, "GET", "/cards/10020", dev["device_key"]).status_code for _ in range(3)] == [200] * 3
     server.cli("devices", "revoke", dev["device_id"])
     revoked_at, last_let_in, refused = time.monotonic(), None, 0
-    while time.monotonic() - revoked_at < 4:
+    while (sent := time.monotonic() - revoked_at) < 4:
         r = get(server, "GET", "/cards/10020", dev["device_key"])
-        if r.status_code == 200:
-            last_let_in = time.monotonic() - revoked_at
+        if r.status_code == 200:  # when it was sent: on a loaded machine the answer may come seconds later
+            last_let_in = sent
         else:
             assert r.status_code == 401 and r.json()["error"] == "device_revoked", r.text
             refused += 1
