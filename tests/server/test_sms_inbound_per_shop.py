@@ -6,8 +6,6 @@ the wire (tests/sms/conftest.py); the server is a real process on SQLite and (KI
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -35,20 +33,15 @@ def chain(request, tmp_path_factory):
         text = server.config_path.read_text(encoding="utf-8")
         server.config_path.write_text(text.replace("[sms]\n", '[sms]\nwebhook_secret = "chain-hook-secret"\n', 1),
                                       encoding="utf-8")
-        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ",
+        server.cli("shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ",
             "--public-name", "ru=Кавун Алматы")
-        cli(server, "settings", "set", "--shop", "ALA1", "languages", "ru,kk")
+        server.cli("settings", "set", "--shop", "ALA1", "languages", "ru,kk")
         server.start()
         try:
             yield server, provider
         finally:
             provider.release.set()
             server.stop()
-
-
-def cli(server, *args) -> str:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          check=True, capture_output=True, text=True).stdout
 
 
 def inbound(server, secret: str, body: dict) -> dict:

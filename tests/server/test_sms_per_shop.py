@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -25,18 +23,13 @@ def chain(tmp_path_factory):
                     f'url = "{provider.url}/send"\nsender = "Qauyn"\n'
                     f'body = {{ to = "{{phone}}", text = "{{text}}", from = "{{sender}}" }}\n'
                     f'\n[[sms.shops.ALA2.gateways]]\ntype = "console"\n')  # a shop that was never added
-        cli(server, "shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
+        server.cli("shops", "add", "ALA1", "--name", "Almaty", "--timezone", "Asia/Almaty", "--country", "KZ")
         server.start()
         try:
             yield server, provider
         finally:
             provider.release.set()
             server.stop()
-
-
-def cli(server, *args) -> str:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          check=True, capture_output=True, text=True).stdout
 
 
 def ask(server, key: str, phone: str) -> requests.Response:
@@ -70,9 +63,9 @@ def test_a_shops_customers_get_codes_through_the_shops_own_gateway(chain):
     assert logged_gateway(server, "+380501239200") == ["console"]
 
     # which gateway serves which shop, for the operator
-    shops = {s["code"]: s["sms"] for s in json.loads(cli(server, "shops", "list", "--json"))}
+    shops = {s["code"]: s["sms"] for s in json.loads(server.cli("shops", "list", "--json"))}
     assert shops == {"main": {"gateways": "console", "own": False}, "ALA1": {"gateways": "almaty_http", "own": True}}
-    assert "SMS: almaty_http (own)" in cli(server, "shops", "list")
+    assert "SMS: almaty_http (own)" in server.cli("shops", "list")
     assert "[sms.shops.ALA2]: no shop ALA2 in the database" in server.stderr_text(20000)  # a typo is not silent
 
 
