@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_gmt, get_timezone_location
 
 from loyalty_common.money import format_money
 
@@ -43,6 +43,19 @@ def pick(cookie: str | None, accept_language: str | None, default: str = "en") -
         if code in LANGUAGES:
             return code
     return default if default in LANGUAGES else "en"
+
+
+def zone_name(timezone: str | None, lang: str, at: datetime | None = None) -> str:
+    """A shop's time zone as its reader knows it: the city in the reader's language and the offset in force
+    (`Київ (GMT+02:00)`), not the IANA identifier an owner never typed. An unknown zone is shown as stored."""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone or ""
+    offset = get_timezone_gmt((at or clock.now()).astimezone(zone), width="long", locale=lang)
+    if "/" not in zone.key or zone.key.startswith("Etc/"):
+        return offset  # UTC, Etc/GMT-3: no city to name
+    return f"{get_timezone_location(zone, locale=lang, return_city=True)} ({offset})"
 
 
 class Formats:

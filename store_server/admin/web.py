@@ -45,7 +45,8 @@ def environment(lang: str) -> Environment:
     catalogue = i18n.translations(lang)
     env.install_gettext_translations(catalogue, newstyle=True)
     env.globals.update(mask=mask, LANGUAGES=i18n.LANGUAGES, LANGUAGE_NAMES=i18n.NAMES, quote=quote,
-                       word=lambda table, code, fallback=None: messages.word(catalogue.gettext, table, code, fallback))
+                       word=lambda table, code, fallback=None: messages.word(catalogue.gettext, table, code, fallback),
+                       zone_name=lambda timezone: i18n.zone_name(timezone, lang))
     return env
 
 

@@ -285,6 +285,8 @@ def test_a_page_in_ukrainian(server, db, page):
     shoot(page, "card-uk")
     page.goto(f"{server.url}/admin/journal")
     assert "Журнал операцій" in page.inner_text("h1")
+    # The shop's time zone by its city in Ukrainian, not the identifier the server stores.
+    assert "Київ (GMT+0" in page.inner_text("main") and "Europe/Kyiv" not in page.inner_text("main")
 
 
 def test_screenshots_of_the_remaining_pages(server, page):

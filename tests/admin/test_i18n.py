@@ -4,6 +4,7 @@ same placeholders, and money and dates follow the reader's locale."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from babel.messages.pofile import read_po
@@ -57,3 +58,14 @@ def test_the_language_comes_from_the_choice_then_the_browser():
     assert i18n.pick("kk", "uk,en;q=0.5") == "kk"
     assert i18n.pick(None, "ru-RU,ru;q=0.9,en;q=0.8") == "ru"
     assert i18n.pick("xx", "de-DE") == "en"
+
+
+def test_a_time_zone_is_named_by_its_city_in_the_readers_language_with_its_offset():
+    winter, summer = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)
+    assert i18n.zone_name("Europe/Kyiv", "uk", winter) == "Київ (GMT+02:00)"
+    assert i18n.zone_name("Europe/Kyiv", "uk", summer) == "Київ (GMT+03:00)"  # the offset in force, not a fixed one
+    assert i18n.zone_name("Asia/Almaty", "en", winter) == "Almaty (GMT+05:00)"
+    assert i18n.zone_name("America/New_York", "ru", winter) == "Нью-Йорк (GMT-05:00)"
+    assert i18n.zone_name("UTC", "vi", winter) == "GMT+00:00"  # no city to name
+    assert i18n.zone_name("Etc/GMT-3", "en", winter) == "GMT+03:00"
+    assert i18n.zone_name("Not/AZone", "en", winter) == "Not/AZone"  # shown as stored, never an error page
