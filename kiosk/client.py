@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 from .config import ConfigError
 
@@ -92,11 +93,29 @@ class StoreClient:
         else:
             self.session.headers.pop("Authorization", None)
 
-    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
-              headers: dict | None = None) -> Any:
+    def _send(self, method: str, path: str, *, json: Any, timeout: float | None, headers: dict | None,
+              repeatable: bool) -> requests.Response:
+        send = lambda: self.session.request(  # noqa: E731
+            method, self.base_url + path, json=json, verify=self.verify,
+            timeout=(self.connect_timeout, timeout or self.timeout), headers=headers)
         try:
-            resp = self.session.request(method, self.base_url + path, json=json, verify=self.verify,
-                                        timeout=(self.connect_timeout, timeout or self.timeout), headers=headers)
+            return send()
+        except requests.exceptions.ConnectionError as e:
+            # The connection closed or was reset before any answer came: on a kept-alive connection that is
+            # the server (or a proxy) closing it as idle at the very moment this request reused it, a race
+            # HTTP/1.1 leaves to the client (RFC 9112 9.3.1). A request that is safe to repeat goes once more,
+            # on a new connection; any other error (refused, timed out, TLS) is not this race.
+            if not repeatable or not isinstance(e.args[0] if e.args else None, ProtocolError):
+                raise
+        return send()
+
+    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
+              headers: dict | None = None, repeatable: bool | None = None) -> Any:
+        """`repeatable`: the request may be sent twice without doing twice (GETs by default; a batch carries
+        operation ids the server applies once)."""
+        try:
+            resp = self._send(method, path, json=json, timeout=timeout, headers=headers,
+                              repeatable=method == "GET" if repeatable is None else repeatable)
         except requests.exceptions.SSLError as e:
             raise ServerUntrusted("store server certificate not trusted: set ca_bundle in kiosk.toml "
                                   f"to the shop's CA file ({_reason(e)})") from e
@@ -126,7 +145,7 @@ class StoreClient:
 
     def heartbeat(self, status: dict) -> dict:
         """Tells the server how this device is (version, outbox backlog, last sync error); answers /config."""
-        return self._call("POST", "/devices/heartbeat", json=status)
+        return self._call("POST", "/devices/heartbeat", json=status, repeatable=True)  # a report, not an act
 
     def card(self, number: str, timeout: float | None = None) -> dict:
         return self._call("GET", f"/cards/{requests.utils.quote(number, safe='')}", timeout=timeout)
@@ -145,7 +164,7 @@ class StoreClient:
     def receipt_preview(self, card_number: str, amount: int, bonus_payment: int = 0) -> dict:
         """What a sale would book now: discount, bonuses to spend (and their cap), to pay, accrual, code purpose."""
         return self._call("POST", "/receipts:preview", json={"card_number": card_number, "amount": amount,
-                                                             "bonus_payment": bonus_payment})
+                                                             "bonus_payment": bonus_payment}, repeatable=True)
 
     def card_sales(self, number: str, limit: int = 20) -> list[dict]:
         """The card's sales still returnable or cancellable, newest first, from any till of the shop."""
@@ -177,7 +196,7 @@ class StoreClient:
         payload = {"operations": operations, **({"outbox_backlog": backlog} if backlog is not None else {})}
         # The send time lets the server measure this device's clock and correct the operations' times by it
         # (a Pi without its clock battery may think it is 1970); store_server/ledger/device_clock.py.
-        body = self._call("POST", "/operations:batch", json=payload, timeout=timeout,
+        body = self._call("POST", "/operations:batch", json=payload, timeout=timeout, repeatable=True,
                           headers={"X-Device-Time": datetime.now(UTC).isoformat()})
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(r, dict) and "id" in r for r in results):

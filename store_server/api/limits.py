@@ -41,6 +41,11 @@ class Limits:
     max_header_bytes: int = 16 * KIB
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
+    # How long an idle kept-alive connection stays open. A client that reuses a connection just as the server
+    # closes it gets a reset (HTTP/1.1 cannot tell "closing" from "idle"), so the server must be the LAST to give
+    # up on an idle connection: longer than a kiosk's 30 s heartbeat and a till's pace between scans, and longer
+    # than a proxy's idle limit for its upstream connections (deploy/nginx: 60 s). uvicorn's own default is 5 s.
+    keep_alive_seconds: float = 75.0
     # Open connections per server process; capped below the process's open-file limit at start.
     max_connections: int = 1000
     # Failed enrolment attempts per client address per minute (all server processes together).
@@ -101,6 +106,10 @@ class GuardedProtocol(HttpToolsProtocol):
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeout_keep_alive = ACTIVE.keep_alive_seconds  # uvicorn's Config says 5 s; [limits] says ours
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from store_server import clock
 from store_server.data.db import cards, customers, make_engine, write_transaction
@@ -130,10 +128,6 @@ def shoot(page, name: str) -> None:
 def session(server, name: str = OWNER, password: str = PASSWORD) -> requests.Session:
     """A signed-in HTTP session without a browser (for refusals a browser would not even send)."""
     s = requests.Session()
-    # A kept-alive connection the server closes just as the next GET reuses it is reset (seen once on a loaded
-    # machine, test_import); a GET is sent again then, as a browser does. Nothing else is retried.
-    s.mount("http://", HTTPAdapter(max_retries=Retry(total=3, allowed_methods={"GET", "HEAD"}, backoff_factor=0.2,
-                                                     raise_on_status=False)))
     r = s.get(f"{server.url}/admin/login", timeout=5)
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
     r = s.post(f"{server.url}/admin/login", data={"name": name, "password": password, "csrf": csrf,

@@ -4,13 +4,16 @@ Modes: "pass" (forward both ways), "delay" (forward the request, hold the server
 `delay` seconds: the server applied it, the kiosk times out), "hang" (accept, read, never answer),
 "garbage" (answer a captive-portal HTML page), "reset" (accept and close at once), "poison" (a server
 with a bug: every request whose body holds `poison` gets a bare HTTP 500, as uvicorn sends for an
-unhandled exception; the others are forwarded, one request per connection).
+unhandled exception; the others are forwarded, one request per connection), "late_close" (forward both ways,
+but when the server closes a kept-alive connection the client learns it only from a reset when it next sends
+on it: the server's FIN still on its way as the client reuses the connection, made deterministic).
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import struct
 import threading
 import time
 
@@ -32,6 +35,8 @@ class FaultyProxy:
         self.poison: bytes = b""  # "poison" mode: requests holding these bytes get a 500
         self.poisoned = 0  # how many requests got it
         self.requests: list[bytes] = []  # what the kiosk sent, per connection, for "same ids" checks
+        self.server_closed = threading.Event()  # "late_close": the server closed a connection (set each time)
+        self.resets = 0  # "late_close": requests that met a connection the server had closed
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -87,6 +92,8 @@ class FaultyProxy:
                 return _close(client)
             if mode == "poison":
                 return self._judge(client)
+            if mode == "late_close":
+                return self._late_close(client)
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._track(upstream)
             record = bytearray()
@@ -111,6 +118,34 @@ class FaultyProxy:
         self._track(upstream)
         upstream.sendall(head + b"\r\nConnection: close\r\n\r\n" + body)
         self._pump(upstream, client, None, None)
+
+    def _late_close(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self._track(upstream)
+        gone = threading.Event()
+
+        def to_server() -> None:
+            try:
+                while data := client.recv(65536):
+                    if gone.is_set():
+                        # What the kernel does to data arriving on a socket its program has closed: a reset.
+                        self.resets += 1
+                        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        break
+                    upstream.sendall(data)
+            except OSError:
+                pass
+            _close(client)
+            _close(upstream)
+
+        threading.Thread(target=to_server, daemon=True).start()
+        try:
+            while data := upstream.recv(65536):
+                client.sendall(data)
+        except OSError:
+            return _close(client)
+        gone.set()  # the client's side stays open: its next request finds out
+        self.server_closed.set()
 
     def _pump(self, src: socket.socket, dst: socket.socket, record: bytearray | None, index: int | None,
               hold: float = 0.0) -> None:

@@ -112,13 +112,14 @@ class ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.tls = tls or self.tls
         if self.tls:
-            # `store-server serve` has no TLS options (a shop puts it behind its own proxy); the same app
-            # under uvicorn's TLS is what the kiosk would meet there.
+            # `store-server serve` has no TLS options (a shop puts it behind its own proxy); the same app and
+            # protocol (limits, keep-alive) under uvicorn's TLS is what the kiosk would meet there.
             code = ("import sys, uvicorn; from store_server.config import ServerConfig; "
                     "from store_server.api.app import create_app; "
+                    "from store_server.api.limits import GuardedProtocol; "
                     "uvicorn.run(create_app(ServerConfig.load(sys.argv[1])), host='127.0.0.1', "
                     "port=int(sys.argv[2]), ssl_certfile=sys.argv[3], ssl_keyfile=sys.argv[4], "
-                    "log_level='warning', access_log=False)")
+                    "log_level='warning', access_log=False, http=GuardedProtocol)")
             cmd = [sys.executable, "-c", code, str(self.config_path), str(self.port), *map(str, self.tls)]
         else:
             cmd = [sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), "serve",
