@@ -310,6 +310,9 @@ sms_log = Table(
     Column("challenge_id", String(36)),  # the code this SMS carried, if any
     Column("status_at", DateTime(timezone=True)),  # last delivery report
     Column("segments", Integer),  # parts billed (store_server/messaging/sms/segments.py); NULL before revision 0008
+    # The shop whose customer it was for (the asking device's, or the shop whose own number a text reached);
+    # NULL: the chain's own (the back office's, the server's), and every message before revision 0018.
+    Column("shop", String(32)),
     UniqueConstraint("gateway", "gateway_message_id", name="uq_sms_gateway_id"),
 )
 
@@ -375,6 +378,9 @@ inbound_sms = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("card_number", String(32)),
+    # The shop whose own gateway (webhook, number, GSM modem) the text reached; NULL: the chain's, and every
+    # text before revision 0018.
+    Column("shop", String(32)),
 )
 
 # Phones that asked for no more notices or marketing (reply STOP); codes are still sent.

@@ -5,8 +5,9 @@ has no number, the card is unknown or blocked, the phone already has another car
 another phone. A text of STOP opts the phone out of notices. The sender's number was proven by the mobile
 network, which is why no code is needed here.
 
-Messages arrive from the GSM modem (`ModemPoller`, reading and deleting the SIM's messages) or from a
-provider's inbound webhook (`store_server/messaging/sms/webhooks.py`); both end in `receive`.
+Messages arrive from a GSM modem (`ModemPoller`, reading and deleting the SIM's messages; a shop's own modem
+speaks for that shop) or from a provider's inbound webhook (`store_server/messaging/sms/webhooks.py`); both end
+in `receive`, which records the shop (`inbound_sms.shop`) and answers through its gateways.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def receive(engine: Engine, gateway: Gateway | None, *, sender: str, text: str, 
             outcome = activate(conn, phone, text, at=at)
         conn.execute(insert(inbound_sms).values(
             phone=phone or sender[:20], text=text[:1000], gateway=source, received_at=at or clock.now(),
-            outcome=outcome.outcome, card_number=outcome.card_number))
+            outcome=outcome.outcome, card_number=outcome.card_number, shop=shop_code))
     log.info("inbound SMS from %s: %s", mask(phone) if phone else "a non-phone sender", outcome.outcome)
     if outcome.reply and gateway is not None and phone is not None:
         with engine.connect() as conn:
@@ -223,14 +224,17 @@ def _alert_owner(engine: Engine, gateway: Gateway, alert: dict, *, shop_name: st
 class ModemPoller:
     """Reads the modem's received messages, handles each, and deletes it from the SIM once handled.
 
+    `shop_code`: the shop whose own modem it is ([[sms.shops.CODE.gateways]]): its texts are that shop's, and
+    the answers go out through that shop's gateways (`reply_gateway` being the server's ShopGateways).
+
     A long message whose parts have not all arrived waits `part_wait` before it is handled as it is, so a
     lost part never blocks the SIM slot for ever.
     """
 
     def __init__(self, engine: Engine, modem_gateway, reply_gateway: Gateway | None = None, *,
                  interval: float = 10.0, part_wait: timedelta = timedelta(minutes=10),
-                 now: Callable[[], datetime] = clock.now) -> None:
-        self.engine, self.modem = engine, modem_gateway
+                 now: Callable[[], datetime] = clock.now, shop_code: str | None = None) -> None:
+        self.engine, self.modem, self.shop_code = engine, modem_gateway, shop_code
         self.reply_gateway = reply_gateway or modem_gateway
         self.interval, self.part_wait, self.now = interval, part_wait, now
         self._stop = threading.Event()
@@ -242,7 +246,7 @@ class ModemPoller:
             if not msg.complete and self.now() - msg.received_at < self.part_wait:
                 continue
             outcomes.append(receive(self.engine, self.reply_gateway, sender=msg.sender, text=msg.text,
-                                    source=self.modem.name, at=msg.received_at))
+                                    source=self.modem.name, at=msg.received_at, shop_code=self.shop_code))
             # Deleted only after the outcome is committed: a crash in between handles it again, which is
             # harmless (the second time it is "already active").
             self.modem.delete_messages(msg.indexes)
@@ -268,28 +272,39 @@ class ModemPoller:
             self._thread.join(timeout=self.interval + 5)
 
 
-def modem_of(gateway: Gateway):
-    """The GSM modem among the configured gateways, or None."""
-    members = getattr(gateway, "gateways", [gateway])
-    return next((g for g in members if hasattr(g, "read_messages")), None)
+def modems_of(gateway: Gateway) -> list[tuple[object, str | None]]:
+    """Every GSM modem configured, each with the shop it belongs to: (modem, None) for the chain's [sms]
+    gateways, (modem, "ALA1") for a modem in [[sms.shops.ALA1.gateways]] (registry.ShopGateways)."""
+    def modems(g: Gateway) -> list:
+        return [m for m in getattr(g, "gateways", [g]) if hasattr(m, "read_messages")]
+
+    if not hasattr(gateway, "for_shop"):
+        return [(m, None) for m in modems(gateway)]
+    found = [(m, None) for m in modems(gateway.default)]
+    for code, own in gateway.shops.items():
+        found += [(m, code) for m in modems(own) if all(m is not seen for seen, _ in found)]
+    return found
 
 
 def attach_poller(app) -> None:
-    """Runs a ModemPoller for the app's lifetime when a GSM modem is configured ([sms] inbound_poll_seconds)."""
+    """Runs a ModemPoller for the app's lifetime for each GSM modem configured ([sms] inbound_poll_seconds): the
+    chain's, and each shop's own, whose texts are that shop's and are answered through its gateways."""
     config = app.state.config
-    modem = modem_of(app.state.gateway)
+    modems = modems_of(app.state.gateway)
     interval = float((config.sms or {}).get("inbound_poll_seconds", 10))
-    if modem is None or interval <= 0:
+    if not modems or interval <= 0:
         return
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a) -> AsyncIterator[None]:
-        poller = ModemPoller(app.state.engine, modem, app.state.gateway, interval=interval).start()
+        pollers = [ModemPoller(app.state.engine, modem, app.state.gateway, interval=interval, shop_code=code).start()
+                   for modem, code in modems]
         try:
             async with inner(a) as state:
                 yield state
         finally:
-            poller.stop()
+            for poller in pollers:
+                poller.stop()
 
     app.router.lifespan_context = lifespan

@@ -219,3 +219,60 @@ def test_modem_poller_thread_survives_an_unplugged_modem(engine, modem):
     finally:
         poller.stop()
     assert card(engine, "10001")["state"] == "active"
+
+
+def test_a_shops_own_modem_answers_through_that_shops_gateway_and_records_the_shop(engine, modem):
+    """[[sms.shops.ALA1.gateways]] with a GSM modem: a text read from that modem is Almaty's. The welcome goes
+    back through Almaty's modem (not the chain's gateway), in its language, and both logs name the shop."""
+    from store_server import shops
+    from store_server.messaging.sms.registry import ShopGateways
+
+    emu, gateway = modem
+    with engine.begin() as conn:
+        shops.ensure_default(conn)
+        shops.add(conn, "ALA1", name="Almaty", country="KZ", public_names={"ru": "Кавун Алматы"})
+        shops.set_setting(conn, "ALA1", "languages", ["ru", "kk"])
+    chain_outbox = Outbox()
+    gateways = ShopGateways(chain_outbox, {"ALA1": gateway})
+    assert activation.modems_of(gateways) == [(gateway, "ALA1")]
+    emu.deliver("+77011239001", "10001")  # a Kazakh mobile, and STOP from another one
+    emu.deliver("87011239002", "STOP")  # written the Kazakh way: the shop's country reads it
+    poller = activation.ModemPoller(engine, gateway, gateways, shop_code="ALA1")
+    assert [o.outcome for o in poller.poll_once()] == ["activated", "opted_out"]
+    assert chain_outbox.sent == []
+    replies = dict(emu.messages())
+    assert "Кавун Алматы" in replies["+77011239001"] and set(replies) == {"+77011239001", "+77011239002"}
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(inbound_sms.c.phone, inbound_sms.c.shop))) == [
+            ("+77011239001", "ALA1"), ("+77011239002", "ALA1")]
+        assert {tuple(r) for r in conn.execute(select(sms_log.c.phone, sms_log.c.shop))} == {
+            ("+77011239001", "ALA1"), ("+77011239002", "ALA1")}
+    assert card(engine, "10001")["phone"] == "+77011239001"
+
+
+def test_the_chains_modem_stays_the_chains():
+    from store_server.messaging.sms.registry import ShopGateways
+
+    class Modem(Outbox):
+        def read_messages(self):
+            return []
+
+    chain_modem, shop_modem, other = Modem(), Modem(), Outbox()
+    assert activation.modems_of(chain_modem) == [(chain_modem, None)]
+    assert activation.modems_of(other) == []
+    gateways = ShopGateways(chain_modem, {"ALA1": shop_modem, "AST1": other})
+    assert activation.modems_of(gateways) == [(chain_modem, None), (shop_modem, "ALA1")]
+
+
+def test_one_modem_port_in_two_tables_is_refused(tmp_path):
+    from store_server.messaging.sms.registry import GatewayConfigError, build_gateway
+
+    modem = {"type": "gsm_modem", "port": "/dev/ttyUSB0"}
+    with pytest.raises(GatewayConfigError, match=r"sms.shops.ALA1: the GSM modem /dev/ttyUSB0 is already in sms;"):
+        build_gateway({"gateways": [modem], "shops": {"ALA1": {"gateways": [modem]}}}, demo=False)
+    with pytest.raises(GatewayConfigError, match="already in sms.shops.ALA1"):
+        build_gateway({"gateways": [{"type": "console", "outbox_file": str(tmp_path / "sms")}],
+                       "shops": {"ALA1": {"gateways": [modem]}, "AST1": {"gateways": [modem]}}}, demo=True)
+    built = build_gateway({"gateways": [{"type": "console", "outbox_file": str(tmp_path / "sms")}],
+                           "shops": {"ALA1": {"gateways": [modem]}}}, demo=True)
+    assert [code for _, code in activation.modems_of(built)] == ["ALA1"]

@@ -28,8 +28,29 @@ def gateway(emulator):
 
 def test_sends_through_the_modem(emulator, gateway):
     result = gateway.send(PHONE, "Сіздің кодыңыз: 123456")
-    assert (result.gateway, result.message_id, result.status) == ("gsm_modem", "1", "sent")
+    assert (result.gateway, result.message_id.split("@")[0], result.status) == ("gsm_modem", "1", "sent")
     assert emulator.messages() == [(PHONE, "Сіздің кодыңыз: 123456")]
+
+
+def test_a_message_reference_used_again_is_logged_again(emulator, gateway, tmp_path):
+    """The modem's reference wraps at 256 (and a chain's modems count alike): the 257th message is logged, not
+    refused by the log's unique (gateway, id) after it went out."""
+    from sqlalchemy import select
+
+    from store_server.data.db import create_schema, make_engine, sms_log
+    from store_server.messaging.sms.outbound import send_logged
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_schema(engine)
+    try:
+        first = send_logged(engine, gateway, phone=PHONE, text="one", purpose="test")
+        emulator._mr = 0  # as after 256 messages
+        again = send_logged(engine, gateway, phone=PHONE, text="two", purpose="test")
+        assert first.message_id.split("@")[0] == again.message_id.split("@")[0] == "1"
+        with engine.connect() as conn:
+            assert len(set(conn.execute(select(sms_log.c.gateway_message_id)).scalars())) == 2
+    finally:
+        engine.dispose()
 
 
 def test_inbound_messages_for_activation(emulator, gateway):

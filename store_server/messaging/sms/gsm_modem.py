@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from drivers.modem import Modem, ModemCommandError, ModemError, ReceivedSms
@@ -49,8 +50,11 @@ class GsmModemGateway:
     def send(self, phone: str, text: str) -> SendResult:
         phone = "+" + phone_digits(phone)
         refs = self._use(lambda modem: modem.send_sms(phone, text))
-        # A message reference is only unique per modem and wraps at 256; keep all parts for the log.
-        return SendResult(self.name, ",".join(str(r) for r in refs), "sent")
+        # A message reference is only unique per modem and wraps at 256, and a chain's modems share a name: the
+        # log's id (unique per gateway name) adds the moment it was accepted, so the 257th message or another
+        # modem's never clashes. The wall clock, not the server's (a test may hold that still); every part kept.
+        accepted = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return SendResult(self.name, f"{','.join(str(r) for r in refs)}@{accepted}", "sent")
 
     def read_messages(self, *, unread_only: bool = False) -> list[ReceivedSms]:
         """Messages customers sent to the shop's number (card numbers for activation)."""

@@ -26,7 +26,7 @@ class NotAllowed(Exception):
 
 def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purpose: str,
                 challenge_id: str | None = None, shop_code: str | None = None) -> SendResult:
-    """Sends and logs (time, gateway, gateway message id, status); a refused send is logged as failed. With
+    """Sends and logs (time, gateway, gateway message id, status, shop); a refused send is logged as failed. With
     `shop_code`, through that shop's own gateways when it has them (registry.ShopGateways)."""
     if shop_code is not None and hasattr(gateway, "for_shop"):
         gateway = gateway.for_shop(shop_code)
@@ -38,14 +38,15 @@ def send_logged(engine: Engine, gateway: Gateway, *, phone: str, text: str, purp
         with engine.begin() as conn:
             conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=gateway.name,
                                                 status="failed", error=str(e)[:200], sent_at=clock.now(),
-                                                challenge_id=challenge_id, segments=segments.parts(text)))
+                                                challenge_id=challenge_id, segments=segments.parts(text),
+                                                shop=shop_code))
         raise
     count_sms(result.gateway, purpose, ok=True)
     with engine.begin() as conn:
         conn.execute(insert(sms_log).values(phone=phone, purpose=purpose, gateway=result.gateway,
                                             gateway_message_id=result.message_id, status=result.status,
                                             sent_at=clock.now(), challenge_id=challenge_id,
-                                            segments=segments.parts(text)))
+                                            segments=segments.parts(text), shop=shop_code))
     return result
 
 

@@ -12,8 +12,9 @@
 One entry gives that gateway, several a FailoverGateway. The console gateway exists only in demo
 mode, and is what an empty config gets there.
 
-A shop of a chain may send through its own gateways (its provider account, its sender name), tried in order
-like the chain's; the chain's serve every shop without its own (ShopGateways):
+A shop of a chain may send through its own gateways (its provider account, its sender name, its own GSM modem,
+whose received texts are then that shop's), tried in order like the chain's; the chain's serve every shop
+without its own (ShopGateways). A modem's port is in one table only:
 
     [[sms.shops.ALA1.gateways]]
     type = "eskiz"
@@ -125,6 +126,7 @@ def build_gateway(config: dict[str, Any], *, demo: bool, console_outbox: str | P
     shops = config.get("shops") or {}
     if not isinstance(shops, dict) or not all(isinstance(t, dict) and t.get("gateways") for t in shops.values()):
         raise GatewayConfigError("sms.shops: one table per shop code, each with its [[sms.shops.CODE.gateways]]")
+    _one_table_per_modem(config, shops)
     chain = _build_chain({k: v for k, v in config.items() if k != "shops"}, demo=demo, console_outbox=console_outbox)
     if not shops:
         return chain
@@ -135,6 +137,24 @@ def build_gateway(config: dict[str, Any], *, demo: bool, console_outbox: str | P
         except GatewayConfigError as e:
             raise GatewayConfigError(f"sms.shops.{code}: {e}") from None
     return ShopGateways(chain, own)
+
+
+def _one_table_per_modem(config: dict[str, Any], shops: dict[str, Any]) -> None:
+    """A GSM modem is the chain's or one shop's: its texts are answered for that shop and its SIM read by one
+    poller, so the same port in two tables is refused (two pollers would read and delete each other's texts)."""
+    def modem_ports(table: dict) -> list[str]:
+        entries = table.get("gateways") if "gateways" in table else [table]
+        return [str(e.get("port")) for e in entries or [] if isinstance(e, dict) and e.get("type") == "gsm_modem"]
+
+    owner: dict[str, str] = {}
+    tables = [("sms", {k: v for k, v in config.items() if k != "shops"})]
+    tables += [(f"sms.shops.{code}", table) for code, table in shops.items()]
+    for where, table in tables:
+        for port in modem_ports(table):
+            if port in owner:
+                raise GatewayConfigError(f"{where}: the GSM modem {port} is already in {owner[port]}; "
+                                         "a modem belongs to the chain or to one shop")
+            owner[port] = where
 
 
 def _build_chain(config: dict[str, Any], *, demo: bool, console_outbox: str | Path | None = None) -> Gateway:
