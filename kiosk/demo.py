@@ -154,10 +154,12 @@ def run_demo(out_dir: Path, *, scripted: bool, role: str = "entrance", lang: str
 
 
 def run_app(runtime, *, scripted: bool, store: DemoStore | None = None, shots: Path | None = None) -> int:
-    from .launch import configure_window
+    from .launch import configure_window, draw_first_frame_twice
 
     configure_window(runtime.config)
     from kivy.core.window import Window
+
+    draw_first_frame_twice(Window)
 
     from .app import KioskApp
     from .journey import Journey, cashier_steps, customer_steps
