@@ -5,6 +5,7 @@ Money and bonuses are integers in minor units (kopecks, tiyn): no float ever tou
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -899,19 +900,19 @@ def lock_key(conn: Connection, *parts: object) -> None:
 _INSERT_PLANS: dict[tuple, tuple[str, list[int], list[str] | None, list]] = {}
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """INSERT many rows of one shape through the driver's executemany.
+def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT many rows of one shape (values in the order of `columns`) through the driver's executemany.
 
     The statement is compiled once per table, dialect and set of columns, and each value goes through its
     column type's own bind processor (the conversion SQLAlchemy makes: JSON text, datetimes as SQLite keeps
-    them, None as JSON null in a JSON column). What is skipped is SQLAlchemy building and converting a
-    parameter dict per row, a quarter of a 500-sale batch's time (benchmarks/server_ingest.py). Every row
-    carries every column it sets: no Python-side column defaults are applied here.
+    them, None as JSON null in a JSON column), a column at a time; a time is converted once per distinct
+    value (an operation, its sale and its ledger rows share one). What is skipped is SQLAlchemy building and
+    converting a parameter dict per row, a quarter of a 500-sale batch's time (benchmarks/server_ingest.py).
+    Every row carries every column it sets: no Python-side column defaults are applied here.
     """
     if not rows:
         return
     dialect = conn.dialect
-    columns = tuple(rows[0])
     key = (table.name, dialect.name, columns)
     plan = _INSERT_PLANS.get(key)
     if plan is None:
@@ -921,13 +922,26 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         if sorted(column_of[name] for name in bind_names) != sorted(columns):
             raise ValueError(f"{table.name}: the compiled INSERT's parameters differ from the rows' columns")
         order = [columns.index(column_of[name]) for name in bind_names]
-        processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        processors = [_once_per_value(p) if p is not None and isinstance(table.c[c].type, DateTime) else p
+                      for c in columns
+                      for p in [table.c[c].type.dialect_impl(dialect).bind_processor(dialect)]]
         plan = _INSERT_PLANS[key] = (str(compiled), order, None if dialect.positional else bind_names, processors)
     sql, order, names, processors = plan
-    converted = [[value if p is None else p(value) for p, value in zip(processors, (row[c] for c in columns),
-                                                                         strict=True)] for row in rows]
-    if names is None:
-        params: list = [tuple(v[i] for i in order) for v in converted]
-    else:
-        params = [{name: v[i] for name, i in zip(names, order, strict=True)} for v in converted]
+    values = list(zip(*rows, strict=True))
+    converted = [values[i] if processors[i] is None else list(map(processors[i], values[i])) for i in order]
+    params: list = list(zip(*converted, strict=True))
+    if names is not None:
+        params = [dict(zip(names, row, strict=True)) for row in params]
     conn.exec_driver_sql(sql, params)
+
+
+def _once_per_value(process: Callable) -> Callable:
+    """A datetime bind processor that remembers its last answers: formatting a time for SQLite costs about
+    as much as the rest of its row. Keyed by the value and its tzinfo: equal times with the same tzinfo have
+    the same wall-clock fields, which is all the stored text holds."""
+    cached = functools.lru_cache(maxsize=2048)(lambda value, _zone: process(value))
+
+    def convert(value):
+        return None if value is None else cached(value, value.tzinfo)
+
+    return convert

@@ -652,16 +652,24 @@ def _runs(ops: list[dict], device: dict) -> list[tuple[bool, list[dict]]]:
 # The bulk shortcut's look-ups, built once: a statement built per call costs SQLAlchemy a cache key each time.
 _SEEN = select(operations.c.id, operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
                operations.c.type, operations.c.payload).where(operations.c.id.in_(bindparam("ids", expanding=True)))
-_CARDS = select(cards).where(cards.c.number.in_(bindparam("numbers", expanding=True)))
+# Only what a plain sale reads of a card: a whole row costs a conversion per column (times parsed on SQLite).
+_CARDS = select(cards.c.number, cards.c.state, cards.c.kind, cards.c.discount_percent, cards.c.card_type,
+                cards.c.customer_id).where(cards.c.number.in_(bindparam("numbers", expanding=True)))
 _BALANCES = (select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
              .where(ledger_table.c.card_number.in_(bindparam("numbers", expanding=True)))
              .group_by(ledger_table.c.card_number))
 _RECEIPT_NOS = select(receipts_table.c.operation_id, receipts_table.c.no).where(
     receipts_table.c.operation_id.in_(bindparam("ids", expanding=True)))
+# The columns the shortcut writes, in the order of its row tuples (db.insert_rows).
+_OP_COLUMNS = ("id", "device_id", "type", "at", "received_at", "cashier", "card_number", "payload", "status",
+               "error", "result", "shop")
+_SALE_COLUMNS = ("operation_id", "card_number", "customer_id", "at", "amount", "discount", "redeemed", "paid",
+                 "accrued", "returned_amount", "accrual_taken", "redeem_refunded", "money_refunded", "cancelled_by")
+_LEDGER_COLUMNS = ("card_number", "operation_id", "kind", "amount", "at")
 
 
 def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
-    """The same results as applying the sales one by one, written with three multi-row INSERTs.
+    """The same results as applying the sales one by one, written with a multi-row INSERT per table.
 
     Returns None whenever the batch needs anything the one-by-one path does (tiers, discount codes,
     extra card numbers, a concurrent duplicate), which then runs instead: this is only a shortcut.
@@ -678,61 +686,62 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
     ids = [op["id"] for op in ops]
     seen = {r["id"]: r for r in conn.execute(_SEEN, {"ids": ids}).mappings()}
     wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
-    found = {r["number"]: dict(r) for r in conn.execute(_CARDS, {"numbers": list(wanted)}).mappings()}
+    found = {r.number: r for r in conn.execute(_CARDS, {"numbers": list(wanted)})}
     if len(found) != len(wanted):
         return None
     balances = dict(conn.execute(_BALANCES, {"numbers": list(found)}).all())
     loaded, zone, now = ctx.cached("rules", rules.load), ctx.setting("timezone"), clock.now()
+    known_cashiers, device_id, device_shop = ctx.cached("cashiers", cashiers.states), device["id"], ctx.shop
     results: list[dict | None] = []
-    op_rows, ledger_rows, sale_rows = [], [], []
+    op_rows: list[tuple] = []
+    ledger_rows: list[tuple] = []
+    sale_rows: list[tuple] = []
     for op, at in zip(ops, times, strict=True):
-        if op["id"] in seen:
+        op_id = op["id"]
+        if op_id in seen:
             results.append(None)
             continue
         payload = op.get("payload") or {}
         number = payload.get("card_number")
-        row = dict(id=op["id"], device_id=device["id"], type="sale", at=at, received_at=now,
-                   cashier=op.get("cashier"), card_number=str(number)[:32] if isinstance(number, str | int) else None,
-                   payload=payload, status="applied", error=None, result=None, shop=device.get("shop"))
+        head = (op_id, device_id, "sale", at, now, op.get("cashier"),
+                str(number)[:32] if isinstance(number, str | int) else None, payload)
         try:
-            cashiers.check_operation(ctx.cached("cashiers", cashiers.states), op, device)
+            cashiers.check_operation(known_cashiers, op, device)
             card = found.get(_text(payload, "card_number"))
-            if card["state"] == "blocked":
+            if card.state == "blocked":
                 raise DomainError("card_blocked", "this card is blocked")
-            if card["state"] == "replaced":
+            if card.state == "replaced":
                 raise DomainError("card_replaced", "this card was replaced by a new one")
             amount = _amount(payload)
         except DomainError as e:
-            op_rows.append({**row, "status": "rejected", "error": e.code, "result": {"message": e.message}})
-            results.append({"id": op["id"], "status": "rejected", "error": e.code, "message": e.message})
+            op_rows.append((*head, "rejected", e.code, {"message": e.message}, device_shop))
+            results.append({"id": op_id, "status": "rejected", "error": e.code, "message": e.message})
             continue
-        discount = amount * card["discount_percent"] // 100 if card["kind"] == "discount" else 0
+        number = card.number
+        discount = amount * card.discount_percent // 100 if card.kind == "discount" else 0
         paid = amount - discount
-        accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card["card_type"], shop=ctx.shop)
-                   if card["kind"] == "bonus" and paid else 0)
-        balances[card["number"]] = int(balances.get(card["number"]) or 0) + accrued
-        result = _sale_result(amount, discount, 0, accrued, None, balances[card["number"]], 0)
-        op_rows.append({**row, "result": result})
+        accrued = (rules.accrual(loaded, paid, at=at, timezone=zone, card_type=card.card_type, shop=device_shop)
+                   if card.kind == "bonus" and paid else 0)
+        balances[number] = balance = int(balances.get(number) or 0) + accrued
+        result = _sale_result(amount, discount, 0, accrued, None, balance, 0)
+        op_rows.append((*head, "applied", None, result, device_shop))
         if accrued:
-            ledger_rows.append(dict(card_number=card["number"], operation_id=op["id"], kind="accrual",
-                                    amount=accrued, at=at))
-        sale_rows.append(dict(operation_id=op["id"], card_number=card["number"], customer_id=card["customer_id"],
-                              at=at, amount=amount, discount=discount, redeemed=0, paid=paid, accrued=accrued,
-                              returned_amount=0, accrual_taken=0, redeem_refunded=0, money_refunded=0,
-                              cancelled_by=None))
-        results.append({"id": op["id"], "status": "applied", "result": result})
+            ledger_rows.append((number, op_id, "accrual", accrued, at))
+        sale_rows.append((op_id, number, card.customer_id, at, amount, discount, 0, paid, accrued, 0, 0, 0, 0, None))
+        results.append({"id": op_id, "status": "applied", "result": result})
     try:
         with conn.begin_nested():
             if sale_rows:
                 # Receipt numbers first: the results stored with the operations carry them.
-                sold = [row["operation_id"] for row in sale_rows]
-                db.insert_rows(conn, receipts_table, [{"operation_id": op_id} for op_id in sold])
+                sold = [row[0] for row in sale_rows]
+                db.insert_rows(conn, receipts_table, ("operation_id",), [(op_id,) for op_id in sold])
                 numbers = dict(conn.execute(_RECEIPT_NOS, {"ids": sold}).all())
                 for r in results:
                     if r is not None and r["status"] == "applied":
                         r["result"]["receipt_no"] = numbers[r["id"]]
-            for table, rows in ((operations, op_rows), (ledger_table, ledger_rows), (sales, sale_rows)):
-                db.insert_rows(conn, table, rows)
+            db.insert_rows(conn, operations, _OP_COLUMNS, op_rows)
+            db.insert_rows(conn, ledger_table, _LEDGER_COLUMNS, ledger_rows)
+            db.insert_rows(conn, sales, _SALE_COLUMNS, sale_rows)
     except IntegrityError:
         return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
     return [r if r is not None else _replay(conn, op, device, seen[op["id"]])

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from store_server import cards, shop
-from store_server.data.db import create_schema, ledger, make_engine, sales
+from store_server.data.db import create_schema, ledger, make_engine, receipts, sales
+from store_server.data.db import operations as operation_rows
 from store_server.ledger import operations
 from tests.server.conftest import CASHIER
 
@@ -27,9 +28,14 @@ def make_shop(url):
 
 
 def dump(engine):
+    """Every row the batches wrote, column by column (not ids the database numbers, nor received_at: the
+    server's clock), with the times as the database gives them back."""
+    kept = [c for c in operation_rows.c if c.name != "received_at"]
     with engine.connect() as conn:
-        return (sorted(conn.execute(select(ledger.c.card_number, ledger.c.operation_id, ledger.c.amount)).all()),
-                sorted(conn.execute(select(sales.c.operation_id, sales.c.paid, sales.c.accrued)).all()))
+        return (sorted(map(tuple, conn.execute(select(*[c for c in ledger.c if c.name != "id"])).all())),
+                sorted(map(tuple, conn.execute(select(sales)).all())),
+                sorted(map(repr, conn.execute(select(*kept)).all())),
+                sorted(r[0] for r in conn.execute(select(receipts.c.operation_id)).all()))
 
 
 sale_ops = st.lists(st.fixed_dictionaries({
