@@ -56,7 +56,7 @@ def create(conn: Connection, name: str, role: str, password: str) -> int:
 
 
 def set_shops(conn: Connection, name: str, codes: list[str] | None) -> None:
-    """Limit an operator to these shops' journal and activations (None or empty: every shop). An owner sees
+    """Limit an operator to these shops' journal, activations and SMS log (None or empty: every shop). An owner sees
     the whole chain, always."""
     from ..ledger.rules import check_shops
 

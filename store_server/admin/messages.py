@@ -210,8 +210,26 @@ DETAILS = {
 KINDS = {"percent": N_("percent of the money paid"), "fixed": N_("a fixed bonus per receipt"),
          "bonus": N_("bonus"), "discount": N_("discount")}
 
+# What the server did with a text a customer sent (store_server/messaging/activation.py's outcomes).
+INBOUND = {
+    "activated": N_("card activated"),
+    "already_active": N_("card already active on this phone"),
+    "no_number": N_("no card number in the text"),
+    "unknown_card": N_("unknown card number"),
+    "card_blocked": N_("card blocked"),
+    "phone_has_card": N_("the phone has another card"),
+    "card_other_phone": N_("card belongs to another phone"),
+    "opted_out": N_("opted out (STOP)"),
+    "bad_sender": N_("not from a phone number"),
+    "card_needs_till": N_("to be activated at the till"),
+    "activation_code_required": N_("activation code missing"),
+    "activation_code_wrong": N_("wrong activation code"),
+    "flagged": N_("a notice reported as not theirs (NO)"),
+    "no_notice": N_("NO without a recent notice"),
+}
+
 TABLES = {"done": DONE, "error": ERRORS, "state": STATES, "type": TYPES, "ledger": LEDGER, "action": ACTIONS,
-          "role": ROLES, "import": IMPORT, "detail": DETAILS, "kind": KINDS}
+          "role": ROLES, "import": IMPORT, "detail": DETAILS, "kind": KINDS, "inbound": INBOUND}
 
 
 def word(gettext, table: str, code: str | None, fallback: str | None = None) -> str:
