@@ -1,6 +1,7 @@
 """A chain of shops on one server (issue 19), through the real CLI and a real server: shops added and listed,
 tokens and devices per shop, settings resolved shop -> chain -> default in each device's /config, rules limited
-to one shop, and a sale in one shop returned in another with the chain's balance right."""
+to one shop, and a sale in one shop returned in another with the chain's balance right. On SQLite and
+(KIOSK_TEST_PG=1) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,21 +9,38 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 import requests
+from sqlalchemy import select
 
-from tests.support.server import init_demo_server
+from store_server.data.db import make_engine, operations
+from tests.server.conftest import BACKENDS, demo_server_on
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = init_demo_server(tmp_path_factory.mktemp("shops"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory):
+    srv = demo_server_on(request.param, tmp_path_factory.mktemp("shops"), request)
     srv.start()
     yield srv
     srv.stop()
+
+
+def database(server):
+    """The server's own database (SQLite or PostgreSQL), as its server.toml names it."""
+    return make_engine(tomllib.loads(server.config_path.read_text(encoding="utf-8"))["database_url"])
+
+
+def shops_of(server, ids: list[str]) -> dict[str, str | None]:
+    engine = database(server)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(operations.c.id, operations.c.shop).where(operations.c.id.in_(ids))).all())
+    finally:
+        engine.dispose()
 
 
 def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
@@ -133,12 +151,8 @@ def test_a_rule_of_one_shop_and_a_sale_returned_in_another(server):
 
     audit = cli(server, "audit", "10050").stdout
     assert audit.count("sale") >= 2
-    import sqlite3
-
-    with sqlite3.connect(server.database) as db:
-        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?, ?, ?)",
-                                   (here["id"], there["id"], back["id"], undone["id"])).fetchall())
-    assert shops_of == {here["id"]: "main", there["id"]: "ALA1", back["id"]: "ALA1", undone["id"]: "main"}
+    assert shops_of(server, [here["id"], there["id"], back["id"], undone["id"]]) == {
+        here["id"]: "main", there["id"]: "ALA1", back["id"]: "ALA1", undone["id"]: "main"}
 
 
 def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
@@ -152,17 +166,14 @@ def test_a_device_moved_to_another_shop_keeps_its_past_where_it_was(server):
     right_after = till.op("sale", card_number="10060", amount=1_000)
     # Each server process trusts a checked device key, with its shop, for device_auth_cache_seconds (5 s by
     # default): a move by the CLI, another process, reaches the rest (/config) within that, like a revocation.
+    # The bound only ends a failing run (a cache that never expires); a loaded machine may answer slowly.
     moved_at = time.monotonic()
     while till.get("/config").json()["shop"]["code"] != "ALA1":
-        assert time.monotonic() - moved_at < 12, "the move did not reach the server within its key cache time"
+        assert time.monotonic() - moved_at < 60, "the move never reached the server's key cache"
         time.sleep(0.25)
     after = till.op("sale", card_number="10060", amount=1_000)
-    import sqlite3
-
-    with sqlite3.connect(server.database) as db:
-        shops_of = dict(db.execute("SELECT id, shop FROM operations WHERE id IN (?, ?, ?)",
-                                   (before["id"], right_after["id"], after["id"])).fetchall())
-    assert shops_of == {before["id"]: "main", right_after["id"]: "ALA1", after["id"]: "ALA1"}
+    assert shops_of(server, [before["id"], right_after["id"], after["id"]]) == {
+        before["id"]: "main", right_after["id"]: "ALA1", after["id"]: "ALA1"}
     assert "shop=ALA1" in cli(server, "devices", "list").stdout
     assert "no shop 'NOPE'" in cli(server, "devices", "move", till.id, "NOPE", ok=False).stderr
 
@@ -176,7 +187,7 @@ def test_a_revoked_till_books_nothing_more_even_while_its_key_is_cached(server):
     r = requests.post(till.url + "/operations:batch", json={"operations": [op]}, timeout=10,
                       headers={"Authorization": f"Bearer {till.key}"})
     assert r.status_code == 401 and r.json()["error"] == "device_revoked", r.text
-    assert server.operation_status(op["id"]) is None
+    assert shops_of(server, [op["id"]]) == {}  # not booked
 
 
 def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
@@ -191,10 +202,9 @@ def test_codes_go_out_in_the_asking_shops_name_language_and_countries(server):
                              headers={"Authorization": f"Bearer {device.key}"})
 
     # the chain's own name in Kazakh SMS (back office, SMS texts) comes after a shop's own name
-    from store_server.data.db import make_engine
     from store_server.messaging.sms import texts
 
-    engine = make_engine(f"sqlite:///{server.database}")
+    engine = database(server)
     with engine.begin() as conn:
         texts.save_name(conn, "kk", "Кавун желісі", by="test")
     engine.dispose()
