@@ -278,9 +278,14 @@ class RequestLimits:
         await self.app(scope, limited_receive, send)
 
 
+# Built once: json.dumps with any option builds a new encoder per call (a quarter of this check's time for a
+# batch of 500). encode() keeps no state between calls, so threads may share it.
+_SIZE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def payload_problem(payload: object, limits: Limits) -> tuple[str, str] | None:
     """Why an operation's payload cannot be stored (too large, too deep), or None when it can."""
-    size = len(json.dumps(payload, ensure_ascii=False, default=str).encode())
+    size = len(_SIZE_ENCODER.encode(payload).encode())
     if size > limits.max_payload_bytes:
         return "payload_too_large", f"the operation's payload is {size} bytes, over {limits.max_payload_bytes}"
     if _depth(payload) > limits.max_payload_depth:

@@ -650,16 +650,19 @@ def _runs(ops: list[dict], device: dict) -> list[tuple[bool, list[dict]]]:
 
 
 # The bulk shortcut's look-ups, built once: a statement built per call costs SQLAlchemy a cache key each time.
+# Each takes a batch's ids or card numbers (db.InList); _SEEN reads the rows of ids the server already has.
+_SEEN_IDS = db.InList(select(operations.c.id).where(operations.c.id.in_(bindparam("ids", expanding=True))), "ids")
 _SEEN = select(operations.c.id, operations.c.status, operations.c.error, operations.c.result, operations.c.device_id,
                operations.c.type, operations.c.payload).where(operations.c.id.in_(bindparam("ids", expanding=True)))
-# Only what a plain sale reads of a card: a whole row costs a conversion per column (times parsed on SQLite).
-_CARDS = select(cards.c.number, cards.c.state, cards.c.kind, cards.c.discount_percent, cards.c.card_type,
-                cards.c.customer_id).where(cards.c.number.in_(bindparam("numbers", expanding=True)))
-_BALANCES = (select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
-             .where(ledger_table.c.card_number.in_(bindparam("numbers", expanding=True)))
-             .group_by(ledger_table.c.card_number))
-_RECEIPT_NOS = select(receipts_table.c.operation_id, receipts_table.c.no).where(
-    receipts_table.c.operation_id.in_(bindparam("ids", expanding=True)))
+# Only what a plain sale reads of a card.
+_CARDS = db.InList(select(cards.c.number, cards.c.state, cards.c.kind, cards.c.discount_percent, cards.c.card_type,
+                          cards.c.customer_id).where(cards.c.number.in_(bindparam("numbers", expanding=True))),
+                   "numbers")
+_BALANCES = db.InList(select(ledger_table.c.card_number, func.sum(ledger_table.c.amount))
+                      .where(ledger_table.c.card_number.in_(bindparam("numbers", expanding=True)))
+                      .group_by(ledger_table.c.card_number), "numbers")
+_RECEIPT_NOS = db.InList(select(receipts_table.c.operation_id, receipts_table.c.no).where(
+    receipts_table.c.operation_id.in_(bindparam("ids", expanding=True))), "ids")
 # The columns the shortcut writes, in the order of its row tuples (db.insert_rows).
 _OP_COLUMNS = ("id", "device_id", "type", "at", "received_at", "cashier", "card_number", "payload", "status",
                "error", "result", "shop")
@@ -684,12 +687,13 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
     except (OverflowError, ValueError):
         return None
     ids = [op["id"] for op in ops]
-    seen = {r["id"]: r for r in conn.execute(_SEEN, {"ids": ids}).mappings()}
+    known = [r[0] for r in _SEEN_IDS.rows(conn, ids)]  # a retried batch; none in the usual one
+    seen = {r["id"]: r for r in conn.execute(_SEEN, {"ids": known}).mappings()} if known else {}
     wanted = {str(n) for op in ops if isinstance(n := (op.get("payload") or {}).get("card_number"), str | int)}
-    found = {r.number: r for r in conn.execute(_CARDS, {"numbers": list(wanted)})}
+    found = {r.number: r for r in _CARDS.rows(conn, list(wanted))}
     if len(found) != len(wanted):
         return None
-    balances = dict(conn.execute(_BALANCES, {"numbers": list(found)}).all())
+    balances = dict(_BALANCES.rows(conn, list(found)))
     loaded, zone, now = ctx.cached("rules", rules.load), ctx.setting("timezone"), clock.now()
     known_cashiers, device_id, device_shop = ctx.cached("cashiers", cashiers.states), device["id"], ctx.shop
     results: list[dict | None] = []
@@ -735,7 +739,7 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
                 # Receipt numbers first: the results stored with the operations carry them.
                 sold = [row[0] for row in sale_rows]
                 db.insert_rows(conn, receipts_table, ("operation_id",), [(op_id,) for op_id in sold])
-                numbers = dict(conn.execute(_RECEIPT_NOS, {"ids": sold}).all())
+                numbers = dict(_RECEIPT_NOS.rows(conn, sold))
                 for r in results:
                     if r is not None and r["status"] == "applied":
                         r["result"]["receipt_no"] = numbers[r["id"]]
