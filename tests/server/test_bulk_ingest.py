@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from store_server import cards, shop
+from store_server.data import db
 from store_server.data.db import create_schema, ledger, make_engine, receipts, sales
 from store_server.data.db import operations as operation_rows
 from store_server.ledger import operations
@@ -120,3 +122,12 @@ def test_mixed_batches_agree(engines, batches, monkeypatch):
         want = operations.apply_batch(one, ops, CASHIER)
         assert got == want
     assert dump(bulk) == dump(one)
+
+
+@given(value=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20))
+def test_json_columns_are_written_as_json_dumps_writes_them(value):
+    """db.json_text (the engines' JSON serializer, one encoder built once) writes what json.dumps does."""
+    assert db.json_text(value) == json.dumps(value)
