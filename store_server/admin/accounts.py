@@ -56,8 +56,8 @@ def create(conn: Connection, name: str, role: str, password: str) -> int:
 
 
 def set_shops(conn: Connection, name: str, codes: list[str] | None) -> None:
-    """Limit an operator to these shops' journal, activations and SMS log (None or empty: every shop). An owner sees
-    the whole chain, always."""
+    """Limit an operator to these shops' journal, activations, SMS log and reports (None or empty: every shop).
+    An owner sees the whole chain, always."""
     from ..ledger.rules import check_shops
 
     row = conn.execute(select(admin_accounts.c.id, admin_accounts.c.role).where(admin_accounts.c.name == name)

@@ -126,10 +126,11 @@ def add_commands(sub) -> None:
     q.add_argument("name")
     q.add_argument("--role", choices=["owner", "operator"], required=True,
                    help="owner: everything; operator: customers and activations, no money, devices or accounts")
-    q.add_argument("--shop", action="append", help="an operator sees only this shop's journal, activations and "
+    q.add_argument("--shop", action="append", help="an operator sees only this shop's journal, activations, "
                                                    "SMS log (repeat for several; default: every shop)")
     q.set_defaults(func=cmd_add)
-    q = s.add_parser("shops", help="limit an operator to some shops' journal, activations and SMS log, or --all")
+    q = s.add_parser("shops", help="limit an operator to some shops' journal, activations, SMS log and reports, "
+                                   "or --all")
     q.add_argument("name")
     q.add_argument("codes", nargs="*", metavar="CODE")
     q.add_argument("--all", action="store_true", help="every shop of the chain")

@@ -257,10 +257,12 @@ def segments(conn: Connection, on: date, shop: str | None = None) -> Segments:
 SMS_OUTCOMES = ("delivered", "failed", "waiting")
 
 
-def sms(conn: Connection, period: Period) -> list[dict]:
-    """SMS per gateway and purpose: sent, delivered, failed, still waiting, and the parts billed."""
-    start, end = _utc_span(conn, period, None)
+def sms(conn: Connection, period: Period, shop: str | None = None) -> list[dict]:
+    """SMS per gateway and purpose: sent, delivered, failed, still waiting, and the parts billed; with `shop`, the
+    messages for that shop's customers (sms_log.shop; those logged before revision 0018 count for the chain only)."""
+    start, end = _utc_span(conn, period, shop)
     s = sms_log.c
+    where = [s.sent_at >= start, s.sent_at < end, *((s.shop == shop,) if shop else ())]
     outcome = case((s.status == "delivered", "delivered"),
                    (s.status.in_(("failed", "undelivered", "expired")), "failed"), else_="waiting")
     gateway_of = func.coalesce(s.gateway, "")  # one object in SELECT and GROUP BY: PostgreSQL compares them
@@ -268,7 +270,7 @@ def sms(conn: Connection, period: Period) -> list[dict]:
     for gateway, purpose, out, n, parts, unknown in conn.execute(
             select(gateway_of, s.purpose, outcome, func.count(),
                    func.coalesce(func.sum(s.segments), 0), func.sum(case((s.segments.is_(None), 1), else_=0)))
-            .where(s.sent_at >= start, s.sent_at < end).group_by(gateway_of, s.purpose, outcome)):
+            .where(*where).group_by(gateway_of, s.purpose, outcome)):
         row = rows.setdefault((gateway, purpose), {"gateway": gateway, "purpose": purpose, "sent": 0,
                                                    "delivered": 0, "failed": 0, "waiting": 0, "segments": 0,
                                                    "unknown_segments": 0})

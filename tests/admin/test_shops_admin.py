@@ -199,3 +199,32 @@ def test_the_sms_page_shows_each_messages_shop_and_an_operator_only_their_shops(
         content = page.content()
         assert "+380 •• ••• •• 82" not in content and "+380 •• ••• •• 83" not in content
         assert ("+7 ••• ••• •• 81" in content) is (query == "")
+
+
+def test_an_operator_limited_to_one_shop_sees_only_its_figures(chain, page):
+    """The dashboard and the reports of an operator limited to Almaty are Almaty's: no "all shops", Kyiv's
+    cashier nowhere, even asked for by hand; the owner still sees the whole chain."""
+    cli(chain, "admin", "shops", LIMITED, "ALA1")  # whatever another test left
+    sign_in(page, chain, OWNER, PASSWORD)
+    page.goto(f"{chain.url}/admin/reports?kind=sales&by=cashier")
+    table = page.inner_text("main")
+    assert "Oksana" in table and "Dana" in table
+
+    page.context.clear_cookies()
+    sign_in(page, chain, LIMITED, PASSWORD)
+    for query in ("kind=sales&by=cashier", "kind=sales&by=cashier&shop=main", "kind=sales&by=shop"):
+        page.goto(f"{chain.url}/admin/reports?{query}")
+        main = page.inner_text("main")
+        assert "Oksana" not in main and "Kyiv till" not in main, query
+        assert "all shops" not in page.content(), query
+    page.goto(f"{chain.url}/admin/reports?kind=sales&by=cashier")
+    assert "Dana" in page.inner_text("main")
+    page.goto(f"{chain.url}/admin/reports?kind=sales&by=device")
+    assert "Almaty till" in page.inner_text("main") and "Kyiv till" not in page.inner_text("main")
+    page.goto(f"{chain.url}/admin/dashboard?shop=main")
+    dashboard = page.inner_text("main")
+    assert "Almaty till" in dashboard and "Kyiv till" not in dashboard and "Oksana" not in dashboard
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    csv_text = requests.get(f"{chain.url}/admin/reports.csv?kind=sales&by=cashier&shop=main", cookies=cookies,
+                            timeout=30).text
+    assert "Dana" in csv_text and "Oksana" not in csv_text

@@ -97,3 +97,36 @@ def test_the_cache_is_the_ledger_per_shop_day_and_follows_late_operations(shop_d
         assert figures.totals(conn, figures.Period(today, today))["expired"] == expired
         assert figures.liability(conn) == ledger_total(engine)
         assert figures.expiring_next_month(conn, today, 2) == 0  # every credit was older than 2 days: all gone
+
+
+def test_the_sms_report_of_one_shop_counts_that_shops_messages(shop_db):
+    """sms_log.shop (revision 0018): a shop's SMS report counts the messages for its customers; the chain's
+    counts every message, those of no shop (the back office's, older ones) included."""
+    from sqlalchemy import insert
+
+    from store_server.data.db import sms_log
+
+    engine = shop_db.engine
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        shops.ensure_default(conn)
+        shops.add(conn, "ALA1", name="Almaty", timezone="Asia/Almaty", country="KZ")
+        conn.execute(insert(sms_log), [
+            dict(phone="+77011239001", purpose="register", gateway="eskiz", gateway_message_id="e1", status="delivered",
+                 sent_at=at, segments=1, shop="ALA1"),
+            dict(phone="+77011239002", purpose="welcome", gateway="eskiz", gateway_message_id="e2", status="failed",
+                 sent_at=at, segments=2, shop="ALA1"),
+            dict(phone="+380501239003", purpose="register", gateway="turbosms", gateway_message_id="t1",
+                 status="delivered", sent_at=at, segments=1, shop="main"),
+            dict(phone="+380501239004", purpose="register", gateway="turbosms", gateway_message_id="t2",
+                 status="sent", sent_at=at, segments=1, shop=None),
+        ])
+    period = figures.Period(at.date(), at.date())
+    with engine.connect() as conn:
+        almaty = {(r["gateway"], r["purpose"]): (r["sent"], r["delivered"], r["failed"], r["segments"])
+                  for r in figures.sms(conn, period, "ALA1")}
+        kyiv = {(r["gateway"], r["purpose"]): r["sent"] for r in figures.sms(conn, period, "main")}
+        chain = {(r["gateway"], r["purpose"]): r["sent"] for r in figures.sms(conn, period)}
+    assert almaty == {("eskiz", "register"): (1, 1, 0, 1), ("eskiz", "welcome"): (1, 0, 1, 2)}
+    assert kyiv == {("turbosms", "register"): 1}
+    assert chain == {("eskiz", "register"): 1, ("eskiz", "welcome"): 1, ("turbosms", "register"): 2}

@@ -2,8 +2,9 @@
 
 Who sees what: both roles see the dashboard and the shop's operational reports (receipts, money and bonuses per
 day, week, month, till, cashier, card type, tier and shop; SMS and their cost) - an operator runs the shop
-floor and needs them. The visit segments list what the chain's customers are worth to it, a marketing matter
-for the owner, so they are owner only, like the fraud page. Every export is audited.
+floor and needs them; an operator limited to some shops (`store-server admin shops`) sees those shops' figures
+only, one shop at a time, never the whole chain's. The visit segments list what the chain's customers are worth
+to it, a marketing matter for the owner, so they are owner only, like the fraud page. Every export is audited.
 """
 
 from __future__ import annotations
@@ -40,15 +41,23 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def _shop_choices(conn) -> list[dict]:
+def _shop_choices(conn, admin: Admin) -> list[dict]:
+    """The shops the figures may be shown for: every shop, or those of an operator limited to some."""
     from sqlalchemy import select
 
-    return [dict(r) for r in conn.execute(select(shops.c.code, shops.c.name).order_by(shops.c.code)).mappings()]
+    query = select(shops.c.code, shops.c.name).order_by(shops.c.code)
+    if admin.shops is not None:
+        query = query.where(shops.c.code.in_(admin.shops))
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def _shop(request: Request, choices: list[dict]) -> str | None:
+def _shop(request: Request, choices: list[dict], admin: Admin) -> str | None:
+    """The shop asked for; None for the whole chain, which an operator limited to some shops does not see (their
+    first shop instead: figures of several shops at once would need each one's own days)."""
     wanted = (request.query_params.get("shop") or "").strip()
-    return wanted if any(c["code"] == wanted for c in choices) else None
+    if any(c["code"] == wanted for c in choices):
+        return wanted
+    return choices[0]["code"] if admin.shops is not None and choices else None
 
 
 class Words:
@@ -102,8 +111,8 @@ def dashboard(request: Request, admin: Signed):
     if chosen not in PERIODS:
         chosen = "7"
     with engine.connect() as conn:
-        choices = _shop_choices(conn)
-        shop = _shop(request, choices)
+        choices = _shop_choices(conn, admin)
+        shop = _shop(request, choices, admin)
         on = _day(request.query_params.get("on")) or figures.today(conn, shop)
         period = figures.Period(on - timedelta(days=PERIODS[chosen] - 1), on)
         # "Today" is compared with the fortnight before it; the longer periods chart their own days.
@@ -182,7 +191,7 @@ def dashboard(request: Request, admin: Signed):
     links = {p: "/admin/dashboard?" + urlencode({k: v for k, v in (("period", p), ("on", on.isoformat()),
                                                                    ("shop", shop)) if v}) for p in PERIODS}
     return render(request, "dashboard.html", admin, tiles=tiles, period=period, chosen=chosen, links=links,
-                  on=on, shops=choices, shop_code=shop, day=w.day,
+                  on=on, shops=choices, shop_code=shop, day=w.day, whole_chain=admin.shops is None,
                   top_devices=top_devices, top_cashiers=top_cashiers)
 
 
@@ -194,8 +203,8 @@ def _params(request: Request, conn, admin: Admin) -> dict:
     if kind in OWNER_KINDS and not admin.is_owner:
         raise Refused("owner_only")
     by = q.get("by") if q.get("by") in figures.GROUPS else "day"
-    choices = _shop_choices(conn)
-    shop = _shop(request, choices)
+    choices = _shop_choices(conn, admin)
+    shop = _shop(request, choices, admin)
     until = _day(q.get("until")) or figures.today(conn, shop)
     if kind == "visits":
         # who is loyal, cooling or lapsed is a figure of today (a year of every customer's receipts, computed at
@@ -264,7 +273,7 @@ def _table(engine, conn, p: dict, w: Words) -> tuple[list[tuple[str, str, str]],
                                                         w.count(r["customers"])) for r in rows[:8]],
                      w.chart_words(), width=420)
         return cols, rows, chart
-    rows = figures.sms(conn, period)
+    rows = figures.sms(conn, period, p["shop"])
     cols = [("gateway", _("Gateway"), "text"), ("purpose", _("Purpose"), "text"), ("sent", _("Sent"), "count"),
             ("delivered", _("Delivered"), "count"), ("failed", _("Failed"), "count"),
             ("waiting", _("Waiting for a report"), "count"), ("segments", _("SMS parts billed"), "count")]
@@ -292,6 +301,7 @@ def reports(request: Request, admin: Signed):
     # the currency by its name in the reader's language ("українська гривня"), not its ISO code
     currency = get_currency_name(admin.shop["currency"], locale=admin.lang) if admin.shop.get("currency") else ""
     return render(request, "reports.html", admin, p=p, cols=cols, cells=cells, chart=chart, kinds=KINDS,
+                  whole_chain=admin.shops is None,
                   currency=currency, groups=figures.GROUPS, csv_url="/admin/reports.csv?" + urlencode(query),
                   xlsx_url="/admin/reports.xlsx?" + urlencode(query))
 
