@@ -139,6 +139,22 @@ def listing(conn: Connection) -> list[dict]:
 
 # Settings, shop -> chain -> default. -------------------------------------------------------------------------
 
+def every_question(conn: Connection) -> list[dict]:
+    """The chain's questionnaire, then the questions shops added in their own (a key once, the chain's first):
+    a customer is the chain's, and the back office shows and edits every answer they gave in any shop."""
+    from . import shop as chain
+
+    fields = list(chain.get(conn, "questionnaire") or [])
+    seen = {f["key"] for f in fields}
+    for own in conn.execute(select(shop_settings.c.value).where(shop_settings.c.key == "questionnaire")
+                            .order_by(shop_settings.c.shop)).scalars():
+        for field in own or []:
+            if field.get("key") not in seen:
+                fields.append(field)
+                seen.add(field["key"])
+    return fields
+
+
 def own_settings(conn: Connection, code: str) -> dict:
     """What the shop set for itself (its time zone and country included), nothing inherited."""
     row = get(conn, code)

@@ -228,3 +228,38 @@ def test_an_operator_limited_to_one_shop_sees_only_its_figures(chain, page):
     csv_text = requests.get(f"{chain.url}/admin/reports.csv?kind=sales&by=cashier&shop=main", cookies=cookies,
                             timeout=30).text
     assert "Dana" in csv_text and "Oksana" not in csv_text
+
+
+def test_the_card_page_shows_and_edits_answers_to_a_shops_own_questions(chain, page):
+    """Almaty asks its own question at registration (its questionnaire setting); the customer is the chain's,
+    so the owner's card page shows that answer and edits it like the chain's questions."""
+    import json
+
+    from sqlalchemy import select
+
+    from store_server import clock
+    from store_server.data.db import cards, customer_answers, make_engine, write_transaction
+    from store_server.ledger import binding
+
+    melon = {"key": "melon", "label": "Favourite melon", "type": "choice", "choices": ["Torpedo", "Kolkhoznitsa"]}
+    cli(chain, "settings", "set", "--shop", "ALA1", "questionnaire", json.dumps([melon]))
+    engine = make_engine(f"sqlite:///{chain.database}")
+    try:
+        with write_transaction(engine) as conn:  # registered at an Almaty till, answering its question
+            card = conn.execute(select(cards).where(cards.c.number == "10084")).mappings().one()
+            customer_id = binding.bind(conn, dict(card), "+77011239084", {"consent": True, "answers": {
+                "melon": "Torpedo"}}, at=clock.now(), questionnaire=[melon])
+        sign_in(page, chain, OWNER, PASSWORD)
+        page.goto(f"{chain.url}/admin/cards/10084")
+        assert "Favourite melon" in page.inner_text("main") and "Torpedo" in page.inner_text("main")
+        page.click("#answers summary")
+        page.select_option("select[name=answer_melon]", "Kolkhoznitsa")
+        page.click("#answers button[type=submit]")
+        page.wait_for_selector(".notice.ok")
+        with engine.connect() as conn:
+            assert conn.execute(select(customer_answers.c.value).where(
+                customer_answers.c.customer_id == customer_id, customer_answers.c.field == "melon")).scalar() \
+                == "Kolkhoznitsa"
+    finally:
+        engine.dispose()
+        cli(chain, "settings", "reset", "--shop", "ALA1", "questionnaire")

@@ -141,3 +141,25 @@ def test_rule_windows_are_read_in_each_shops_time_zone(shop_db):
                         amount=10_000, at=at)
     assert kyiv["result"]["accrued"] == 1_000  # the demo's 10 % only
     assert almaty["result"]["accrued"] == 1_500  # and the morning's 5 %
+
+
+def test_a_tier_of_some_shops_adds_its_rate_only_there_on_the_chains_turnover(shop_db):
+    """`tiers add ... --shop ALA1`: a customer whose money (spent in Kyiv) reaches the tier gets its rate in
+    Almaty, not in Kyiv; a chain-wide tier applies in both."""
+    from store_server import shops
+
+    kyiv_till = {"id": "t-k", "role": "cashier", "shop": "main"}
+    almaty_till = {"id": "t-a", "role": "cashier", "shop": "ALA1"}
+    with shop_db.engine.begin() as conn:
+        shops.ensure_default(conn)
+        shops.add(conn, "ALA1", name="Almaty", timezone="Asia/Almaty", country="KZ")
+        tiers.create(conn, name="Almaty silver", min_turnover=100_000, rate=200, shops=["ALA1"])
+    shop_db.ok("sale", device=kyiv_till, card_number="10001", amount=100_000)  # turnover earned in Kyiv
+    in_kyiv = shop_db.ok("sale", device=kyiv_till, card_number="10001", amount=10_000)["result"]
+    assert in_kyiv["tier"] is None and in_kyiv["accrued"] == 1_000  # the demo's 10 % only
+    in_almaty = shop_db.ok("sale", device=almaty_till, card_number="10001", amount=10_000)["result"]
+    assert in_almaty["tier"] == "Almaty silver" and in_almaty["accrued"] == 1_000 + 200
+    with shop_db.engine.begin() as conn:
+        tiers.create(conn, name="chain silver", min_turnover=100_000, rate=100)
+    again = shop_db.ok("sale", device=kyiv_till, card_number="10001", amount=10_000)["result"]
+    assert again["tier"] == "chain silver" and again["accrued"] == 1_000 + 100

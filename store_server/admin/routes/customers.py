@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from loyalty_common.money import parse_minor
 
 from ... import cards as card_data
-from ... import clock
+from ... import clock, shops
 from ... import customers as customer_data
 from ...data.db import write_transaction
 from ...errors import DomainError
@@ -42,6 +42,7 @@ def _show(request: Request, admin: Admin, number: str, *, error: str | None = No
           message: str | None = None):
     with request.app.state.engine.connect() as conn:
         data = card_page(conn, number, history_before=request.query_params.get("before"))
+        admin.shop = {**admin.shop, "questionnaire": shops.every_question(conn)}  # the shops' own questions too
     return render(request, "card.html", admin, status=status, error=error, error_message=message,
                   op_id=str(uuid.uuid4()), **data)
 
@@ -116,7 +117,8 @@ def set_state(number: str, request: Request, admin: Signed, csrf: Csrf = "",
 async def edit_answers(number: str, request: Request, admin: Signed):
     form = await request.form()
     check_csrf(admin, form.get("csrf"))
-    fields = admin.shop["questionnaire"]
+    with request.app.state.engine.connect() as conn:
+        fields = shops.every_question(conn)
     answers = {f["key"]: str(form.get("answer_" + f["key"], "")) for f in fields}
     try:
         with write_transaction(request.app.state.engine) as conn:
