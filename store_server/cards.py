@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from sqlalchemy import String, bindparam, exists, func, insert, literal_column, select, true, update
 from sqlalchemy.engine import Connection, Engine
@@ -113,7 +114,7 @@ def lookup_own(engine: Engine, number: str) -> dict | None:
 
 
 async def lookup_own_async(reads, number: str) -> dict | None:
-    """lookup_own on PostgreSQL from the event loop, through data.async_reads.AsyncReads."""
+    """lookup_own on PostgreSQL from the event loop, on data.async_reads.AsyncReads's connections."""
     return _from_lookup(await reads.rows(_HOT_LOOKUP, {"number": number}))
 
 
@@ -186,12 +187,17 @@ def _view(row, recent: list, balance: int, when) -> dict:
         # What activating this issued card takes besides a phone: null, "code" (printed on it) or "till".
         "activation": takeover.need_of(row["state"], code_unused=bool(row["code_unused"]),
                                        used=bool(recent) or bool(row["has_sale"])),
-        "activation_requested_at": clock.aware(requested).isoformat() if requested is not None else None,
+        "activation_requested_at": _utc(requested) if requested is not None else None,
         # Keys of the questionnaire fields the customer has answered; the values stay on the server.
         "answered": sorted(row["answered"].split("\n")) if row["answered"] else [],
-        "history": [{"kind": h["kind"], "amount": h["amount"], "at": clock.aware(when(h["at"])).isoformat()}
-                    for h in recent],
+        "history": [{"kind": h["kind"], "amount": h["amount"], "at": _utc(when(h["at"]))} for h in recent],
     }
+
+
+def _utc(value) -> str:
+    # In UTC whichever way it was read: psycopg gives PostgreSQL's session time zone, asyncpg (the look-up's
+    # short way) UTC, SQLite no zone. The device's answer is the same bytes on every path and backend.
+    return clock.aware(value).astimezone(UTC).isoformat()
 
 
 def ean13(body: str) -> str:

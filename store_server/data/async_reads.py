@@ -1,12 +1,17 @@
 """Reads on PostgreSQL straight from the event loop, for the device API's hottest call (api/fast_path.py).
 
-A card look-up on PostgreSQL is one indexed statement whose time is mostly the round trip. Through the thread
-pool it also paid two thread switches, a checkout from SQLAlchemy's pool (whose overflow connections are
-closed on return and opened again in the next burst: a backend process started each time), a BEGIN and the
-pool's ROLLBACK: three round trips for one. Here each server process keeps up to `size` psycopg
-AsyncConnections of its own in autocommit (one round trip per statement); psycopg prepares a statement on
-the server after its fifth run on a connection (prepare_threshold), so the look-up is planned once per
-connection. psycopg is already the PostgreSQL driver: nothing new to install.
+A card look-up on PostgreSQL is one indexed statement whose time is mostly the round trip and the driver.
+Through the thread pool it also paid two thread switches, a checkout from SQLAlchemy's pool, a BEGIN and the
+pool's ROLLBACK. Here each server process keeps up to `size` asyncpg connections of its own (no transaction
+around a read: one round trip per statement); asyncpg prepares each statement on the server the first time a
+connection runs it and keeps it (its statement cache), so the look-up is planned once per connection.
+
+Why asyncpg beside psycopg (the server's driver everywhere else): its protocol is compiled and lives on the
+event loop as a transport. psycopg's asyncio connection costs ~110 us of this process's CPU for a bare
+`SELECT 1` (a reader registered and removed on the socket, a timer and a generator per statement), more than
+asyncpg's ~55 us for the whole look-up; on two cores shared with PostgreSQL that was the difference between
+PostgreSQL x2 and SQLite x1 (docs/server.md, "Speed"). The connection comes from the same `database_url`
+(host, port, user, password, database, `sslmode`, a socket directory as `?host=`).
 """
 
 from __future__ import annotations
@@ -17,14 +22,29 @@ import time
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+APPLICATION_NAME = "store-server card look-ups"
+
+
+def dsn(engine: Engine) -> str:
+    """libpq's URL form of the engine's database_url, which asyncpg reads too (sslmode, ?host=/socket/dir)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
 
 class AsyncReads:
     def __init__(self, engine: Engine, size: int, timeout: float, recycle: float) -> None:
-        import psycopg  # only on PostgreSQL
+        try:
+            import asyncpg  # only on PostgreSQL
+        except ImportError as e:
+            raise ImportError("PostgreSQL needs the server's postgres extra: pip install "
+                              "'loyalty-kiosk[server,postgres]' (psycopg and asyncpg)") from e
 
-        self._psycopg = psycopg
-        self.dialect, self.size, self.timeout, self.recycle = engine.dialect, size, timeout, recycle
-        self._connect_args = engine.dialect.create_connect_args(engine.url)[1]
+        self._asyncpg = asyncpg
+        # Errors after which a connection is no use: the database closed it (a restart, a failover) or the
+        # socket broke. The read runs once more on a new connection, as db.HotRead.on_pooled does.
+        self._dropped = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+                         asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError)
+        self.size, self.timeout, self.recycle = size, timeout, recycle
+        self._dsn = dsn(engine)
         self._idle: list[tuple[object, float]] = []  # (connection, opened at)
         self._slots: asyncio.Semaphore | None = None  # made in the serving loop, on first use
 
@@ -37,19 +57,17 @@ class AsyncReads:
         except TimeoutError:
             raise PoolTimeout("every look-up connection stayed busy") from None
         try:
-            # A connection the database dropped (a restart, a failover) fails on its first statement: thrown
-            # away, and the read runs once more on a new one, as db.HotRead.on_pooled does.
             for attempt in (1, 2):
                 conn, opened = await self._checkout()
                 try:
-                    result = await read.rows_async(conn, self.dialect, params)
-                except self._psycopg.OperationalError:
-                    await conn.close()
+                    result = await read.rows_asyncpg(conn, params)
+                except self._dropped:
+                    conn.terminate()
                     if attempt == 2:
                         raise
                     continue
                 except BaseException:  # cancelled mid-statement, or a statement error: state unknown
-                    await conn.close()
+                    conn.terminate()
                     raise
                 self._idle.append((conn, opened))
                 return result
@@ -60,8 +78,10 @@ class AsyncReads:
     async def _checkout(self) -> tuple[object, float]:
         while self._idle:
             conn, opened = self._idle.pop()
-            if not conn.closed and time.monotonic() - opened < self.recycle:
+            if not conn.is_closed() and time.monotonic() - opened < self.recycle:
                 return conn, opened
-            await conn.close()  # older than pool_recycle_seconds, like the pool's own connections
-        conn = await self._psycopg.AsyncConnection.connect(**self._connect_args, autocommit=True)
+            conn.terminate()  # older than pool_recycle_seconds, like the pool's own connections
+        # Named in pg_stat_activity, so an operator (and the tests) can tell the look-ups' connections apart.
+        conn = await self._asyncpg.connect(self._dsn, timeout=self.timeout,
+                                           server_settings={"application_name": APPLICATION_NAME})
         return conn, time.monotonic()

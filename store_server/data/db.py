@@ -790,14 +790,19 @@ class HotRead:
         names = self._names[dialect.name] = [d[0] for d in cursor.description]
         return names
 
-    async def rows_async(self, conn, dialect, params: dict) -> list[dict]:
-        """rows() on a psycopg AsyncConnection (store_server/data/async_reads.py)."""
-        sql, order, defaults = self._for(dialect)
+    async def rows_asyncpg(self, conn, params: dict) -> list[dict]:
+        """rows() on an asyncpg connection (store_server/data/async_reads.py): the SQL compiled for asyncpg's
+        $1 parameters, prepared on the server by asyncpg's statement cache on its first run there."""
+        found = self._compiled.get("asyncpg")
+        if found is None:
+            from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+            compiled = self.statement.compile(dialect=dialect())
+            found = self._compiled["asyncpg"] = (str(compiled), compiled.positiontup,
+                                                 {name: bind.value for name, bind in compiled.binds.items()})
+        sql, order, defaults = found
         values = {**defaults, **params}
-        async with conn.cursor() as cursor:
-            await cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
-            names = self._names.get(dialect.name) or self._named(dialect, cursor)
-            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        return [dict(row) for row in await conn.fetch(sql, *[values[name] for name in order])]
 
     @staticmethod
     def on_pooled(engine: Engine, read: Callable):
