@@ -209,6 +209,11 @@ def test_an_operator_limited_to_one_shop_sees_only_its_figures(chain, page):
     page.goto(f"{chain.url}/admin/reports?kind=sales&by=cashier")
     table = page.inner_text("main")
     assert "Oksana" in table and "Dana" in table
+    page.goto(f"{chain.url}/admin/reports?kind=sales&by=shop")  # grouped by shop: a row for each
+    rows = page.inner_text("main table")
+    assert "ALA1" in rows and "main" in rows
+    page.goto(f"{chain.url}/admin/reports?kind=sales&by=cashier&shop=ALA1")  # one shop's
+    assert "Dana" in page.inner_text("main") and "Oksana" not in page.inner_text("main")
 
     page.context.clear_cookies()
     sign_in(page, chain, LIMITED, PASSWORD)
@@ -219,11 +224,13 @@ def test_an_operator_limited_to_one_shop_sees_only_its_figures(chain, page):
         assert "all shops" not in page.content(), query
     page.goto(f"{chain.url}/admin/reports?kind=sales&by=cashier")
     assert "Dana" in page.inner_text("main")
+    assert "Days as the shop counts them (Almaty (GMT+" in page.inner_text("main")  # its own days, its zone
     page.goto(f"{chain.url}/admin/reports?kind=sales&by=device")
     assert "Almaty till" in page.inner_text("main") and "Kyiv till" not in page.inner_text("main")
     page.goto(f"{chain.url}/admin/dashboard?shop=main")
     dashboard = page.inner_text("main")
     assert "Almaty till" in dashboard and "Kyiv till" not in dashboard and "Oksana" not in dashboard
+    assert "days as the shop counts them (Almaty (GMT+" in dashboard
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     csv_text = requests.get(f"{chain.url}/admin/reports.csv?kind=sales&by=cashier&shop=main", cookies=cookies,
                             timeout=30).text

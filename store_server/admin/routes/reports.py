@@ -60,6 +60,14 @@ def _shop(request: Request, choices: list[dict], admin: Admin) -> str | None:
     return choices[0]["code"] if admin.shops is not None and choices else None
 
 
+def _in_shops_zone(conn, admin: Admin, shop: str | None) -> None:
+    """One shop's figures count its own days: the page's note names that shop's time zone, not the chain's."""
+    if shop:
+        from ... import shops as shop_list
+
+        admin.shop = {**admin.shop, "timezone": shop_list.setting(conn, shop, "timezone")}
+
+
 class Words:
     """gettext, ngettext and the shop's formats for one reader."""
 
@@ -113,6 +121,7 @@ def dashboard(request: Request, admin: Signed):
     with engine.connect() as conn:
         choices = _shop_choices(conn, admin)
         shop = _shop(request, choices, admin)
+        _in_shops_zone(conn, admin, shop)
         on = _day(request.query_params.get("on")) or figures.today(conn, shop)
         period = figures.Period(on - timedelta(days=PERIODS[chosen] - 1), on)
         # "Today" is compared with the fortnight before it; the longer periods chart their own days.
@@ -292,6 +301,7 @@ def reports(request: Request, admin: Signed):
     with engine.connect() as conn:
         p = _params(request, conn, admin)
         cols, rows, chart = _table(engine, conn, p, w)
+        _in_shops_zone(conn, admin, p["shop"])
     query = {"kind": p["kind"], "by": p["by"], "since": p["since"].isoformat(), "until": p["until"].isoformat(),
              **({"shop": p["shop"]} if p["shop"] else {})}
     shown = {"count": w.count, "money": w.money, "text": str}
