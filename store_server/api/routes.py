@@ -79,6 +79,8 @@ def _within_range(value: datetime) -> datetime:
     # for the nearest time the server can compute with, so the device-clock check refuses it as time_too_old
     # or time_in_future (an operation alone, a preview with a 400), as `"at": 0` is, instead of a 422 for a
     # schema-valid request or an overflow later in a zone conversion (both found by schemathesis).
+    if 1 < value.year < 9999:
+        return value  # a day and a zone's offset away from either edge: nothing below can overflow
     try:
         value.astimezone(UTC) if value.tzinfo else value
         value - timedelta(days=1), value + timedelta(days=1)
@@ -310,7 +312,8 @@ def check_code(challenge_id: str, body: CheckBody, request: Request, device: Dev
 
 @router.post("/operations:batch")
 def operations_batch(body: Batch, request: Request, dev: Device) -> dict:
-    ops = [op.model_dump() for op in body.operations]
+    # The validated fields as they stand (model_dump would copy each payload again: a tenth of the request).
+    ops = [vars(op).copy() for op in body.operations]
     for op in ops:
         # Refused as a whole batch (the kiosk splits it until the culprit is alone and keeps that one as
         # failed): nothing of an oversized payload reaches the audit table.

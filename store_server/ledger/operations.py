@@ -674,8 +674,9 @@ _LEDGER_COLUMNS = ("card_number", "operation_id", "kind", "amount", "at")
 def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
     """The same results as applying the sales one by one, written with a multi-row INSERT per table.
 
-    Returns None whenever the batch needs anything the one-by-one path does (tiers, discount codes,
-    extra card numbers, a concurrent duplicate), which then runs instead: this is only a shortcut.
+    Returns None, before writing anything, whenever the batch needs anything the one-by-one path does (tiers,
+    discount codes, extra card numbers), which then runs instead: this is only a shortcut. An id another
+    process delivered meanwhile fails its INSERT, and the batch goes one by one (_bulk).
     """
     if not _plain_sales(ops, device):
         return None
@@ -733,38 +734,39 @@ def _apply_sales_in_bulk(conn: Connection, ops: list[dict], device: dict, cache:
             ledger_rows.append((number, op_id, "accrual", accrued, at))
         sale_rows.append((op_id, number, card.customer_id, at, amount, discount, 0, paid, accrued, 0, 0, 0, 0, None))
         results.append({"id": op_id, "status": "applied", "result": result})
-    try:
-        with conn.begin_nested():
-            if sale_rows:
-                # Receipt numbers first: the results stored with the operations carry them.
-                sold = [row[0] for row in sale_rows]
-                db.insert_rows(conn, receipts_table, ("operation_id",), [(op_id,) for op_id in sold])
-                numbers = dict(_RECEIPT_NOS.rows(conn, sold))
-                for r in results:
-                    if r is not None and r["status"] == "applied":
-                        r["result"]["receipt_no"] = numbers[r["id"]]
-            db.insert_rows(conn, operations, _OP_COLUMNS, op_rows)
-            db.insert_rows(conn, ledger_table, _LEDGER_COLUMNS, ledger_rows)
-            db.insert_rows(conn, sales, _SALE_COLUMNS, sale_rows)
-    except IntegrityError:
-        return None  # another process delivered one of these ids meanwhile: let the careful path sort it out
+    if sale_rows:
+        # Receipt numbers first: the results stored with the operations carry them.
+        sold = [row[0] for row in sale_rows]
+        db.insert_rows(conn, receipts_table, ("operation_id",), [(op_id,) for op_id in sold])
+        numbers = dict(_RECEIPT_NOS.rows(conn, sold))
+        for r in results:
+            if r is not None and r["status"] == "applied":
+                r["result"]["receipt_no"] = numbers[r["id"]]
+    db.insert_rows(conn, operations, _OP_COLUMNS, op_rows)
+    db.insert_rows(conn, ledger_table, _LEDGER_COLUMNS, ledger_rows)
+    db.insert_rows(conn, sales, _SALE_COLUMNS, sale_rows)
     return [r if r is not None else _replay(conn, op, device, seen[op["id"]])
             for r, op in zip(results, ops, strict=True)]
 
 
+class _OneByOne(Exception):  # noqa: N818 - a signal, not an error
+    """The shortcut could not write a run: the batch's transaction is rolled back and it runs again one by one."""
+
+
 def _bulk(conn: Connection, ops: list[dict], device: dict, cache: dict) -> list[dict] | None:
-    """The shortcut, in a savepoint of its own: should anything unforeseen go wrong in it, the one-by-one
-    path runs instead and isolates the operation that caused it (apply_one)."""
+    """The shortcut, without a savepoint of its own: SQLite copies every page a savepoint's statements touch,
+    to be able to undo them (a sixth of a batch's time), and PostgreSQL gives each a subtransaction. Should
+    anything go wrong in it (another process delivered one of these ids meanwhile, something unforeseen), the
+    whole batch runs again one by one in a new transaction (apply_batch), where apply_one isolates the
+    operation that caused it."""
     try:
-        with conn.begin_nested():
-            return _apply_sales_in_bulk(conn, ops, device, cache)
+        return _apply_sales_in_bulk(conn, ops, device, cache)
     except DBAPIError as e:
         if db.retryable(e) or e.connection_invalidated:
             raise
-    except Exception:  # noqa: BLE001, S110 - apply_one logs it with the operation's id
-        pass
-    cache.clear()
-    return None
+        raise _OneByOne from e
+    except Exception as e:  # noqa: BLE001 - apply_one logs it with the operation's id
+        raise _OneByOne from e
 
 
 BULK = True  # tests switch it off to compare the shortcut with the one-by-one path
@@ -795,13 +797,13 @@ def apply_batch(engine: Engine, ops: list[dict], given: dict, *, clock_offset: t
     if len(ops) > MAX_BATCH:
         raise DomainError("batch_too_large", f"at most {MAX_BATCH} operations per batch")
 
-    def work(conn: Connection) -> list[dict]:
+    def work(conn: Connection, bulk: bool) -> list[dict]:
         cache: dict = {}  # per attempt: a retried transaction reads everything afresh
         device = devices.current(conn, given)  # its shop now, not as the key cache last saw it
         if clock_offset is not None:
             device_clock.record_offset(conn, device["id"], clock_offset, clock.now())
         # Corrected or refused times are flagged one by one: the bulk shortcut is for the ordinary batch.
-        if not BULK or any(op.get("clock") for op in ops):
+        if not bulk or any(op.get("clock") for op in ops):
             return [apply_one(conn, op, device, cache) for op in ops]
         results: list[dict] = []
         for plain, run in _runs(ops, device):
@@ -809,7 +811,11 @@ def apply_batch(engine: Engine, ops: list[dict], given: dict, *, clock_offset: t
             results.extend(fast if fast is not None else (apply_one(conn, op, device, cache) for op in run))
         return results
 
-    return db.run_write(engine, work)
+    try:
+        return db.run_write(engine, lambda conn: work(conn, BULK))
+    except _OneByOne as e:
+        log.info("a batch's bulk write failed (%s); applying it one by one", type(e.__cause__).__name__)
+        return db.run_write(engine, lambda conn: work(conn, False))
 
 
 def apply_admin(engine: Engine, op_type: str, payload: dict, *, by: str, op_id: str | None = None,
