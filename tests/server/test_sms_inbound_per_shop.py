@@ -80,6 +80,24 @@ def test_a_text_to_a_shops_own_number_is_answered_through_that_shops_gateway(cha
     assert inbound(server, "chain-hook-secret", {"from": "+380501239002", "text": "10072"})["outcome"] == "activated"
     assert len(console_texts(server, "+380501239002")) == 1 and sent_to(provider, "+380501239002") == []
 
+    # each text is recorded with the shop whose gateway it reached (inbound_sms.shop), the chain's with none
+    import tomllib
+
+    from sqlalchemy import select
+
+    from store_server.data.db import inbound_sms, make_engine
+
+    engine = make_engine(tomllib.loads(server.config_path.read_text(encoding="utf-8"))["database_url"])
+    try:
+        with engine.connect() as conn:
+            recorded = conn.execute(select(inbound_sms.c.phone, inbound_sms.c.outcome, inbound_sms.c.shop)
+                                    .order_by(inbound_sms.c.id)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in recorded] == [
+        ("+77011239001", "activated", "ALA1"), ("+77011239001", "opted_out", "ALA1"),
+        ("+380501239002", "activated", None)]
+
     # a wrong secret is still no route at all
     r = requests.post(f"{server.url}/api/v1/sms/hooks/nope/inbound/generic", json={"from": "+1", "text": "x"},
                       timeout=20)
