@@ -61,8 +61,9 @@ def print_json(value) -> None:
 class ProgressBar:
     """A one-line bar on stderr, redrawn at most every percent so it costs nothing on big files."""
 
-    def __init__(self, label: str, stream=sys.stderr, width: int = 30) -> None:
-        self.label, self.stream, self.width, self.shown = label, stream, width, -1
+    def __init__(self, label: str, stream=None, width: int = 30) -> None:
+        # sys.stderr when drawn, not when this module was imported: whoever redirected it gets the bar
+        self.label, self.stream, self.width, self.shown = label, stream or sys.stderr, width, -1
 
     def __call__(self, done: int, total: int) -> None:
         pct = done * 100 // max(total, 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 from store_server import clock
 from store_server.data.db import cards, customers, make_engine, write_transaction
 from store_server.ledger import binding
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 OWNER, OPERATOR, PASSWORD = "olga", "petro", "correct horse battery"
@@ -23,8 +23,7 @@ SIZES = ((1366, 768), (800, 1280))
 
 
 def add_account(server, name: str, role: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "admin",
-                           "add", name, "--role", role], input=password + "\n", capture_output=True, text=True)
+    return run_cli("--config", str(server.config_path), "admin", "add", name, "--role", role, input=password + "\n")
 
 
 @pytest.fixture(scope="module")

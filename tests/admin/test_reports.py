@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import sys
 import uuid
 import zipfile
 from datetime import datetime, time, timedelta
@@ -21,6 +19,7 @@ from sqlalchemy import func, insert, select
 
 from store_server import clock
 from store_server.data.db import cards, customers, ledger, operations, sales, sms_log, transaction_notices
+from tests.support.cli import run_cli
 
 from .conftest import OPERATOR, Till, go_to, seed_customer, session, shoot, sign_in
 
@@ -28,8 +27,7 @@ ZONE = ZoneInfo("Europe/Kyiv")  # the demo shop's time zone
 
 
 def cli(server, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          check=True, capture_output=True, text=True).stdout
+    return run_cli("--config", str(server.config_path), *args, check=True).stdout
 
 
 def op(type_: str, payload: dict, *, at: datetime | None = None, cashier: str = "Iryna") -> dict:

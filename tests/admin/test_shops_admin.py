@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import pytest
 import requests
 
 from store_server.messaging import till_activation
 from tests.admin.conftest import OWNER, PASSWORD, Till, add_account, shoot, sign_in
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 LIMITED = "ainur"
 
 
 def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          capture_output=True, text=True)
+    proc = run_cli("--config", str(server.config_path), *args)
     assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
     return proc
 

@@ -5,8 +5,6 @@ decoding the shop's sample. A real server process; the kiosk's own kiosk.toml [c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,6 +17,7 @@ from kiosk.flows.identify import IdentifyFlow, IdentifyState
 from kiosk.selftest import OK, check_cards
 from kiosk.store import LocalStore
 from kiosk.sync import SyncWorker
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 CODE128 = {"text_prefix": "LK", "first_number": 10001, "ean_lengths": [], "sample": "LK10001"}
@@ -31,8 +30,7 @@ def server(tmp_path_factory):
     for args in (("shops", "add", "LKS", "--name", "Code 128 shop", "--timezone", "Europe/Kyiv", "--country", "UA"),
                  ("settings", "set", "--shop", "LKS", "card_rules", json.dumps(CODE128)),
                  ("cards", "issue", "20001", "20010", "--shop", "LKS")):
-        subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(srv.config_path), *args],
-                       check=True, capture_output=True)
+        run_cli("--config", str(srv.config_path), *args, check=True)
     yield srv
     srv.stop()
 

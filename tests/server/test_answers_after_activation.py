@@ -7,8 +7,6 @@ devices race it. Against a real server on SQLite and (KIOSK_TEST_PG=1) PostgreSQ
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +17,7 @@ import requests
 
 from tests.server.conftest import BACKENDS, demo_server_on
 from tests.server.test_otp_api import Device
+from tests.support.cli import run_cli
 from tests.support.server import ServerProcess, free_port
 
 PHONE = "+380501117731"
@@ -32,8 +31,7 @@ def server(request, tmp_path_factory):
     srv = demo_server_on(request.param, tmp_path_factory.mktemp("answers"), request)
     with srv.config_path.open("a", encoding="utf-8") as f:
         f.write("\n[otp]\nresend_after_seconds = 1\nsends_per_phone_15min = 20\n")
-    subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(srv.config_path), "settings", "set",
-                    "questionnaire", json.dumps(FIELDS)], check=True, capture_output=True)
+    run_cli("--config", str(srv.config_path), "settings", "set", "questionnaire", json.dumps(FIELDS), check=True)
     srv.start()
     yield srv
     srv.stop()

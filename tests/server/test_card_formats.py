@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import requests
 
 from loyalty_common.cards import luhn_ok
+from tests.support.cli import run_cli
 
 LEGACY = {"min_length": 16, "max_length": 16, "first_number": 1, "ean_lengths": [], "luhn": True,
           "sample": "4820000000000018"}
@@ -21,8 +21,7 @@ ZEROS = {"min_length": 7, "max_length": 7, "first_number": 1, "ean_lengths": [],
 
 
 def cli(server, *args, ok=True, stdin: str | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          capture_output=True, text=True, input=stdin)
+    proc = run_cli("--config", str(server.config_path), *args, input=stdin)
     assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
     return proc
 

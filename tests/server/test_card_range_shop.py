@@ -5,21 +5,19 @@ is the chain's and prints the chain's. Real CLI and server database, on SQLite a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tomllib
 
 from sqlalchemy import select
 
 from store_server import cards
 from store_server.data.db import card_ranges, make_engine
+from tests.support.cli import run_cli
 
 CODE128 = {"text_prefix": "LK", "first_number": 10001, "ean_lengths": [], "sample": "LK10001"}  # test_card_formats
 
 
 def cli(server, *args) -> str:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          check=True, capture_output=True, text=True).stdout
+    return run_cli("--config", str(server.config_path), *args, check=True).stdout
 
 
 def test_a_range_issued_for_a_shop_prints_in_that_shops_format(store_server):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.server.conftest import BACKENDS, demo_server_on
+from tests.support.cli import run_cli
 from tests.support.times import days_ago, iso_ago, local_day
 
 
@@ -20,8 +19,7 @@ def server(request, tmp_path_factory):
 
 
 def run(server, *args, ok=True):
-    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          capture_output=True, text=True)
+    proc = run_cli("--config", str(server.config_path), *args)
     assert (proc.returncode == 0) is ok, proc.stderr
     return proc
 

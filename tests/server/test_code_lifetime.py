@@ -5,20 +5,19 @@ token a code gives lasts the asking device's shop's token_ttl, not the chain's. 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
 
 import requests
 
+from tests.support.cli import run_cli
+
 API = "/api/v1"
 
 
 def cli(server, *args) -> str:
-    return subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          check=True, capture_output=True, text=True).stdout
+    return run_cli("--config", str(server.config_path), *args, check=True).stdout
 
 
 def call(server, method: str, path: str, key: str, **kw) -> requests.Response:

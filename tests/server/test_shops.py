@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import tomllib
 import uuid
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from store_server.data.db import make_engine, operations
 from tests.server.conftest import BACKENDS, demo_server_on
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -44,8 +44,7 @@ def shops_of(server, ids: list[str]) -> dict[str, str | None]:
 
 
 def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          capture_output=True, text=True)
+    proc = run_cli("--config", str(server.config_path), *args)
     assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
     return proc
 

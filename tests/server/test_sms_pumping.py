@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 import requests
 
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 API = "/api/v1"
@@ -28,8 +28,7 @@ def server(tmp_path_factory):
 
 
 def cli(server, *args, ok: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                         capture_output=True, text=True)
+    out = run_cli("--config", str(server.config_path), *args)
     assert (out.returncode == 0) is ok, out.stdout + out.stderr
     return out
 

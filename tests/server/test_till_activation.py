@@ -23,6 +23,7 @@ from store_server.messaging import till_activation
 from tests.server.conftest import CASHIER, ENTRANCE
 from tests.server.test_cards import token_for
 from tests.server.test_otp_api import Device
+from tests.support.cli import run_cli
 from tests.support.server import init_demo_server
 
 # --- through the real API and CLI ---------------------------------------------------------------------------------
@@ -39,8 +40,7 @@ def server(tmp_path_factory):
 
 
 def cli(server, *args, ok=True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), *args],
-                          capture_output=True, text=True)
+    proc = run_cli("--config", str(server.config_path), *args)
     assert (proc.returncode == 0) is ok, (proc.stdout, proc.stderr)
     return proc
 

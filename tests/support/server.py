@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from .cli import run_cli
+
 # A loaded machine (CI, a laptop building an image) can take many seconds to import FastAPI and SQLAlchemy;
 # the deadline is generous because a slow start is not what these tests are about.
 START_DEADLINE = float(os.environ.get("KIOSK_TEST_SERVER_START_SECONDS", "90"))
@@ -65,9 +67,7 @@ class ServerProcess:
         return self.data_dir / "sms-console.jsonl"
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(self.config_path), *args],
-                             check=True, capture_output=True, text=True)
-        return out.stdout
+        return run_cli("--config", str(self.config_path), *args, check=True).stdout
 
     def enrolment_token(self, role: str = "entrance", shop: str | None = None) -> str:
         out = self.cli("enrolment-token", "--role", role, *(("--shop", shop) if shop else ()))
@@ -175,6 +175,5 @@ class ServerProcess:
 
 def init_demo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     port = port or free_port()
-    subprocess.run([sys.executable, "-m", "store_server.cli", "init", "--data-dir", str(data_dir), "--demo",
-                    "--port", str(port)], check=True, capture_output=True)
+    run_cli("init", "--data-dir", str(data_dir), "--demo", "--port", str(port), check=True)
     return ServerProcess(data_dir, port)
