@@ -25,9 +25,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 APPLICATION_NAME = "store-server card look-ups"
 
 
+# The URL parameters asyncpg reads as connection options; it would send any other one to the server as a
+# setting, and the server refuses libpq's own (connect_timeout, keepalives...): those stay psycopg's.
+_CONNECTION_OPTIONS = {"host", "port", "user", "password", "passfile", "dbname", "database", "service", "sslmode",
+                       "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "ssl_min_protocol_version",
+                       "ssl_max_protocol_version", "sslnegotiation", "target_session_attrs", "krbsrvname", "gsslib"}
+
+
 def dsn(engine: Engine) -> str:
     """libpq's URL form of the engine's database_url, which asyncpg reads too (sslmode, ?host=/socket/dir)."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    query = {name: value for name, value in engine.url.query.items() if name in _CONNECTION_OPTIONS}
+    return engine.url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
 class AsyncReads:
@@ -40,9 +48,11 @@ class AsyncReads:
 
         self._asyncpg = asyncpg
         # Errors after which a connection is no use: the database closed it (a restart, a failover) or the
-        # socket broke. The read runs once more on a new connection, as db.HotRead.on_pooled does.
-        self._dropped = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
-                         asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError)
+        # socket broke. The read runs once more on a new connection, as db.HotRead.on_pooled does. A
+        # connection whose server was terminated while it sat idle answers its next statement with
+        # InternalClientError ("another operation is in progress": the FATAL it was sent is still unread).
+        self._dropped = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                         OSError, asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError)
         self.size, self.timeout, self.recycle = size, timeout, recycle
         self._dsn = dsn(engine)
         self._idle: list[tuple[object, float]] = []  # (connection, opened at)
