@@ -82,7 +82,10 @@ class Till:
         return r.json()
 
 
-@pytest.fixture(scope="module")
+# One Chromium for the whole back-office package (each test still gets its own context: cookies, storage): a
+# launch with Playwright's driver costs 3-5 s on a loaded machine, once per module before. Not wider than the
+# package: between its calls Playwright's sync API marks an asyncio loop as running in this thread.
+@pytest.fixture(scope="package")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
