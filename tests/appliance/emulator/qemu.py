@@ -69,6 +69,9 @@ def host_slowness() -> float:
     return min(4.0, max(1.0, speed * max(1.0, share)))
 
 
+_PROMPT = re.compile(r"^(?:\s*root@loyalty-kiosk:[^\n#]*# ?)+")
+
+
 class GuestError(AssertionError):
     """The guest did not do what was expected in time; the message carries the serial console's tail."""
 
@@ -121,6 +124,10 @@ class Guest:
 
     # life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
+        # A socket left by an earlier boot in this folder (KIOSK_TEST_EMULATOR_IMAGE reuses it) would be taken
+        # for QEMU's before QEMU made its own.
+        self.serial_sock.unlink(missing_ok=True)
+        self.monitor_sock.unlink(missing_ok=True)
         self.started = time.monotonic()
         with open(self.work / "qemu.log", "wb") as log:
             self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log,
@@ -206,7 +213,10 @@ class Guest:
         # Drop the echoed command line (only present before `stty -echo` took effect).
         if "@@$((" in output:
             output = output.split("\n", 1)[1] if "\n" in output else ""
-        return int(found.group(1)), output.replace("\r", "").strip()
+        # The shell's prompt after the previous command can arrive after this one was sent (a starved guest):
+        # it is not this command's output (with echo off, nothing else starts with it).
+        output = _PROMPT.sub("", output.replace("\r", ""))
+        return int(found.group(1)), output.strip()
 
     def check(self, command: str, timeout: float = 60) -> str:
         status, output = self.run(command, timeout)
