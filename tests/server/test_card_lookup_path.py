@@ -134,8 +134,10 @@ def test_a_revoked_device_is_refused_on_the_short_way_within_the_cache_time(serv
     revoked_at, last_let_in, refused = time.monotonic(), None, 0
     while (sent := time.monotonic() - revoked_at) < 4:
         r = get(server, "GET", "/cards/10020", dev["device_key"])
-        if r.status_code == 200:  # when it was sent: on a loaded machine the answer may come seconds later
-            last_let_in = sent
+        # Let in: answered, or over its look-up limit, which only a device the server still trusts reaches
+        # (a fast machine sends more than LIMIT look-ups within the cache time once the revocation is quick).
+        if r.status_code == 200 or (r.status_code == 429 and r.json()["error"] == "too_many_lookups"):
+            last_let_in = sent  # when it was sent: on a loaded machine the answer may come seconds later
         else:
             assert r.status_code == 401 and r.json()["error"] == "device_revoked", r.text
             refused += 1
