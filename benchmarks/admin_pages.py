@@ -140,11 +140,7 @@ def init(data_dir: Path, database_url: str | None) -> ServerProcess:
                     str(port)], check=True, capture_output=True)
     server = ServerProcess(data_dir, port)
     if database_url:
-        text = server.config_path.read_text().replace(f'database_url = "sqlite:///{data_dir / "store.db"}"',
-                                                      f'database_url = "{database_url}"')
-        server.config_path.write_text(text)
-        subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "upgrade"],
-                       check=True, capture_output=True)
+        server.use_database(database_url)
     # Not checked: a PostgreSQL shop filled by an earlier run (KIOSK_BENCH_PG_URL) has its owner already.
     subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "admin", "add",
                     "owner", "--role", "owner"], input=PASSWORD + "\n", text=True, capture_output=True)

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +72,24 @@ def send_all(session: requests.Session, url: str, key: str, chunks: list[list[di
 WRITTEN = ("operations", "receipts", "sales", "ledger")  # what a batch of sales writes, in foreign-key order
 
 
+def batch_parts(tables: dict[str, tuple[list[str], list[tuple]]], batch: int) -> list[dict[str, list[tuple]]]:
+    """The anchor's transactions: each writes one batch's operations and the rows that point at them (grouped
+    untimed), so the foreign keys hold whatever the mix: a redemption writes ledger rows but no sale."""
+    op_columns, op_rows = tables["operations"]
+    id_at = op_columns.index("id")
+    parts = []
+    for first in range(0, len(op_rows), batch):
+        chunk = op_rows[first:first + batch]
+        ids = {row[id_at] for row in chunk}
+        part = {"operations": chunk}
+        for name in WRITTEN[1:]:
+            columns, rows = tables[name]
+            at = columns.index("operation_id")
+            part[name] = [row for row in rows if row[at] in ids]
+        parts.append(part)
+    return parts
+
+
 def raw_anchor(database: Path, scratch: Path, batch: int) -> tuple[float, float]:
     """Seconds (wall, CPU) a raw executemany takes to write the server's rows again, a transaction per `batch` ops.
 
@@ -107,20 +123,7 @@ def raw_anchor(database: Path, scratch: Path, batch: int) -> tuple[float, float]
                                f"values ({', '.join('?' * len(columns))})", rows)
     target.execute("COMMIT")
     target.execute("PRAGMA foreign_keys=ON")
-    # Each transaction writes one batch's operations and the rows that point at them (grouped untimed), so the
-    # foreign keys hold whatever the mix: a redemption writes ledger rows but no sale.
-    op_columns, op_rows = tables["operations"]
-    id_at = op_columns.index("id")
-    parts = []
-    for first in range(0, len(op_rows), batch):
-        chunk = op_rows[first:first + batch]
-        ids = {row[id_at] for row in chunk}
-        part = {"operations": chunk}
-        for table in WRITTEN[1:]:
-            columns, rows = tables[table]
-            at = columns.index("operation_id")
-            part[table] = [row for row in rows if row[at] in ids]
-        parts.append(part)
+    parts = batch_parts(tables, batch)
     started, cpu = time.perf_counter(), time.process_time()
     for part in parts:
         target.execute("BEGIN")
@@ -171,18 +174,7 @@ def raw_anchor_pg(source_url: str, target_url: str, batch: int, postmaster: int)
                                                 f"values ({', '.join(['%s'] * len(columns))})", rows)
         target.execute("SET session_replication_role = origin")
         target.commit()
-        op_columns, op_rows = tables["operations"]
-        id_at = op_columns.index("id")
-        parts = []
-        for first in range(0, len(op_rows), batch):
-            chunk = op_rows[first:first + batch]
-            ids = {row[id_at] for row in chunk}
-            part = {"operations": chunk}
-            for name in WRITTEN[1:]:
-                columns, rows = tables[name]
-                at = columns.index("operation_id")
-                part[name] = [row for row in rows if row[at] in ids]
-            parts.append(part)
+        parts = batch_parts(tables, batch)
         started, cpu, db_cpu = time.perf_counter(), time.process_time(), cpu_seconds(postmaster)
         for part in parts:
             with target.transaction(), target.cursor() as cursor:
@@ -239,11 +231,7 @@ def run(args, backend: str) -> dict:
 
             cluster = Cluster().start()
             url, anchor_url = cluster.new_database(), cluster.new_database()
-            text = server.config_path.read_text(encoding="utf-8")
-            server.config_path.write_text(re.sub(r'(?m)^database_url = .*$', f'database_url = "{url}"', text),
-                                          encoding="utf-8")
-            subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "upgrade"],
-                           check=True, capture_output=True)
+            server.use_database(url)
         try:
             server.cli("cards", "issue", "100001", str(100000 + args.cards))
             # Redemptions below the no-code limit, so the mixed run measures the ledger, not SMS codes.

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -188,11 +187,7 @@ def bench(args, pg: bool, workers: int) -> tuple[tuple, tuple]:
 
             cluster = Cluster().start()
             url = cluster.new_database()
-            text = server.config_path.read_text(encoding="utf-8")
-            server.config_path.write_text(re.sub(r'(?m)^database_url = .*$', f'database_url = "{url}"', text),
-                                          encoding="utf-8")
-            subprocess.run([sys.executable, "-m", "store_server.cli", "--config", str(server.config_path), "upgrade"],
-                           check=True, capture_output=True)
+            server.use_database(url)
         try:
             server.start()
             try:

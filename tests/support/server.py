@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -68,6 +69,14 @@ class ServerProcess:
 
     def cli(self, *args: str) -> str:
         return run_cli("--config", str(self.config_path), *args, check=True).stdout
+
+    def use_database(self, database_url: str) -> None:
+        """Points this (not yet started) server at another database, a PostgreSQL one for instance, and
+        brings its schema up to date there."""
+        text = self.config_path.read_text(encoding="utf-8")
+        self.config_path.write_text(re.sub(r'(?m)^database_url = .*$', f'database_url = "{database_url}"', text),
+                                    encoding="utf-8")
+        self.cli("upgrade")
 
     def enrolment_token(self, role: str = "entrance", shop: str | None = None) -> str:
         out = self.cli("enrolment-token", "--role", role, *(("--shop", shop) if shop else ()))

@@ -250,31 +250,30 @@ class Guest:
 
     # monitor ------------------------------------------------------------------------------------------
     def monitor(self, command: str, timeout: float = 30) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
-            mon.settimeout(timeout)
-            mon.connect(str(self.monitor_sock))
-            answer = b""
-            while b"(qemu) " not in answer:
-                answer += mon.recv(4096)
-            mon.sendall(command.encode() + b"\n")
-            answer = b""
-            while answer.count(b"(qemu) ") < 1:
-                answer += mon.recv(4096)
-            return answer.decode("utf-8", "replace")
+        return self.monitor_all([command], timeout)[0]
 
-    def monitor_all(self, commands: list[str], timeout: float = 60) -> None:
-        """Several monitor commands in one connection, each sent once QEMU answered the one before."""
+    def monitor_all(self, commands: list[str], timeout: float = 60) -> list[str]:
+        """Several monitor commands in one connection, each sent once QEMU answered the one before; their
+        answers, in order."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
             mon.settimeout(timeout)
             mon.connect(str(self.monitor_sock))
-            answer = b""
-            while b"(qemu) " not in answer:
-                answer += mon.recv(4096)
-            for command in commands:
-                mon.sendall(command.encode() + b"\n")
+
+            def until_prompt() -> str:
                 answer = b""
                 while b"(qemu) " not in answer:
-                    answer += mon.recv(4096)
+                    chunk = mon.recv(4096)
+                    if not chunk:
+                        raise GuestError(f"QEMU's monitor closed the connection: {answer[-200:]!r}")
+                    answer += chunk
+                return answer.decode("utf-8", "replace")
+
+            until_prompt()  # the greeting
+            answers = []
+            for command in commands:
+                mon.sendall(command.encode() + b"\n")
+                answers.append(until_prompt())
+            return answers
 
     def screendump(self, png: Path) -> Path:
         from PIL import Image
